@@ -1,0 +1,173 @@
+//! The compatibility hash: one BLAKE3 digest over every fact that changes
+//! what generated code expects of its loader.
+//!
+//! Rule: nobody bumps a number by hand to invalidate old artifacts. The ABI
+//! fingerprint is derived from the very lists the compiler and loader are
+//! built from (helpers, libcalls, trap codes, VMContext layout), so changing
+//! any of them changes the hash.
+
+use crate::cpu::CpuFeatures;
+use crate::helpers::{Helper, Libcall};
+use crate::traps::TrapCode;
+use crate::vmctx::VMOffsets;
+use crate::FORMAT_VERSION;
+
+/// How linear-memory accesses are kept in bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum BoundsChecks {
+    /// 32-bit memories live in a reservation of 4 GiB plus a guard region;
+    /// accesses are not checked and a fault becomes the trap.
+    #[default]
+    GuardPages = 0,
+    /// Every access compares against the memory's current length.
+    Explicit = 1,
+}
+
+impl BoundsChecks {
+    /// Decodes the header byte.
+    pub fn from_u8(b: u8) -> Option<BoundsChecks> {
+        match b {
+            0 => Some(BoundsChecks::GuardPages),
+            1 => Some(BoundsChecks::Explicit),
+            _ => None,
+        }
+    }
+
+    /// The name used on command lines and in `inspect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoundsChecks::GuardPages => "guard-pages",
+            BoundsChecks::Explicit => "explicit",
+        }
+    }
+}
+
+/// WebAssembly feature sets the compiler accepted, as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct WasmFeatures(pub u64);
+
+impl WasmFeatures {
+    /// WebAssembly 1.0 (MVP, with mutable globals import/export).
+    pub const MVP: u64 = 1 << 0;
+    /// Sign-extension operators.
+    pub const SIGN_EXTENSION: u64 = 1 << 1;
+    /// Non-trapping float-to-int conversions.
+    pub const SATURATING_FLOAT_TO_INT: u64 = 1 << 2;
+    /// Multi-value.
+    pub const MULTI_VALUE: u64 = 1 << 3;
+    /// Bulk memory operations.
+    pub const BULK_MEMORY: u64 = 1 << 4;
+    /// Reference types.
+    pub const REFERENCE_TYPES: u64 = 1 << 5;
+    /// 128-bit SIMD.
+    pub const SIMD: u64 = 1 << 6;
+}
+
+/// Everything that must match between an artifact and the loader running
+/// it, besides the ABI lists this crate was built with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CompatFacts {
+    /// Normalised target triple.
+    pub target_triple: String,
+    /// CPU features the code may use.
+    pub cpu_features: CpuFeatures,
+    /// Bounds-check strategy.
+    pub bounds_checks: BoundsChecks,
+    /// Bytes reserved per 32-bit memory (guard-page strategy).
+    pub memory_reservation: u64,
+    /// Bytes of guard region after the reservation.
+    pub guard_size: u64,
+    /// Wasm features enabled.
+    pub wasm_features: WasmFeatures,
+    /// Alignment of the image's parts in the file.
+    pub page_align: u32,
+}
+
+impl CompatFacts {
+    /// The compatibility hash of these facts together with this build's ABI.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(b"wasmo compat\0");
+        h.update(&FORMAT_VERSION.to_le_bytes());
+        h.update(abi_fingerprint().as_bytes());
+        h.update(b"\0");
+        h.update(self.target_triple.as_bytes());
+        h.update(b"\0");
+        h.update(&self.cpu_features.0.to_le_bytes());
+        h.update(&[self.bounds_checks as u8]);
+        h.update(&self.memory_reservation.to_le_bytes());
+        h.update(&self.guard_size.to_le_bytes());
+        h.update(&self.wasm_features.0.to_le_bytes());
+        h.update(&self.page_align.to_le_bytes());
+        *h.finalize().as_bytes()
+    }
+}
+
+/// A text that changes whenever the calling convention between compiled
+/// code and the loader does: the helper and libcall lists with their
+/// signatures, the trap codes and the VMContext layout.
+pub fn abi_fingerprint() -> String {
+    let mut s = String::new();
+    s.push_str(&VMOffsets::layout_fingerprint());
+    for &h in Helper::ALL {
+        push_sig(&mut s, h as u32, h.symbol(), h.signature());
+    }
+    for &l in Libcall::ALL {
+        push_sig(&mut s, l as u32, l.symbol(), l.signature());
+    }
+    for &t in TrapCode::ALL {
+        s.push_str(&format!(";trap {}={}", t.name(), t.as_u32()));
+    }
+    s
+}
+
+fn push_sig(
+    s: &mut String,
+    num: u32,
+    sym: &str,
+    (params, ret): (&[crate::helpers::AbiType], crate::helpers::AbiType),
+) {
+    s.push_str(&format!(";{num}:{sym}("));
+    for p in params {
+        s.push_str(p.name());
+        s.push(',');
+    }
+    s.push_str(")->");
+    s.push_str(ret.name());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> CompatFacts {
+        CompatFacts {
+            target_triple: "x86_64-unknown-linux-gnu".into(),
+            cpu_features: CpuFeatures::EMPTY,
+            bounds_checks: BoundsChecks::GuardPages,
+            memory_reservation: 4 << 30,
+            guard_size: 4 << 30,
+            wasm_features: WasmFeatures(WasmFeatures::MVP),
+            page_align: 4096,
+        }
+    }
+
+    #[test]
+    fn every_fact_changes_the_hash() {
+        let base = facts().hash();
+        let mut f = facts();
+        f.bounds_checks = BoundsChecks::Explicit;
+        assert_ne!(f.hash(), base);
+        let mut f = facts();
+        f.cpu_features = CpuFeatures(1);
+        assert_ne!(f.hash(), base);
+        let mut f = facts();
+        f.target_triple = "aarch64-unknown-linux-gnu".into();
+        assert_ne!(f.hash(), base);
+        let mut f = facts();
+        f.guard_size = 0;
+        assert_ne!(f.hash(), base);
+        assert_eq!(facts().hash(), base);
+    }
+}

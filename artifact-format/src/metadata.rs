@@ -1,0 +1,319 @@
+//! The artifact's metadata: everything the loader needs to instantiate the
+//! module besides the machine code, archived with rkyv and read zero-copy
+//! (validated) from the mapped file.
+//!
+//! Rule: every offset stored here is relative to the start of the image (or
+//! of its text) and is bounds-checked by the loader before use; nothing
+//! here is trusted because the hash matched.
+
+use crate::types::{
+    FuncIndex, FuncType, GlobalIndex, GlobalType, MemoryIndex, MemoryType, TableIndex, TableType,
+    TypeIndex,
+};
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// The module as the loader sees it.
+#[derive(Debug, Clone, Default, PartialEq, Archive, Serialize, Deserialize)]
+pub struct ModuleMetadata {
+    /// The module's function types, by [`TypeIndex`].
+    pub types: Vec<FuncType>,
+    /// Imports in the order of the import section.
+    pub imports: Vec<Import>,
+    /// The type of every function of the index space, imports first.
+    pub funcs: Vec<TypeIndex>,
+    /// Code of each defined function, by `DefinedFuncIndex`.
+    pub defined_funcs: Vec<DefinedFunc>,
+    /// Per imported function, in import order: text offset of the
+    /// wasm-to-array trampoline for its type (what the import slot's
+    /// `native_fn` is set to when a host function fills it).
+    pub import_trampolines: Vec<u32>,
+    /// Tables the module defines.
+    pub tables: Vec<TableType>,
+    /// Memories the module defines.
+    pub memories: Vec<MemoryType>,
+    /// Globals the module defines, with their initialisers.
+    pub globals: Vec<GlobalDef>,
+    /// Exports in the order of the export section.
+    pub exports: Vec<Export>,
+    /// The start function.
+    pub start: Option<FuncIndex>,
+    /// Element segments.
+    pub elements: Vec<ElementSegment>,
+    /// Data segments.
+    pub data: Vec<DataSegment>,
+    /// Load-time relocations into the image's relro part (GOT entries and
+    /// absolute pointers), sorted by offset.
+    pub relocations: Vec<Relocation>,
+    /// Instructions that may fault by design (guard-page memory accesses)
+    /// and what trap a fault there means, sorted by text offset.
+    pub trap_sites: Vec<TrapSite>,
+    /// Names from the name section.
+    pub names: Names,
+    /// Size of this module's VMContext, as the compiler laid it out; the
+    /// loader recomputes it and refuses a mismatch.
+    pub vmctx_size: u32,
+}
+
+/// Where a defined function's code lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct DefinedFunc {
+    /// Text offset of the function's entry.
+    pub offset: u32,
+    /// Length of the function's code in bytes.
+    pub len: u32,
+    /// Text offset of the array-call trampoline for this function.
+    pub array_trampoline: u32,
+}
+
+/// An import.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub struct Import {
+    /// Module name.
+    pub module: String,
+    /// Field name.
+    pub name: String,
+    /// What is imported.
+    pub kind: ImportKind,
+}
+
+/// What an import is, with its type.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub enum ImportKind {
+    /// A function of this type.
+    Func(TypeIndex),
+    /// A table.
+    Table(TableType),
+    /// A memory.
+    Memory(MemoryType),
+    /// A global.
+    Global(GlobalType),
+}
+
+/// A kind of export (or external value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+#[rkyv(derive(Debug, Clone, Copy, PartialEq, Eq))]
+pub enum ExternKind {
+    /// A function.
+    Func,
+    /// A table.
+    Table,
+    /// A memory.
+    Memory,
+    /// A global.
+    Global,
+}
+
+/// An export.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub struct Export {
+    /// Export name.
+    pub name: String,
+    /// Kind of the exported entity.
+    pub kind: ExternKind,
+    /// Index in the kind's index space (imports first).
+    pub index: u32,
+}
+
+/// A global defined by the module.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub struct GlobalDef {
+    /// Its type.
+    pub ty: GlobalType,
+    /// Its initialiser.
+    pub init: ConstExpr,
+}
+
+/// A constant expression, as a stack program the loader evaluates.
+#[derive(Debug, Clone, PartialEq, Default, Archive, Serialize, Deserialize)]
+pub struct ConstExpr {
+    /// Operators in order.
+    pub ops: Vec<ConstOp>,
+}
+
+/// One operator of a constant expression.
+#[derive(Debug, Clone, Copy, PartialEq, Archive, Serialize, Deserialize)]
+pub enum ConstOp {
+    /// `i32.const`
+    I32Const(i32),
+    /// `i64.const`
+    I64Const(i64),
+    /// `f32.const`, as bits.
+    F32Const(u32),
+    /// `f64.const`, as bits.
+    F64Const(u64),
+    /// `v128.const`, little-endian bytes.
+    V128Const([u8; 16]),
+    /// `global.get`
+    GlobalGet(GlobalIndex),
+    /// `ref.null`
+    RefNull,
+    /// `ref.func`
+    RefFunc(FuncIndex),
+    /// `i32.add` (extended-const)
+    I32Add,
+    /// `i32.sub`
+    I32Sub,
+    /// `i32.mul`
+    I32Mul,
+    /// `i64.add`
+    I64Add,
+    /// `i64.sub`
+    I64Sub,
+    /// `i64.mul`
+    I64Mul,
+}
+
+/// An element segment.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub struct ElementSegment {
+    /// Active (with its table and offset), passive or declared.
+    pub mode: ElementMode,
+    /// The elements; `None` is `ref.null`.
+    pub items: Vec<ElementItem>,
+}
+
+/// How an element segment is used.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub enum ElementMode {
+    /// Copied into `table` at `offset` during instantiation.
+    Active {
+        /// The table.
+        table: TableIndex,
+        /// Where in the table.
+        offset: ConstExpr,
+    },
+    /// Used by `table.init`.
+    Passive,
+    /// Only declares functions for `ref.func`.
+    Declared,
+}
+
+/// One element.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub enum ElementItem {
+    /// A function.
+    Func(FuncIndex),
+    /// A constant expression (reference-types).
+    Expr(ConstExpr),
+}
+
+/// A data segment.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub struct DataSegment {
+    /// Active (with its memory and offset) or passive.
+    pub mode: DataMode,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// How a data segment is used.
+#[derive(Debug, Clone, PartialEq, Archive, Serialize, Deserialize)]
+pub enum DataMode {
+    /// Copied into `memory` at `offset` during instantiation.
+    Active {
+        /// The memory.
+        memory: MemoryIndex,
+        /// Where in the memory.
+        offset: ConstExpr,
+    },
+    /// Used by `memory.init`.
+    Passive,
+}
+
+/// A load-time relocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct Relocation {
+    /// Image offset of the patched word; must lie in the relro part.
+    pub offset: u64,
+    /// How to patch it.
+    pub kind: RelocKind,
+    /// What it points at.
+    pub target: RelocTarget,
+}
+
+/// The relocation kinds the loader applies. The compiler resolves every
+/// PC-relative relocation itself; only these remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub enum RelocKind {
+    /// Write the 64-bit absolute address of the target (plus addend).
+    Abs64 {
+        /// Added to the target's address.
+        addend: i64,
+    },
+}
+
+/// What a relocation points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub enum RelocTarget {
+    /// A runtime helper, by [`crate::Helper`] number.
+    Helper(u32),
+    /// A libcall, by [`crate::Libcall`] number.
+    Libcall(u32),
+    /// An offset in the image itself.
+    Image(u64),
+}
+
+/// A faulting instruction that is a trap by design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct TrapSite {
+    /// Text offset of the instruction.
+    pub offset: u32,
+    /// The [`crate::TrapCode`] number.
+    pub code: u32,
+}
+
+/// Names from the name section, for backtraces.
+#[derive(Debug, Clone, PartialEq, Default, Archive, Serialize, Deserialize)]
+pub struct Names {
+    /// The module's name.
+    pub module: Option<String>,
+    /// Function names, sorted by index.
+    pub funcs: Vec<(FuncIndex, String)>,
+}
+
+impl ModuleMetadata {
+    /// The counts [`crate::VMOffsets`] lays the VMContext out from.
+    pub fn vm_counts(&self) -> crate::VMCounts {
+        let mut c = crate::VMCounts::default();
+        for imp in &self.imports {
+            match imp.kind {
+                ImportKind::Func(_) => c.imported_funcs += 1,
+                ImportKind::Table(_) => c.imported_tables += 1,
+                ImportKind::Memory(_) => c.imported_memories += 1,
+                ImportKind::Global(_) => c.imported_globals += 1,
+            }
+        }
+        c.defined_tables = count(self.tables.len());
+        c.defined_memories = count(self.memories.len());
+        c.defined_globals = count(self.globals.len());
+        c.funcs = count(self.funcs.len());
+        c.types = count(self.types.len());
+        c
+    }
+}
+
+impl ArchivedModuleMetadata {
+    /// The counts [`crate::VMOffsets`] lays the VMContext out from.
+    pub fn vm_counts(&self) -> crate::VMCounts {
+        let mut c = crate::VMCounts::default();
+        for imp in self.imports.iter() {
+            match imp.kind {
+                ArchivedImportKind::Func(_) => c.imported_funcs += 1,
+                ArchivedImportKind::Table(_) => c.imported_tables += 1,
+                ArchivedImportKind::Memory(_) => c.imported_memories += 1,
+                ArchivedImportKind::Global(_) => c.imported_globals += 1,
+            }
+        }
+        c.defined_tables = count(self.tables.len());
+        c.defined_memories = count(self.memories.len());
+        c.defined_globals = count(self.globals.len());
+        c.funcs = count(self.funcs.len());
+        c.types = count(self.types.len());
+        c
+    }
+}
+
+fn count(n: usize) -> u32 {
+    // Validation bounds every index space far below u32::MAX.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,97 @@
+//! Trap codes: the one list of every way compiled wasm can trap.
+//!
+//! The compiler passes a code to the `trap` runtime helper (or records it in
+//! the trap table for a faulting instruction); the loader turns it back into
+//! a [`TrapCode`] and its message. Rule: a code's number never changes once
+//! shipped (it is part of the ABI, see [`crate::compat`]); append new codes.
+//! The messages are the spec test suite's wording: the `.wast` files match
+//! on them, and users grep for them.
+
+/// Expands `$mac!` with every trap code as `Name = number, "message";`.
+#[macro_export]
+macro_rules! foreach_trap_code {
+    ($mac:ident) => {
+        $mac! {
+            StackOverflow = 0, "call stack exhausted";
+            MemoryOutOfBounds = 1, "out of bounds memory access";
+            TableOutOfBounds = 2, "undefined element: out of bounds table access";
+            IndirectCallToNull = 3, "uninitialized element";
+            BadSignature = 4, "indirect call type mismatch";
+            IntegerOverflow = 5, "integer overflow";
+            IntegerDivisionByZero = 6, "integer divide by zero";
+            BadConversionToInteger = 7, "invalid conversion to integer";
+            UnreachableCodeReached = 8, "unreachable";
+            Interrupt = 9, "interrupt";
+            NullReference = 10, "null reference";
+            HostStackExhausted = 11, "call stack exhausted (in a host function)";
+        }
+    };
+}
+
+macro_rules! define_trap_codes {
+    ($($name:ident = $num:literal, $msg:literal;)*) => {
+        /// A wasm trap, as the spec names it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u32)]
+        pub enum TrapCode {
+            $(
+                #[doc = concat!("`", $msg, "`")]
+                $name = $num,
+            )*
+        }
+
+        impl TrapCode {
+            /// Every trap code, in numeric order.
+            pub const ALL: &'static [TrapCode] = &[$(TrapCode::$name),*];
+
+            /// The spec's wording for this trap.
+            pub fn message(self) -> &'static str {
+                match self {
+                    $(TrapCode::$name => $msg,)*
+                }
+            }
+
+            /// The code's stable number, as passed to the `trap` helper.
+            pub fn as_u32(self) -> u32 {
+                self as u32
+            }
+
+            /// Decodes a number passed to the `trap` helper or stored in a
+            /// trap table; `None` for a number no code has.
+            pub fn from_u32(n: u32) -> Option<TrapCode> {
+                match n {
+                    $($num => Some(TrapCode::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The name of the variant, for the ABI fingerprint.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(TrapCode::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+foreach_trap_code!(define_trap_codes);
+
+impl std::fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for &code in TrapCode::ALL {
+            assert_eq!(TrapCode::from_u32(code.as_u32()), Some(code));
+        }
+        assert_eq!(TrapCode::from_u32(9999), None);
+    }
+}
