@@ -209,19 +209,23 @@ impl Header {
         let mut b = [0u8; HEADER_SIZE];
         b[..8].copy_from_slice(&MAGIC);
         b[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&self.format_version.to_le_bytes());
-        b[OFF_HEADER_SIZE..OFF_HEADER_SIZE + 4].copy_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
+        b[OFF_HEADER_SIZE..OFF_HEADER_SIZE + 4]
+            .copy_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
         b[OFF_COMPAT..OFF_COMPAT + 32].copy_from_slice(&self.compat_hash);
         b[OFF_BODY_HASH..OFF_BODY_HASH + 32].copy_from_slice(&self.body_hash);
         b[OFF_SOURCE_HASH..OFF_SOURCE_HASH + 32].copy_from_slice(&self.source_hash);
         put_cstr(&mut b, OFF_TRIPLE, LEN_TRIPLE, &self.target_triple);
         put_cstr(&mut b, OFF_CPU_NAME, LEN_CPU_NAME, &self.cpu_name);
-        b[OFF_CPU_FEATURES..OFF_CPU_FEATURES + 8].copy_from_slice(&self.cpu_features.0.to_le_bytes());
+        b[OFF_CPU_FEATURES..OFF_CPU_FEATURES + 8]
+            .copy_from_slice(&self.cpu_features.0.to_le_bytes());
         b[OFF_BOUNDS] = self.bounds_checks as u8;
         b[OFF_OPT] = self.opt_level;
         b[OFF_PAGE_ALIGN..OFF_PAGE_ALIGN + 4].copy_from_slice(&self.page_align.to_le_bytes());
-        b[OFF_RESERVATION..OFF_RESERVATION + 8].copy_from_slice(&self.memory_reservation.to_le_bytes());
+        b[OFF_RESERVATION..OFF_RESERVATION + 8]
+            .copy_from_slice(&self.memory_reservation.to_le_bytes());
         b[OFF_GUARD..OFF_GUARD + 8].copy_from_slice(&self.guard_size.to_le_bytes());
-        b[OFF_WASM_FEATURES..OFF_WASM_FEATURES + 8].copy_from_slice(&self.wasm_features.0.to_le_bytes());
+        b[OFF_WASM_FEATURES..OFF_WASM_FEATURES + 8]
+            .copy_from_slice(&self.wasm_features.0.to_le_bytes());
         put_range(&mut b, OFF_META, self.metadata);
         put_range(&mut b, OFF_IMAGE, self.image);
         b[OFF_TEXT_LEN..OFF_TEXT_LEN + 8].copy_from_slice(&self.text_len.to_le_bytes());
@@ -357,11 +361,23 @@ impl ArtifactBuilder {
             memory_reservation: self.facts.compat.memory_reservation,
             guard_size: self.facts.compat.guard_size,
             wasm_features: self.facts.compat.wasm_features,
-            metadata: Range64 { offset: meta_off, len: meta_len },
-            image: Range64 { offset: image_off, len: image_len },
+            metadata: Range64 {
+                offset: meta_off,
+                len: meta_len,
+            },
+            image: Range64 {
+                offset: image_off,
+                len: image_len,
+            },
             text_len,
-            rodata: Range64 { offset: rodata_off, len: rodata_len },
-            relro: Range64 { offset: relro_off, len: relro_len },
+            rodata: Range64 {
+                offset: rodata_off,
+                len: rodata_len,
+            },
+            relro: Range64 {
+                offset: relro_off,
+                len: relro_len,
+            },
             file_len,
         };
         if header.target_triple.len() > LEN_TRIPLE || header.cpu_name.len() > LEN_CPU_NAME {
@@ -400,7 +416,9 @@ pub struct ArtifactRef<'a> {
 
 impl std::fmt::Debug for ArtifactRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactRef").field("header", &self.header).finish_non_exhaustive()
+        f.debug_struct("ArtifactRef")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 
@@ -422,7 +440,10 @@ impl<'a> ArtifactRef<'a> {
             return Err(FormatError::Malformed {
                 section: "file",
                 offset: header.file_len,
-                what: format!("{} trailing bytes after the artifact", actual - header.file_len),
+                what: format!(
+                    "{} trailing bytes after the artifact",
+                    actual - header.file_len
+                ),
             });
         }
         if body_hash(file) != header.body_hash {
@@ -430,25 +451,40 @@ impl<'a> ArtifactRef<'a> {
         }
         let page = u64::from(header.page_align);
         if !page.is_power_of_two() || page < 16 {
-            return Err(malformed_header(OFF_PAGE_ALIGN, "page alignment is not a power of two"));
+            return Err(malformed_header(
+                OFF_PAGE_ALIGN,
+                "page alignment is not a power of two",
+            ));
         }
         if !header.metadata.within(actual) || header.metadata.offset % 16 != 0 {
-            return Err(malformed_header(OFF_META, "metadata range outside the file"));
+            return Err(malformed_header(
+                OFF_META,
+                "metadata range outside the file",
+            ));
         }
         if !header.image.within(actual) || header.image.offset % page != 0 {
             return Err(malformed_header(OFF_IMAGE, "image range outside the file"));
         }
         let img_len = header.image.len;
-        let text = Range64 { offset: 0, len: header.text_len };
+        let text = Range64 {
+            offset: 0,
+            len: header.text_len,
+        };
         let ordered = text.within(img_len)
             && header.rodata.within(img_len)
             && header.relro.within(img_len)
             && header.rodata.offset % page == 0
             && header.relro.offset % page == 0
             && text.len <= header.rodata.offset
-            && header.rodata.end().is_some_and(|e| e <= header.relro.offset);
+            && header
+                .rodata
+                .end()
+                .is_some_and(|e| e <= header.relro.offset);
         if !ordered {
-            return Err(malformed_header(OFF_TEXT_LEN, "image parts overlap or lie outside the image"));
+            return Err(malformed_header(
+                OFF_TEXT_LEN,
+                "image parts overlap or lie outside the image",
+            ));
         }
         let m = header.metadata;
         let meta_bytes = &file[m.offset as usize..(m.offset + m.len) as usize];
@@ -458,7 +494,11 @@ impl<'a> ArtifactRef<'a> {
                 offset: m.offset,
                 what: format!("invalid archived metadata: {e}"),
             })?;
-        Ok(ArtifactRef { header, metadata, file })
+        Ok(ArtifactRef {
+            header,
+            metadata,
+            file,
+        })
     }
 
     /// The image bytes (text, rodata and relro with their padding).
@@ -498,7 +538,11 @@ mod tests {
                 source_hash: [7; 32],
             },
             metadata: ModuleMetadata {
-                exports: vec![Export { name: "f".into(), kind: ExternKind::Func, index: 0 }],
+                exports: vec![Export {
+                    name: "f".into(),
+                    kind: ExternKind::Func,
+                    index: 0,
+                }],
                 ..Default::default()
             },
             text: vec![0xc3; 10],
@@ -542,12 +586,21 @@ mod tests {
     fn truncation_and_version_are_named() {
         let a = sample();
         let t = aligned(&a[..a.len() - 1]);
-        assert!(matches!(ArtifactRef::parse(&t), Err(FormatError::Truncated { .. })));
+        assert!(matches!(
+            ArtifactRef::parse(&t),
+            Err(FormatError::Truncated { .. })
+        ));
         let t = aligned(&a[..100]);
-        assert!(matches!(ArtifactRef::parse(&t), Err(FormatError::Truncated { .. })));
+        assert!(matches!(
+            ArtifactRef::parse(&t),
+            Err(FormatError::Truncated { .. })
+        ));
         let mut v = a.clone();
         v[OFF_VERSION] = v[OFF_VERSION].wrapping_add(1);
         let v = aligned(&v);
-        assert!(matches!(ArtifactRef::parse(&v), Err(FormatError::Version { .. })));
+        assert!(matches!(
+            ArtifactRef::parse(&v),
+            Err(FormatError::Version { .. })
+        ));
     }
 }

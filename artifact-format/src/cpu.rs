@@ -104,7 +104,10 @@ impl CpuFeatures {
 
     /// The features in the set, in bit order.
     pub fn iter(self) -> impl Iterator<Item = X86Feature> {
-        X86Feature::ALL.iter().copied().filter(move |&f| self.contains(f))
+        X86Feature::ALL
+            .iter()
+            .copied()
+            .filter(move |&f| self.contains(f))
     }
 
     /// The features in `self` that `available` lacks.

@@ -236,12 +236,18 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for &h in Helper::ALL {
             assert!(seen.insert(h.symbol()));
-            assert_eq!(GotSymbol::from_symbol(h.symbol()), Some(GotSymbol::Helper(h)));
+            assert_eq!(
+                GotSymbol::from_symbol(h.symbol()),
+                Some(GotSymbol::Helper(h))
+            );
             assert_eq!(Helper::from_u32(h as u32), Some(h));
         }
         for &l in Libcall::ALL {
             assert!(seen.insert(l.symbol()));
-            assert_eq!(GotSymbol::from_symbol(l.symbol()), Some(GotSymbol::Libcall(l)));
+            assert_eq!(
+                GotSymbol::from_symbol(l.symbol()),
+                Some(GotSymbol::Libcall(l))
+            );
             assert_eq!(Libcall::from_u32(l as u32), Some(l));
         }
         assert_eq!(GotSymbol::from_symbol("printf"), None);

@@ -6,14 +6,31 @@
 //!      ──▶ ArtifactBuilder (wasmo-artifact-format) ──▶ bytes
 //! ```
 //!
+//! Module map: `module_info` (validation, metadata), `target` (triple, CPU,
+//! target machine), `codegen` (one LLVM module per chunk of functions,
+//! trampolines, optimisation, object emission), `translate` (function
+//! bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT).
+//!
+//! Chunks of about `CHUNK_CODE_BYTES` of wasm code compile in parallel on
+//! rayon's pool, each in its own LLVM context; they are cut by size, never
+//! by thread count, so the output is the same on every machine.
+//!
 //! Rule: the compiler never touches the file system and never depends on the
 //! loader; everything the loader needs goes through
 //! `wasmo_artifact_format`. Same input and [`CompileConfig`] give the same
 //! bytes.
 
+mod codegen;
+mod link;
+mod module_info;
+mod target;
 mod translate;
 
-use wasmo_artifact_format::BoundsChecks;
+use rayon::prelude::*;
+use wasmo_artifact_format::metadata::{DefinedFunc, ModuleMetadata};
+use wasmo_artifact_format::{ArtifactBuilder, BoundsChecks, BuildFacts, CompatFacts};
+
+pub use target::normalise_triple;
 
 /// LLVM optimisation level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,8 +137,185 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
     }
 }
 
+impl CompileConfig {
+    /// The normalised target triple this configuration compiles for.
+    pub fn normalised_target(&self) -> String {
+        normalise_triple(self.target.as_deref())
+    }
+}
+
+/// Bytes each 32-bit memory reserves (both strategies): the whole 4 GiB
+/// a 32-bit address can reach.
+pub const MEMORY_RESERVATION: u64 = 4 << 30;
+
+/// Guard bytes after each memory's reservation: 4 GiB with guard pages (so
+/// `addr + offset` never leaves reserved space for any `offset + size` up
+/// to 4 GiB; larger static offsets are checked explicitly), none with
+/// explicit bounds checks.
+pub fn guard_size(bounds_checks: BoundsChecks) -> u64 {
+    match bounds_checks {
+        BoundsChecks::GuardPages => translate::GUARD_SIZE,
+        BoundsChecks::Explicit => 0,
+    }
+}
+
+/// Roughly how many bytes of wasm code go into one LLVM module. Chunks are
+/// cut by this fixed budget, never by the number of threads, so the output
+/// does not depend on the machine.
+const CHUNK_CODE_BYTES: u64 = 128 * 1024;
+
+/// A function body larger than this is optimised at most at `-O1`.
+const GIANT_FUNC_BYTES: u64 = 1024 * 1024;
+
 /// Compiles a WebAssembly binary into the bytes of a `.wasmo` artifact.
 pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileError> {
-    let _ = (wasm, config);
-    Err(CompileError::Internal("compiler not written yet".into()))
+    let info = module_info::read_module(wasm)?;
+    let target = target::TargetSetup::new(config)?;
+    let chunks = plan_chunks(&info, config.opt_level);
+    let objects = chunks
+        .par_iter()
+        .map(|chunk| codegen::compile_chunk(&info, config, &target, chunk))
+        .collect::<Result<Vec<_>, _>>()?;
+    if target.arch != target::Arch::X86_64 {
+        return Err(CompileError::Target(format!(
+            "linking for {} is not supported yet",
+            target.triple
+        )));
+    }
+    let image = link::link(&objects)?;
+    let metadata = finish_metadata(info.metadata.clone(), &info, &image)?;
+    let builder = ArtifactBuilder {
+        facts: BuildFacts {
+            compat: CompatFacts {
+                target_triple: target.triple.clone(),
+                cpu_features: target.cpu_features,
+                bounds_checks: config.bounds_checks,
+                memory_reservation: MEMORY_RESERVATION,
+                guard_size: guard_size(config.bounds_checks),
+                wasm_features: module_info::artifact_wasm_features(),
+                page_align: link::PAGE_ALIGN as u32,
+            },
+            cpu_name: target.cpu_name.clone(),
+            opt_level: config.opt_level.as_number(),
+            source_hash: *blake3::hash(wasm).as_bytes(),
+        },
+        metadata,
+        text: image.text,
+        rodata: image.rodata,
+        relro: image.relro,
+    };
+    builder
+        .build()
+        .map_err(|e| CompileError::Internal(format!("writing the artifact: {e}")))
+}
+
+/// Splits the defined functions into chunks of about `CHUNK_CODE_BYTES`
+/// of wasm code; the first chunk also holds the import trampolines. A giant
+/// function (over `GIANT_FUNC_BYTES`) gets a chunk of its own optimised at
+/// most at `-O1`: LLVM's O2 pipeline is superlinear on huge functions and
+/// this is where "compiling takes minutes" comes from.
+fn plan_chunks(info: &module_info::ModuleInfo<'_>, opt_level: OptLevel) -> Vec<codegen::Chunk> {
+    let giant_level = match opt_level {
+        OptLevel::O0 => OptLevel::O0,
+        _ => OptLevel::O1,
+    };
+    let mut chunks: Vec<(std::ops::Range<u32>, OptLevel)> = Vec::new();
+    let mut start = 0u32;
+    let mut bytes = 0u64;
+    for (i, body) in info.bodies.iter().enumerate() {
+        let i = i as u32;
+        let range = body.range();
+        let len = range.end.saturating_sub(range.start);
+        if len > GIANT_FUNC_BYTES {
+            if start < i {
+                chunks.push((start..i, opt_level));
+            }
+            chunks.push((i..i + 1, giant_level));
+            start = i + 1;
+            bytes = 0;
+            continue;
+        }
+        bytes += len;
+        if bytes >= CHUNK_CODE_BYTES {
+            chunks.push((start..i + 1, opt_level));
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < info.defined_funcs() || chunks.is_empty() {
+        chunks.push((start..info.defined_funcs(), opt_level));
+    }
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (funcs, opt_level))| codegen::Chunk {
+            funcs,
+            import_trampolines: i == 0,
+            opt_level,
+        })
+        .collect()
+}
+
+/// Fills in what only linking knows: code offsets and relocations.
+fn finish_metadata(
+    mut metadata: ModuleMetadata,
+    info: &module_info::ModuleInfo<'_>,
+    image: &link::LinkedImage,
+) -> Result<ModuleMetadata, CompileError> {
+    let symbol = |name: String| -> Result<(u32, u32), CompileError> {
+        let &(off, len) = image.symbols.get(&name).ok_or_else(|| {
+            CompileError::Internal(format!("symbol {name} missing from the object"))
+        })?;
+        let too_big = || CompileError::Internal("text larger than 4 GiB".into());
+        Ok((
+            u32::try_from(off).map_err(|_| too_big())?,
+            u32::try_from(len).map_err(|_| too_big())?,
+        ))
+    };
+    for def in 0..info.defined_funcs() {
+        let (offset, len) = symbol(codegen::func_symbol(def))?;
+        let (array_trampoline, _) = symbol(codegen::array_trampoline_symbol(def))?;
+        metadata.defined_funcs.push(DefinedFunc {
+            offset,
+            len,
+            array_trampoline,
+        });
+    }
+    for import in 0..info.imported_funcs {
+        let (offset, _) = symbol(codegen::import_trampoline_symbol(import))?;
+        metadata.import_trampolines.push(offset);
+    }
+    metadata.relocations = image.relocations.clone();
+    Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn giant_functions_get_their_own_lower_level_chunk() {
+        let giant = "nop ".repeat(GIANT_FUNC_BYTES as usize + 1);
+        let wat = format!("(module (func) (func {giant}) (func) (func))");
+        let wasm = match wat::parse_str(&wat) {
+            Ok(w) => w,
+            Err(e) => panic!("bad wat: {e}"),
+        };
+        let info = match module_info::read_module(&wasm) {
+            Ok(i) => i,
+            Err(e) => panic!("read: {e}"),
+        };
+        let plan: Vec<_> = plan_chunks(&info, OptLevel::O3)
+            .into_iter()
+            .map(|c| (c.funcs, c.opt_level, c.import_trampolines))
+            .collect();
+        assert_eq!(
+            plan,
+            vec![
+                (0..1, OptLevel::O3, true),
+                (1..2, OptLevel::O1, false),
+                (2..4, OptLevel::O3, false),
+            ]
+        );
+    }
 }

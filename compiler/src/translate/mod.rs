@@ -16,15 +16,28 @@
 //! - `trap_if(cond, code)` branches to a shared cold trap block;
 //! - `intrinsic(name, types)` declares/returns an LLVM intrinsic.
 
+mod call;
+mod control;
 mod conversion;
+mod memory;
 mod numeric;
+mod variable;
+mod visit;
 
+pub(crate) use control::ControlFrame;
+pub(crate) use memory::GUARD_SIZE;
+
+use crate::codegen::ModuleEnv;
 use crate::CompileError;
+use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::types::BasicTypeEnum;
-use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, FunctionValue, IntValue};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FloatValue, FunctionValue, IntValue,
+    PointerValue,
+};
 use wasmo_artifact_format::TrapCode;
 
 /// Translates one function body into an LLVM function.
@@ -45,9 +58,54 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     /// `unreachable` and the like; visitors then do nothing (control
     /// operators still track nesting).
     pub(crate) reachable: bool,
+    /// Module-wide declarations and facts.
+    pub(crate) env: &'a ModuleEnv<'a, 'ctx>,
+    /// The callee vmctx (the function's first parameter).
+    pub(crate) vmctx: PointerValue<'ctx>,
+    /// Each local's entry-block slot and type.
+    pub(crate) locals: Vec<(PointerValue<'ctx>, BasicTypeEnum<'ctx>)>,
+    /// Open blocks, loops and ifs; the function body is the outermost.
+    pub(crate) control: Vec<ControlFrame<'ctx>>,
+    /// How many blocks were opened inside dead code and not closed yet, so
+    /// `else`/`end` of dead code are told apart from live ones.
+    pub(crate) dead_depth: u32,
+    /// The shared trap block of each trap code, created on first use.
+    trap_blocks: Vec<Option<BasicBlock<'ctx>>>,
+    /// `memory0_base`, loaded once in the entry block (memories never move).
+    pub(crate) memory_base: Option<PointerValue<'ctx>>,
+    /// `memory0_def`, loaded once in the entry block.
+    pub(crate) memory_def: Option<PointerValue<'ctx>>,
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// A translator for `function`, whose entry block the builder is
+    /// positioned in, after the locals' allocas.
+    pub(crate) fn new(
+        env: &'a ModuleEnv<'a, 'ctx>,
+        builder: &'a Builder<'ctx>,
+        function: FunctionValue<'ctx>,
+        vmctx: PointerValue<'ctx>,
+        locals: Vec<(PointerValue<'ctx>, BasicTypeEnum<'ctx>)>,
+    ) -> Self {
+        FuncTranslator {
+            cx: env.cx,
+            builder,
+            module: env.module,
+            function,
+            offset: 0,
+            stack: Vec::new(),
+            reachable: true,
+            env,
+            vmctx,
+            locals,
+            control: Vec::new(),
+            dead_depth: 0,
+            trap_blocks: vec![None; TrapCode::ALL.len()],
+            memory_base: None,
+            memory_def: None,
+        }
+    }
+
     /// Pops the top operand.
     pub(crate) fn pop(&mut self) -> Result<BasicValueEnum<'ctx>, CompileError> {
         self.stack.pop().ok_or_else(|| {
@@ -71,6 +129,18 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
     }
 
+    /// Pops the top `n` operands, in stack order (deepest first).
+    pub(crate) fn pop_n(&mut self, n: usize) -> Result<Vec<BasicValueEnum<'ctx>>, CompileError> {
+        let len = self.stack.len();
+        if n > len {
+            return Err(CompileError::Internal(format!(
+                "operand stack underflow at {:#x}",
+                self.offset
+            )));
+        }
+        Ok(self.stack.split_off(len - n))
+    }
+
     /// Pushes an operand.
     pub(crate) fn push(&mut self, v: impl BasicValue<'ctx>) {
         self.stack.push(v.as_basic_value_enum());
@@ -84,18 +154,84 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         ))
     }
 
+    /// The block the builder appends to.
+    pub(crate) fn current_block(&self) -> Result<BasicBlock<'ctx>, CompileError> {
+        self.builder
+            .get_insert_block()
+            .ok_or_else(|| CompileError::Internal("builder has no insertion block".into()))
+    }
+
+    /// Appends a new block to the function.
+    pub(crate) fn new_block(&self, name: &str) -> BasicBlock<'ctx> {
+        self.cx.append_basic_block(self.function, name)
+    }
+
     /// Branches to a trap with `code` when `cond` (an `i1`) is true and
     /// continues translating on the false edge.
-    pub(crate) fn trap_if(&mut self, cond: IntValue<'ctx>, code: TrapCode) -> Result<(), CompileError> {
-        let _ = (cond, code);
-        Err(CompileError::Internal("trap_if not written yet".into()))
+    pub(crate) fn trap_if(
+        &mut self,
+        cond: IntValue<'ctx>,
+        code: TrapCode,
+    ) -> Result<(), CompileError> {
+        let trap = self.trap_block(code)?;
+        let cont = self.new_block("no_trap");
+        let br = self.builder.build_conditional_branch(cond, trap, cont)?;
+        self.mark_unlikely_true(br)?;
+        self.builder.position_at_end(cont);
+        Ok(())
     }
 
     /// Emits an unconditional trap with `code`; the insertion point is left
     /// in a fresh unreachable block.
     pub(crate) fn trap(&mut self, code: TrapCode) -> Result<(), CompileError> {
-        let _ = code;
-        Err(CompileError::Internal("trap not written yet".into()))
+        let trap = self.trap_block(code)?;
+        self.builder.build_unconditional_branch(trap)?;
+        let dead = self.new_block("after_trap");
+        self.builder.position_at_end(dead);
+        Ok(())
+    }
+
+    /// The function's cold block that raises `code`, made on first use:
+    /// `wasmo_helper_trap(vmctx, code)` then `unreachable`. One block per
+    /// code keeps the hot path short and the code small.
+    fn trap_block(&mut self, code: TrapCode) -> Result<BasicBlock<'ctx>, CompileError> {
+        let slot = code.as_u32() as usize;
+        if let Some(Some(block)) = self.trap_blocks.get(slot) {
+            return Ok(*block);
+        }
+        let resume = self.current_block()?;
+        let block = self.new_block(&format!("trap_{}", code.name()));
+        self.builder.position_at_end(block);
+        let code_value = self
+            .cx
+            .i32_type()
+            .const_int(u64::from(code.as_u32()), false);
+        self.builder.build_call(
+            self.env.helper_trap,
+            &[self.vmctx.into(), code_value.into()],
+            "",
+        )?;
+        self.builder.build_unreachable()?;
+        self.builder.position_at_end(resume);
+        if let Some(entry) = self.trap_blocks.get_mut(slot) {
+            *entry = Some(block);
+        }
+        Ok(block)
+    }
+
+    /// Attaches branch weights saying the true edge of `br` is cold.
+    fn mark_unlikely_true(
+        &self,
+        br: inkwell::values::InstructionValue<'ctx>,
+    ) -> Result<(), CompileError> {
+        let i32t = self.cx.i32_type();
+        let weights = self.cx.metadata_node(&[
+            BasicMetadataValueEnum::MetadataValue(self.cx.metadata_string("branch_weights")),
+            i32t.const_int(1, false).into(),
+            i32t.const_int(1 << 20, false).into(),
+        ]);
+        br.set_metadata(weights, self.cx.get_kind_id("prof"))
+            .map_err(|e| CompileError::Internal(format!("branch weights: {e}")))
     }
 
     /// Declares (once) and returns the LLVM intrinsic `name` overloaded on
@@ -109,5 +245,44 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .ok_or_else(|| CompileError::Internal(format!("unknown LLVM intrinsic {name}")))?;
         intr.get_declaration(self.module, types)
             .ok_or_else(|| CompileError::Internal(format!("cannot declare LLVM intrinsic {name}")))
+    }
+
+    /// `base + offset` bytes, as an `i8` GEP.
+    pub(crate) fn byte_offset(
+        &self,
+        base: PointerValue<'ctx>,
+        offset: IntValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>, CompileError> {
+        crate::codegen::byte_gep(self.builder, self.cx, base, offset)
+    }
+
+    /// `vmctx + offset`, for a constant VMContext offset.
+    pub(crate) fn vmctx_field(&self, offset: u32) -> Result<PointerValue<'ctx>, CompileError> {
+        let off = self.cx.i64_type().const_int(u64::from(offset), false);
+        self.byte_offset(self.vmctx, off)
+    }
+
+    /// Loads a pointer stored at `base + offset`.
+    pub(crate) fn load_ptr(
+        &self,
+        base: PointerValue<'ctx>,
+        offset: u32,
+        name: &str,
+    ) -> Result<PointerValue<'ctx>, CompileError> {
+        let off = self.cx.i64_type().const_int(u64::from(offset), false);
+        let addr = self.byte_offset(base, off)?;
+        Ok(self
+            .builder
+            .build_load(self.env.ptr, addr, name)?
+            .into_pointer_value())
+    }
+
+    /// The error for an operator of a proposal this compiler does not
+    /// support.
+    pub(crate) fn unsupported(&self, feature: &str) -> CompileError {
+        CompileError::Unsupported {
+            feature: feature.to_owned(),
+            offset: self.offset as u64,
+        }
     }
 }

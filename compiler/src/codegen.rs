@@ -1,0 +1,469 @@
+//! Building one LLVM module for a chunk of defined functions: declarations,
+//! function bodies (through [`crate::translate`]), trampolines, then
+//! optimisation and emission of an ELF object.
+//!
+//! Symbol names are the linker's only handle on the code: `wasm_func_N`
+//! (defined function N, `DefinedFuncIndex`), `wasm_array_N` (its array-call
+//! trampoline) and `wasm_import_tramp_N` (the wasm-to-array trampoline of
+//! imported function N). Rule: they have external linkage and hidden
+//! visibility, so LLVM neither deletes nor renames them and calls between
+//! them stay direct; every other symbol LLVM makes is internal.
+
+use crate::module_info::ModuleInfo;
+use crate::target::TargetSetup;
+use crate::translate::{ControlFrame, FuncTranslator};
+use crate::{CompileConfig, CompileError, OptLevel};
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::FileType;
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, PointerType};
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, GlobalVisibility};
+use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
+use wasmo_artifact_format::{FuncType, Helper, VMOffsets, ValType};
+
+/// Symbol of defined function `n`.
+pub(crate) fn func_symbol(n: u32) -> String {
+    format!("wasm_func_{n}")
+}
+
+/// Symbol of defined function `n`'s array-call trampoline.
+pub(crate) fn array_trampoline_symbol(n: u32) -> String {
+    format!("wasm_array_{n}")
+}
+
+/// Symbol of imported function `n`'s wasm-to-array trampoline.
+pub(crate) fn import_trampoline_symbol(n: u32) -> String {
+    format!("wasm_import_tramp_{n}")
+}
+
+/// Module-wide declarations and facts shared by every function translator.
+pub(crate) struct ModuleEnv<'a, 'ctx> {
+    /// The LLVM context.
+    pub(crate) cx: &'ctx Context,
+    /// The module being built.
+    pub(crate) module: &'a Module<'ctx>,
+    /// The wasm module.
+    pub(crate) info: &'a ModuleInfo<'a>,
+    /// How to compile.
+    pub(crate) config: &'a CompileConfig,
+    /// The opaque pointer type.
+    pub(crate) ptr: PointerType<'ctx>,
+    /// `wasmo_helper_trap`.
+    pub(crate) helper_trap: FunctionValue<'ctx>,
+    /// `wasmo_helper_memory_grow`.
+    pub(crate) helper_memory_grow: FunctionValue<'ctx>,
+}
+
+impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
+    /// The VMContext layout.
+    pub(crate) fn offsets(&self) -> &VMOffsets {
+        &self.info.offsets
+    }
+
+    /// Defined function `def`, declared in this module on first use (a
+    /// chunk defines only its own functions and declares those it calls).
+    pub(crate) fn defined_func(&self, def: u32) -> Result<FunctionValue<'ctx>, CompileError> {
+        let name = func_symbol(def);
+        if let Some(f) = self.module.get_function(&name) {
+            return Ok(f);
+        }
+        let ty = self.info.func_type(wasmo_artifact_format::FuncIndex(
+            self.info.imported_funcs + def,
+        ))?;
+        let f = add_entry_function(self.module, &name, wasm_fn_type(self.cx, ty)?);
+        add_codegen_attributes(self.cx, f);
+        Ok(f)
+    }
+}
+
+/// `base + offset` bytes.
+pub(crate) fn byte_gep<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    base: PointerValue<'ctx>,
+    offset: IntValue<'ctx>,
+) -> Result<PointerValue<'ctx>, CompileError> {
+    #[expect(
+        unsafe_code,
+        reason = "inkwell marks every GEP unsafe because wrong struct indices crash LLVM"
+    )]
+    // SAFETY: a GEP over `i8` with a single integer index has no struct
+    // index that LLVM could reject; it only computes an address and never
+    // dereferences it.
+    let p = unsafe { builder.build_gep(cx.i8_type(), base, &[offset], "") }?;
+    Ok(p)
+}
+
+/// The LLVM type of a wasm value type.
+pub(crate) fn llvm_type<'ctx>(
+    cx: &'ctx Context,
+    ty: ValType,
+) -> Result<BasicTypeEnum<'ctx>, CompileError> {
+    Ok(match ty {
+        ValType::I32 => cx.i32_type().into(),
+        ValType::I64 => cx.i64_type().into(),
+        ValType::F32 => cx.f32_type().into(),
+        ValType::F64 => cx.f64_type().into(),
+        other => {
+            return Err(CompileError::Unsupported {
+                feature: format!("{other} values"),
+                offset: 0,
+            })
+        }
+    })
+}
+
+/// `fn(callee_vmctx, caller_vmctx, params...) -> result`.
+pub(crate) fn wasm_fn_type<'ctx>(
+    cx: &'ctx Context,
+    ty: &FuncType,
+) -> Result<FunctionType<'ctx>, CompileError> {
+    let ptr = cx.ptr_type(AddressSpace::default());
+    let mut params: Vec<BasicMetadataTypeEnum<'ctx>> = vec![ptr.into(), ptr.into()];
+    for &p in &ty.params {
+        params.push(llvm_type(cx, p)?.into());
+    }
+    match ty.results.as_slice() {
+        [] => Ok(cx.void_type().fn_type(&params, false)),
+        [r] => Ok(llvm_type(cx, *r)?.fn_type(&params, false)),
+        _ => Err(CompileError::Unsupported {
+            feature: "functions with several results (multi-value)".into(),
+            offset: 0,
+        }),
+    }
+}
+
+/// `fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, len: usize)`.
+pub(crate) fn array_fn_type(cx: &Context) -> FunctionType<'_> {
+    let ptr = cx.ptr_type(AddressSpace::default());
+    cx.void_type().fn_type(
+        &[ptr.into(), ptr.into(), ptr.into(), cx.i64_type().into()],
+        false,
+    )
+}
+
+/// The attributes every function we generate carries: frame pointers for
+/// the loader's backtraces, inline stack probes so a big frame cannot jump
+/// over the guard page, no unwinding (wasm frames are never unwound
+/// through by the C++/Rust unwinder), and no tail calls: a wasm `call`
+/// consumes stack, so runaway recursion must exhaust it (and trap) instead
+/// of becoming an endless loop through tail-recursion elimination or
+/// sibling calls.
+fn add_codegen_attributes(cx: &Context, f: FunctionValue<'_>) {
+    f.add_attribute(
+        AttributeLoc::Function,
+        cx.create_string_attribute("disable-tail-calls", "true"),
+    );
+    f.add_attribute(
+        AttributeLoc::Function,
+        cx.create_string_attribute("frame-pointer", "all"),
+    );
+    f.add_attribute(
+        AttributeLoc::Function,
+        cx.create_string_attribute("probe-stack", "inline-asm"),
+    );
+    f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+}
+
+fn enum_attr(cx: &Context, name: &str) -> Attribute {
+    cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
+}
+
+/// Adds a function the linker must find by name.
+fn add_entry_function<'ctx>(
+    module: &Module<'ctx>,
+    name: &str,
+    ty: FunctionType<'ctx>,
+) -> FunctionValue<'ctx> {
+    let f = module.add_function(name, ty, Some(Linkage::External));
+    f.as_global_value().set_visibility(GlobalVisibility::Hidden);
+    f
+}
+
+fn declare_helper<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    helper: Helper,
+) -> FunctionValue<'ctx> {
+    let ptr = cx.ptr_type(AddressSpace::default());
+    let ty = match helper {
+        Helper::Trap => cx
+            .void_type()
+            .fn_type(&[ptr.into(), cx.i32_type().into()], false),
+        Helper::MemoryGrow => cx.i64_type().fn_type(
+            &[ptr.into(), cx.i32_type().into(), cx.i64_type().into()],
+            false,
+        ),
+    };
+    let f = module.add_function(helper.symbol(), ty, Some(Linkage::External));
+    f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    if helper == Helper::Trap {
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "noreturn"));
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "cold"));
+    }
+    f
+}
+
+/// Which defined functions a chunk defines, and whether it also holds the
+/// import trampolines (exactly one chunk does).
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    /// Defined function indices, ascending.
+    pub(crate) funcs: std::ops::Range<u32>,
+    /// Whether this chunk emits the import trampolines.
+    pub(crate) import_trampolines: bool,
+    /// The optimisation level for this chunk (lower than asked for a giant
+    /// function).
+    pub(crate) opt_level: OptLevel,
+}
+
+/// Builds, optimises and emits the object for one chunk.
+pub(crate) fn compile_chunk(
+    info: &ModuleInfo<'_>,
+    config: &CompileConfig,
+    target: &TargetSetup,
+    chunk: &Chunk,
+) -> Result<Vec<u8>, CompileError> {
+    let cx = Context::create();
+    let module = cx.create_module("wasmo");
+    let tm = target.machine()?;
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    let builder = cx.create_builder();
+
+    let env = ModuleEnv {
+        cx: &cx,
+        module: &module,
+        info,
+        config,
+        ptr: cx.ptr_type(AddressSpace::default()),
+        helper_trap: declare_helper(&cx, &module, Helper::Trap),
+        helper_memory_grow: declare_helper(&cx, &module, Helper::MemoryGrow),
+    };
+
+    for def in chunk.funcs.clone() {
+        translate_function(&env, &builder, def)?;
+        build_array_trampoline(&env, &builder, def)?;
+    }
+    if chunk.import_trampolines {
+        for import in 0..info.imported_funcs {
+            build_import_trampoline(&env, &builder, import)?;
+        }
+    }
+    if cfg!(debug_assertions) {
+        module
+            .verify()
+            .map_err(|e| CompileError::Internal(format!("invalid LLVM IR: {e}")))?;
+    }
+    optimise(&module, &tm, chunk.opt_level)?;
+    let buffer = tm
+        .write_to_memory_buffer(&module, FileType::Object)
+        .map_err(|e| CompileError::Internal(format!("LLVM code generation: {e}")))?;
+    Ok(buffer.as_slice().to_vec())
+}
+
+fn optimise(
+    module: &Module<'_>,
+    tm: &inkwell::targets::TargetMachine,
+    level: OptLevel,
+) -> Result<(), CompileError> {
+    let pipeline = format!("default<O{}>", level.as_number());
+    module
+        .run_passes(&pipeline, tm, PassBuilderOptions::create())
+        .map_err(|e| CompileError::Internal(format!("LLVM optimisation: {e}")))
+}
+
+/// Translates defined function `def`'s body into its LLVM function.
+fn translate_function<'a, 'ctx>(
+    env: &'a ModuleEnv<'a, 'ctx>,
+    builder: &'a Builder<'ctx>,
+    def: u32,
+) -> Result<(), CompileError> {
+    let cx = env.cx;
+    let function = env.defined_func(def)?;
+    let body = env
+        .info
+        .bodies
+        .get(def as usize)
+        .ok_or_else(|| CompileError::Internal(format!("body {def} out of range")))?;
+    let ty = env.info.func_type(wasmo_artifact_format::FuncIndex(
+        env.info.imported_funcs + def,
+    ))?;
+    let entry = cx.append_basic_block(function, "entry");
+    builder.position_at_end(entry);
+
+    let vmctx = nth_param(function, 0)?.into_pointer_value();
+    let mut locals = Vec::new();
+    for (i, &p) in ty.params.iter().enumerate() {
+        let lty = llvm_type(cx, p)?;
+        let slot = builder.build_alloca(lty, "param")?;
+        builder.build_store(slot, nth_param(function, i as u32 + 2)?)?;
+        locals.push((slot, lty));
+    }
+    let mut locals_reader = body.get_locals_reader()?;
+    for _ in 0..locals_reader.get_count() {
+        let offset = locals_reader.original_position();
+        let (count, wty) = locals_reader.read()?;
+        let vty = crate::module_info::val_type(wty, offset)?;
+        let lty = llvm_type(cx, vty)?;
+        for _ in 0..count {
+            let slot = builder.build_alloca(lty, "local")?;
+            builder.build_store(slot, lty.const_zero())?;
+            locals.push((slot, lty));
+        }
+    }
+
+    let mut t = FuncTranslator::new(env, builder, function, vmctx, locals);
+    t.load_memory_pointers()?;
+    let results = ty
+        .results
+        .iter()
+        .map(|&r| llvm_type(cx, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let end = t.new_block("return");
+    t.control.push(ControlFrame::function(end, results));
+
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        t.offset = reader.original_position() as usize;
+        reader.visit_operator(&mut t)??;
+    }
+    if !t.control.is_empty() {
+        return Err(CompileError::Internal(format!(
+            "function {def} body ends with open blocks"
+        )));
+    }
+    if cfg!(debug_assertions) && !function.verify(false) {
+        let why = env
+            .module
+            .verify()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        return Err(CompileError::Internal(format!(
+            "invalid LLVM IR for function {def}: {why}"
+        )));
+    }
+    Ok(())
+}
+
+fn nth_param<'ctx>(
+    f: FunctionValue<'ctx>,
+    n: u32,
+) -> Result<inkwell::values::BasicValueEnum<'ctx>, CompileError> {
+    f.get_nth_param(n)
+        .ok_or_else(|| CompileError::Internal(format!("missing parameter {n}")))
+}
+
+/// `values[i]`'s address.
+fn val_raw_slot<'ctx>(
+    env: &ModuleEnv<'_, 'ctx>,
+    builder: &Builder<'ctx>,
+    values: PointerValue<'ctx>,
+    i: usize,
+) -> Result<PointerValue<'ctx>, CompileError> {
+    let off = env
+        .cx
+        .i64_type()
+        .const_int(i as u64 * u64::from(VAL_RAW_SIZE), false);
+    byte_gep(builder, env.cx, values, off)
+}
+
+/// The host's way in: reads the parameters from `values`, calls the
+/// function, writes its result to `values[0]`.
+fn build_array_trampoline<'ctx>(
+    env: &ModuleEnv<'_, 'ctx>,
+    builder: &Builder<'ctx>,
+    def: u32,
+) -> Result<(), CompileError> {
+    let cx = env.cx;
+    let ty = env.info.func_type(wasmo_artifact_format::FuncIndex(
+        env.info.imported_funcs + def,
+    ))?;
+    let callee = env.defined_func(def)?;
+    let tramp = add_entry_function(env.module, &array_trampoline_symbol(def), array_fn_type(cx));
+    add_codegen_attributes(cx, tramp);
+    builder.position_at_end(cx.append_basic_block(tramp, "entry"));
+    let callee_vmctx = nth_param(tramp, 0)?;
+    let caller_vmctx = nth_param(tramp, 1)?;
+    let values = nth_param(tramp, 2)?.into_pointer_value();
+    let mut args: Vec<BasicMetadataValueEnum<'ctx>> =
+        vec![callee_vmctx.into(), caller_vmctx.into()];
+    for (i, &p) in ty.params.iter().enumerate() {
+        let slot = val_raw_slot(env, builder, values, i)?;
+        let v = builder.build_load(llvm_type(cx, p)?, slot, "arg")?;
+        args.push(v.into());
+    }
+    let call = builder.build_call(callee, &args, "")?;
+    if let inkwell::values::ValueKind::Basic(result) = call.try_as_basic_value() {
+        builder.build_store(values, result)?;
+    }
+    builder.build_return(None)?;
+    Ok(())
+}
+
+/// The wasm-to-array trampoline of imported function `import`: spills the
+/// arguments into a `ValRaw` array on its stack and calls the host
+/// context's array function. Bytes of a slot above the value are left
+/// undefined; the host reads each slot at its type.
+fn build_import_trampoline<'ctx>(
+    env: &ModuleEnv<'_, 'ctx>,
+    builder: &Builder<'ctx>,
+    import: u32,
+) -> Result<(), CompileError> {
+    let cx = env.cx;
+    let ty = env
+        .info
+        .func_type(wasmo_artifact_format::FuncIndex(import))?;
+    let tramp = add_entry_function(
+        env.module,
+        &import_trampoline_symbol(import),
+        wasm_fn_type(cx, ty)?,
+    );
+    add_codegen_attributes(cx, tramp);
+    builder.position_at_end(cx.append_basic_block(tramp, "entry"));
+    let host_ctx = nth_param(tramp, 0)?.into_pointer_value();
+    let caller_vmctx = nth_param(tramp, 1)?;
+    let len = ty.params.len().max(ty.results.len()).max(1);
+    let array_ty = cx.i8_type().array_type(len as u32 * VAL_RAW_SIZE);
+    let values = builder.build_alloca(array_ty, "values")?;
+    if let Some(inst) = values.as_instruction() {
+        inst.set_alignment(16)
+            .map_err(|e| CompileError::Internal(format!("alloca alignment: {e}")))?;
+    }
+    for i in 0..ty.params.len() {
+        let slot = val_raw_slot(env, builder, values, i)?;
+        builder.build_store(slot, nth_param(tramp, i as u32 + 2)?)?;
+    }
+    let fn_off = cx.i64_type().const_int(u64::from(HOST_CTX_ARRAY_FN), false);
+    let fn_slot = byte_gep(builder, cx, host_ctx, fn_off)?;
+    let array_fn = builder
+        .build_load(env.ptr, fn_slot, "array_fn")?
+        .into_pointer_value();
+    let len_value = cx.i64_type().const_int(len as u64, false);
+    builder.build_indirect_call(
+        array_fn_type(cx),
+        array_fn,
+        &[
+            host_ctx.into(),
+            caller_vmctx.into(),
+            values.into(),
+            len_value.into(),
+        ],
+        "",
+    )?;
+    match ty.results.first() {
+        Some(&r) => {
+            let v = builder.build_load(llvm_type(cx, r)?, values, "result")?;
+            builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?;
+        }
+        None => {
+            builder.build_return(None)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,449 @@
+//! Linking the ELF objects LLVM emits into one position-independent image:
+//! text, rodata and relro, laid out exactly as `ArtifactBuilder` places
+//! them (each part starts on a `page_align` boundary of the image).
+//!
+//! ```text
+//! text   | .text* of object 0 | .text* of object 1 | ... | PLT: jmp *GOT[i](%rip) x N
+//! rodata | .rodata* (constants, jump tables) ...
+//! relro  | writable or absolutely-relocated data ... | GOT: 8 bytes x M
+//! ```
+//!
+//! Every PC-relative relocation is resolved here; what remains for the
+//! loader are Abs64 relocations into relro (GOT entries naming a helper or
+//! libcall, absolute pointers into the image). Rule: the output depends
+//! only on the objects' bytes and their order (sorted sets, no hash-map
+//! iteration), and anything we do not understand is an internal error,
+//! never silently skipped.
+
+use crate::CompileError;
+use object::elf;
+use object::read::{
+    File, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionIndex,
+    SymbolIndex,
+};
+use object::{SectionFlags, SymbolKind};
+use std::collections::{BTreeMap, BTreeSet};
+use wasmo_artifact_format::metadata::{RelocKind, RelocTarget, Relocation};
+use wasmo_artifact_format::GotSymbol;
+
+/// Image-part alignment; must equal the artifact's `page_align`.
+pub(crate) const PAGE_ALIGN: u64 = 4096;
+
+/// `jmp *disp32(%rip)` plus padding.
+const PLT_STUB_SIZE: u64 = 8;
+const GOT_ENTRY_SIZE: u64 = 8;
+const TEXT_PAD: u8 = 0xcc;
+
+/// The linked image and where its symbols ended up.
+#[derive(Debug, Default)]
+pub(crate) struct LinkedImage {
+    /// Machine code, PLT stubs last.
+    pub(crate) text: Vec<u8>,
+    /// Read-only data.
+    pub(crate) rodata: Vec<u8>,
+    /// Data the loader relocates, GOT last.
+    pub(crate) relro: Vec<u8>,
+    /// Load-time relocations, sorted by offset.
+    pub(crate) relocations: Vec<Relocation>,
+    /// Every defined global symbol: name -> (text offset, size).
+    pub(crate) symbols: BTreeMap<String, (u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Text,
+    Rodata,
+    Relro,
+}
+
+/// Where a symbol's address comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Resolved {
+    /// In the image: part and offset within it.
+    Image(Part, u64),
+    /// A helper or libcall, reached through the GOT (and the PLT for calls).
+    External(GotSymbol),
+}
+
+/// What a GOT entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum GotKey {
+    External(GotSymbol),
+    Image(Part, u64),
+}
+
+struct Linker<'o> {
+    objects: Vec<File<'o>>,
+    /// (object, section) -> (part, offset in part).
+    placement: BTreeMap<(usize, usize), (Part, u64)>,
+    text: Vec<u8>,
+    rodata: Vec<u8>,
+    relro: Vec<u8>,
+    /// Global defined symbols of all objects by name.
+    globals: BTreeMap<String, (Part, u64, u64)>,
+}
+
+fn internal(msg: impl Into<String>) -> CompileError {
+    CompileError::Internal(msg.into())
+}
+
+fn obj_err(e: object::Error) -> CompileError {
+    internal(format!("reading LLVM's object file: {e}"))
+}
+
+fn align_up(n: u64, to: u64) -> u64 {
+    n.div_ceil(to.max(1)) * to.max(1)
+}
+
+fn sh_flags(flags: SectionFlags) -> u64 {
+    match flags {
+        SectionFlags::Elf { sh_flags } => sh_flags,
+        _ => 0,
+    }
+}
+
+fn is_ignored_section(name: &str) -> bool {
+    name.starts_with(".eh_frame")
+        || name.starts_with(".debug")
+        || name.starts_with(".note")
+        || name == ".comment"
+}
+
+/// Links `objects` (in this order) into one image.
+pub(crate) fn link(objects: &[Vec<u8>]) -> Result<LinkedImage, CompileError> {
+    let mut files = Vec::with_capacity(objects.len());
+    for bytes in objects {
+        let file = File::parse(bytes.as_slice()).map_err(obj_err)?;
+        if file.architecture() != object::Architecture::X86_64 {
+            return Err(CompileError::Target(format!(
+                "linking {:?} objects is not supported yet",
+                file.architecture()
+            )));
+        }
+        files.push(file);
+    }
+    let mut linker = Linker {
+        objects: files,
+        placement: BTreeMap::new(),
+        text: Vec::new(),
+        rodata: Vec::new(),
+        relro: Vec::new(),
+        globals: BTreeMap::new(),
+    };
+    linker.place_sections()?;
+    linker.collect_globals()?;
+    linker.finish()
+}
+
+impl<'o> Linker<'o> {
+    fn part_mut(&mut self, part: Part) -> &mut Vec<u8> {
+        match part {
+            Part::Text => &mut self.text,
+            Part::Rodata => &mut self.rodata,
+            Part::Relro => &mut self.relro,
+        }
+    }
+
+    /// Appends every allocated section to its part.
+    fn place_sections(&mut self) -> Result<(), CompileError> {
+        let mut placed = Vec::new();
+        for (oi, obj) in self.objects.iter().enumerate() {
+            for section in obj.sections() {
+                let flags = sh_flags(section.flags());
+                let name = section.name().map_err(obj_err)?;
+                if flags & u64::from(elf::SHF_ALLOC) == 0 || is_ignored_section(name) {
+                    continue;
+                }
+                let has_abs = section.relocations().any(|(_, r)| {
+                    matches!(r.flags(), RelocationFlags::Elf { r_type } if r_type == elf::R_X86_64_64)
+                });
+                let part = if flags & u64::from(elf::SHF_EXECINSTR) != 0 {
+                    Part::Text
+                } else if flags & u64::from(elf::SHF_WRITE) != 0 || has_abs {
+                    Part::Relro
+                } else {
+                    Part::Rodata
+                };
+                let data = section.data().map_err(obj_err)?;
+                let mut bytes = data.to_vec();
+                // NOBITS sections (.bss) have a size but no data.
+                bytes.resize(
+                    usize::try_from(section.size()).map_err(|_| internal("section too large"))?,
+                    0,
+                );
+                placed.push((oi, section.index(), part, section.align(), bytes));
+            }
+        }
+        for (oi, index, part, align, bytes) in placed {
+            let pad = if part == Part::Text { TEXT_PAD } else { 0 };
+            let buf = self.part_mut(part);
+            let at = align_up(buf.len() as u64, align);
+            buf.resize(at as usize, pad);
+            buf.extend_from_slice(&bytes);
+            self.placement.insert((oi, index.0), (part, at));
+        }
+        Ok(())
+    }
+
+    /// Records every defined global symbol, refusing duplicates.
+    fn collect_globals(&mut self) -> Result<(), CompileError> {
+        for (oi, obj) in self.objects.iter().enumerate() {
+            for sym in obj.symbols() {
+                if sym.is_undefined() || !sym.is_global() {
+                    continue;
+                }
+                let Some(section) = sym.section_index() else {
+                    continue;
+                };
+                let Some(&(part, base)) = self.placement.get(&(oi, section.0)) else {
+                    continue;
+                };
+                let name = sym.name().map_err(obj_err)?.to_owned();
+                let entry = (part, base + sym.address(), sym.size());
+                if self.globals.insert(name.clone(), entry).is_some() {
+                    return Err(internal(format!("symbol {name} defined twice")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves symbol `index` of object `oi`.
+    fn resolve(&self, oi: usize, index: SymbolIndex) -> Result<Resolved, CompileError> {
+        let obj = &self.objects[oi];
+        let sym = obj.symbol_by_index(index).map_err(obj_err)?;
+        let name = sym.name().map_err(obj_err)?;
+        if sym.is_undefined() {
+            if let Some(&(part, off, _)) = self.globals.get(name) {
+                return Ok(Resolved::Image(part, off));
+            }
+            return GotSymbol::from_symbol(name)
+                .map(Resolved::External)
+                .ok_or_else(|| {
+                    internal(format!("compiled code refers to unknown symbol `{name}`"))
+                });
+        }
+        let section = sym
+            .section_index()
+            .ok_or_else(|| internal(format!("symbol `{name}` has no section")))?;
+        let &(part, base) = self
+            .placement
+            .get(&(oi, section.0))
+            .ok_or_else(|| internal(format!("symbol `{name}` lies in a section we do not link")))?;
+        let offset = if sym.kind() == SymbolKind::Section {
+            0
+        } else {
+            sym.address()
+        };
+        Ok(Resolved::Image(part, base + offset))
+    }
+
+    /// Every relocation of every placed section, resolved.
+    fn relocations(&self) -> Result<Vec<PendingReloc>, CompileError> {
+        let mut out = Vec::new();
+        for (&(oi, index), &(part, base)) in &self.placement {
+            let section = self.objects[oi]
+                .section_by_index(SectionIndex(index))
+                .map_err(obj_err)?;
+            for (offset, reloc) in section.relocations() {
+                let RelocationFlags::Elf { r_type } = reloc.flags() else {
+                    return Err(internal("non-ELF relocation"));
+                };
+                let RelocationTarget::Symbol(sym) = reloc.target() else {
+                    return Err(internal("relocation against something other than a symbol"));
+                };
+                out.push(PendingReloc {
+                    part,
+                    offset: base + offset,
+                    r_type,
+                    addend: reloc.addend(),
+                    target: self.resolve(oi, sym)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn finish(mut self) -> Result<LinkedImage, CompileError> {
+        let relocs = self.relocations()?;
+        let mut plt: BTreeSet<GotSymbol> = BTreeSet::new();
+        let mut got: BTreeSet<GotKey> = BTreeSet::new();
+        for r in &relocs {
+            match (r.r_type, r.target) {
+                (elf::R_X86_64_PC32 | elf::R_X86_64_PLT32, Resolved::External(s)) => {
+                    plt.insert(s);
+                    got.insert(GotKey::External(s));
+                }
+                (
+                    elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX,
+                    t,
+                ) => {
+                    got.insert(match t {
+                        Resolved::External(s) => GotKey::External(s),
+                        Resolved::Image(p, o) => GotKey::Image(p, o),
+                    });
+                }
+                _ => {}
+            }
+        }
+
+        // Layout: PLT after the code, GOT after the relro data.
+        let plt_start = align_up(self.text.len() as u64, 16);
+        self.text.resize(plt_start as usize, TEXT_PAD);
+        self.text.resize(
+            (plt_start + plt.len() as u64 * PLT_STUB_SIZE) as usize,
+            TEXT_PAD,
+        );
+        let got_start = align_up(self.relro.len() as u64, GOT_ENTRY_SIZE);
+        self.relro
+            .resize((got_start + got.len() as u64 * GOT_ENTRY_SIZE) as usize, 0);
+        let rodata_base = align_up(self.text.len() as u64, PAGE_ALIGN);
+        let relro_base = align_up(rodata_base + self.rodata.len() as u64, PAGE_ALIGN);
+        let image_addr = |part: Part, off: u64| match part {
+            Part::Text => off,
+            Part::Rodata => rodata_base + off,
+            Part::Relro => relro_base + off,
+        };
+        let got_index: BTreeMap<GotKey, u64> = got
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (*k, i as u64))
+            .collect();
+        let got_addr = |k: GotKey| {
+            got_index
+                .get(&k)
+                .map(|i| relro_base + got_start + i * GOT_ENTRY_SIZE)
+        };
+        let plt_index: BTreeMap<GotSymbol, u64> = plt
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (*s, i as u64))
+            .collect();
+
+        let mut load_relocs = Vec::new();
+        // GOT entries.
+        for (key, &i) in &got_index {
+            let offset = relro_base + got_start + i * GOT_ENTRY_SIZE;
+            let target = match *key {
+                GotKey::External(s) => got_target(s),
+                GotKey::Image(p, o) => RelocTarget::Image(image_addr(p, o)),
+            };
+            load_relocs.push(Relocation {
+                offset,
+                kind: RelocKind::Abs64 { addend: 0 },
+                target,
+            });
+        }
+        // PLT stubs: jmp *GOT(%rip).
+        for (sym, &i) in &plt_index {
+            let stub = plt_start + i * PLT_STUB_SIZE;
+            let entry = got_addr(GotKey::External(*sym))
+                .ok_or_else(|| internal("PLT entry without GOT entry"))?;
+            let disp = pc_rel32(entry as i64 - (stub as i64 + 6))?;
+            let at = stub as usize;
+            self.text[at..at + 2].copy_from_slice(&[0xff, 0x25]);
+            self.text[at + 2..at + 6].copy_from_slice(&disp.to_le_bytes());
+        }
+        // The relocations themselves.
+        for r in &relocs {
+            let place = image_addr(r.part, r.offset) as i64;
+            let value: Patch = match r.r_type {
+                elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 => {
+                    let s = match r.target {
+                        Resolved::Image(p, o) => image_addr(p, o),
+                        Resolved::External(sym) => {
+                            plt_start
+                                + plt_index
+                                    .get(&sym)
+                                    .copied()
+                                    .ok_or_else(|| internal("missing PLT stub"))?
+                                    * PLT_STUB_SIZE
+                        }
+                    };
+                    Patch::I32(pc_rel32(s as i64 + r.addend - place)?)
+                }
+                elf::R_X86_64_PC64 => match r.target {
+                    Resolved::Image(p, o) => Patch::I64(image_addr(p, o) as i64 + r.addend - place),
+                    Resolved::External(_) => {
+                        return Err(internal("64-bit PC-relative reference to a helper"))
+                    }
+                },
+                elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => {
+                    let key = match r.target {
+                        Resolved::External(s) => GotKey::External(s),
+                        Resolved::Image(p, o) => GotKey::Image(p, o),
+                    };
+                    let g = got_addr(key).ok_or_else(|| internal("missing GOT entry"))?;
+                    Patch::I32(pc_rel32(g as i64 + r.addend - place)?)
+                }
+                elf::R_X86_64_64 if r.part != Part::Text => {
+                    let target = match r.target {
+                        Resolved::Image(p, o) => RelocTarget::Image(image_addr(p, o)),
+                        Resolved::External(s) => got_target(s),
+                    };
+                    load_relocs.push(Relocation {
+                        offset: place as u64,
+                        kind: RelocKind::Abs64 { addend: r.addend },
+                        target,
+                    });
+                    Patch::I64(0)
+                }
+                other => {
+                    return Err(internal(format!(
+                        "unsupported relocation type {other} in {:?} at offset {:#x}",
+                        r.part, r.offset
+                    )))
+                }
+            };
+            let buf = self.part_mut(r.part);
+            let at = r.offset as usize;
+            let bytes: Vec<u8> = match value {
+                Patch::I32(v) => v.to_le_bytes().to_vec(),
+                Patch::I64(v) => v.to_le_bytes().to_vec(),
+            };
+            let slot = buf
+                .get_mut(at..at + bytes.len())
+                .ok_or_else(|| internal("relocation outside its section"))?;
+            slot.copy_from_slice(&bytes);
+        }
+        load_relocs.sort_by_key(|r| r.offset);
+
+        let symbols = self
+            .globals
+            .iter()
+            .filter(|(_, (part, _, _))| *part == Part::Text)
+            .map(|(name, &(_, off, size))| (name.clone(), (off, size)))
+            .collect();
+        Ok(LinkedImage {
+            text: self.text,
+            rodata: self.rodata,
+            relro: self.relro,
+            relocations: load_relocs,
+            symbols,
+        })
+    }
+}
+
+struct PendingReloc {
+    part: Part,
+    offset: u64,
+    r_type: u32,
+    addend: i64,
+    target: Resolved,
+}
+
+enum Patch {
+    I32(i32),
+    I64(i64),
+}
+
+fn got_target(s: GotSymbol) -> RelocTarget {
+    match s {
+        GotSymbol::Helper(h) => RelocTarget::Helper(h as u32),
+        GotSymbol::Libcall(l) => RelocTarget::Libcall(l as u32),
+    }
+}
+
+fn pc_rel32(v: i64) -> Result<i32, CompileError> {
+    i32::try_from(v).map_err(|_| internal(format!("PC-relative displacement {v:#x} out of range")))
+}

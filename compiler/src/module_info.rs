@@ -1,0 +1,388 @@
+//! Reading a wasm module: validation and everything but the function bodies'
+//! code, turned into the artifact's [`ModuleMetadata`].
+//!
+//! Rule: the whole module is validated (with exactly the features in
+//! [`wasm_features`]) before anything else reads it, so later stages may
+//! rely on validity; they still return errors, never panic, on surprises.
+
+use crate::CompileError;
+use wasmo_artifact_format::metadata::{
+    ConstExpr, ConstOp, DataMode, DataSegment, ElementItem, ElementMode, ElementSegment, Export,
+    ExternKind, GlobalDef, Import, ImportKind, ModuleMetadata, Names,
+};
+use wasmo_artifact_format::{
+    FuncIndex, FuncType, GlobalIndex, GlobalType, Limits, MemoryIndex, MemoryType, TableIndex,
+    TableType, TypeIndex, VMOffsets, ValType, WasmFeatures,
+};
+use wasmparser::{FunctionBody, Parser, Payload};
+
+/// The wasm features the validator accepts: WebAssembly 1.0 plus the two
+/// cheap proposals the translator implements.
+pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
+    wasmparser::WasmFeatures::WASM1
+        | wasmparser::WasmFeatures::SIGN_EXTENSION
+        | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
+}
+
+/// The same set, as the artifact records it.
+pub(crate) fn artifact_wasm_features() -> WasmFeatures {
+    WasmFeatures(
+        WasmFeatures::MVP | WasmFeatures::SIGN_EXTENSION | WasmFeatures::SATURATING_FLOAT_TO_INT,
+    )
+}
+
+/// A validated module, ready to translate.
+#[derive(Debug)]
+pub(crate) struct ModuleInfo<'w> {
+    /// Metadata without the code-dependent parts (defined function offsets,
+    /// trampolines, relocations), which linking fills in.
+    pub(crate) metadata: ModuleMetadata,
+    /// The body of each defined function, by `DefinedFuncIndex`.
+    pub(crate) bodies: Vec<FunctionBody<'w>>,
+    /// Imported functions (they come first in the function index space).
+    pub(crate) imported_funcs: u32,
+    /// Imported tables.
+    pub(crate) imported_tables: u32,
+    /// Imported globals.
+    pub(crate) imported_globals: u32,
+    /// The type of every global of the index space, imports first.
+    pub(crate) global_types: Vec<GlobalType>,
+    /// The VMContext layout.
+    pub(crate) offsets: VMOffsets,
+}
+
+impl<'w> ModuleInfo<'w> {
+    /// The type of function `f` of the index space.
+    pub(crate) fn func_type(&self, f: FuncIndex) -> Result<&FuncType, CompileError> {
+        let ty = self
+            .metadata
+            .funcs
+            .get(f.index())
+            .ok_or_else(|| CompileError::Internal(format!("function {} out of range", f.0)))?;
+        self.type_at(*ty)
+    }
+
+    /// Type `t` of the type section.
+    pub(crate) fn type_at(&self, t: TypeIndex) -> Result<&FuncType, CompileError> {
+        self.metadata
+            .types
+            .get(t.index())
+            .ok_or_else(|| CompileError::Internal(format!("type {} out of range", t.0)))
+    }
+
+    /// Number of defined functions.
+    pub(crate) fn defined_funcs(&self) -> u32 {
+        u32::try_from(self.bodies.len()).unwrap_or(u32::MAX)
+    }
+}
+
+/// Validates `wasm` and reads it.
+pub(crate) fn read_module(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
+    let mut validator = wasmparser::Validator::new_with_features(wasm_features());
+    validator.validate_all(wasm)?;
+    let mut reader = Reader::default();
+    for payload in Parser::new(0).parse_all(wasm) {
+        reader.payload(payload?)?;
+    }
+    Ok(reader.finish())
+}
+
+#[derive(Default)]
+struct Reader<'w> {
+    metadata: ModuleMetadata,
+    bodies: Vec<FunctionBody<'w>>,
+    imported_funcs: u32,
+    imported_tables: u32,
+    imported_globals: u32,
+    global_types: Vec<GlobalType>,
+}
+
+impl<'w> Reader<'w> {
+    fn payload(&mut self, payload: Payload<'w>) -> Result<(), CompileError> {
+        match payload {
+            Payload::TypeSection(s) => {
+                let offset = s.range().start;
+                for ty in s.into_iter_err_on_gc_types() {
+                    let ty = ty?;
+                    self.metadata.types.push(FuncType {
+                        params: val_types(ty.params(), offset)?,
+                        results: val_types(ty.results(), offset)?,
+                    });
+                }
+            }
+            Payload::ImportSection(s) => {
+                for import in s.into_imports_with_offsets() {
+                    let (offset, import) = import?;
+                    self.import(import, offset)?;
+                }
+            }
+            Payload::FunctionSection(s) => {
+                for ty in s {
+                    self.metadata.funcs.push(TypeIndex(ty?));
+                }
+            }
+            Payload::TableSection(s) => {
+                let offset = s.range().start;
+                for table in s {
+                    self.metadata.tables.push(table_type(&table?.ty, offset)?);
+                }
+            }
+            Payload::MemorySection(s) => {
+                for memory in s {
+                    self.metadata.memories.push(memory_type(&memory?));
+                }
+            }
+            Payload::GlobalSection(s) => {
+                let offset = s.range().start;
+                for global in s {
+                    let global = global?;
+                    let ty = global_type(&global.ty, offset)?;
+                    self.global_types.push(ty);
+                    self.metadata.globals.push(GlobalDef {
+                        ty,
+                        init: const_expr(&global.init_expr)?,
+                    });
+                }
+            }
+            Payload::ExportSection(s) => {
+                let offset = s.range().start;
+                for export in s {
+                    let export = export?;
+                    self.metadata.exports.push(Export {
+                        name: export.name.to_owned(),
+                        kind: extern_kind(export.kind, offset)?,
+                        index: export.index,
+                    });
+                }
+            }
+            Payload::StartSection { func, .. } => self.metadata.start = Some(FuncIndex(func)),
+            Payload::ElementSection(s) => {
+                for element in s {
+                    let element = element?;
+                    self.metadata.elements.push(element_segment(element)?);
+                }
+            }
+            Payload::DataSection(s) => {
+                for data in s {
+                    let data = data?;
+                    self.metadata.data.push(data_segment(data)?);
+                }
+            }
+            Payload::CodeSectionEntry(body) => self.bodies.push(body),
+            Payload::CustomSection(c) => {
+                if let wasmparser::KnownCustom::Name(names) = c.as_known() {
+                    // A malformed name section is not an error (the spec
+                    // says so); we just lose the names.
+                    if let Some(n) = read_names(names) {
+                        self.metadata.names = n;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn import(&mut self, import: wasmparser::Import<'_>, offset: u64) -> Result<(), CompileError> {
+        let kind = match import.ty {
+            wasmparser::TypeRef::Func(t) => {
+                self.imported_funcs += 1;
+                self.metadata.funcs.push(TypeIndex(t));
+                ImportKind::Func(TypeIndex(t))
+            }
+            wasmparser::TypeRef::Table(t) => {
+                self.imported_tables += 1;
+                ImportKind::Table(table_type(&t, offset)?)
+            }
+            wasmparser::TypeRef::Memory(m) => ImportKind::Memory(memory_type(&m)),
+            wasmparser::TypeRef::Global(g) => {
+                self.imported_globals += 1;
+                let ty = global_type(&g, offset)?;
+                self.global_types.push(ty);
+                ImportKind::Global(ty)
+            }
+            _ => return Err(unsupported("this kind of import", offset)),
+        };
+        self.metadata.imports.push(Import {
+            module: import.module.to_owned(),
+            name: import.name.to_owned(),
+            kind,
+        });
+        Ok(())
+    }
+
+    fn finish(mut self) -> ModuleInfo<'w> {
+        let offsets = VMOffsets::new(self.metadata.vm_counts());
+        self.metadata.vmctx_size = offsets.size();
+        ModuleInfo {
+            metadata: self.metadata,
+            bodies: self.bodies,
+            imported_funcs: self.imported_funcs,
+            imported_tables: self.imported_tables,
+            imported_globals: self.imported_globals,
+            global_types: self.global_types,
+            offsets,
+        }
+    }
+}
+
+fn unsupported(feature: &str, offset: u64) -> CompileError {
+    CompileError::Unsupported {
+        feature: feature.to_owned(),
+        offset,
+    }
+}
+
+pub(crate) fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType, CompileError> {
+    Ok(match ty {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => ValType::V128,
+        wasmparser::ValType::Ref(r) if r.is_func_ref() => ValType::FuncRef,
+        wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
+        wasmparser::ValType::Ref(_) => return Err(unsupported("gc reference types", offset)),
+    })
+}
+
+fn val_types(tys: &[wasmparser::ValType], offset: u64) -> Result<Vec<ValType>, CompileError> {
+    tys.iter().map(|&t| val_type(t, offset)).collect()
+}
+
+fn table_type(t: &wasmparser::TableType, offset: u64) -> Result<TableType, CompileError> {
+    Ok(TableType {
+        element: val_type(wasmparser::ValType::Ref(t.element_type), offset)?,
+        limits: Limits {
+            min: t.initial,
+            max: t.maximum,
+        },
+    })
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> MemoryType {
+    MemoryType {
+        limits: Limits {
+            min: m.initial,
+            max: m.maximum,
+        },
+        memory64: m.memory64,
+        shared: m.shared,
+    }
+}
+
+fn global_type(g: &wasmparser::GlobalType, offset: u64) -> Result<GlobalType, CompileError> {
+    Ok(GlobalType {
+        content: val_type(g.content_type, offset)?,
+        mutable: g.mutable,
+    })
+}
+
+fn extern_kind(kind: wasmparser::ExternalKind, offset: u64) -> Result<ExternKind, CompileError> {
+    Ok(match kind {
+        wasmparser::ExternalKind::Func => ExternKind::Func,
+        wasmparser::ExternalKind::Table => ExternKind::Table,
+        wasmparser::ExternalKind::Memory => ExternKind::Memory,
+        wasmparser::ExternalKind::Global => ExternKind::Global,
+        _ => return Err(unsupported("this kind of export", offset)),
+    })
+}
+
+/// Turns a constant expression into the loader's stack program.
+fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileError> {
+    let mut ops = Vec::new();
+    let mut reader = expr.get_operators_reader();
+    while !reader.eof() {
+        let offset = reader.original_position();
+        let op = match reader.read()? {
+            wasmparser::Operator::I32Const { value } => ConstOp::I32Const(value),
+            wasmparser::Operator::I64Const { value } => ConstOp::I64Const(value),
+            wasmparser::Operator::F32Const { value } => ConstOp::F32Const(value.bits()),
+            wasmparser::Operator::F64Const { value } => ConstOp::F64Const(value.bits()),
+            wasmparser::Operator::GlobalGet { global_index } => {
+                ConstOp::GlobalGet(GlobalIndex(global_index))
+            }
+            wasmparser::Operator::RefNull { .. } => ConstOp::RefNull,
+            wasmparser::Operator::RefFunc { function_index } => {
+                ConstOp::RefFunc(FuncIndex(function_index))
+            }
+            wasmparser::Operator::I32Add => ConstOp::I32Add,
+            wasmparser::Operator::I32Sub => ConstOp::I32Sub,
+            wasmparser::Operator::I32Mul => ConstOp::I32Mul,
+            wasmparser::Operator::I64Add => ConstOp::I64Add,
+            wasmparser::Operator::I64Sub => ConstOp::I64Sub,
+            wasmparser::Operator::I64Mul => ConstOp::I64Mul,
+            wasmparser::Operator::End => continue,
+            _ => return Err(unsupported("this constant expression operator", offset)),
+        };
+        ops.push(op);
+    }
+    Ok(ConstExpr { ops })
+}
+
+fn element_segment(element: wasmparser::Element<'_>) -> Result<ElementSegment, CompileError> {
+    let mode = match element.kind {
+        wasmparser::ElementKind::Passive => ElementMode::Passive,
+        wasmparser::ElementKind::Declared => ElementMode::Declared,
+        wasmparser::ElementKind::Active {
+            table_index,
+            offset_expr,
+        } => ElementMode::Active {
+            table: TableIndex(table_index.unwrap_or(0)),
+            offset: const_expr(&offset_expr)?,
+        },
+    };
+    let mut items = Vec::new();
+    match element.items {
+        wasmparser::ElementItems::Functions(funcs) => {
+            for f in funcs {
+                items.push(ElementItem::Func(FuncIndex(f?)));
+            }
+        }
+        wasmparser::ElementItems::Expressions(_, exprs) => {
+            for e in exprs {
+                items.push(ElementItem::Expr(const_expr(&e?)?));
+            }
+        }
+    }
+    Ok(ElementSegment { mode, items })
+}
+
+fn data_segment(data: wasmparser::Data<'_>) -> Result<DataSegment, CompileError> {
+    let mode = match data.kind {
+        wasmparser::DataKind::Passive => DataMode::Passive,
+        wasmparser::DataKind::Active {
+            memory_index,
+            offset_expr,
+        } => DataMode::Active {
+            memory: MemoryIndex(memory_index),
+            offset: const_expr(&offset_expr)?,
+        },
+    };
+    Ok(DataSegment {
+        mode,
+        bytes: data.data.to_vec(),
+    })
+}
+
+/// Reads the module and function names; `None` if the section is malformed.
+fn read_names(reader: wasmparser::NameSectionReader<'_>) -> Option<Names> {
+    let mut names = Names::default();
+    for subsection in reader {
+        match subsection.ok()? {
+            wasmparser::Name::Module { name, .. } => names.module = Some(name.to_owned()),
+            wasmparser::Name::Function(map) => {
+                for naming in map {
+                    let naming = naming.ok()?;
+                    names
+                        .funcs
+                        .push((FuncIndex(naming.index), naming.name.to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    names.funcs.sort_by_key(|(index, _)| *index);
+    names.funcs.dedup_by_key(|(index, _)| *index);
+    Some(names)
+}

@@ -1,0 +1,160 @@
+//! Choosing the target: triple normalisation, CPU name and features, and
+//! the LLVM target machine built from them.
+//!
+//! Rule: the CPU features recorded in the artifact are a superset of what
+//! the code may use. For a named CPU we only accept names whose feature set
+//! we know (the x86-64 micro-architecture levels, or the host's own CPU),
+//! because LLVM's C API cannot tell us the features a CPU name implies.
+
+use crate::{CompileConfig, CompileError, CpuSelection};
+use inkwell::targets::{
+    CodeModel, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
+};
+use inkwell::OptimizationLevel;
+use std::sync::Once;
+use wasmo_artifact_format::CpuFeatures;
+
+/// The architectures the compiler can generate code for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arch {
+    /// x86-64.
+    X86_64,
+    /// AArch64 (code generation only; linking is not supported yet).
+    Aarch64,
+}
+
+/// Everything needed to make target machines for one compilation.
+#[derive(Debug, Clone)]
+pub(crate) struct TargetSetup {
+    /// Normalised triple.
+    pub(crate) triple: String,
+    /// Architecture.
+    pub(crate) arch: Arch,
+    /// CPU name passed to LLVM.
+    pub(crate) cpu_name: String,
+    /// Feature string passed to LLVM (may be empty: the CPU implies them).
+    pub(crate) llvm_features: String,
+    /// The features the code may use, as recorded in the artifact.
+    pub(crate) cpu_features: CpuFeatures,
+    /// LLVM's code-generation optimisation level.
+    pub(crate) codegen_level: OptimizationLevel,
+}
+
+/// Features of the x86-64 micro-architecture levels (x86-64 psABI), beyond
+/// SSE2, restricted to those [`CpuFeatures`] knows.
+const X86_64_V2: &str = "+sse3,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
+const X86_64_V3: &str = "+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe";
+const X86_64_V4: &str = "+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl";
+
+/// The normalised form of `triple` (`None`: the host's).
+pub fn normalise_triple(triple: Option<&str>) -> String {
+    let t = match triple {
+        Some(t) => TargetTriple::create(t),
+        None => TargetMachine::get_default_triple(),
+    };
+    TargetMachine::normalize_triple(&t)
+        .as_str()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn initialise_llvm() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let config = InitializationConfig::default();
+        Target::initialize_x86(&config);
+        Target::initialize_aarch64(&config);
+    });
+}
+
+impl TargetSetup {
+    /// Resolves `config`'s target and CPU.
+    pub(crate) fn new(config: &CompileConfig) -> Result<TargetSetup, CompileError> {
+        initialise_llvm();
+        let triple = normalise_triple(config.target.as_deref());
+        let arch = match triple.split('-').next() {
+            Some("x86_64") => Arch::X86_64,
+            Some("aarch64") => Arch::Aarch64,
+            _ => {
+                return Err(CompileError::Target(format!(
+                    "target {triple} is not supported (x86_64 and aarch64 are)"
+                )))
+            }
+        };
+        let host_triple = normalise_triple(None);
+        let (cpu_name, llvm_features) = cpu_for(arch, &config.cpu, triple == host_triple)?;
+        let cpu_features = match arch {
+            Arch::X86_64 => CpuFeatures::from_llvm_feature_string(&llvm_features),
+            Arch::Aarch64 => CpuFeatures::EMPTY,
+        };
+        let codegen_level = match config.opt_level {
+            crate::OptLevel::O0 => OptimizationLevel::None,
+            crate::OptLevel::O1 => OptimizationLevel::Less,
+            crate::OptLevel::O2 => OptimizationLevel::Default,
+            crate::OptLevel::O3 => OptimizationLevel::Aggressive,
+        };
+        let setup = TargetSetup {
+            triple,
+            arch,
+            cpu_name,
+            llvm_features,
+            cpu_features,
+            codegen_level,
+        };
+        // Fail early (and once) on a triple LLVM does not know.
+        setup.machine()?;
+        Ok(setup)
+    }
+
+    /// A fresh target machine (one per worker thread).
+    pub(crate) fn machine(&self) -> Result<TargetMachine, CompileError> {
+        let triple = TargetTriple::create(&self.triple);
+        let target = Target::from_triple(&triple)
+            .map_err(|e| CompileError::Target(format!("{}: {e}", self.triple)))?;
+        target
+            .create_target_machine(
+                &triple,
+                &self.cpu_name,
+                &self.llvm_features,
+                self.codegen_level,
+                RelocMode::PIC,
+                CodeModel::Small,
+            )
+            .ok_or_else(|| {
+                CompileError::Target(format!(
+                    "LLVM cannot make a target machine for {} (cpu {})",
+                    self.triple, self.cpu_name
+                ))
+            })
+    }
+}
+
+/// The CPU name and the full feature string for a CPU selection.
+fn cpu_for(
+    arch: Arch,
+    cpu: &CpuSelection,
+    is_host_triple: bool,
+) -> Result<(String, String), CompileError> {
+    let host_name = || TargetMachine::get_host_cpu_name().to_string();
+    let host_features = || TargetMachine::get_host_cpu_features().to_string();
+    match (arch, cpu) {
+        (_, CpuSelection::Native) if !is_host_triple => Err(CompileError::Target(
+            "--cpu native needs the host's target triple".into(),
+        )),
+        (_, CpuSelection::Native) => Ok((host_name(), host_features())),
+        (Arch::X86_64, CpuSelection::Baseline) => Ok(("x86-64-v2".into(), X86_64_V2.into())),
+        (Arch::Aarch64, CpuSelection::Baseline) => Ok(("generic".into(), String::new())),
+        (Arch::X86_64, CpuSelection::Named(name)) => match name.as_str() {
+            "x86-64" => Ok((name.clone(), String::new())),
+            "x86-64-v2" => Ok((name.clone(), X86_64_V2.into())),
+            "x86-64-v3" => Ok((name.clone(), format!("{X86_64_V2},{X86_64_V3}"))),
+            "x86-64-v4" => Ok((name.clone(), format!("{X86_64_V2},{X86_64_V3},{X86_64_V4}"))),
+            n if is_host_triple && n == host_name() => Ok((name.clone(), host_features())),
+            _ => Err(CompileError::Target(format!(
+                "cannot tell which CPU features `{name}` has; use x86-64, x86-64-v2, x86-64-v3, \
+                 x86-64-v4 or native"
+            ))),
+        },
+        (Arch::Aarch64, CpuSelection::Named(name)) => Ok((name.clone(), String::new())),
+    }
+}

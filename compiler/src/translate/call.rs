@@ -1,0 +1,146 @@
+//! Direct and indirect calls.
+//!
+//! A defined function is called directly with `(vmctx, vmctx, args...)`; an
+//! imported one through its `VMFuncImport` slot; `call_indirect` through a
+//! table element (`*const VMFuncRef`) after three checks, in the spec's
+//! order: index in bounds (`TableOutOfBounds`), element not null
+//! (`IndirectCallToNull`), canonical type ids equal (`BadSignature`).
+//! Rule: the caller's vmctx is always passed as the second argument.
+
+use super::FuncTranslator;
+use crate::codegen::wasm_fn_type;
+use crate::CompileError;
+use inkwell::types::FunctionType;
+use inkwell::values::{BasicMetadataValueEnum, CallSiteValue, PointerValue, ValueKind};
+use inkwell::IntPredicate;
+use wasmo_artifact_format::vmctx::{
+    FUNC_IMPORT_NATIVE_FN, FUNC_IMPORT_VMCTX, FUNC_REF_NATIVE_FN, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX,
+    TABLE_DEF_BASE, TABLE_DEF_CURRENT_ELEMENTS,
+};
+use wasmo_artifact_format::{FuncIndex, TrapCode, TypeIndex};
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// Pops `n` arguments and prepends the two vmctx arguments.
+    fn call_args(
+        &mut self,
+        n: usize,
+        callee_vmctx: PointerValue<'ctx>,
+    ) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, CompileError> {
+        let args = self.pop_n(n)?;
+        let mut all: Vec<BasicMetadataValueEnum<'ctx>> = Vec::with_capacity(n + 2);
+        all.push(callee_vmctx.into());
+        all.push(self.vmctx.into());
+        all.extend(args.into_iter().map(BasicMetadataValueEnum::from));
+        Ok(all)
+    }
+
+    fn push_call_result(&mut self, call: CallSiteValue<'ctx>) {
+        if let ValueKind::Basic(v) = call.try_as_basic_value() {
+            self.push(v);
+        }
+    }
+
+    /// `call`.
+    pub(crate) fn op_call(&mut self, function_index: u32) -> Result<(), CompileError> {
+        let info = self.env.info;
+        let ty = info.func_type(FuncIndex(function_index))?;
+        let nparams = ty.params.len();
+        if function_index < info.imported_funcs {
+            let fn_ty = wasm_fn_type(self.cx, ty)?;
+            let slot = self.vmctx_field(self.env.offsets().imported_func(function_index))?;
+            let native_fn = self.load_ptr(slot, FUNC_IMPORT_NATIVE_FN, "import_fn")?;
+            let callee_vmctx = self.load_ptr(slot, FUNC_IMPORT_VMCTX, "import_vmctx")?;
+            let args = self.call_args(nparams, callee_vmctx)?;
+            let call = self
+                .builder
+                .build_indirect_call(fn_ty, native_fn, &args, "call")?;
+            self.push_call_result(call);
+        } else {
+            let callee = self
+                .env
+                .defined_func(function_index - info.imported_funcs)?;
+            let args = self.call_args(nparams, self.vmctx)?;
+            let call = self.builder.build_call(callee, &args, "call")?;
+            self.push_call_result(call);
+        }
+        Ok(())
+    }
+
+    /// The address of table `table`'s `VMTableDefinition`.
+    fn table_definition(&self, table: u32) -> Result<PointerValue<'ctx>, CompileError> {
+        let info = self.env.info;
+        let offsets = self.env.offsets();
+        if table < info.imported_tables {
+            self.load_ptr(self.vmctx, offsets.imported_table(table), "table_def")
+        } else {
+            self.vmctx_field(offsets.defined_table(table - info.imported_tables))
+        }
+    }
+
+    /// `call_indirect`.
+    pub(crate) fn op_call_indirect(
+        &mut self,
+        type_index: u32,
+        table_index: u32,
+    ) -> Result<(), CompileError> {
+        let info = self.env.info;
+        let ty = info.type_at(TypeIndex(type_index))?;
+        let fn_ty: FunctionType<'ctx> = wasm_fn_type(self.cx, ty)?;
+        let nparams = ty.params.len();
+        let i64t = self.cx.i64_type();
+
+        let index = self.pop_int()?;
+        let index = self.builder.build_int_z_extend(index, i64t, "elem_index")?;
+        let table = self.table_definition(table_index)?;
+        let len_addr = self.byte_offset(
+            table,
+            i64t.const_int(u64::from(TABLE_DEF_CURRENT_ELEMENTS), false),
+        )?;
+        let len = self
+            .builder
+            .build_load(i64t, len_addr, "table_len")?
+            .into_int_value();
+        let oob = self
+            .builder
+            .build_int_compare(IntPredicate::UGE, index, len, "table_oob")?;
+        self.trap_if(oob, TrapCode::TableOutOfBounds)?;
+
+        let base = self.load_ptr(table, TABLE_DEF_BASE, "table_base")?;
+        let elem_offset =
+            self.builder
+                .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
+        let elem_addr = self.byte_offset(base, elem_offset)?;
+        let func_ref = self
+            .builder
+            .build_load(self.env.ptr, elem_addr, "func_ref")?
+            .into_pointer_value();
+        let null = self.builder.build_is_null(func_ref, "is_null")?;
+        self.trap_if(null, TrapCode::IndirectCallToNull)?;
+
+        let i32t = self.cx.i32_type();
+        let actual_addr =
+            self.byte_offset(func_ref, i64t.const_int(u64::from(FUNC_REF_TYPE_ID), false))?;
+        let actual = self
+            .builder
+            .build_load(i32t, actual_addr, "type_id")?
+            .into_int_value();
+        let expected_addr = self.vmctx_field(self.env.offsets().type_id(type_index))?;
+        let expected = self
+            .builder
+            .build_load(i32t, expected_addr, "expected_type_id")?
+            .into_int_value();
+        let mismatch =
+            self.builder
+                .build_int_compare(IntPredicate::NE, actual, expected, "bad_sig")?;
+        self.trap_if(mismatch, TrapCode::BadSignature)?;
+
+        let native_fn = self.load_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
+        let callee_vmctx = self.load_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
+        let args = self.call_args(nparams, callee_vmctx)?;
+        let call = self
+            .builder
+            .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
+        self.push_call_result(call);
+        Ok(())
+    }
+}

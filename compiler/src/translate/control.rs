@@ -1,0 +1,363 @@
+//! Structured control flow: blocks, loops, ifs, branches, returns and the
+//! parametric operators.
+//!
+//! Every block has an end block in LLVM; values that flow to it (fall
+//! through, `br`, `br_if`, `br_table`, `return`) are recorded per incoming
+//! edge and become phi nodes when the block ends. A `br` to a loop goes to
+//! its header (MVP loops take no parameters, so no phis there). Rule: an
+//! incoming edge is recorded for every CFG edge, duplicates included
+//! (`br_table` with repeated targets), because LLVM wants one phi entry per
+//! edge.
+
+use super::FuncTranslator;
+use crate::codegen::llvm_type;
+use crate::module_info::val_type;
+use crate::CompileError;
+use inkwell::basic_block::BasicBlock;
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::{BasicValue, BasicValueEnum, IntValue};
+use inkwell::IntPredicate;
+use wasmo_artifact_format::TrapCode;
+
+/// What kind of construct a control frame is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FrameKind<'ctx> {
+    /// The function body; its end returns.
+    Function,
+    /// `block`.
+    Block,
+    /// `loop`; branches go to its header.
+    Loop {
+        /// The loop header.
+        header: BasicBlock<'ctx>,
+    },
+    /// `if`, with its else block until `else` (or `end`) consumes it.
+    If {
+        /// Where the false edge of the condition goes.
+        else_block: Option<BasicBlock<'ctx>>,
+    },
+}
+
+/// An open block, loop, if or the function body.
+#[derive(Debug)]
+pub(crate) struct ControlFrame<'ctx> {
+    kind: FrameKind<'ctx>,
+    /// The block after the construct.
+    end: BasicBlock<'ctx>,
+    /// Types of the values the construct leaves on the stack.
+    results: Vec<BasicTypeEnum<'ctx>>,
+    /// Operand stack height when the construct was entered.
+    height: usize,
+    /// Every edge into `end` with the values it carries.
+    incoming: Vec<(BasicBlock<'ctx>, Vec<BasicValueEnum<'ctx>>)>,
+}
+
+impl<'ctx> ControlFrame<'ctx> {
+    /// The frame of a function body whose `return` block is `end`.
+    pub(crate) fn function(end: BasicBlock<'ctx>, results: Vec<BasicTypeEnum<'ctx>>) -> Self {
+        ControlFrame {
+            kind: FrameKind::Function,
+            end,
+            results,
+            height: 0,
+            incoming: Vec::new(),
+        }
+    }
+
+    /// How many values a branch to this frame carries.
+    fn branch_arity(&self) -> usize {
+        match self.kind {
+            FrameKind::Loop { .. } => 0,
+            _ => self.results.len(),
+        }
+    }
+}
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// The result types of a block type (MVP: none or one).
+    fn block_results(
+        &self,
+        blockty: wasmparser::BlockType,
+    ) -> Result<Vec<BasicTypeEnum<'ctx>>, CompileError> {
+        match blockty {
+            wasmparser::BlockType::Empty => Ok(Vec::new()),
+            wasmparser::BlockType::Type(t) => {
+                Ok(vec![llvm_type(self.cx, val_type(t, self.offset as u64)?)?])
+            }
+            wasmparser::BlockType::FuncType(_) => {
+                Err(self
+                    .unsupported("block types with parameters or several results (multi-value)"))
+            }
+        }
+    }
+
+    fn push_frame(
+        &mut self,
+        kind: FrameKind<'ctx>,
+        end: BasicBlock<'ctx>,
+        results: Vec<BasicTypeEnum<'ctx>>,
+    ) {
+        self.control.push(ControlFrame {
+            kind,
+            end,
+            results,
+            height: self.stack.len(),
+            incoming: Vec::new(),
+        });
+    }
+
+    /// `block`.
+    pub(crate) fn op_block(&mut self, blockty: wasmparser::BlockType) -> Result<(), CompileError> {
+        let results = self.block_results(blockty)?;
+        let end = self.new_block("block_end");
+        self.push_frame(FrameKind::Block, end, results);
+        Ok(())
+    }
+
+    /// `loop`.
+    pub(crate) fn op_loop(&mut self, blockty: wasmparser::BlockType) -> Result<(), CompileError> {
+        let results = self.block_results(blockty)?;
+        let header = self.new_block("loop");
+        let end = self.new_block("loop_end");
+        self.builder.build_unconditional_branch(header)?;
+        self.builder.position_at_end(header);
+        self.push_frame(FrameKind::Loop { header }, end, results);
+        Ok(())
+    }
+
+    /// `if`.
+    pub(crate) fn op_if(&mut self, blockty: wasmparser::BlockType) -> Result<(), CompileError> {
+        let results = self.block_results(blockty)?;
+        let cond = self.pop_condition()?;
+        let then_block = self.new_block("then");
+        let else_block = self.new_block("else");
+        let end = self.new_block("if_end");
+        self.builder
+            .build_conditional_branch(cond, then_block, else_block)?;
+        self.builder.position_at_end(then_block);
+        self.push_frame(
+            FrameKind::If {
+                else_block: Some(else_block),
+            },
+            end,
+            results,
+        );
+        Ok(())
+    }
+
+    /// `else`.
+    pub(crate) fn op_else(&mut self) -> Result<(), CompileError> {
+        if self.reachable {
+            self.fall_through_to_end()?;
+        }
+        let frame = self.top_frame_mut()?;
+        let else_block = match &mut frame.kind {
+            FrameKind::If { else_block } => else_block.take(),
+            _ => None,
+        }
+        .ok_or_else(|| CompileError::Internal("`else` without `if`".into()))?;
+        let height = frame.height;
+        self.stack.truncate(height);
+        self.builder.position_at_end(else_block);
+        self.reachable = true;
+        Ok(())
+    }
+
+    /// `end` of a block, loop, if or the function body.
+    pub(crate) fn op_end(&mut self) -> Result<(), CompileError> {
+        if self.reachable {
+            self.fall_through_to_end()?;
+        }
+        let frame = self
+            .control
+            .pop()
+            .ok_or_else(|| CompileError::Internal("`end` without a block".into()))?;
+        let mut incoming = frame.incoming;
+        if let FrameKind::If {
+            else_block: Some(else_block),
+        } = frame.kind
+        {
+            // An `if` without `else`: the false edge passes the (empty, in
+            // MVP) parameters straight to the end.
+            if !frame.results.is_empty() {
+                return Err(CompileError::Internal(
+                    "`if` with results lacks `else`".into(),
+                ));
+            }
+            self.builder.position_at_end(else_block);
+            self.builder.build_unconditional_branch(frame.end)?;
+            incoming.push((else_block, Vec::new()));
+        }
+        self.stack.truncate(frame.height);
+        self.builder.position_at_end(frame.end);
+        if incoming.is_empty() {
+            // Nothing reaches the end: what follows is dead code.
+            self.builder.build_unreachable()?;
+            self.reachable = false;
+            return Ok(());
+        }
+        let values = self.build_phis(&frame.results, &incoming)?;
+        self.reachable = true;
+        if let FrameKind::Function = frame.kind {
+            match values.first() {
+                Some(v) => self
+                    .builder
+                    .build_return(Some(v as &dyn BasicValue<'ctx>))?,
+                None => self.builder.build_return(None)?,
+            };
+            self.reachable = false;
+            return Ok(());
+        }
+        self.stack.extend(values);
+        Ok(())
+    }
+
+    /// One phi per result, fed by every incoming edge.
+    fn build_phis(
+        &mut self,
+        types: &[BasicTypeEnum<'ctx>],
+        incoming: &[(BasicBlock<'ctx>, Vec<BasicValueEnum<'ctx>>)],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>, CompileError> {
+        let mut values = Vec::with_capacity(types.len());
+        for (i, &ty) in types.iter().enumerate() {
+            let phi = self.builder.build_phi(ty, "")?;
+            for (block, edge_values) in incoming {
+                let v = edge_values.get(i).ok_or_else(|| {
+                    CompileError::Internal("branch carries too few values".into())
+                })?;
+                phi.add_incoming(&[(v as &dyn BasicValue<'ctx>, *block)]);
+            }
+            values.push(phi.as_basic_value());
+        }
+        Ok(values)
+    }
+
+    /// Falls off the end of the innermost frame (or the then-part of an
+    /// `if` at `else`): records the edge and branches to its end block.
+    fn fall_through_to_end(&mut self) -> Result<(), CompileError> {
+        let block = self.current_block()?;
+        let arity = self.top_frame_mut()?.results.len();
+        let values = self.pop_n(arity)?;
+        let frame = self.top_frame_mut()?;
+        frame.incoming.push((block, values));
+        let end = frame.end;
+        self.builder.build_unconditional_branch(end)?;
+        Ok(())
+    }
+
+    fn top_frame_mut(&mut self) -> Result<&mut ControlFrame<'ctx>, CompileError> {
+        self.control
+            .last_mut()
+            .ok_or_else(|| CompileError::Internal("no open block".into()))
+    }
+
+    /// Records an edge from the current block to the frame `depth` levels
+    /// out, carrying the top values of the stack (left in place), and
+    /// returns the block to branch to.
+    fn branch_edge(&mut self, depth: u32) -> Result<BasicBlock<'ctx>, CompileError> {
+        let block = self.current_block()?;
+        let index = self
+            .control
+            .len()
+            .checked_sub(1 + depth as usize)
+            .ok_or_else(|| CompileError::Internal(format!("branch depth {depth} out of range")))?;
+        let arity = self.control[index].branch_arity();
+        let len = self.stack.len();
+        let values = self
+            .stack
+            .get(len.saturating_sub(arity)..)
+            .filter(|v| v.len() == arity)
+            .ok_or_else(|| CompileError::Internal("operand stack underflow at branch".into()))?
+            .to_vec();
+        let frame = &mut self.control[index];
+        match frame.kind {
+            FrameKind::Loop { header } => Ok(header),
+            _ => {
+                frame.incoming.push((block, values));
+                Ok(frame.end)
+            }
+        }
+    }
+
+    /// Pops an `i32` condition and compares it with zero.
+    fn pop_condition(&mut self) -> Result<IntValue<'ctx>, CompileError> {
+        let v = self.pop_int()?;
+        Ok(self.builder.build_int_compare(
+            IntPredicate::NE,
+            v,
+            v.get_type().const_zero(),
+            "cond",
+        )?)
+    }
+
+    /// `br`.
+    pub(crate) fn op_br(&mut self, depth: u32) -> Result<(), CompileError> {
+        let target = self.branch_edge(depth)?;
+        self.builder.build_unconditional_branch(target)?;
+        self.reachable = false;
+        Ok(())
+    }
+
+    /// `br_if`.
+    pub(crate) fn op_br_if(&mut self, depth: u32) -> Result<(), CompileError> {
+        let cond = self.pop_condition()?;
+        let target = self.branch_edge(depth)?;
+        let cont = self.new_block("br_if_else");
+        self.builder.build_conditional_branch(cond, target, cont)?;
+        self.builder.position_at_end(cont);
+        Ok(())
+    }
+
+    /// `br_table`, as an LLVM `switch`.
+    pub(crate) fn op_br_table(
+        &mut self,
+        targets: &wasmparser::BrTable<'_>,
+    ) -> Result<(), CompileError> {
+        let index = self.pop_int()?;
+        let mut cases = Vec::with_capacity(targets.len() as usize);
+        for (i, depth) in targets.targets().enumerate() {
+            let block = self.branch_edge(depth?)?;
+            cases.push((index.get_type().const_int(i as u64, false), block));
+        }
+        let default = self.branch_edge(targets.default())?;
+        self.builder.build_switch(index, default, &cases)?;
+        self.reachable = false;
+        Ok(())
+    }
+
+    /// `return`: a branch to the function body's frame.
+    pub(crate) fn op_return(&mut self) -> Result<(), CompileError> {
+        let depth = self
+            .control
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| CompileError::Internal("`return` outside a function".into()))?;
+        self.op_br(depth as u32)
+    }
+
+    /// `unreachable`.
+    pub(crate) fn op_unreachable(&mut self) -> Result<(), CompileError> {
+        self.trap(TrapCode::UnreachableCodeReached)?;
+        self.builder.build_unreachable()?;
+        self.reachable = false;
+        Ok(())
+    }
+
+    /// `drop`.
+    pub(crate) fn op_drop(&mut self) -> Result<(), CompileError> {
+        let dropped = self.pop()?;
+        self.keep_dropped_load(dropped)
+    }
+
+    /// `select`.
+    pub(crate) fn op_select(&mut self) -> Result<(), CompileError> {
+        let cond = self.pop_condition()?;
+        let if_false = self.pop()?;
+        let if_true = self.pop()?;
+        let v = self
+            .builder
+            .build_select(cond, if_true, if_false, "select")?;
+        self.push(v);
+        Ok(())
+    }
+}

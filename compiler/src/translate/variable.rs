@@ -1,0 +1,81 @@
+//! Locals and globals.
+//!
+//! Locals live in entry-block allocas (mem2reg turns them into SSA values).
+//! A defined global lives in the VMContext; an imported one behind a
+//! pointer stored there. Rule: addresses come from `VMOffsets` only.
+
+use super::FuncTranslator;
+use crate::codegen::llvm_type;
+use crate::CompileError;
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::PointerValue;
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    fn local(&self, index: u32) -> Result<(PointerValue<'ctx>, BasicTypeEnum<'ctx>), CompileError> {
+        self.locals
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| CompileError::Internal(format!("local {index} out of range")))
+    }
+
+    /// `local.get`.
+    pub(crate) fn op_local_get(&mut self, index: u32) -> Result<(), CompileError> {
+        let (slot, ty) = self.local(index)?;
+        let v = self.builder.build_load(ty, slot, "local")?;
+        self.push(v);
+        Ok(())
+    }
+
+    /// `local.set`.
+    pub(crate) fn op_local_set(&mut self, index: u32) -> Result<(), CompileError> {
+        let (slot, _) = self.local(index)?;
+        let v = self.pop()?;
+        self.builder.build_store(slot, v)?;
+        Ok(())
+    }
+
+    /// `local.tee`.
+    pub(crate) fn op_local_tee(&mut self, index: u32) -> Result<(), CompileError> {
+        let (slot, _) = self.local(index)?;
+        let v = self.pop()?;
+        self.builder.build_store(slot, v)?;
+        self.push(v);
+        Ok(())
+    }
+
+    /// The address of global `index`'s value and its type.
+    fn global(
+        &self,
+        index: u32,
+    ) -> Result<(PointerValue<'ctx>, BasicTypeEnum<'ctx>), CompileError> {
+        let info = self.env.info;
+        let ty = info
+            .global_types
+            .get(index as usize)
+            .ok_or_else(|| CompileError::Internal(format!("global {index} out of range")))?;
+        let lty = llvm_type(self.cx, ty.content)?;
+        let offsets = self.env.offsets();
+        let ptr = if index < info.imported_globals {
+            self.load_ptr(self.vmctx, offsets.imported_global(index), "global_ptr")?
+        } else {
+            self.vmctx_field(offsets.defined_global(index - info.imported_globals))?
+        };
+        Ok((ptr, lty))
+    }
+
+    /// `global.get`.
+    pub(crate) fn op_global_get(&mut self, index: u32) -> Result<(), CompileError> {
+        let (ptr, ty) = self.global(index)?;
+        let v = self.builder.build_load(ty, ptr, "global")?;
+        self.push(v);
+        Ok(())
+    }
+
+    /// `global.set`.
+    pub(crate) fn op_global_set(&mut self, index: u32) -> Result<(), CompileError> {
+        let (ptr, _) = self.global(index)?;
+        let v = self.pop()?;
+        self.builder.build_store(ptr, v)?;
+        Ok(())
+    }
+}

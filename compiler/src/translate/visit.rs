@@ -1,0 +1,308 @@
+//! `wasmparser::VisitOperator` for [`FuncTranslator`]: one short method per
+//! operator, delegating to the category files.
+//!
+//! Dead code (after `br`, `return`, `unreachable`, ...) is skipped: every
+//! visitor returns at once while `!self.reachable`, except the structured
+//! ones, which count the blocks opened in dead code (`dead_depth`) so the
+//! `else`/`end` that closes live code is still found. Rule: numeric
+//! operators come from `numeric_visitors!` (numeric.rs), operators of
+//! proposals we do not support from the `unsupported_visitors!` stubs; only
+//! the MVP's non-numeric operators are written here by hand.
+
+use super::memory::Extend;
+use super::numeric::numeric_visitors;
+use super::FuncTranslator;
+use crate::CompileError;
+use inkwell::types::{BasicTypeEnum, IntType};
+use wasmparser::{MemArg, VisitOperator};
+
+/// Returns `Ok(())` from the visitor when the current code is dead.
+macro_rules! skip_if_dead {
+    ($self:ident) => {
+        if !$self.reachable {
+            return Ok(());
+        }
+    };
+}
+
+/// Expands wasmparser's operator list to an `Unsupported` stub for every
+/// operator outside the MVP, sign-extension and saturating-conversion sets.
+macro_rules! unsupported_visitors {
+    ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
+        $( unsupported_visitors!(one @$proposal $op $({ $($arg: $argty),* })? => $visit); )*
+    };
+    (one @mvp $($rest:tt)*) => {};
+    (one @sign_extension $($rest:tt)*) => {};
+    (one @saturating_float_to_int $($rest:tt)*) => {};
+    (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
+        fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+            $($(let _ = $arg;)*)?
+            if !self.reachable {
+                return Ok(());
+            }
+            Err(self.unsupported(concat!(
+                "operator `", stringify!($op), "` (", stringify!($proposal), " proposal)"
+            )))
+        }
+    };
+}
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    fn i32(&self) -> BasicTypeEnum<'ctx> {
+        self.cx.i32_type().into()
+    }
+    fn i64(&self) -> BasicTypeEnum<'ctx> {
+        self.cx.i64_type().into()
+    }
+    fn int(&self, bits: u32) -> IntType<'ctx> {
+        match bits {
+            8 => self.cx.i8_type(),
+            16 => self.cx.i16_type(),
+            32 => self.cx.i32_type(),
+            _ => self.cx.i64_type(),
+        }
+    }
+
+    /// A narrow integer load.
+    fn load_int(
+        &mut self,
+        memarg: &MemArg,
+        bits: u32,
+        result: BasicTypeEnum<'ctx>,
+        extend: Extend,
+    ) -> Result<(), CompileError> {
+        let mem_ty = self.int(bits).into();
+        self.op_load(memarg, mem_ty, result, extend)
+    }
+
+    /// A full-width load.
+    fn load_full(&mut self, memarg: &MemArg, ty: BasicTypeEnum<'ctx>) -> Result<(), CompileError> {
+        self.op_load(memarg, ty, ty, Extend::None)
+    }
+
+    /// A narrow integer store.
+    fn store_int(&mut self, memarg: &MemArg, bits: u32) -> Result<(), CompileError> {
+        let t = self.int(bits);
+        self.op_store(memarg, Some(t))
+    }
+
+    /// Opens a block in dead code: only its nesting matters.
+    fn enter_dead_block(&mut self) {
+        self.dead_depth += 1;
+    }
+}
+
+impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
+    type Output = Result<(), CompileError>;
+
+    numeric_visitors!();
+    wasmparser::for_each_visit_operator!(unsupported_visitors);
+
+    fn visit_unreachable(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_unreachable()
+    }
+    fn visit_nop(&mut self) -> Self::Output {
+        Ok(())
+    }
+    fn visit_block(&mut self, blockty: wasmparser::BlockType) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_block(blockty)
+    }
+    fn visit_loop(&mut self, blockty: wasmparser::BlockType) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_loop(blockty)
+    }
+    fn visit_if(&mut self, blockty: wasmparser::BlockType) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_if(blockty)
+    }
+    fn visit_else(&mut self) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            return Ok(());
+        }
+        self.op_else()
+    }
+    fn visit_end(&mut self) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            self.dead_depth -= 1;
+            return Ok(());
+        }
+        self.op_end()
+    }
+    fn visit_br(&mut self, relative_depth: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_br(relative_depth)
+    }
+    fn visit_br_if(&mut self, relative_depth: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_br_if(relative_depth)
+    }
+    fn visit_br_table(&mut self, targets: wasmparser::BrTable<'w>) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_br_table(&targets)
+    }
+    fn visit_return(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_return()
+    }
+    fn visit_call(&mut self, function_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call(function_index)
+    }
+    fn visit_call_indirect(&mut self, type_index: u32, table_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call_indirect(type_index, table_index)
+    }
+    fn visit_drop(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_drop()
+    }
+    fn visit_select(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_select()
+    }
+    fn visit_local_get(&mut self, local_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_local_get(local_index)
+    }
+    fn visit_local_set(&mut self, local_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_local_set(local_index)
+    }
+    fn visit_local_tee(&mut self, local_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_local_tee(local_index)
+    }
+    fn visit_global_get(&mut self, global_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_global_get(global_index)
+    }
+    fn visit_global_set(&mut self, global_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_global_set(global_index)
+    }
+    fn visit_i32_load(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i32();
+        self.load_full(&memarg, t)
+    }
+    fn visit_i64_load(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_full(&memarg, t)
+    }
+    fn visit_f32_load(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.cx.f32_type().into();
+        self.load_full(&memarg, t)
+    }
+    fn visit_f64_load(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.cx.f64_type().into();
+        self.load_full(&memarg, t)
+    }
+    fn visit_i32_load8_s(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i32();
+        self.load_int(&memarg, 8, t, Extend::Signed)
+    }
+    fn visit_i32_load8_u(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i32();
+        self.load_int(&memarg, 8, t, Extend::Unsigned)
+    }
+    fn visit_i32_load16_s(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i32();
+        self.load_int(&memarg, 16, t, Extend::Signed)
+    }
+    fn visit_i32_load16_u(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i32();
+        self.load_int(&memarg, 16, t, Extend::Unsigned)
+    }
+    fn visit_i64_load8_s(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_int(&memarg, 8, t, Extend::Signed)
+    }
+    fn visit_i64_load8_u(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_int(&memarg, 8, t, Extend::Unsigned)
+    }
+    fn visit_i64_load16_s(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_int(&memarg, 16, t, Extend::Signed)
+    }
+    fn visit_i64_load16_u(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_int(&memarg, 16, t, Extend::Unsigned)
+    }
+    fn visit_i64_load32_s(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_int(&memarg, 32, t, Extend::Signed)
+    }
+    fn visit_i64_load32_u(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        let t = self.i64();
+        self.load_int(&memarg, 32, t, Extend::Unsigned)
+    }
+    fn visit_i32_store(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_store(&memarg, None)
+    }
+    fn visit_i64_store(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_store(&memarg, None)
+    }
+    fn visit_f32_store(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_store(&memarg, None)
+    }
+    fn visit_f64_store(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_store(&memarg, None)
+    }
+    fn visit_i32_store8(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.store_int(&memarg, 8)
+    }
+    fn visit_i32_store16(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.store_int(&memarg, 16)
+    }
+    fn visit_i64_store8(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.store_int(&memarg, 8)
+    }
+    fn visit_i64_store16(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.store_int(&memarg, 16)
+    }
+    fn visit_i64_store32(&mut self, memarg: MemArg) -> Self::Output {
+        skip_if_dead!(self);
+        self.store_int(&memarg, 32)
+    }
+    fn visit_memory_size(&mut self, mem: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_memory_size(mem)
+    }
+    fn visit_memory_grow(&mut self, mem: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_memory_grow(mem)
+    }
+}
