@@ -1,0 +1,130 @@
+//! The runtime helpers and libcalls compiled code calls through its GOT,
+//! and the table the relocations resolve them from.
+//!
+//! Rule: the table is generated from `foreach_helper!`/`foreach_libcall!`,
+//! so adding a helper to artifact-format without implementing it here is a
+//! compile error. Helpers run on the wasm stack: they must not unwind (a
+//! panic aborts, as in any `extern "C"` function) and must not leave
+//! anything needing `Drop` on the stack when they trap.
+
+#![allow(
+    unsafe_code,
+    reason = "helpers are called by compiled code with raw VMContext pointers"
+)]
+
+use wasmo_artifact_format::{Helper, Libcall, VMOffsets};
+
+use crate::instance::InstanceInner;
+
+/// Implementations, named after the `Helper`/`Libcall` variants.
+#[expect(non_snake_case, reason = "named after the enum variants by the macros")]
+mod impls {
+    pub(super) use super::memory_grow as MemoryGrow;
+    pub(super) use crate::traphandler::wasmo_helper_trap as Trap;
+
+    pub(super) use libc::{memcpy as Memcpy, memmove as Memmove, memset as Memset};
+
+    macro_rules! unary {
+        ($($name:ident: $t:ty => $e:expr;)*) => {
+            $(pub(super) extern "C" fn $name(x: $t) -> $t { let f: fn($t) -> $t = $e; f(x) })*
+        };
+    }
+    macro_rules! binary {
+        ($($name:ident: $t:ty => $e:expr;)*) => {
+            $(pub(super) extern "C" fn $name(x: $t, y: $t) -> $t { let f: fn($t, $t) -> $t = $e; f(x, y) })*
+        };
+    }
+    unary! {
+        Ceil: f64 => f64::ceil; Ceilf: f32 => f32::ceil;
+        Floor: f64 => f64::floor; Floorf: f32 => f32::floor;
+        Trunc: f64 => f64::trunc; Truncf: f32 => f32::trunc;
+        Nearbyint: f64 => f64::round_ties_even; Nearbyintf: f32 => f32::round_ties_even;
+        Rint: f64 => f64::round_ties_even; Rintf: f32 => f32::round_ties_even;
+        Roundeven: f64 => f64::round_ties_even; Roundevenf: f32 => f32::round_ties_even;
+    }
+    binary! {
+        Fmod: f64 => |x, y| x % y; Fmodf: f32 => |x, y| x % y;
+        Fmin: f64 => f64::min; Fminf: f32 => f32::min;
+        Fmax: f64 => f64::max; Fmaxf: f32 => f32::max;
+    }
+    pub(super) extern "C" fn Fma(x: f64, y: f64, z: f64) -> f64 {
+        x.mul_add(y, z)
+    }
+    pub(super) extern "C" fn Fmaf(x: f32, y: f32, z: f32) -> f32 {
+        x.mul_add(y, z)
+    }
+}
+
+macro_rules! helper_table {
+    ($($name:ident = $num:literal, $sym:literal, ($($p:ident),*) -> $r:ident;)*) => {
+        /// The address of a helper's implementation.
+        pub(crate) fn helper_address(h: Helper) -> usize {
+            match h {
+                $(Helper::$name => impls::$name as *const () as usize,)*
+            }
+        }
+    };
+}
+wasmo_artifact_format::foreach_helper!(helper_table);
+
+macro_rules! libcall_table {
+    ($($name:ident = $num:literal, $sym:literal, ($($p:ident),*) -> $r:ident;)*) => {
+        /// The address of a libcall's implementation.
+        pub(crate) fn libcall_address(l: Libcall) -> usize {
+            match l {
+                $(Libcall::$name => impls::$name as *const () as usize,)*
+            }
+        }
+    };
+}
+wasmo_artifact_format::foreach_libcall!(libcall_table);
+
+/// The instance whose VMContext this is.
+///
+/// # Safety
+///
+/// `vmctx` must be the VMContext of a live instance made by this loader
+/// (its `runtime` field points at the instance).
+pub(crate) unsafe fn instance_of<'a>(vmctx: *mut u8) -> &'a InstanceInner {
+    // SAFETY: per the contract, `runtime` holds a pointer to the live
+    // `InstanceInner` (written at instantiation, kept until it drops).
+    unsafe {
+        &*vmctx
+            .add(VMOffsets::RUNTIME as usize)
+            .cast::<*const InstanceInner>()
+            .read()
+    }
+}
+
+/// `wasmo_helper_memory_grow(vmctx, memory, delta_pages) -> old pages or -1`.
+extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let instance = unsafe { instance_of(vmctx) };
+    let Some(mem) = usize::try_from(memory)
+        .ok()
+        .and_then(|i| instance.memories.get(i))
+    else {
+        return -1;
+    };
+    match mem.0.grow_pages(delta as u64) {
+        Some(old) => old as i64,
+        None => -1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_helper_and_libcall_resolves() {
+        for &h in Helper::ALL {
+            assert_ne!(helper_address(h), 0);
+        }
+        for &l in Libcall::ALL {
+            assert_ne!(libcall_address(l), 0);
+        }
+        assert_eq!(impls::Nearbyint(2.5), 2.0);
+        assert_eq!(impls::Fmod(7.0, 4.0), 3.0);
+    }
+}

@@ -1,0 +1,91 @@
+//! External values and the set of them an instance imports from.
+//!
+//! Rule: an `Extern` is a handle (an `Arc`); defining it in `Imports` or
+//! importing it never copies the entity, so an instance sees the exporter's
+//! memory, table, global or function itself. No unsafe code here.
+
+use std::collections::HashMap;
+
+use crate::externs::{Global, Memory, Table};
+use crate::func::Func;
+use crate::types::ExternType;
+
+/// An external value: what an import is filled with or an export yields.
+#[derive(Clone, Debug)]
+pub enum Extern {
+    /// A function.
+    Func(Func),
+    /// A table.
+    Table(Table),
+    /// A memory.
+    Memory(Memory),
+    /// A global.
+    Global(Global),
+}
+
+impl Extern {
+    /// Its type.
+    pub fn ty(&self) -> ExternType {
+        match self {
+            Extern::Func(f) => ExternType::Func(f.ty()),
+            Extern::Table(t) => ExternType::Table(t.ty()),
+            Extern::Memory(m) => ExternType::Memory(m.ty()),
+            Extern::Global(g) => ExternType::Global(g.ty()),
+        }
+    }
+
+    /// The function, if it is one.
+    pub fn into_func(self) -> Option<Func> {
+        match self {
+            Extern::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The memory, if it is one.
+    pub fn into_memory(self) -> Option<Memory> {
+        match self {
+            Extern::Memory(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The global, if it is one.
+    pub fn into_global(self) -> Option<Global> {
+        match self {
+            Extern::Global(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The table, if it is one.
+    pub fn into_table(self) -> Option<Table> {
+        match self {
+            Extern::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Named external values, by `(module, name)`.
+#[derive(Default, Clone, Debug)]
+pub struct Imports {
+    map: HashMap<(String, String), Extern>,
+}
+
+impl Imports {
+    /// An empty set.
+    pub fn new() -> Self {
+        Imports::default()
+    }
+
+    /// Defines (or redefines) `module.name`.
+    pub fn define(&mut self, module: &str, name: &str, ext: Extern) {
+        self.map.insert((module.to_owned(), name.to_owned()), ext);
+    }
+
+    /// Looks `module.name` up.
+    pub fn get(&self, module: &str, name: &str) -> Option<&Extern> {
+        self.map.get(&(module.to_owned(), name.to_owned()))
+    }
+}

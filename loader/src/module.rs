@@ -1,0 +1,581 @@
+//! Loading an artifact: read and verify the file, check it against this
+//! host and loader, check every offset in its metadata, then map the image.
+//!
+//! Rule: every check runs before any byte is mapped executable; a malformed
+//! or foreign artifact is an error, never a panic and never a crash later.
+//! A [`Module`] is immutable after loading and shared by its instances.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmo_artifact_format::metadata::{
+    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind, ImportKind, ModuleMetadata,
+    RelocKind, RelocTarget,
+};
+use wasmo_artifact_format::{
+    ArtifactRef, CpuFeatures, FuncType, Header, Helper, Libcall, TrapCode, VMOffsets,
+};
+
+use crate::error::{FrameInfo, LoadError};
+use crate::image::{map_file, Image};
+use crate::types::{ExportType, ExternType, ImportType};
+use crate::{helpers, traphandler, typereg};
+
+/// A loaded, verified artifact. Cheap to clone; shared by its instances.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.inner.meta.names.module)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared state of a module.
+pub(crate) struct ModuleInner {
+    pub(crate) header: Header,
+    pub(crate) meta: ModuleMetadata,
+    image: Option<Image>,
+    /// Address of the first byte of text (0 without an image).
+    pub(crate) text: usize,
+    /// `(text start, text end, function index)` of each defined function,
+    /// sorted by start.
+    func_ranges: Vec<(u32, u32, u32)>,
+    /// The process-wide id of each of the module's types.
+    pub(crate) type_ids: Vec<u32>,
+    pub(crate) num_imported_funcs: u32,
+}
+
+impl Drop for ModuleInner {
+    fn drop(&mut self) {
+        if self.image.is_some() {
+            traphandler::unregister_code(self.text);
+        }
+    }
+}
+
+fn invalid(section: &'static str, what: impl Into<String>) -> LoadError {
+    LoadError::Invalid {
+        section,
+        what: what.into(),
+    }
+}
+
+/// This host's target triple, as artifacts name it.
+pub fn host_triple() -> String {
+    let arch = std::env::consts::ARCH;
+    match std::env::consts::OS {
+        "linux" => format!("{arch}-unknown-linux-gnu"),
+        "macos" => format!("{arch}-apple-darwin"),
+        os => format!("{arch}-unknown-{os}"),
+    }
+}
+
+/// Architecture and OS of a triple, normalised (`amd64` is `x86_64`, any
+/// `linux*` environment is `linux`).
+fn arch_os(triple: &str) -> (String, String) {
+    let mut parts = triple.split('-');
+    let arch = match parts.next().unwrap_or("") {
+        "amd64" | "x86-64" => "x86_64".to_owned(),
+        "arm64" => "aarch64".to_owned(),
+        a => a.to_owned(),
+    };
+    let rest: Vec<&str> = parts.collect();
+    let os = if rest.iter().any(|p| p.starts_with("linux")) {
+        "linux"
+    } else if rest
+        .iter()
+        .any(|p| p.starts_with("darwin") || p.starts_with("macos"))
+    {
+        "macos"
+    } else {
+        rest.get(1).copied().unwrap_or("")
+    };
+    (arch, os.to_owned())
+}
+
+impl Module {
+    /// Loads the artifact at `path`: checks it completely, then maps its
+    /// code.
+    pub fn from_file(path: &Path) -> Result<Module, LoadError> {
+        let io = |source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len < wasmo_artifact_format::HEADER_SIZE as u64 {
+            return Err(wasmo_artifact_format::FormatError::Truncated {
+                expected: wasmo_artifact_format::HEADER_SIZE as u64,
+                actual: len,
+            }
+            .into());
+        }
+        let map = map_file(&file).map_err(io)?;
+        let (header, meta) = {
+            let art = ArtifactRef::parse(&map)?;
+            check_host(&art.header)?;
+            let meta: ModuleMetadata =
+                rkyv::deserialize::<ModuleMetadata, rkyv::rancor::Error>(art.metadata)
+                    .map_err(|e| invalid("metadata", format!("cannot read metadata: {e}")))?;
+            (art.header, meta)
+        };
+        drop(map);
+        check_metadata(&header, &meta)?;
+        Self::finish(&file, header, meta).map_err(io)
+    }
+
+    fn finish(file: &File, header: Header, meta: ModuleMetadata) -> std::io::Result<Module> {
+        let image = if header.image.len > 0 {
+            Some(Image::map(file, &header, |base| {
+                relocation_values(&meta, base)
+            })?)
+        } else {
+            None
+        };
+        let text = image.as_ref().map_or(0, Image::base);
+        let num_imported_funcs = count_imported_funcs(&meta);
+        let mut func_ranges: Vec<(u32, u32, u32)> = meta
+            .defined_funcs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                (
+                    f.offset,
+                    f.offset.saturating_add(f.len),
+                    num_imported_funcs + i as u32,
+                )
+            })
+            .collect();
+        func_ranges.sort_unstable();
+        let type_ids = meta.types.iter().map(typereg::intern).collect();
+        let mut trap_sites: Vec<(u32, u32)> =
+            meta.trap_sites.iter().map(|t| (t.offset, t.code)).collect();
+        trap_sites.sort_unstable();
+        let text_len = header.text_len as usize;
+        let inner = Arc::new(ModuleInner {
+            header,
+            meta,
+            image,
+            text,
+            func_ranges,
+            type_ids,
+            num_imported_funcs,
+        });
+        if inner.image.is_some() {
+            traphandler::register_code(
+                text,
+                text_len,
+                trap_sites.into_boxed_slice(),
+                Arc::downgrade(&inner),
+            );
+        }
+        Ok(Module { inner })
+    }
+
+    /// The artifact's header.
+    pub fn header(&self) -> &Header {
+        &self.inner.header
+    }
+
+    /// The module's name from its name section.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.meta.names.module.as_deref()
+    }
+
+    /// What the module imports, in import-section order.
+    pub fn imports(&self) -> Vec<ImportType> {
+        let m = &self.inner.meta;
+        m.imports
+            .iter()
+            .map(|i| ImportType {
+                module: i.module.clone(),
+                name: i.name.clone(),
+                ty: self.inner.import_type(&i.kind),
+            })
+            .collect()
+    }
+
+    /// What the module exports, in export-section order.
+    pub fn exports(&self) -> Vec<ExportType> {
+        self.inner
+            .meta
+            .exports
+            .iter()
+            .filter_map(|e| {
+                Some(ExportType {
+                    name: e.name.clone(),
+                    ty: self.inner.export_type(e.kind, e.index)?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl ModuleInner {
+    pub(crate) fn func_type(&self, func: u32) -> Option<&FuncType> {
+        let t = self.meta.funcs.get(func as usize)?;
+        self.meta.types.get(t.index())
+    }
+
+    fn import_type(&self, kind: &ImportKind) -> ExternType {
+        match kind {
+            ImportKind::Func(t) => {
+                ExternType::Func(self.meta.types.get(t.index()).cloned().unwrap_or_default())
+            }
+            ImportKind::Table(t) => ExternType::Table(*t),
+            ImportKind::Memory(t) => ExternType::Memory(*t),
+            ImportKind::Global(t) => ExternType::Global(*t),
+        }
+    }
+
+    /// The `n`-th import of a kind, with its import.
+    fn nth_import(&self, want: ExternKind, n: u32) -> Option<&ImportKind> {
+        self.meta
+            .imports
+            .iter()
+            .map(|i| &i.kind)
+            .filter(|k| kind_of(k) == want)
+            .nth(n as usize)
+    }
+
+    pub(crate) fn count_imports(&self, want: ExternKind) -> u32 {
+        self.meta
+            .imports
+            .iter()
+            .filter(|i| kind_of(&i.kind) == want)
+            .count() as u32
+    }
+
+    fn export_type(&self, kind: ExternKind, index: u32) -> Option<ExternType> {
+        let imported = self.count_imports(kind);
+        if index < imported {
+            return Some(self.import_type(self.nth_import(kind, index)?));
+        }
+        let d = (index - imported) as usize;
+        Some(match kind {
+            ExternKind::Func => ExternType::Func(self.func_type(index)?.clone()),
+            ExternKind::Table => ExternType::Table(*self.meta.tables.get(d)?),
+            ExternKind::Memory => ExternType::Memory(*self.meta.memories.get(d)?),
+            ExternKind::Global => ExternType::Global(self.meta.globals.get(d)?.ty),
+        })
+    }
+
+    /// The frame at text offset `off`, if it lies in a defined function.
+    pub(crate) fn frame_info(&self, off: usize) -> Option<FrameInfo> {
+        let off = u32::try_from(off).ok()?;
+        let i = self
+            .func_ranges
+            .partition_point(|r| r.0 <= off)
+            .checked_sub(1)?;
+        let (_, end, func_index) = self.func_ranges[i];
+        if off >= end {
+            return None;
+        }
+        let names = &self.meta.names;
+        let func_name = names
+            .funcs
+            .binary_search_by_key(&func_index, |(f, _)| f.0)
+            .ok()
+            .map(|i| names.funcs[i].1.clone());
+        Some(FrameInfo {
+            func_index,
+            func_name,
+            module_name: names.module.clone(),
+        })
+    }
+}
+
+pub(crate) fn kind_of(k: &ImportKind) -> ExternKind {
+    match k {
+        ImportKind::Func(_) => ExternKind::Func,
+        ImportKind::Table(_) => ExternKind::Table,
+        ImportKind::Memory(_) => ExternKind::Memory,
+        ImportKind::Global(_) => ExternKind::Global,
+    }
+}
+
+fn count_imported_funcs(meta: &ModuleMetadata) -> u32 {
+    meta.imports
+        .iter()
+        .filter(|i| matches!(i.kind, ImportKind::Func(_)))
+        .count() as u32
+}
+
+/// The values the relocations write, for an image mapped at `base`. Only
+/// called after [`check_metadata`] accepted every relocation.
+fn relocation_values(meta: &ModuleMetadata, base: usize) -> Vec<(u64, u64)> {
+    meta.relocations
+        .iter()
+        .map(|r| {
+            let RelocKind::Abs64 { addend } = r.kind;
+            let target = match r.target {
+                RelocTarget::Helper(n) => Helper::from_u32(n).map_or(0, helpers::helper_address),
+                RelocTarget::Libcall(n) => Libcall::from_u32(n).map_or(0, helpers::libcall_address),
+                RelocTarget::Image(off) => base + off as usize,
+            };
+            (r.offset, (target as u64).wrapping_add(addend as u64))
+        })
+        .collect()
+}
+
+/// Checks the header against this host and loader.
+fn check_host(h: &Header) -> Result<(), LoadError> {
+    let host = host_triple();
+    if arch_os(&h.target_triple) != arch_os(&host) {
+        return Err(LoadError::Target {
+            artifact: h.target_triple.clone(),
+            host,
+        });
+    }
+    let missing = h.cpu_features.missing_from(CpuFeatures::host());
+    if missing != CpuFeatures::EMPTY {
+        return Err(LoadError::CpuFeatures {
+            missing: missing.to_string(),
+            cpu: h.cpu_name.clone(),
+        });
+    }
+    if h.compat_facts().hash() != h.compat_hash {
+        return Err(LoadError::Compat);
+    }
+    let page = crate::vm::host_page_size() as u64;
+    if u64::from(h.page_align) % page != 0 {
+        return Err(invalid(
+            "header",
+            format!(
+                "image alignment {} is not a multiple of this host's page size {page}",
+                h.page_align
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every index and offset in the metadata against the module and
+/// the image, so that later code can index without checking.
+fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
+    // Keeps every VMContext offset far from u32 overflow.
+    const MAX_ENTITIES: usize = 10_000_000;
+    let sizes = [
+        m.types.len(),
+        m.imports.len(),
+        m.funcs.len(),
+        m.tables.len(),
+        m.memories.len(),
+        m.globals.len(),
+    ];
+    if sizes.iter().any(|&n| n > MAX_ENTITIES) {
+        return Err(invalid(
+            "metadata",
+            format!("more than {MAX_ENTITIES} entities of one kind"),
+        ));
+    }
+    let vm = VMOffsets::new(m.vm_counts());
+    if vm.size() != m.vmctx_size {
+        return Err(invalid(
+            "metadata",
+            format!(
+                "vmctx size {} does not match this loader's layout ({})",
+                m.vmctx_size,
+                vm.size()
+            ),
+        ));
+    }
+    let text_len = h.text_len;
+    let in_text = |off: u32| u64::from(off) < text_len;
+    let ntypes = m.types.len();
+    let imported_funcs = count_imported_funcs(m) as usize;
+    let count = |k: ExternKind| m.imports.iter().filter(|i| kind_of(&i.kind) == k).count();
+    let nfuncs = m.funcs.len();
+    let ntables = count(ExternKind::Table) + m.tables.len();
+    let nmems = count(ExternKind::Memory) + m.memories.len();
+    let imported_globals = count(ExternKind::Global);
+    let nglobals = imported_globals + m.globals.len();
+
+    if nfuncs != imported_funcs + m.defined_funcs.len() {
+        return Err(invalid(
+            "metadata",
+            format!(
+                "{nfuncs} functions, but {imported_funcs} imported and {} defined",
+                m.defined_funcs.len()
+            ),
+        ));
+    }
+    if let Some(t) = m.funcs.iter().find(|t| t.index() >= ntypes) {
+        return Err(invalid(
+            "functions",
+            format!("type index {} out of range ({ntypes} types)", t.0),
+        ));
+    }
+    for imp in &m.imports {
+        if let ImportKind::Func(t) = imp.kind {
+            if t.index() >= ntypes {
+                return Err(invalid(
+                    "imports",
+                    format!("type index {} out of range", t.0),
+                ));
+            }
+        }
+    }
+    for (i, f) in m.defined_funcs.iter().enumerate() {
+        let end = u64::from(f.offset) + u64::from(f.len);
+        if end > text_len || !in_text(f.array_trampoline) {
+            return Err(invalid("functions", format!(
+                "defined function {i}: code {}+{} or trampoline {} outside the text ({text_len} bytes)",
+                f.offset, f.len, f.array_trampoline
+            )));
+        }
+    }
+    if m.import_trampolines.len() != imported_funcs {
+        return Err(invalid(
+            "imports",
+            format!(
+                "{} import trampolines for {imported_funcs} imported functions",
+                m.import_trampolines.len()
+            ),
+        ));
+    }
+    if let Some(t) = m.import_trampolines.iter().find(|&&t| !in_text(t)) {
+        return Err(invalid(
+            "imports",
+            format!("import trampoline at {t} outside the text"),
+        ));
+    }
+    for e in &m.exports {
+        let n = match e.kind {
+            ExternKind::Func => nfuncs,
+            ExternKind::Table => ntables,
+            ExternKind::Memory => nmems,
+            ExternKind::Global => nglobals,
+        };
+        if e.index as usize >= n {
+            return Err(invalid(
+                "exports",
+                format!("export `{}` index {} out of range", e.name, e.index),
+            ));
+        }
+    }
+    if let Some(s) = m.start {
+        let ok = m
+            .funcs
+            .get(s.index())
+            .and_then(|t| m.types.get(t.index()))
+            .is_some_and(|t| t.params.is_empty() && t.results.is_empty());
+        if !ok {
+            return Err(invalid(
+                "start",
+                format!("start function {} missing or not of type []->[]", s.0),
+            ));
+        }
+    }
+    let check_expr =
+        |e: &ConstExpr, what: &'static str, globals_visible: usize| -> Result<(), LoadError> {
+            for op in &e.ops {
+                match op {
+                    ConstOp::GlobalGet(g) if g.index() >= globals_visible => {
+                        return Err(invalid(what, format!("global.get {} out of range", g.0)));
+                    }
+                    ConstOp::RefFunc(f) if f.index() >= nfuncs => {
+                        return Err(invalid(what, format!("ref.func {} out of range", f.0)));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        };
+    for (i, g) in m.globals.iter().enumerate() {
+        check_expr(&g.init, "globals", imported_globals + i)?;
+    }
+    for seg in &m.elements {
+        if let ElementMode::Active { table, offset } = &seg.mode {
+            if table.index() >= ntables {
+                return Err(invalid(
+                    "elements",
+                    format!("table {} out of range", table.0),
+                ));
+            }
+            check_expr(offset, "elements", nglobals)?;
+        }
+        for item in &seg.items {
+            match item {
+                ElementItem::Func(f) if f.index() >= nfuncs => {
+                    return Err(invalid(
+                        "elements",
+                        format!("function {} out of range", f.0),
+                    ));
+                }
+                ElementItem::Expr(e) => check_expr(e, "elements", nglobals)?,
+                ElementItem::Func(_) => {}
+            }
+        }
+    }
+    for seg in &m.data {
+        if let DataMode::Active { memory, offset } = &seg.mode {
+            if memory.index() >= nmems {
+                return Err(invalid("data", format!("memory {} out of range", memory.0)));
+            }
+            check_expr(offset, "data", nglobals)?;
+        }
+    }
+    let relro_end = h.relro.end().unwrap_or(0);
+    for r in &m.relocations {
+        let ok_place =
+            r.offset >= h.relro.offset && r.offset.checked_add(8).is_some_and(|e| e <= relro_end);
+        let ok_target = match r.target {
+            RelocTarget::Helper(n) => Helper::from_u32(n).is_some(),
+            RelocTarget::Libcall(n) => Libcall::from_u32(n).is_some(),
+            RelocTarget::Image(off) => off <= h.image.len,
+        };
+        if !ok_place || !ok_target {
+            return Err(invalid(
+                "relocations",
+                format!(
+                    "relocation at image offset {} ({:?}) outside relro or with an unknown target",
+                    r.offset, r.target
+                ),
+            ));
+        }
+    }
+    for t in &m.trap_sites {
+        if !in_text(t.offset) || TrapCode::from_u32(t.code).is_none() {
+            return Err(invalid(
+                "trap sites",
+                format!("trap site at text offset {} (code {})", t.offset, t.code),
+            ));
+        }
+    }
+    if h.image.len > 0 && h.text_len == 0 && !m.defined_funcs.is_empty() {
+        return Err(invalid("image", "functions without text"));
+    }
+    if h.image.len == 0 && (!m.defined_funcs.is_empty() || !m.relocations.is_empty()) {
+        return Err(invalid(
+            "image",
+            "functions or relocations without an image",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triples_normalise() {
+        assert_eq!(
+            arch_os("x86_64-unknown-linux-gnu"),
+            arch_os("x86_64-pc-linux-musl")
+        );
+        assert_eq!(arch_os("amd64-unknown-linux-gnu").0, "x86_64");
+        assert_ne!(
+            arch_os("aarch64-unknown-linux-gnu"),
+            arch_os("x86_64-unknown-linux-gnu")
+        );
+        assert_eq!(arch_os(&host_triple()).0, std::env::consts::ARCH);
+    }
+}

@@ -1,0 +1,690 @@
+//! Running wasm and catching its traps: the loader's one module of stack
+//! switching and signal handling.
+//!
+//! How it works:
+//! - Every host-to-wasm entry ([`call_array`]) runs the array trampoline on
+//!   a fresh [corosensei] coroutine stack with a guard page below it (stacks
+//!   are reused per thread). An [`Activation`] on the host stack, linked
+//!   from the thread-local `CURRENT`, describes the entry: its yielder, its
+//!   trap handler and its stack bounds. Nested entries (wasm -> host ->
+//!   wasm) push further activations.
+//! - A trap raised by code (`wasmo_helper_trap`, a host function's error)
+//!   calls [`raise`], which suspends the coroutine with an [`Unwind`]; the
+//!   entry then marks the coroutine finished with `force_reset`, discarding
+//!   the wasm frames without running anything on them.
+//! - A hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE) is caught by one
+//!   process-wide handler (installed once, SA_ONSTACK, an alternate signal
+//!   stack per thread). If the thread is inside wasm, the stack pointer is in
+//!   the current coroutine and the faulting PC is in registered wasm text (or
+//!   the fault hit the coroutine's guard page), the handler walks the frame
+//!   pointers into a fixed array and redirects the interrupted context, via
+//!   corosensei's `setup_trap_handler`, to return the trap from the
+//!   coroutine. Any other fault is passed on to the previous handler (or the
+//!   default action), so a genuine host crash stays a crash.
+//!
+//! Rule: nothing that needs `Drop` may live on a coroutine stack when a trap
+//! can discard it, and the signal handler must stay async-signal-safe: no
+//! allocation, no blocking lock (it spins on `try_read`), no panics.
+
+#![allow(
+    unsafe_code,
+    reason = "stack switching, signal handling and calls into compiled code"
+)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock, PoisonError, RwLock, RwLockReadGuard, TryLockError, Weak};
+
+use corosensei::stack::{DefaultStack, Stack};
+use corosensei::trap::CoroutineTrapHandler;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use wasmo_artifact_format::TrapCode;
+
+use crate::error::FrameInfo;
+use crate::module::ModuleInner;
+
+/// Usable bytes of each wasm stack (the guard page comes on top).
+pub(crate) const DEFAULT_WASM_STACK_SIZE: usize = 2 << 20;
+/// The usable size of stacks made from now on (see [`set_wasm_stack_size`]).
+static WASM_STACK_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_WASM_STACK_SIZE);
+/// A host function is only called from wasm with at least this much stack
+/// left; otherwise the call traps with "call stack exhausted".
+pub(crate) const HOST_STACK_RESERVE: usize = 128 << 10;
+/// Frames kept in a trap's backtrace.
+pub(crate) const MAX_FRAMES: usize = 64;
+/// Size of the alternate signal stack made for threads that have none.
+const ALT_STACK_SIZE: usize = 64 << 10;
+/// Stacks kept per thread for reuse.
+const STACK_POOL: usize = 4;
+
+/// A trap's raw backtrace: PCs (inside the instruction that trapped or
+/// called) of the wasm frames, innermost first. Fixed-size so the signal
+/// handler can fill it without allocating.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawBacktrace {
+    pcs: [usize; MAX_FRAMES],
+    len: usize,
+}
+
+impl RawBacktrace {
+    const EMPTY: RawBacktrace = RawBacktrace {
+        pcs: [0; MAX_FRAMES],
+        len: 0,
+    };
+
+    /// No frames.
+    pub(crate) fn empty() -> RawBacktrace {
+        RawBacktrace::EMPTY
+    }
+
+    fn push(&mut self, pc: usize) -> bool {
+        if self.len == MAX_FRAMES {
+            return false;
+        }
+        self.pcs[self.len] = pc;
+        self.len += 1;
+        true
+    }
+
+    /// The frames, symbolised with the registered modules' names.
+    pub(crate) fn symbolize(&self) -> Vec<FrameInfo> {
+        let reg = read_registry();
+        self.pcs[..self.len]
+            .iter()
+            .filter_map(|&pc| {
+                let (start, entry) = reg.code_at(pc)?;
+                let module = entry.module.upgrade()?;
+                module.frame_info(pc - start)
+            })
+            .collect()
+    }
+}
+
+/// Why wasm code stopped before returning.
+#[derive(Debug)]
+pub(crate) enum Unwind {
+    /// A trap.
+    Trap {
+        code: TrapCode,
+        backtrace: Box<RawBacktrace>,
+    },
+    /// A host function asked to exit.
+    Exit(i32),
+    /// A host function failed with a message.
+    Host(String),
+}
+
+/// Signature of an array-call trampoline and of a host array function.
+pub(crate) type ArrayFn = unsafe extern "C" fn(*mut u8, *mut u8, *mut u8, usize);
+
+/// One host-to-wasm entry on this thread.
+struct Activation {
+    prev: *const Activation,
+    yielder: Cell<*const Yielder<(), Unwind>>,
+    handler: Option<CoroutineTrapHandler<Option<Unwind>>>,
+    /// Lowest address of the stack mapping (start of the guard page).
+    stack_limit: usize,
+    /// End of the guard page.
+    guard_end: usize,
+    /// Highest address of the stack.
+    stack_base: usize,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
+    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
+}
+
+fn current() -> *const Activation {
+    CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
+}
+
+/// Restores `CURRENT` when an entry ends, even by a panic.
+struct ActivationGuard(*const Activation);
+
+impl Drop for ActivationGuard {
+    fn drop(&mut self) {
+        let prev = self.0;
+        let _ = CURRENT.try_with(|c| c.set(prev));
+    }
+}
+
+/// An array call into wasm: `func(callee_vmctx, caller_vmctx, values, len)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ArrayCall {
+    /// The array-call trampoline (or host array function).
+    pub(crate) func: ArrayFn,
+    pub(crate) callee_vmctx: *mut u8,
+    pub(crate) caller_vmctx: *mut u8,
+    pub(crate) values: *mut u8,
+    pub(crate) len: usize,
+}
+
+/// Runs `call` on a wasm stack and returns how it ended.
+///
+/// # Safety
+///
+/// `call.func` must be an array-call trampoline of a loaded, live module (or
+/// a host array function), `callee_vmctx`/`caller_vmctx` live VMContexts (or
+/// host contexts) it expects, and `values` must point at `len` writable
+/// `ValRaw` slots holding the arguments. Everything they reference must
+/// stay alive until this returns.
+pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
+    install_signal_handlers();
+    ensure_alt_stack();
+    let stack =
+        take_stack().map_err(|e| Unwind::Host(format!("cannot allocate a wasm stack: {e}")))?;
+    let page = crate::vm::host_page_size();
+    let stack_limit = stack.limit().get();
+    let mut act = Activation {
+        prev: current(),
+        yielder: Cell::new(std::ptr::null()),
+        handler: None,
+        stack_limit,
+        guard_end: stack_limit + page,
+        stack_base: stack.base().get(),
+    };
+    let act_addr = &act as *const Activation as usize;
+    let mut co: Coroutine<(), Unwind, Option<Unwind>, DefaultStack> =
+        Coroutine::with_stack(stack, move |yielder: &Yielder<(), Unwind>, ()| {
+            let act = act_addr as *const Activation;
+            // SAFETY: `act` lives in `call_array`'s frame, which drives this
+            // coroutine to its end (or resets it) before returning.
+            unsafe { (*act).yielder.set(yielder) };
+            // SAFETY: the caller of `call_array` vouched for `call`.
+            unsafe { (call.func)(call.callee_vmctx, call.caller_vmctx, call.values, call.len) };
+            None
+        });
+    act.handler = Some(co.trap_handler());
+    let _restore = ActivationGuard(act.prev);
+    let _ = CURRENT.try_with(|c| c.set(&act));
+    let outcome = match co.resume(()) {
+        CoroutineResult::Return(None) => Ok(()),
+        CoroutineResult::Return(Some(unwind)) => Err(unwind),
+        CoroutineResult::Yield(unwind) => {
+            // SAFETY: the coroutine is suspended in `raise`, below which lie
+            // only wasm frames, trampolines and `raise`'s callers, none of
+            // which holds anything that needs dropping (see the module rule).
+            unsafe { co.force_reset() };
+            Err(unwind)
+        }
+    };
+    if co.done() {
+        give_back_stack(co.into_stack());
+    }
+    outcome
+}
+
+/// Sets the usable stack size of every later entry into wasm (rounded up
+/// to pages; at least twice [`HOST_STACK_RESERVE`]). Stacks already pooled
+/// with another size are not reused.
+pub(crate) fn set_wasm_stack_size(bytes: usize) {
+    WASM_STACK_SIZE.store(bytes.max(2 * HOST_STACK_RESERVE), Ordering::Relaxed);
+}
+
+fn stack_usable(s: &DefaultStack) -> usize {
+    s.base().get() - s.limit().get() - crate::vm::host_page_size()
+}
+
+fn take_stack() -> std::io::Result<DefaultStack> {
+    let want = WASM_STACK_SIZE.load(Ordering::Relaxed);
+    let page = crate::vm::host_page_size();
+    let want_usable = want.div_ceil(page) * page;
+    let pooled = STACKS.try_with(|s| s.borrow_mut().pop()).ok().flatten();
+    if let Some(s) = pooled.filter(|s| stack_usable(s) == want_usable) {
+        return Ok(s);
+    }
+    DefaultStack::new(want)
+}
+
+fn give_back_stack(stack: DefaultStack) {
+    let _ = STACKS.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < STACK_POOL {
+            s.push(stack);
+        }
+    });
+}
+
+/// Bytes of wasm stack left below the current point, if running on one.
+pub(crate) fn stack_left() -> Option<usize> {
+    let act = current();
+    if act.is_null() {
+        return None;
+    }
+    let marker = 0u8;
+    let sp = &marker as *const u8 as usize;
+    // SAFETY: a non-null `CURRENT` points at a live activation (it is reset
+    // before the activation's frame ends).
+    let act = unsafe { &*act };
+    if sp < act.guard_end || sp >= act.stack_base {
+        return None;
+    }
+    Some(sp - act.guard_end)
+}
+
+/// Abandons the running wasm code, returning `unwind` from the innermost
+/// [`call_array`]. Must be called on that entry's wasm stack (from a helper
+/// or host function called by wasm); aborts otherwise.
+pub(crate) fn raise(unwind: Unwind) -> ! {
+    let act = current();
+    if act.is_null() || stack_left().is_none() {
+        // Not inside wasm: there is nothing to unwind to.
+        std::process::abort();
+    }
+    // SAFETY: non-null `CURRENT` points at a live activation.
+    let y = unsafe { (*act).yielder.get() };
+    if y.is_null() {
+        std::process::abort();
+    }
+    // SAFETY: the yielder belongs to the coroutine we are running on (the
+    // stack check above), which is suspended-on-yield only from here.
+    unsafe { (*y).suspend(unwind) };
+    // The entry resets the coroutine instead of resuming it.
+    std::process::abort()
+}
+
+/// Builds the backtrace of a trap at `pc` with frame pointer `fp`.
+fn walk(reg: &Registry, act: &Activation, first_pc: usize, mut fp: usize) -> RawBacktrace {
+    let mut bt = RawBacktrace::EMPTY;
+    if reg.code_at(first_pc).is_some() {
+        bt.push(first_pc);
+    }
+    while fp >= act.guard_end
+        && fp.is_multiple_of(8)
+        && fp.checked_add(16).is_some_and(|e| e <= act.stack_base)
+    {
+        // SAFETY: `fp..fp + 16` lies in the mapped part of the current
+        // coroutine stack (checked above), so the reads cannot fault.
+        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if reg.code_at(ret).is_none() || !bt.push(ret - 1) || next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    bt
+}
+
+/// `wasmo_helper_trap(vmctx, code)`: records the caller's PC and frame
+/// pointer and continues in [`trap_helper`].
+///
+/// # Safety
+///
+/// Only compiled wasm calls this, on a wasm stack, per the helper ABI.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn wasmo_helper_trap(_vmctx: *mut u8, _code: i32) -> ! {
+    // rdx = return address into wasm, rcx = the wasm caller's frame
+    // pointer; a tail jump keeps the stack as the call left it.
+    core::arch::naked_asm!("mov rdx, [rsp]", "mov rcx, rbp", "jmp {imp}", imp = sym trap_helper)
+}
+
+/// `wasmo_helper_trap(vmctx, code)` where the PC cannot be captured.
+///
+/// # Safety
+///
+/// Only compiled wasm calls this, on a wasm stack, per the helper ABI.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe extern "C" fn wasmo_helper_trap(vmctx: *mut u8, code: i32) -> ! {
+    trap_helper(vmctx, code, 0, 0)
+}
+
+extern "C" fn trap_helper(_vmctx: *mut u8, code: i32, ret: usize, fp: usize) -> ! {
+    let code = TrapCode::from_u32(code as u32).unwrap_or(TrapCode::UnreachableCodeReached);
+    raise(Unwind::Trap {
+        code,
+        backtrace: Box::new(backtrace_from(ret, fp)),
+    })
+}
+
+/// The wasm frames above a call from wasm that returns to `ret` with the
+/// caller's frame pointer `fp` (empty when not on a wasm stack).
+pub(crate) fn backtrace_from(ret: usize, fp: usize) -> RawBacktrace {
+    let act = current();
+    if act.is_null() || stack_left().is_none() {
+        return RawBacktrace::EMPTY;
+    }
+    let reg = read_registry();
+    // SAFETY: non-null `CURRENT` points at a live activation.
+    walk(&reg, unsafe { &*act }, ret.wrapping_sub(1), fp)
+}
+
+// ---------------------------------------------------------------------------
+// The registry of wasm text and linear-memory reservations.
+
+/// A registered range of wasm text.
+pub(crate) struct CodeEntry {
+    end: usize,
+    /// `(text offset, trap code)`, sorted.
+    trap_sites: Box<[(u32, u32)]>,
+    module: Weak<ModuleInner>,
+}
+
+struct Registry {
+    code: BTreeMap<usize, CodeEntry>,
+    /// Memory reservation start -> end.
+    memories: BTreeMap<usize, usize>,
+}
+
+impl Registry {
+    fn code_at(&self, pc: usize) -> Option<(usize, &CodeEntry)> {
+        let (&start, e) = self.code.range(..=pc).next_back()?;
+        (pc < e.end).then_some((start, e))
+    }
+
+    fn in_memory(&self, addr: usize) -> bool {
+        self.memories
+            .range(..=addr)
+            .next_back()
+            .is_some_and(|(_, &end)| addr < end)
+    }
+}
+
+static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
+    code: BTreeMap::new(),
+    memories: BTreeMap::new(),
+});
+
+fn read_registry() -> RwLockReadGuard<'static, Registry> {
+    REGISTRY.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Registers a module's text `start..start + len`.
+pub(crate) fn register_code(
+    start: usize,
+    len: usize,
+    trap_sites: Box<[(u32, u32)]>,
+    module: Weak<ModuleInner>,
+) {
+    let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
+    reg.code.insert(
+        start,
+        CodeEntry {
+            end: start + len,
+            trap_sites,
+            module,
+        },
+    );
+}
+
+/// Forgets the text registered at `start`.
+pub(crate) fn unregister_code(start: usize) {
+    let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
+    reg.code.remove(&start);
+}
+
+/// Registers a linear memory's reservation.
+pub(crate) fn register_memory(start: usize, len: usize) {
+    let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
+    reg.memories.insert(start, start + len);
+}
+
+/// Forgets a linear memory's reservation.
+pub(crate) fn unregister_memory(start: usize) {
+    let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
+    reg.memories.remove(&start);
+}
+
+/// The registry from a signal handler: spins briefly on a writer (another
+/// thread registering a module), gives up after a while (this thread might
+/// be the writer, in which case the fault is not in wasm).
+fn try_read_registry() -> Option<RwLockReadGuard<'static, Registry>> {
+    for _ in 0..1_000_000 {
+        match REGISTRY.try_read() {
+            Ok(g) => return Some(g),
+            Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// Signals.
+
+const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+static PREVIOUS: [OnceLock<libc::sigaction>; 4] = [
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+];
+static INSTALL: Once = Once::new();
+
+fn install_signal_handlers() {
+    INSTALL.call_once(|| {
+        for (i, &sig) in SIGNALS.iter().enumerate() {
+            // SAFETY: a zeroed sigaction is a valid "default" value; we fill
+            // in the fields that matter before installing it.
+            let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+            new.sa_sigaction = signal_handler as *const () as usize;
+            new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SAFETY: sa_mask is a valid sigset_t to initialise.
+            unsafe { libc::sigemptyset(&mut new.sa_mask) };
+            // SAFETY: as above, overwritten by sigaction.
+            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: both pointers are valid; the handler is async-signal-safe.
+            if unsafe { libc::sigaction(sig, &new, &mut old) } == 0 {
+                let _ = PREVIOUS[i].set(old);
+            }
+        }
+    });
+}
+
+/// An alternate signal stack this module made for the thread.
+struct AltStack {
+    mapping: *mut libc::c_void,
+    len: usize,
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        if self.mapping.is_null() {
+            return;
+        }
+        // SAFETY: disabling the thread's alternate stack before unmapping it;
+        // a zeroed stack_t with SS_DISABLE is valid.
+        unsafe {
+            let mut ss: libc::stack_t = std::mem::zeroed();
+            ss.ss_flags = libc::SS_DISABLE;
+            libc::sigaltstack(&ss, std::ptr::null_mut());
+            libc::munmap(self.mapping, self.len);
+        }
+    }
+}
+
+fn ensure_alt_stack() {
+    let _ = ALT_STACK.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_some() {
+            return;
+        }
+        // SAFETY: querying the current alternate stack into a valid stack_t.
+        let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::sigaltstack(std::ptr::null(), &mut old) };
+        if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= 16 << 10 {
+            *slot = Some(AltStack {
+                mapping: std::ptr::null_mut(),
+                len: 0,
+            });
+            return;
+        }
+        let page = crate::vm::host_page_size();
+        let len = ALT_STACK_SIZE + page;
+        // SAFETY: a fresh anonymous mapping; the lowest page becomes a guard.
+        let mapping = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if mapping == libc::MAP_FAILED {
+            return;
+        }
+        // SAFETY: the mapping is ours; protect its first page and hand the
+        // rest to the kernel as this thread's signal stack.
+        unsafe {
+            libc::mprotect(mapping, page, libc::PROT_NONE);
+            let ss = libc::stack_t {
+                ss_sp: mapping.cast::<u8>().add(page).cast(),
+                ss_flags: 0,
+                ss_size: ALT_STACK_SIZE,
+            };
+            libc::sigaltstack(&ss, std::ptr::null_mut());
+        }
+        *slot = Some(AltStack { mapping, len });
+    });
+}
+
+unsafe extern "C" fn signal_handler(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes valid `info` and `ctx` to a SA_SIGINFO handler.
+    if unsafe { handle_trap(sig, info, ctx) } {
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { chain(sig, info, ctx) }
+}
+
+/// Turns a fault in wasm into a trap; false if the fault is not ours.
+///
+/// # Safety
+///
+/// Only from the signal handler, with the kernel's `info` and `ctx`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn handle_trap(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) -> bool {
+    let act = current();
+    if act.is_null() || info.is_null() || ctx.is_null() {
+        return false;
+    }
+    // SAFETY: non-null `CURRENT` points at a live activation.
+    let act = unsafe { &*act };
+    let Some(handler) = act.handler.as_ref() else {
+        return false;
+    };
+    let uc = ctx.cast::<libc::ucontext_t>();
+    // SAFETY: `ctx` is the interrupted thread's ucontext_t.
+    let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
+    let pc = gregs[libc::REG_RIP as usize] as usize;
+    let sp = gregs[libc::REG_RSP as usize] as usize;
+    let fp = gregs[libc::REG_RBP as usize] as usize;
+    // SAFETY: `info` is valid; si_addr is meaningful for these signals.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if !handler.stack_ptr_in_bounds(sp) {
+        return false;
+    }
+    let Some(reg) = try_read_registry() else {
+        return false;
+    };
+    let on_guard = matches!(sig, libc::SIGSEGV | libc::SIGBUS)
+        && addr >= act.stack_limit
+        && addr < act.guard_end;
+    let code = match reg.code_at(pc) {
+        Some(_) if on_guard => TrapCode::StackOverflow,
+        Some((start, entry)) => {
+            let off = (pc - start) as u64;
+            let site = entry
+                .trap_sites
+                .binary_search_by(|&(o, _)| u64::from(o).cmp(&off))
+                .ok()
+                .and_then(|i| TrapCode::from_u32(entry.trap_sites[i].1));
+            match (site, sig) {
+                (Some(code), _) => code,
+                (None, libc::SIGSEGV | libc::SIGBUS) if reg.in_memory(addr) => {
+                    TrapCode::MemoryOutOfBounds
+                }
+                (None, libc::SIGILL) => TrapCode::UnreachableCodeReached,
+                (None, libc::SIGFPE) => TrapCode::IntegerDivisionByZero,
+                _ => return false,
+            }
+        }
+        None if on_guard => TrapCode::HostStackExhausted,
+        None => return false,
+    };
+    let backtrace = walk(&reg, act, pc, fp);
+    drop(reg);
+    // SAFETY: the stack pointer is inside the coroutine (checked above), the
+    // code running there is wasm (or a host function about to be discarded
+    // by the trap), and we update exactly the registers corosensei asks for.
+    let regs = unsafe {
+        handler.setup_trap_handler(move || {
+            Some(Unwind::Trap {
+                code,
+                backtrace: Box::new(backtrace),
+            })
+        })
+    };
+    gregs[libc::REG_RIP as usize] = regs.rip as i64;
+    gregs[libc::REG_RSP as usize] = regs.rsp as i64;
+    gregs[libc::REG_RBP as usize] = regs.rbp as i64;
+    gregs[libc::REG_RDI as usize] = regs.rdi as i64;
+    gregs[libc::REG_RSI as usize] = regs.rsi as i64;
+    true
+}
+
+/// Faults are not turned into traps on this platform yet.
+///
+/// # Safety
+///
+/// Only from the signal handler.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+unsafe fn handle_trap(
+    _sig: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) -> bool {
+    false
+}
+
+/// Hands a fault that is not a wasm trap to whoever handled it before us.
+///
+/// # Safety
+///
+/// Only from the signal handler, with the kernel's arguments.
+unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let prev = SIGNALS
+        .iter()
+        .position(|&s| s == sig)
+        .and_then(|i| PREVIOUS[i].get());
+    match prev {
+        Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+            if p.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: the previous handler was installed with SA_SIGINFO,
+                // so it has this signature.
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(p.sa_sigaction) };
+                f(sig, info, ctx);
+            } else {
+                // SAFETY: a handler installed without SA_SIGINFO takes the
+                // signal number only.
+                let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(p.sa_sigaction) };
+                f(sig);
+            }
+        }
+        _ => {
+            // Restore the default action; returning re-executes the faulting
+            // instruction, which now kills the process as it would have
+            // without us.
+            // SAFETY: a zeroed sigaction with SIG_DFL is the default action.
+            unsafe {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+    }
+}

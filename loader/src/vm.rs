@@ -1,0 +1,334 @@
+//! Runtime storage that compiled code reads and writes through raw pointers:
+//! VMContext blocks, linear-memory reservations, table element arrays and
+//! global cells.
+//!
+//! Rule: everything compiled code may point into lives in a [`Block`] or a
+//! [`Reservation`] that never moves and is freed only when the last `Arc`
+//! holding it is dropped; whoever stores a pointer into one (a table
+//! element, an import slot) must also hold that `Arc`. Reads and writes go
+//! through the checked accessors here, never through Rust references, since
+//! compiled code aliases the memory.
+
+#![allow(
+    unsafe_code,
+    reason = "allocates and accesses memory shared with compiled code"
+)]
+
+use std::alloc::Layout;
+use std::any::Any;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::traphandler;
+
+/// A zeroed, 16-byte aligned heap block that compiled code accesses by
+/// address (a VMContext, a table's elements, a host-made definition).
+pub(crate) struct Block {
+    ptr: NonNull<u8>,
+    size: usize,
+    /// Whatever the pointers stored in this block point into.
+    keep: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
+}
+
+// SAFETY: the block is plain bytes accessed only through raw pointers by
+// the accessors below (no Rust references into it exist), so sharing and
+// sending it is as safe as sharing the integer values it holds.
+unsafe impl Send for Block {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Block {}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Block")
+            .field("addr", &self.ptr)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+impl Block {
+    /// Allocates `size` zeroed bytes (at least 16), 16-byte aligned.
+    pub(crate) fn new(size: usize) -> Result<Arc<Block>, String> {
+        let size = size.max(16);
+        let layout = Layout::from_size_align(size, 16)
+            .map_err(|e| format!("cannot allocate {size} bytes: {e}"))?;
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr =
+            NonNull::new(raw).ok_or_else(|| format!("out of memory allocating {size} bytes"))?;
+        Ok(Arc::new(Block {
+            ptr,
+            size,
+            keep: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The block's address.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The block's size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Keeps `owner` alive as long as this block. Owning itself (a
+    /// global in a VMContext holding a funcref of the same instance) would
+    /// be a cycle, and owners are kept once.
+    pub(crate) fn keep_alive(&self, owner: Arc<dyn Any + Send + Sync>) {
+        let owner_addr = Arc::as_ptr(&owner) as *const u8;
+        if std::ptr::eq(owner_addr, (self as *const Block).cast::<u8>()) {
+            return;
+        }
+        let mut keep = self.keep.lock().unwrap_or_else(PoisonError::into_inner);
+        if !keep
+            .iter()
+            .any(|k| std::ptr::eq(Arc::as_ptr(k) as *const u8, owner_addr))
+        {
+            keep.push(owner);
+        }
+    }
+
+    fn at(&self, off: usize, len: usize) -> *mut u8 {
+        // A bad offset is a loader bug (offsets come from VMOffsets for
+        // this block's own counts); stop rather than corrupt memory.
+        if off.checked_add(len).is_none_or(|end| end > self.size) {
+            std::process::abort();
+        }
+        // SAFETY: `off + len <= size`, so the result stays inside the allocation.
+        unsafe { self.ptr.as_ptr().add(off) }
+    }
+
+    /// The address of byte `off`.
+    pub(crate) fn addr(&self, off: u32) -> *mut u8 {
+        self.at(off as usize, 0)
+    }
+
+    /// Writes a native-endian `u64` (or pointer) at `off`.
+    pub(crate) fn write_u64(&self, off: u32, v: u64) {
+        let p = self.at(off as usize, 8);
+        // SAFETY: `at` checked the 8 bytes lie inside the allocation.
+        unsafe { p.cast::<u64>().write_unaligned(v) }
+    }
+
+    /// Reads a `u64` at `off`.
+    pub(crate) fn read_u64(&self, off: u32) -> u64 {
+        let p = self.at(off as usize, 8);
+        // SAFETY: `at` checked the 8 bytes lie inside the allocation.
+        unsafe { p.cast::<u64>().read_unaligned() }
+    }
+
+    /// Writes a `u32` at `off`.
+    pub(crate) fn write_u32(&self, off: u32, v: u32) {
+        let p = self.at(off as usize, 4);
+        // SAFETY: `at` checked the 4 bytes lie inside the allocation.
+        unsafe { p.cast::<u32>().write_unaligned(v) }
+    }
+
+    /// Writes 16 bytes at `off`.
+    pub(crate) fn write_16(&self, off: u32, v: [u8; 16]) {
+        let p = self.at(off as usize, 16);
+        // SAFETY: `at` checked the 16 bytes lie inside the allocation.
+        unsafe { p.cast::<[u8; 16]>().write_unaligned(v) }
+    }
+
+    /// Reads 16 bytes at `off`.
+    pub(crate) fn read_16(&self, off: u32) -> [u8; 16] {
+        let p = self.at(off as usize, 16);
+        // SAFETY: `at` checked the 16 bytes lie inside the allocation.
+        unsafe { p.cast::<[u8; 16]>().read_unaligned() }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Ok(layout) = Layout::from_size_align(self.size, 16) {
+            // SAFETY: allocated in `new` with this very layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) }
+        }
+    }
+}
+
+/// A place in a [`Block`]: where a definition (memory, table, global) lives.
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub(crate) block: Arc<Block>,
+    pub(crate) off: u32,
+}
+
+impl Slot {
+    /// The slot's address.
+    pub(crate) fn addr(&self) -> *mut u8 {
+        self.block.addr(self.off)
+    }
+    pub(crate) fn read_u64(&self, rel: u32) -> u64 {
+        self.block.read_u64(self.off + rel)
+    }
+    pub(crate) fn write_u64(&self, rel: u32, v: u64) {
+        self.block.write_u64(self.off + rel, v)
+    }
+    pub(crate) fn read_16(&self) -> [u8; 16] {
+        self.block.read_16(self.off)
+    }
+    pub(crate) fn write_16(&self, v: [u8; 16]) {
+        self.block.write_16(self.off, v)
+    }
+}
+
+/// The host's page size.
+pub(crate) fn host_page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n)
+        .ok()
+        .filter(|n| n.is_power_of_two())
+        .unwrap_or(4096)
+}
+
+/// An address-space reservation for one linear memory: `accessible` bytes
+/// at the start are read-write, the rest (up to `len`) is inaccessible and
+/// registered with the trap handler, so a wasm access there becomes
+/// "out of bounds memory access".
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    base: NonNull<u8>,
+    len: usize,
+    accessible: Mutex<usize>,
+}
+
+// SAFETY: the mapping is only accessed through raw pointers (by compiled
+// code and by the bounds-checked copies below); `accessible` is behind a
+// mutex.
+unsafe impl Send for Reservation {}
+// SAFETY: see `Send` above.
+unsafe impl Sync for Reservation {}
+
+impl Reservation {
+    /// Reserves `len` bytes, the first `accessible` read-write.
+    pub(crate) fn new(len: usize, accessible: usize) -> Result<Reservation, String> {
+        let len = len.max(host_page_size());
+        // SAFETY: an anonymous private mapping at an address the kernel
+        // chooses touches no existing memory.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(format!(
+                "cannot reserve {len} bytes of address space for a linear memory: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let base = NonNull::new(raw.cast::<u8>()).ok_or("mmap returned null")?;
+        let r = Reservation {
+            base,
+            len,
+            accessible: Mutex::new(0),
+        };
+        traphandler::register_memory(r.base.as_ptr() as usize, len);
+        r.make_accessible(accessible)?;
+        Ok(r)
+    }
+
+    /// The first byte.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// The whole reservation's length.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Makes the first `bytes` bytes read-write (never shrinks).
+    pub(crate) fn make_accessible(&self, bytes: usize) -> Result<(), String> {
+        let mut acc = self
+            .accessible
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if bytes <= *acc {
+            return Ok(());
+        }
+        if bytes > self.len {
+            return Err("memory would grow past its reservation".into());
+        }
+        let page = host_page_size();
+        let from = *acc;
+        let to = bytes.div_ceil(page) * page;
+        let to = to.min(self.len);
+        // SAFETY: `from..to` lies inside our own reservation; nothing else
+        // maps there.
+        let rc = unsafe {
+            libc::mprotect(
+                self.base.as_ptr().add(from).cast(),
+                to - from,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc != 0 {
+            return Err(format!(
+                "cannot commit linear memory: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        *acc = to;
+        Ok(())
+    }
+
+    /// Copies `buf.len()` bytes from offset `off` out of the memory; the
+    /// caller has checked `off + buf.len()` against the memory's length.
+    pub(crate) fn read(&self, off: usize, buf: &mut [u8]) -> bool {
+        if !self.in_accessible(off, buf.len()) {
+            return false;
+        }
+        // SAFETY: the range is inside the read-write part of our mapping,
+        // and `buf` is a distinct Rust buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.as_ptr().add(off), buf.as_mut_ptr(), buf.len())
+        };
+        true
+    }
+
+    /// Copies `data` into the memory at `off` (checked like [`Self::read`]).
+    pub(crate) fn write(&self, off: usize, data: &[u8]) -> bool {
+        if !self.in_accessible(off, data.len()) {
+            return false;
+        }
+        // SAFETY: the range is inside the read-write part of our mapping,
+        // and `data` is a distinct Rust buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.as_ptr().add(off), data.len())
+        };
+        true
+    }
+
+    /// The base address, if the first `len` bytes are accessible.
+    pub(crate) fn accessible_base(&self, len: usize) -> Option<*mut u8> {
+        self.in_accessible(0, len).then_some(self.base.as_ptr())
+    }
+
+    fn in_accessible(&self, off: usize, len: usize) -> bool {
+        let acc = *self
+            .accessible
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        off.checked_add(len).is_some_and(|end| end <= acc)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        traphandler::unregister_memory(self.base.as_ptr() as usize);
+        // SAFETY: we mapped exactly this range in `new`; pointers into it
+        // live only in blocks and instances that held the reservation alive
+        // until now.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}

@@ -1,0 +1,669 @@
+//! Loader tests with artifacts built by hand (`ArtifactBuilder` plus a few
+//! bytes of x86-64), so the loader is tested without the compiler: the
+//! load-time checks, calls, host imports, traps from the helper, memory
+//! faults, stack overflow and concurrent traps.
+//!
+//! Rule: the hand-written "functions" here are array-call trampolines (or
+//! wasm-to-array trampolines) obeying the ABI in artifact-format's
+//! `vmctx.rs`; keep their byte offsets in step with the layout comments.
+
+#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use wasmo_artifact_format::metadata::{
+    ConstExpr, ConstOp, DataMode, DataSegment, DefinedFunc, Export, ExternKind, Import, ImportKind,
+    ModuleMetadata, Names, RelocKind, RelocTarget, Relocation,
+};
+use wasmo_artifact_format::{
+    ArtifactBuilder, BoundsChecks, BuildFacts, CompatFacts, CpuFeatures, FormatError, FuncIndex,
+    TypeIndex, VMOffsets, WasmFeatures, X86Feature,
+};
+use wasmo_loader::{
+    CallError, Extern, Func, FuncType, HostError, Imports, Instance, Limits, LoadError, MemoryType,
+    Module, TrapCode, Val, ValType,
+};
+
+const GOT: u32 = 4096;
+
+fn facts(triple: &str) -> BuildFacts {
+    BuildFacts {
+        compat: CompatFacts {
+            target_triple: triple.into(),
+            cpu_features: CpuFeatures::EMPTY,
+            bounds_checks: BoundsChecks::GuardPages,
+            memory_reservation: 4 << 30,
+            guard_size: 4 << 30,
+            wasm_features: WasmFeatures(WasmFeatures::MVP),
+            page_align: 4096,
+        },
+        cpu_name: "x86-64-v2".into(),
+        opt_level: 2,
+        source_hash: [0; 32],
+    }
+}
+
+/// `(offset, bytes)` of each hand-written function; see `builder`.
+fn text() -> Vec<u8> {
+    let mut t = vec![0xcc; 256];
+    let mut put = |at: usize, bytes: &[u8]| t[at..at + bytes.len()].copy_from_slice(bytes);
+    // @0 answer: mov dword [rdx], 42; ret
+    put(0, &[0xc7, 0x02, 0x2a, 0, 0, 0, 0xc3]);
+    // @16 boom: push rbp; mov rbp, rsp; mov esi, 8; call [rip + GOT]; ud2
+    let disp = (GOT as i32 - 31).to_le_bytes();
+    put(
+        16,
+        &[
+            0x55, 0x48, 0x89, 0xe5, 0xbe, 8, 0, 0, 0, 0xff, 0x15, disp[0], disp[1], disp[2],
+            disp[3], 0x0f, 0x0b,
+        ],
+    );
+    // @48 load0: mov rax, [rdi]; mov eax, [rax]; mov [rdx], eax; ret
+    put(48, &[0x48, 0x8b, 0x07, 0x8b, 0x00, 0x89, 0x02, 0xc3]);
+    // @64 oob: mov rax, [rdi]; mov eax, [rax + 0x10000]; mov [rdx], eax; ret
+    put(
+        64,
+        &[0x48, 0x8b, 0x07, 0x8b, 0x80, 0, 0, 1, 0, 0x89, 0x02, 0xc3],
+    );
+    // @80 recurse: push rbp; mov rbp, rsp; call 80
+    put(80, &[0x55, 0x48, 0x89, 0xe5, 0xe8, 0xf7, 0xff, 0xff, 0xff]);
+    // @96 call_import: calls import 0 with values[0], stores its result.
+    put(
+        96,
+        &[
+            0x55, 0x48, 0x89, 0xe5, // push rbp; mov rbp, rsp
+            0x53, 0x48, 0x83, 0xec, 0x08, // push rbx; sub rsp, 8
+            0x48, 0x89, 0xd3, // mov rbx, rdx
+            0x48, 0x89, 0xfe, // mov rsi, rdi
+            0x8b, 0x13, // mov edx, [rbx]
+            0x48, 0x8b, 0x47, 0x20, // mov rax, [rdi + 32]
+            0x48, 0x8b, 0x7f, 0x28, // mov rdi, [rdi + 40]
+            0xff, 0xd0, // call rax
+            0x89, 0x03, // mov [rbx], eax
+            0x48, 0x83, 0xc4, 0x08, 0x5b, // add rsp, 8; pop rbx
+            0x5d, 0xc3, // pop rbp; ret
+        ],
+    );
+    // @144 wasm-to-array trampoline for (i32) -> i32.
+    put(
+        144,
+        &[
+            0x55, 0x48, 0x89, 0xe5, // push rbp; mov rbp, rsp
+            0x48, 0x83, 0xec, 0x10, // sub rsp, 16
+            0x89, 0x14, 0x24, // mov [rsp], edx
+            0x48, 0x89, 0xe2, // mov rdx, rsp
+            0xb9, 1, 0, 0, 0, // mov ecx, 1
+            0xff, 0x17, // call [rdi]
+            0x8b, 0x04, 0x24, // mov eax, [rsp]
+            0xc9, 0xc3, // leave; ret
+        ],
+    );
+    // @208 wild: xor eax, eax; mov [rax], eax; ret (a fault outside any memory)
+    put(208, &[0x31, 0xc0, 0x89, 0x00, 0xc3]);
+    t
+}
+
+fn builder(triple: &str) -> ArtifactBuilder {
+    let t0 = FuncType {
+        params: vec![],
+        results: vec![ValType::I32],
+    };
+    let t1 = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    let f = |offset: u32, len: u32| DefinedFunc {
+        offset,
+        len,
+        array_trampoline: offset,
+    };
+    let export = |name: &str, index: u32| Export {
+        name: name.into(),
+        kind: ExternKind::Func,
+        index,
+    };
+    let mut metadata = ModuleMetadata {
+        types: vec![t0, t1],
+        imports: vec![Import {
+            module: "env".into(),
+            name: "f".into(),
+            kind: ImportKind::Func(TypeIndex(1)),
+        }],
+        funcs: [1, 0, 0, 0, 0, 0, 1, 0]
+            .into_iter()
+            .map(TypeIndex)
+            .collect(),
+        defined_funcs: vec![
+            f(0, 7),
+            f(16, 17),
+            f(48, 8),
+            f(64, 12),
+            f(80, 9),
+            f(96, 36),
+            f(208, 5),
+        ],
+        import_trampolines: vec![144],
+        memories: vec![MemoryType {
+            limits: Limits {
+                min: 1,
+                max: Some(2),
+            },
+            memory64: false,
+            shared: false,
+        }],
+        exports: vec![
+            export("answer", 1),
+            export("boom", 2),
+            export("load0", 3),
+            export("oob", 4),
+            export("recurse", 5),
+            export("call_import", 6),
+            export("wild", 7),
+            Export {
+                name: "mem".into(),
+                kind: ExternKind::Memory,
+                index: 0,
+            },
+        ],
+        data: vec![DataSegment {
+            mode: DataMode::Active {
+                memory: wasmo_artifact_format::MemoryIndex(0),
+                offset: ConstExpr {
+                    ops: vec![ConstOp::I32Const(0)],
+                },
+            },
+            bytes: vec![42, 0, 0, 0],
+        }],
+        relocations: vec![Relocation {
+            offset: u64::from(GOT),
+            kind: RelocKind::Abs64 { addend: 0 },
+            target: RelocTarget::Helper(0),
+        }],
+        names: Names {
+            module: Some("m".into()),
+            funcs: vec![(FuncIndex(2), "boom".into())],
+        },
+        ..Default::default()
+    };
+    metadata.vmctx_size = VMOffsets::new(metadata.vm_counts()).size();
+    ArtifactBuilder {
+        facts: facts(triple),
+        metadata,
+        text: text(),
+        rodata: vec![],
+        relro: vec![0; 8],
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn write(bytes: &[u8]) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!(
+        "wasmo-loader-test-{}-{n}.wasmo",
+        std::process::id()
+    ));
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn load(bytes: &[u8]) -> Result<Module, LoadError> {
+    let p = write(bytes);
+    let r = Module::from_file(&p);
+    let _ = std::fs::remove_file(&p);
+    r
+}
+
+fn good() -> Vec<u8> {
+    builder(&wasmo_loader::host_triple()).build().unwrap()
+}
+
+/// Recomputes the body hash after a deliberate edit.
+fn rehash(bytes: &mut [u8]) {
+    let mut h = blake3::Hasher::new();
+    h.update(&bytes[..48]);
+    h.update(&[0; 32]);
+    h.update(&bytes[80..]);
+    let hash = *h.finalize().as_bytes();
+    bytes[48..80].copy_from_slice(&hash);
+}
+
+fn imports_with(f: Func) -> Imports {
+    let mut imports = Imports::new();
+    imports.define("env", "f", Extern::Func(f));
+    imports
+}
+
+fn double() -> Func {
+    let ty = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    Func::new_host(ty, |_, args, results| {
+        results[0] = Val::I32(args[0].i32().unwrap_or(0) * 2);
+        Ok(())
+    })
+}
+
+fn instance() -> Instance {
+    let module = load(&good()).unwrap();
+    Instance::new(&module, &imports_with(double())).unwrap()
+}
+
+fn call_i32(inst: &Instance, name: &str, args: &[Val]) -> Result<i32, CallError> {
+    let r = inst.get_func(name).unwrap().call(args)?;
+    Ok(r[0].i32().unwrap())
+}
+
+fn trap_code(r: Result<i32, CallError>) -> TrapCode {
+    match r {
+        Err(CallError::Trap(t)) => t.code,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn loads_and_runs() {
+    let inst = instance();
+    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+    assert_eq!(
+        call_i32(&inst, "load0", &[]).unwrap(),
+        42,
+        "data segment applied"
+    );
+    assert_eq!(call_i32(&inst, "call_import", &[Val::I32(21)]).unwrap(), 42);
+    let exports: Vec<String> = inst
+        .module()
+        .exports()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(exports.contains(&"mem".to_owned()));
+    assert_eq!(inst.module().imports()[0].name, "f");
+}
+
+#[test]
+fn argument_checks() {
+    let inst = instance();
+    let f = inst.get_func("call_import").unwrap();
+    assert!(matches!(
+        f.call(&[]),
+        Err(CallError::ArgumentCount {
+            expected: 1,
+            got: 0
+        })
+    ));
+    assert!(matches!(
+        f.call(&[Val::I64(1)]),
+        Err(CallError::ArgumentType { index: 0, .. })
+    ));
+}
+
+#[test]
+fn helper_trap_is_caught_and_instance_stays_usable() {
+    let inst = instance();
+    for _ in 0..3 {
+        match inst.get_func("boom").unwrap().call(&[]) {
+            Err(CallError::Trap(t)) => {
+                assert_eq!(t.code, TrapCode::UnreachableCodeReached);
+                assert_eq!(t.to_string(), "wasm trap: unreachable");
+                assert_eq!(
+                    t.backtrace.first().and_then(|f| f.func_name.as_deref()),
+                    Some("boom")
+                );
+                assert_eq!(t.backtrace[0].func_index, 2);
+                assert_eq!(t.backtrace[0].module_name.as_deref(), Some("m"));
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+        assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+    }
+}
+
+#[test]
+fn memory_fault_is_out_of_bounds_until_grown() {
+    let inst = instance();
+    assert_eq!(
+        trap_code(call_i32(&inst, "oob", &[])),
+        TrapCode::MemoryOutOfBounds
+    );
+    let mem = inst.get_memory("mem").unwrap();
+    assert_eq!(mem.size_pages(), 1);
+    assert_eq!(mem.grow(1), Some(1));
+    assert_eq!(mem.grow(1), None, "max is 2 pages");
+    mem.write(0x10000, &7i32.to_le_bytes()).unwrap();
+    assert_eq!(call_i32(&inst, "oob", &[]).unwrap(), 7);
+    assert!(mem.write(0x20000, &[1]).is_err());
+}
+
+#[test]
+fn stack_overflow_is_a_trap() {
+    let inst = instance();
+    for _ in 0..2 {
+        match inst.get_func("recurse").unwrap().call(&[]) {
+            Err(CallError::Trap(t)) => {
+                assert_eq!(t.code, TrapCode::StackOverflow);
+                assert!(!t.backtrace.is_empty());
+                assert!(t.backtrace.iter().all(|f| f.func_index == 5));
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+    }
+    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+}
+
+#[test]
+fn host_errors_unwind_wasm() {
+    let module = load(&good()).unwrap();
+    let ty = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    let f = Func::new_host(ty, |caller, args, _| {
+        assert_eq!(caller.memory().map(|m| m[0]), Some(42));
+        match args[0].i32() {
+            Some(0) => Err(HostError::Trap(TrapCode::IntegerDivisionByZero)),
+            Some(1) => Err(HostError::Exit(3)),
+            Some(2) => Err(HostError::Message("no".into())),
+            _ => panic!("host bug"),
+        }
+    });
+    let inst = Instance::new(&module, &imports_with(f)).unwrap();
+    let call = |a| inst.get_func("call_import").unwrap().call(&[Val::I32(a)]);
+    match call(0) {
+        Err(CallError::Trap(t)) => {
+            assert_eq!(t.code, TrapCode::IntegerDivisionByZero);
+            // The wasm caller of the import: `call_import`, function 6.
+            assert_eq!(t.backtrace.first().map(|f| f.func_index), Some(6), "{t:?}");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert!(matches!(call(1), Err(CallError::Exit(3))));
+    assert!(matches!(call(2), Err(CallError::Host(m)) if m == "no"));
+    assert!(matches!(call(3), Err(CallError::Host(m)) if m.contains("panicked")));
+    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+}
+
+#[test]
+fn nested_calls_trap_independently() {
+    let module = load(&good()).unwrap();
+    let slot: Arc<OnceLock<Instance>> = Arc::new(OnceLock::new());
+    let inner = slot.clone();
+    let ty = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    let f = Func::new_host(ty, move |_, args, results| {
+        let inst = inner
+            .get()
+            .ok_or(HostError::Message("no instance".into()))?;
+        // A trap in the nested call comes back here as an error.
+        let e = inst.get_func("boom").unwrap().call(&[]).unwrap_err();
+        assert!(matches!(e, CallError::Trap(_)));
+        let r = inst
+            .get_func("answer")
+            .unwrap()
+            .call(&[])
+            .map_err(|e| HostError::Message(e.to_string()))?;
+        results[0] = Val::I32(r[0].i32().unwrap_or(0) + args[0].i32().unwrap_or(0));
+        Ok(())
+    });
+    let inst = Instance::new(&module, &imports_with(f)).unwrap();
+    let _ = slot.set(inst.clone());
+    assert_eq!(call_i32(&inst, "call_import", &[Val::I32(1)]).unwrap(), 43);
+}
+
+#[test]
+fn concurrent_traps() {
+    let module = load(&good()).unwrap();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let module = module.clone();
+            std::thread::spawn(move || {
+                let inst = Instance::new(&module, &imports_with(double())).unwrap();
+                for _ in 0..50 {
+                    assert_eq!(
+                        trap_code(call_i32(&inst, "boom", &[])),
+                        TrapCode::UnreachableCodeReached
+                    );
+                    assert_eq!(
+                        trap_code(call_i32(&inst, "oob", &[])),
+                        TrapCode::MemoryOutOfBounds
+                    );
+                    assert_eq!(call_i32(&inst, "call_import", &[Val::I32(5)]).unwrap(), 10);
+                }
+                assert_eq!(
+                    trap_code(call_i32(&inst, "recurse", &[])),
+                    TrapCode::StackOverflow
+                );
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn link_errors_name_the_import() {
+    let module = load(&good()).unwrap();
+    let e = Instance::new(&module, &Imports::new()).unwrap_err();
+    assert_eq!(e.to_string(), "unknown import `env.f`");
+    let wrong = Func::new_host(
+        FuncType {
+            params: vec![ValType::I64],
+            results: vec![],
+        },
+        |_, _, _| Ok(()),
+    );
+    let e = Instance::new(&module, &imports_with(wrong)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "incompatible import type for `env.f`: expected (func (param i32) (result i32)), found (func (param i64))"
+    );
+}
+
+#[test]
+fn refuses_truncated_flipped_and_old_artifacts() {
+    let a = good();
+    assert!(matches!(
+        load(&a[..a.len() - 1]),
+        Err(LoadError::Format(FormatError::Truncated { .. }))
+    ));
+    assert!(matches!(
+        load(&a[..10]),
+        Err(LoadError::Format(FormatError::Truncated { .. }))
+    ));
+    for at in [400, a.len() - 5, 4096 + 20] {
+        let mut b = a.clone();
+        b[at] ^= 1;
+        assert!(
+            matches!(load(&b), Err(LoadError::Format(FormatError::HashMismatch))),
+            "flip at {at}"
+        );
+    }
+    let mut v = a.clone();
+    v[8] = 99;
+    assert!(matches!(
+        load(&v),
+        Err(LoadError::Format(FormatError::Version { .. }))
+    ));
+}
+
+#[test]
+fn refuses_other_targets() {
+    let a = builder("aarch64-unknown-linux-gnu").build().unwrap();
+    let e = load(&a).unwrap_err();
+    assert!(matches!(e, LoadError::Target { .. }));
+    assert!(e.to_string().contains("aarch64-unknown-linux-gnu"), "{e}");
+}
+
+#[test]
+fn refuses_missing_cpu_features() {
+    let mut b = builder(&wasmo_loader::host_triple());
+    for &f in X86Feature::ALL {
+        b.facts.compat.cpu_features.insert(f);
+    }
+    let missing = b
+        .facts
+        .compat
+        .cpu_features
+        .missing_from(CpuFeatures::host());
+    let r = load(&b.build().unwrap());
+    if missing == CpuFeatures::EMPTY {
+        assert!(r.is_ok());
+    } else {
+        let e = r.unwrap_err();
+        assert!(matches!(e, LoadError::CpuFeatures { .. }));
+        assert!(e.to_string().contains("--cpu x86-64-v2"), "{e}");
+        assert!(e.to_string().contains(&missing.to_string()), "{e}");
+    }
+}
+
+#[test]
+fn refuses_compat_hash_mismatch() {
+    let mut a = good();
+    a[16] ^= 0xff;
+    rehash(&mut a);
+    assert!(matches!(load(&a), Err(LoadError::Compat)));
+}
+
+#[test]
+fn refuses_out_of_bounds_metadata() {
+    let mut b = builder(&wasmo_loader::host_triple());
+    b.metadata.defined_funcs[0].offset = 100_000;
+    assert!(matches!(
+        load(&b.build().unwrap()),
+        Err(LoadError::Invalid {
+            section: "functions",
+            ..
+        })
+    ));
+    let mut b = builder(&wasmo_loader::host_triple());
+    b.metadata.relocations[0].offset = 0;
+    assert!(matches!(
+        load(&b.build().unwrap()),
+        Err(LoadError::Invalid {
+            section: "relocations",
+            ..
+        })
+    ));
+    let mut b = builder(&wasmo_loader::host_triple());
+    b.metadata.vmctx_size += 16;
+    assert!(matches!(
+        load(&b.build().unwrap()),
+        Err(LoadError::Invalid {
+            section: "metadata",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn data_segment_out_of_bounds_traps_at_instantiation() {
+    let mut b = builder(&wasmo_loader::host_triple());
+    b.metadata.data[0].mode = DataMode::Active {
+        memory: wasmo_artifact_format::MemoryIndex(0),
+        offset: ConstExpr {
+            ops: vec![ConstOp::I32Const(65534)],
+        },
+    };
+    let module = load(&b.build().unwrap()).unwrap();
+    match Instance::new(&module, &imports_with(double())) {
+        Err(wasmo_loader::InstantiationError::Trap(t)) => {
+            assert_eq!(t.code, TrapCode::MemoryOutOfBounds)
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Module>();
+    check::<Instance>();
+    check::<Func>();
+    check::<wasmo_loader::Memory>();
+    check::<wasmo_loader::Table>();
+    check::<wasmo_loader::Global>();
+}
+
+#[test]
+fn host_made_entities_link() {
+    use wasmo_loader::{Global, GlobalType, Memory, Table, TableType};
+    let m = Memory::new(MemoryType {
+        limits: Limits {
+            min: 1,
+            max: Some(3),
+        },
+        memory64: false,
+        shared: false,
+    })
+    .unwrap();
+    m.write(10, b"hi").unwrap();
+    let mut buf = [0u8; 2];
+    m.read(10, &mut buf).unwrap();
+    assert_eq!(&buf, b"hi");
+    assert!(m.read(65535, &mut buf).is_err());
+    let t = Table::new(TableType {
+        element: ValType::FuncRef,
+        limits: Limits { min: 4, max: None },
+    })
+    .unwrap();
+    assert_eq!(t.size(), 4);
+    let g = Global::new(
+        GlobalType {
+            content: ValType::I32,
+            mutable: true,
+        },
+        Val::I32(5),
+    )
+    .unwrap();
+    g.set(Val::I32(6)).unwrap();
+    assert_eq!(g.get().i32(), Some(6));
+    assert!(g.set(Val::I64(1)).is_err());
+    let inst = instance();
+    let f = inst.get_func("answer").unwrap();
+    let g = Global::new(
+        GlobalType {
+            content: ValType::FuncRef,
+            mutable: false,
+        },
+        Val::FuncRef(Some(f.clone())),
+    )
+    .unwrap();
+    match g.get() {
+        Val::FuncRef(Some(back)) => assert!(back.same(&f)),
+        other => panic!("expected the function back, got {other:?}"),
+    }
+}
+
+/// A fault in wasm text that is not a wasm trap (here a null write) must
+/// stay a crash: run it in a child process and expect SIGSEGV.
+#[test]
+fn foreign_faults_still_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    if std::env::var_os("WASMO_LOADER_CRASH_CHILD").is_some() {
+        let inst = instance();
+        let _ = call_i32(&inst, "wild", &[]);
+        std::process::exit(0);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "foreign_faults_still_crash",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("WASMO_LOADER_CRASH_CHILD", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    const SIGSEGV: i32 = 11;
+    assert_eq!(status.signal(), Some(SIGSEGV), "{status:?}");
+}
