@@ -1,0 +1,76 @@
+//! WASI preview1 (`wasi_snapshot_preview1`) for the wasmo loader: build a
+//! [`WasiCtx`] from a [`WasiConfig`], then [`add_to_imports`] defines every
+//! preview1 function in an [`Imports`](wasmo_loader::Imports).
+//!
+//! ```no_run
+//! use std::sync::{Arc, Mutex};
+//! use wasmo_loader::{CallError, Imports, Instance, Module};
+//! use wasmo_wasi::{parse_env, Preopen, WasiConfig, WasiCtx};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let module = Module::from_file("app.wasmo".as_ref())?;
+//! let mut ro = Preopen::parse("/srv/data::/data"); // `--dir-ro` or similar
+//! ro.read_only = true;
+//! let cfg = WasiConfig {
+//!     args: vec!["app".into(), "--flag".into()],             // argv[0] first
+//!     env: ["K=V", "HOME"].iter().filter_map(|s| parse_env(s).transpose()).collect::<Result<_, _>>()?,
+//!     preopens: vec![Preopen::parse("."), ro],               // fds 3, 4
+//! };
+//! let ctx = Arc::new(Mutex::new(WasiCtx::new(cfg)?));
+//! let mut imports = Imports::new();
+//! wasmo_wasi::add_to_imports(&ctx, &mut imports);
+//! let instance = Instance::new(&module, &imports)?;
+//! let status = match instance.get_func("_start").map(|f| f.call(&[])) {
+//!     Some(Ok(_)) => 0,
+//!     Some(Err(CallError::Exit(code))) => code, // proc_exit(code)
+//!     Some(Err(e)) => return Err(e.into()),
+//!     None => return Err("no `_start` export".into()),
+//! };
+//! std::process::exit(status);
+//! # }
+//! ```
+//!
+//! Rule: the guest touches the host only through this crate's modules, each
+//! of which takes guest pointers through [`mem::Mem`] (bounds-checked, a bad
+//! pointer is `EFAULT`) and files through the cap-std directories in
+//! [`WasiCtx`] (sandboxed, no ambient paths). No unsafe code here.
+
+mod abi;
+mod args;
+mod clock;
+mod ctx;
+mod errno;
+mod fd;
+mod mem;
+mod path;
+mod poll;
+mod proc;
+mod readdir;
+mod spec;
+mod stat;
+mod table;
+
+#[cfg(test)]
+mod scenario_tests;
+
+use std::sync::{Arc, Mutex};
+
+pub use ctx::{Preopen, WasiConfig, WasiCtx, WasiError};
+pub use errno::Errno;
+pub use spec::parse_env;
+
+/// The import module name of every function defined here.
+pub const MODULE: &str = "wasi_snapshot_preview1";
+
+/// Defines all of `wasi_snapshot_preview1` in `imports`, each function
+/// sharing `ctx`. `proc_exit(code)` fails the call with
+/// `HostError::Exit(code)`, which reaches the embedder as
+/// `CallError::Exit(code)`.
+pub fn add_to_imports(ctx: &Arc<Mutex<WasiCtx>>, imports: &mut wasmo_loader::Imports) {
+    table::define_all(ctx, imports);
+}
+
+/// The names of the functions [`add_to_imports`] defines.
+pub fn function_names() -> impl Iterator<Item = &'static str> {
+    table::FUNCS.iter().map(|f| f.name)
+}
