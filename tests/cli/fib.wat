@@ -1,0 +1,9 @@
+;; run: wasmo exec --invoke fib {artifact} 30
+;; The bundled example's answer.
+(module
+  (func (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add
+        (call 0 (i32.sub (local.get $n) (i32.const 1)))
+        (call 0 (i32.sub (local.get $n) (i32.const 2))))))))

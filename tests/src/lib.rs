@@ -1,0 +1,106 @@
+//! Shared helpers for wasmo's integration tests: finding the `wasmo` and
+//! `wasmoc` binaries, compiling text modules and loading artifacts.
+//!
+//! Rule: the tests exercise the same path users take (wasm bytes ->
+//! `wasmo_compiler::compile` -> a file on disk -> `wasmo_loader::Module::from_file`),
+//! never an in-memory shortcut the CLI does not have.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root (the directory above this crate).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// Path of a binary of this workspace (`wasmo`, `wasmoc`) built with the
+/// same profile as the running test, freshly built.
+///
+/// The binaries belong to other packages, so `env!("CARGO_BIN_EXE_...")`
+/// cannot name them: they are found beside the test executable's `deps`
+/// directory. `cargo test --workspace` builds them before it runs any test;
+/// so that `cargo test -p wasmo-tests` never runs stale binaries, the first
+/// call also runs `cargo test --workspace --no-run` for this profile and
+/// target directory (a no-op when everything is fresh; cargo does not hold
+/// its build lock while tests run).
+pub fn bin_path(name: &str) -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the test executable: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable location {}", exe.display()))?;
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    BUILT.get_or_init(|| build_binaries(profile_dir)).clone()?;
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: build the binaries first (`cargo test --workspace` does, or \
+             `cargo build -p wasmo-cli -p wasmoc`)",
+            path.display()
+        ))
+    }
+}
+
+fn build_binaries(profile_dir: &Path) -> Result<(), String> {
+    let Some(cargo) = std::env::var_os("CARGO").or_else(|| option_env!("CARGO").map(Into::into))
+    else {
+        return Ok(());
+    };
+    let Some(target_dir) = profile_dir.parent() else {
+        return Ok(());
+    };
+    let mut cmd = Command::new(cargo);
+    // The very build `cargo test --workspace` does (same packages, targets
+    // and so the same feature unification), so under it this is a no-op;
+    // a narrower `cargo build -p wasmo-cli` would unify features
+    // differently and rebuild dependencies.
+    cmd.args([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--quiet",
+        "--manifest-path",
+    ])
+    .arg(workspace_root().join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(target_dir);
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            cmd.arg("--release");
+        }
+        Some(other) => {
+            cmd.arg("--profile").arg(other);
+        }
+        None => return Ok(()),
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo to build the binaries: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "building the workspace (for wasmo and wasmoc) failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Text to wasm binary, panicking on a syntax error (test inputs are ours).
+pub fn wat(text: &str) -> Vec<u8> {
+    match wat::parse_str(text) {
+        Ok(b) => b,
+        Err(e) => panic!("test module does not parse: {e}"),
+    }
+}
+
+/// `fib.wat` from `examples/`.
+pub fn example(name: &str) -> PathBuf {
+    workspace_root().join("examples").join(name)
+}

