@@ -22,7 +22,7 @@ pub fn workspace_root() -> PathBuf {
 /// cannot name them: they are found beside the test executable's `deps`
 /// directory. `cargo test --workspace` builds them before it runs any test;
 /// so that `cargo test -p wasmo-tests` never runs stale binaries, the first
-/// call also runs `cargo test --workspace --no-run` for this profile and
+/// call also runs `cargo build --workspace --bins` for this profile and
 /// target directory (a no-op when everything is fresh; cargo does not hold
 /// its build lock while tests run).
 pub fn bin_path(name: &str) -> Result<PathBuf, String> {
@@ -55,14 +55,13 @@ fn build_binaries(profile_dir: &Path) -> Result<(), String> {
         return Ok(());
     };
     let mut cmd = Command::new(cargo);
-    // The very build `cargo test --workspace` does (same packages, targets
-    // and so the same feature unification), so under it this is a no-op;
-    // a narrower `cargo build -p wasmo-cli` would unify features
-    // differently and rebuild dependencies.
+    // `cargo test --workspace` builds the real binaries only because their
+    // packages have integration tests; build them explicitly so a narrower
+    // `cargo test -p wasmo-tests` works from a clean tree too.
     cmd.args([
-        "test",
+        "build",
         "--workspace",
-        "--no-run",
+        "--bins",
         "--quiet",
         "--manifest-path",
     ])
