@@ -19,8 +19,12 @@
 macro_rules! foreach_helper {
     ($mac:ident) => {
         $mac! {
-            // Raises the trap with the given code; never returns.
-            Trap = 0, "wasmo_helper_trap", (ptr, i32) -> void;
+            // Raises a trap; never returns. The code is not an argument: the
+            // loader finds it by the call's return address in the module's
+            // trap table (compiled code calls one `wasmo_trap_<code>` alias
+            // per code, see `TrapCode::trap_symbol`, and the linker records
+            // each call site).
+            Trap = 0, "wasmo_helper_trap", (ptr) -> void;
             // memory.grow: (vmctx, memory index, delta in pages) -> old size in
             // pages, or u64::MAX (-1) on failure.
             MemoryGrow = 1, "wasmo_helper_memory_grow", (ptr, i32, i64) -> i64;
@@ -212,7 +216,13 @@ pub enum GotSymbol {
 
 impl GotSymbol {
     /// Resolves an undefined symbol of a compiled object.
+    ///
+    /// A per-code trap alias (`wasmo_trap_<code>`) resolves to the trap
+    /// helper; the linker also records the call site in the trap table.
     pub fn from_symbol(sym: &str) -> Option<GotSymbol> {
+        if crate::TrapCode::from_trap_symbol(sym).is_some() {
+            return Some(GotSymbol::Helper(Helper::Trap));
+        }
         Helper::from_symbol(sym)
             .map(GotSymbol::Helper)
             .or_else(|| Libcall::from_symbol(sym).map(GotSymbol::Libcall))
@@ -251,5 +261,13 @@ mod tests {
             assert_eq!(Libcall::from_u32(l as u32), Some(l));
         }
         assert_eq!(GotSymbol::from_symbol("printf"), None);
+        for &code in crate::TrapCode::ALL {
+            let sym = code.trap_symbol();
+            assert!(!seen.contains(sym.as_str()));
+            assert_eq!(
+                GotSymbol::from_symbol(&sym),
+                Some(GotSymbol::Helper(Helper::Trap))
+            );
+        }
     }
 }

@@ -24,7 +24,7 @@ pub use artifact::{ArtifactBuilder, ArtifactRef, BuildFacts, Header, Range64, HE
 pub use compat::{abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures};
 pub use cpu::{CpuFeatures, X86Feature};
 pub use helpers::{AbiType, GotSymbol, Helper, Libcall};
-pub use traps::TrapCode;
+pub use traps::{TrapCode, TRAP_SYMBOL_PREFIX};
 pub use types::*;
 pub use vmctx::{VMCounts, VMOffsets};
 

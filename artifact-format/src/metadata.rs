@@ -44,9 +44,9 @@ pub struct ModuleMetadata {
     /// Load-time relocations into the image's relro part (GOT entries and
     /// absolute pointers), sorted by offset.
     pub relocations: Vec<Relocation>,
-    /// Instructions that may fault by design (guard-page memory accesses)
-    /// and what trap a fault there means, sorted by text offset.
-    pub trap_sites: Vec<TrapSite>,
+    /// The trap table: every call of the trap helper, by return address,
+    /// with its trap code (see [`TrapTable`]).
+    pub trap_sites: TrapTable,
     /// Names from the name section.
     pub names: Names,
     /// Size of this module's VMContext, as the compiler laid it out; the
@@ -253,13 +253,79 @@ pub enum RelocTarget {
     Image(u64),
 }
 
-/// A faulting instruction that is a trap by design.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
-pub struct TrapSite {
-    /// Text offset of the instruction.
-    pub offset: u32,
-    /// The [`crate::TrapCode`] number.
-    pub code: u32,
+/// The trap table: which trap each call of the `trap` helper raises.
+///
+/// Compiled code raises trap code `C` by calling `wasmo_trap_<C>`, an alias
+/// the linker resolves to the one `wasmo_helper_trap` PLT stub; for each
+/// such call it records the call's *return address* (the text offset just
+/// past the call instruction, which is what the helper finds on its stack)
+/// together with `C`. The helper takes no code argument: the loader
+/// binary-searches the return address here.
+///
+/// The table is two parallel arrays, sorted by offset with no duplicates,
+/// so a lookup is one binary search over `offsets` and a site costs five
+/// bytes:
+///
+/// ```text
+/// offsets: | ret_0: u32 | ret_1: u32 | ... | ret_{n-1}: u32 |   ascending text offsets
+/// codes:   | c_0: u8 | c_1: u8 | ... | c_{n-1}: u8 |            TrapCode numbers
+///             ^ codes[i] is the trap raised by the call returning to offsets[i]
+/// ```
+///
+/// Sites are few: a function has at most one trap block per code, so this
+/// grows with functions times distinct trap kinds, not with instructions.
+///
+/// Faulting instructions (guard-page memory accesses, stack probes) are not
+/// listed: LLVM does not say which instructions may fault, so the loader
+/// classifies a fault by its address instead. Never match a faulting PC
+/// against this table: a return address may equal the start of the next
+/// instruction, which could be one that faults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct TrapTable {
+    /// Return-address text offsets, strictly ascending.
+    pub offsets: Vec<u32>,
+    /// `codes[i]` is the [`crate::TrapCode`] number of `offsets[i]`.
+    pub codes: Vec<u8>,
+}
+
+impl TrapTable {
+    /// Builds the table from `(return offset, code)` pairs in any order;
+    /// `None` if two sites share an offset with different codes.
+    pub fn from_sites(
+        sites: impl IntoIterator<Item = (u32, crate::TrapCode)>,
+    ) -> Option<TrapTable> {
+        let mut sites: Vec<(u32, u8)> = sites.into_iter().map(|(o, c)| (o, c.as_u8())).collect();
+        sites.sort_unstable();
+        sites.dedup();
+        if sites.windows(2).any(|w| w[0].0 == w[1].0) {
+            return None;
+        }
+        Some(TrapTable {
+            offsets: sites.iter().map(|s| s.0).collect(),
+            codes: sites.iter().map(|s| s.1).collect(),
+        })
+    }
+
+    /// Number of sites.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether the table has no sites.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The sites, in offset order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u8)> + '_ {
+        self.offsets.iter().copied().zip(self.codes.iter().copied())
+    }
+
+    /// The code of the call returning to text offset `ret`.
+    pub fn lookup(&self, ret: u32) -> Option<crate::TrapCode> {
+        let i = self.offsets.binary_search(&ret).ok()?;
+        crate::TrapCode::from_u8(*self.codes.get(i)?)
+    }
 }
 
 /// Names from the name section, for backtraces.
@@ -316,4 +382,31 @@ impl ArchivedModuleMetadata {
 fn count(n: usize) -> u32 {
     // Validation bounds every index space far below u32::MAX.
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TrapCode;
+
+    #[test]
+    fn trap_table_sorts_and_looks_up() {
+        let t = TrapTable::from_sites([
+            (40, TrapCode::IntegerDivisionByZero),
+            (8, TrapCode::UnreachableCodeReached),
+            (40, TrapCode::IntegerDivisionByZero),
+        ]);
+        let Some(t) = t else {
+            panic!("consistent sites refused");
+        };
+        assert_eq!(t.offsets, vec![8, 40]);
+        assert_eq!(t.lookup(8), Some(TrapCode::UnreachableCodeReached));
+        assert_eq!(t.lookup(40), Some(TrapCode::IntegerDivisionByZero));
+        assert_eq!(t.lookup(9), None);
+        assert!(TrapTable::from_sites([
+            (4, TrapCode::IntegerOverflow),
+            (4, TrapCode::UnreachableCodeReached)
+        ])
+        .is_none());
+    }
 }

@@ -1,8 +1,9 @@
 //! Trap codes: the one list of every way compiled wasm can trap.
 //!
-//! The compiler passes a code to the `trap` runtime helper (or records it in
-//! the trap table for a faulting instruction); the loader turns it back into
-//! a [`TrapCode`] and its message. Rule: a code's number never changes once
+//! The compiler calls the `trap` runtime helper through one alias symbol
+//! per code ([`TrapCode::trap_symbol`]); the linker records each call site
+//! with its code in the trap table ([`crate::metadata::TrapTable`]), and the
+//! loader turns the code back into a [`TrapCode`] and its message. Rule: a code's number never changes once
 //! shipped (it is part of the ABI, see [`crate::compat`]); append new codes.
 //! The messages are the spec test suite's wording: the `.wast` files match
 //! on them, and users grep for them.
@@ -65,6 +66,11 @@ macro_rules! define_trap_codes {
                 }
             }
 
+            /// Decodes the byte stored in a trap table.
+            pub fn from_u8(n: u8) -> Option<TrapCode> {
+                TrapCode::from_u32(u32::from(n))
+            }
+
             /// The name of the variant, for the ABI fingerprint.
             pub fn name(self) -> &'static str {
                 match self {
@@ -76,6 +82,30 @@ macro_rules! define_trap_codes {
 }
 
 foreach_trap_code!(define_trap_codes);
+
+/// Prefix of the per-code aliases of the trap helper compiled code calls.
+pub const TRAP_SYMBOL_PREFIX: &str = "wasmo_trap_";
+
+impl TrapCode {
+    /// The symbol compiled code calls to raise this trap
+    /// (`wasmo_trap_<Name>`): an alias of the `trap` helper whose call
+    /// sites the linker records in the trap table with this code.
+    pub fn trap_symbol(self) -> String {
+        format!("{TRAP_SYMBOL_PREFIX}{}", self.name())
+    }
+
+    /// The code a trap alias stands for; `None` for any other symbol.
+    pub fn from_trap_symbol(sym: &str) -> Option<TrapCode> {
+        let name = sym.strip_prefix(TRAP_SYMBOL_PREFIX)?;
+        TrapCode::ALL.iter().copied().find(|c| c.name() == name)
+    }
+
+    /// The code as stored in a trap table (every code fits in a byte; the
+    /// `codes_fit_in_a_byte` test keeps it so).
+    pub fn as_u8(self) -> u8 {
+        u8::try_from(self.as_u32()).unwrap_or(u8::MAX)
+    }
+}
 
 impl std::fmt::Display for TrapCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,5 +123,16 @@ mod tests {
             assert_eq!(TrapCode::from_u32(code.as_u32()), Some(code));
         }
         assert_eq!(TrapCode::from_u32(9999), None);
+    }
+
+    #[test]
+    fn codes_fit_in_a_byte() {
+        for &code in TrapCode::ALL {
+            assert!(code.as_u32() < u32::from(u8::MAX));
+            assert_eq!(TrapCode::from_u8(code.as_u8()), Some(code));
+            assert_eq!(TrapCode::from_trap_symbol(&code.trap_symbol()), Some(code));
+        }
+        assert_eq!(TrapCode::from_trap_symbol("wasmo_trap_"), None);
+        assert_eq!(TrapCode::from_trap_symbol("wasmo_helper_trap"), None);
     }
 }

@@ -23,7 +23,7 @@ use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionTy
 use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, GlobalVisibility};
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
-use wasmo_artifact_format::{FuncType, Helper, VMOffsets, ValType};
+use wasmo_artifact_format::{FuncType, Helper, TrapCode, VMOffsets, ValType};
 
 /// Symbol of defined function `n`.
 pub(crate) fn func_symbol(n: u32) -> String {
@@ -52,8 +52,6 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
     pub(crate) config: &'a CompileConfig,
     /// The opaque pointer type.
     pub(crate) ptr: PointerType<'ctx>,
-    /// `wasmo_helper_trap`.
-    pub(crate) helper_trap: FunctionValue<'ctx>,
     /// `wasmo_helper_memory_grow`.
     pub(crate) helper_memory_grow: FunctionValue<'ctx>,
 }
@@ -76,7 +74,22 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         ))?;
         let f = add_entry_function(self.module, &name, wasm_fn_type(self.cx, ty)?);
         add_codegen_attributes(self.cx, f);
+        // Each wasm function stays a frame of its own, so a trap's
+        // backtrace names every wasm function on the way (the loader maps
+        // return addresses to functions and has no inlining information).
+        f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "noinline"));
         Ok(f)
+    }
+
+    /// `wasmo_trap_<code>(vmctx)`: the trap helper under the alias whose
+    /// call sites the linker records in the trap table with `code`.
+    /// Declared on first use.
+    pub(crate) fn trap_fn(&self, code: TrapCode) -> FunctionValue<'ctx> {
+        let name = code.trap_symbol();
+        if let Some(f) = self.module.get_function(&name) {
+            return f;
+        }
+        declare_external(self.cx, self.module, &name, Helper::Trap)
     }
 }
 
@@ -189,17 +202,25 @@ fn declare_helper<'ctx>(
     module: &Module<'ctx>,
     helper: Helper,
 ) -> FunctionValue<'ctx> {
+    declare_external(cx, module, helper.symbol(), helper)
+}
+
+/// Declares `name` with `helper`'s signature and attributes.
+fn declare_external<'ctx>(
+    cx: &'ctx Context,
+    module: &Module<'ctx>,
+    name: &str,
+    helper: Helper,
+) -> FunctionValue<'ctx> {
     let ptr = cx.ptr_type(AddressSpace::default());
     let ty = match helper {
-        Helper::Trap => cx
-            .void_type()
-            .fn_type(&[ptr.into(), cx.i32_type().into()], false),
+        Helper::Trap => cx.void_type().fn_type(&[ptr.into()], false),
         Helper::MemoryGrow => cx.i64_type().fn_type(
             &[ptr.into(), cx.i32_type().into(), cx.i64_type().into()],
             false,
         ),
     };
-    let f = module.add_function(helper.symbol(), ty, Some(Linkage::External));
+    let f = module.add_function(name, ty, Some(Linkage::External));
     f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
     if helper == Helper::Trap {
         f.add_attribute(AttributeLoc::Function, enum_attr(cx, "noreturn"));
@@ -241,7 +262,6 @@ pub(crate) fn compile_chunk(
         info,
         config,
         ptr: cx.ptr_type(AddressSpace::default()),
-        helper_trap: declare_helper(&cx, &module, Helper::Trap),
         helper_memory_grow: declare_helper(&cx, &module, Helper::MemoryGrow),
     };
 

@@ -286,6 +286,7 @@ fn finish_metadata(
         metadata.import_trampolines.push(offset);
     }
     metadata.relocations = image.relocations.clone();
+    metadata.trap_sites = image.trap_sites.clone();
     Ok(metadata)
 }
 

@@ -10,7 +10,14 @@
 //!
 //! Every PC-relative relocation is resolved here; what remains for the
 //! loader are Abs64 relocations into relro (GOT entries naming a helper or
-//! libcall, absolute pointers into the image). Rule: the output depends
+//! libcall, absolute pointers into the image).
+//!
+//! Trap sites: compiled code raises trap code `C` by calling the alias
+//! `wasmo_trap_<C>`. Every alias resolves to the single trap helper's PLT
+//! stub, and each call to one becomes a trap-table entry (return address,
+//! `C`); see `TrapTable` in artifact-format for the encoding. A reference
+//! to an alias that is not a direct `call` is an internal error: the table
+//! is what the loader's trap helper trusts for the code. Rule: the output depends
 //! only on the objects' bytes and their order (sorted sets, no hash-map
 //! iteration), and anything we do not understand is an internal error,
 //! never silently skipped.
@@ -23,8 +30,8 @@ use object::read::{
 };
 use object::{SectionFlags, SymbolKind};
 use std::collections::{BTreeMap, BTreeSet};
-use wasmo_artifact_format::metadata::{RelocKind, RelocTarget, Relocation};
-use wasmo_artifact_format::GotSymbol;
+use wasmo_artifact_format::metadata::{RelocKind, RelocTarget, Relocation, TrapTable};
+use wasmo_artifact_format::{GotSymbol, TrapCode};
 
 /// Image-part alignment; must equal the artifact's `page_align`.
 pub(crate) const PAGE_ALIGN: u64 = 4096;
@@ -47,6 +54,8 @@ pub(crate) struct LinkedImage {
     pub(crate) relocations: Vec<Relocation>,
     /// Every defined global symbol: name -> (text offset, size).
     pub(crate) symbols: BTreeMap<String, (u64, u64)>,
+    /// Every call of a trap alias: return-address text offset -> code.
+    pub(crate) trap_sites: TrapTable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -238,6 +247,52 @@ impl<'o> Linker<'o> {
         Ok(Resolved::Image(part, base + offset))
     }
 
+    /// The trap code if symbol `index` of object `oi` is an (undefined)
+    /// trap alias.
+    fn trap_alias(&self, oi: usize, index: SymbolIndex) -> Result<Option<TrapCode>, CompileError> {
+        let sym = self.objects[oi].symbol_by_index(index).map_err(obj_err)?;
+        if !sym.is_undefined() {
+            return Ok(None);
+        }
+        Ok(TrapCode::from_trap_symbol(sym.name().map_err(obj_err)?))
+    }
+
+    /// The trap table: for each relocation against a trap alias, the
+    /// text offset just past its `call` (the return address the helper
+    /// sees) and the alias's code.
+    fn trap_sites(&self, relocs: &[PendingReloc]) -> Result<TrapTable, CompileError> {
+        let mut sites = Vec::new();
+        for r in relocs {
+            let Some(code) = r.trap else {
+                continue;
+            };
+            let at = r.offset as usize;
+            let text = &self.text;
+            // `call rel32` (e8) or `call *GOT(%rip)` (ff 15), displacement
+            // last, so the return address is just past the 4-byte field.
+            let is_call = match r.r_type {
+                elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 => {
+                    at >= 1 && text.get(at - 1) == Some(&0xe8)
+                }
+                elf::R_X86_64_GOTPCRELX | elf::R_X86_64_GOTPCREL => {
+                    at >= 2 && text.get(at - 2..at) == Some(&[0xff, 0x15][..])
+                }
+                _ => false,
+            };
+            if r.part != Part::Text || !is_call || r.addend != -4 {
+                return Err(internal(format!(
+                    "reference to trap alias for {code:?} at {:?} offset {:#x} is not a call",
+                    r.part, r.offset
+                )));
+            }
+            let ret =
+                u32::try_from(r.offset + 4).map_err(|_| internal("text larger than 4 GiB"))?;
+            sites.push((ret, code));
+        }
+        TrapTable::from_sites(sites)
+            .ok_or_else(|| internal("two trap calls share a return address"))
+    }
+
     /// Every relocation of every placed section, resolved.
     fn relocations(&self) -> Result<Vec<PendingReloc>, CompileError> {
         let mut out = Vec::new();
@@ -258,6 +313,7 @@ impl<'o> Linker<'o> {
                     r_type,
                     addend: reloc.addend(),
                     target: self.resolve(oi, sym)?,
+                    trap: self.trap_alias(oi, sym)?,
                 });
             }
         }
@@ -266,6 +322,7 @@ impl<'o> Linker<'o> {
 
     fn finish(mut self) -> Result<LinkedImage, CompileError> {
         let relocs = self.relocations()?;
+        let trap_sites = self.trap_sites(&relocs)?;
         let mut plt: BTreeSet<GotSymbol> = BTreeSet::new();
         let mut got: BTreeSet<GotKey> = BTreeSet::new();
         for r in &relocs {
@@ -420,6 +477,7 @@ impl<'o> Linker<'o> {
             relro: self.relro,
             relocations: load_relocs,
             symbols,
+            trap_sites,
         })
     }
 }
@@ -430,6 +488,8 @@ struct PendingReloc {
     r_type: u32,
     addend: i64,
     target: Resolved,
+    /// The code, for a reference to a trap alias.
+    trap: Option<TrapCode>,
 }
 
 enum Patch {

@@ -154,9 +154,9 @@ impl Module {
             .collect();
         func_ranges.sort_unstable();
         let type_ids = meta.types.iter().map(typereg::intern).collect();
-        let mut trap_sites: Vec<(u32, u32)> =
-            meta.trap_sites.iter().map(|t| (t.offset, t.code)).collect();
-        trap_sites.sort_unstable();
+        // Checked above: same lengths, strictly ascending, valid codes.
+        let trap_offsets: Box<[u32]> = meta.trap_sites.offsets.iter().copied().collect();
+        let trap_codes: Box<[u8]> = meta.trap_sites.codes.iter().copied().collect();
         let text_len = header.text_len as usize;
         let inner = Arc::new(ModuleInner {
             header,
@@ -168,10 +168,15 @@ impl Module {
             num_imported_funcs,
         });
         if inner.image.is_some() {
+            let func_starts = inner.func_ranges.iter().map(|r| r.0).collect();
             traphandler::register_code(
                 text,
                 text_len,
-                trap_sites.into_boxed_slice(),
+                traphandler::CodeTables {
+                    trap_offsets,
+                    trap_codes,
+                    func_starts,
+                },
                 Arc::downgrade(&inner),
             );
         }
@@ -541,13 +546,31 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             ));
         }
     }
-    for t in &m.trap_sites {
-        if !in_text(t.offset) || TrapCode::from_u32(t.code).is_none() {
+    let traps = &m.trap_sites;
+    if traps.offsets.len() != traps.codes.len() {
+        return Err(invalid(
+            "trap sites",
+            format!(
+                "{} offsets but {} codes",
+                traps.offsets.len(),
+                traps.codes.len()
+            ),
+        ));
+    }
+    let mut prev: Option<u32> = None;
+    for (o, &code) in traps.offsets.iter().zip(traps.codes.iter()) {
+        let offset = *o;
+        let sorted = prev.is_none_or(|p| p < offset);
+        // A site is a return address: just past a call, so it may equal
+        // the end of the text but never 0.
+        let placed = offset > 0 && u64::from(offset) <= h.text_len;
+        if !sorted || !placed || TrapCode::from_u8(code).is_none() {
             return Err(invalid(
                 "trap sites",
-                format!("trap site at text offset {} (code {})", t.offset, t.code),
+                format!("trap site at text offset {offset} (code {code}) unsorted, outside the text or unknown"),
             ));
         }
+        prev = Some(offset);
     }
     if h.image.len > 0 && h.text_len == 0 && !m.defined_funcs.is_empty() {
         return Err(invalid("image", "functions without text"));

@@ -11,15 +11,18 @@
 //! - A trap raised by code (`wasmo_helper_trap`, a host function's error)
 //!   calls [`raise`], which suspends the coroutine with an [`Unwind`]; the
 //!   entry then marks the coroutine finished with `force_reset`, discarding
-//!   the wasm frames without running anything on them.
+//!   the wasm frames without running anything on them. The trap helper
+//!   takes no code: it looks its return address up in the module's trap
+//!   table, registered here with the module's text.
 //! - A hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE) is caught by one
 //!   process-wide handler (installed once, SA_ONSTACK, an alternate signal
 //!   stack per thread). If the thread is inside wasm, the stack pointer is in
 //!   the current coroutine and the faulting PC is in registered wasm text (or
 //!   the fault hit the coroutine's guard page), the handler walks the frame
-//!   pointers into a fixed array and redirects the interrupted context, via
-//!   corosensei's `setup_trap_handler`, to return the trap from the
-//!   coroutine. Any other fault is passed on to the previous handler (or the
+//!   pointers into a fixed array (see [`frameless_return`] for faults
+//!   before a function's frame is set up) and redirects the interrupted
+//!   context, via corosensei's `setup_trap_handler`, to return the trap
+//!   from the coroutine. Any other fault is passed on to the previous handler (or the
 //!   default action), so a genuine host crash stays a crash.
 //!
 //! Rule: nothing that needs `Drop` may live on a coroutine stack when a trap
@@ -286,11 +289,23 @@ pub(crate) fn raise(unwind: Unwind) -> ! {
     std::process::abort()
 }
 
-/// Builds the backtrace of a trap at `pc` with frame pointer `fp`.
-fn walk(reg: &Registry, act: &Activation, first_pc: usize, mut fp: usize) -> RawBacktrace {
+/// Builds the backtrace of a trap at `pc` with frame pointer `fp`;
+/// `frameless_ret` is the return address into the caller when the
+/// innermost function had not set up its frame yet (see
+/// [`frameless_return`]), so `fp` is still the caller's.
+fn walk(
+    reg: &Registry,
+    act: &Activation,
+    first_pc: usize,
+    frameless_ret: Option<usize>,
+    mut fp: usize,
+) -> RawBacktrace {
     let mut bt = RawBacktrace::EMPTY;
     if reg.code_at(first_pc).is_some() {
         bt.push(first_pc);
+    }
+    if let Some(ret) = frameless_ret {
+        bt.push(ret - 1);
     }
     while fp >= act.guard_end
         && fp.is_multiple_of(8)
@@ -307,35 +322,126 @@ fn walk(reg: &Registry, act: &Activation, first_pc: usize, mut fp: usize) -> Raw
     bt
 }
 
-/// `wasmo_helper_trap(vmctx, code)`: records the caller's PC and frame
-/// pointer and continues in [`trap_helper`].
+/// `wasmo_helper_trap(vmctx)`: records the caller's return address and
+/// frame pointer and continues in [`trap_helper`], which finds the trap
+/// code by the return address in the module's trap table.
 ///
 /// # Safety
 ///
 /// Only compiled wasm calls this, on a wasm stack, per the helper ABI.
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
-pub(crate) unsafe extern "C" fn wasmo_helper_trap(_vmctx: *mut u8, _code: i32) -> ! {
-    // rdx = return address into wasm, rcx = the wasm caller's frame
+pub(crate) unsafe extern "C" fn wasmo_helper_trap(_vmctx: *mut u8) -> ! {
+    // rsi = return address into wasm, rdx = the wasm caller's frame
     // pointer; a tail jump keeps the stack as the call left it.
-    core::arch::naked_asm!("mov rdx, [rsp]", "mov rcx, rbp", "jmp {imp}", imp = sym trap_helper)
+    core::arch::naked_asm!("mov rsi, [rsp]", "mov rdx, rbp", "jmp {imp}", imp = sym trap_helper)
 }
 
-/// `wasmo_helper_trap(vmctx, code)` where the PC cannot be captured.
+/// `wasmo_helper_trap(vmctx)` where the return address cannot be captured
+/// (no artifact for such a target links yet).
 ///
 /// # Safety
 ///
 /// Only compiled wasm calls this, on a wasm stack, per the helper ABI.
 #[cfg(not(target_arch = "x86_64"))]
-pub(crate) unsafe extern "C" fn wasmo_helper_trap(vmctx: *mut u8, code: i32) -> ! {
-    trap_helper(vmctx, code, 0, 0)
+pub(crate) unsafe extern "C" fn wasmo_helper_trap(vmctx: *mut u8) -> ! {
+    trap_helper(vmctx, 0, 0)
 }
 
-extern "C" fn trap_helper(_vmctx: *mut u8, code: i32, ret: usize, fp: usize) -> ! {
-    let code = TrapCode::from_u32(code as u32).unwrap_or(TrapCode::UnreachableCodeReached);
+extern "C" fn trap_helper(_vmctx: *mut u8, ret: usize, fp: usize) -> ! {
+    let code = {
+        let reg = read_registry();
+        reg.code_at(ret.wrapping_sub(1)).and_then(|(start, entry)| {
+            let off = u32::try_from(ret - start).ok()?;
+            let i = entry.tables.trap_offsets.binary_search(&off).ok()?;
+            TrapCode::from_u8(*entry.tables.trap_codes.get(i)?)
+        })
+    };
+    let Some(code) = code else {
+        // The artifact's trap table does not list this call: a broken
+        // artifact or compiler bug, not something to guess a code for.
+        raise(Unwind::Host(format!(
+            "trap helper called from {ret:#x}, which is not in any module's trap table"
+        )))
+    };
     raise(Unwind::Trap {
         code,
         backtrace: Box::new(backtrace_from(ret, fp)),
+    })
+}
+
+/// For a fault at `pc` with stack pointer `sp`: the return address into
+/// the caller if the faulting wasm function has not pushed its frame yet.
+///
+/// Compiled code keeps frame pointers, but LLVM's shrink-wrapping may
+/// place a function's prologue (`push rbp; mov rbp, rsp`) in a cold block
+/// only (typically the one calling a trap helper), so its fast path runs
+/// with `rbp` still the caller's and the return address at `[rsp]`, with
+/// nothing else pushed. A plain `rbp` walk would then skip the caller. We
+/// take the frameless reading only when the function does not begin with
+/// the prologue (or the fault is the prologue's first instruction) and
+/// `[rsp]` is a return address into registered text just past a `call`
+/// that could have reached this function (a direct call to its entry or
+/// an indirect call). The worst a misreading can do (a framed function
+/// whose `[rsp]` slot happens to hold such an address) is one extra frame.
+fn frameless_return(reg: &Registry, act: &Activation, pc: usize, sp: usize) -> Option<usize> {
+    let (start, entry) = reg.code_at(pc)?;
+    let func = start + entry.func_start(pc - start)?;
+    let read_code = |from: usize, len: usize| -> Option<&[u8]> {
+        let (s, e) = reg.code_at(from)?;
+        let end = from.checked_add(len)?;
+        (end <= e.end && from >= s).then(|| {
+            // SAFETY: `from..end` lies in registered text, which stays
+            // mapped readable while registered (we hold the registry).
+            unsafe { std::slice::from_raw_parts(from as *const u8, len) }
+        })
+    };
+    const PROLOGUE: [u8; 4] = [0x55, 0x48, 0x89, 0xe5];
+    if pc != func && read_code(func, 4) == Some(&PROLOGUE[..]) {
+        return None;
+    }
+    if sp < act.guard_end
+        || sp.checked_add(8).is_none_or(|e| e > act.stack_base)
+        || !sp.is_multiple_of(8)
+    {
+        return None;
+    }
+    // SAFETY: `sp..sp + 8` lies in the mapped part of the current
+    // coroutine stack (checked above).
+    let ret = unsafe { *(sp as *const usize) };
+    reg.code_at(ret.checked_sub(1)?)?;
+    let direct = read_code(ret.checked_sub(5)?, 5).is_some_and(|b| {
+        let rel = i32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+        b[0] == 0xe8 && ret.wrapping_add_signed(rel as isize) == func
+    });
+    (direct || is_indirect_call_before(ret, read_code)).then_some(ret)
+}
+
+/// Whether the bytes just before `ret` are an indirect `call` (`ff /2`,
+/// any ModRM form: register, `[reg]`, `[reg + disp8/32]`, SIB, RIP-relative),
+/// possibly after a REX prefix, ending exactly at `ret`.
+fn is_indirect_call_before<'a>(
+    ret: usize,
+    read_code: impl Fn(usize, usize) -> Option<&'a [u8]>,
+) -> bool {
+    (2..=7).any(|len| {
+        let Some(b) = ret.checked_sub(len).and_then(|at| read_code(at, len)) else {
+            return false;
+        };
+        let (op, modrm) = (b[0], b[1]);
+        if op != 0xff || (modrm >> 3) & 7 != 2 {
+            return false;
+        }
+        let (md, rm) = (modrm >> 6, modrm & 7);
+        let sib = md != 3 && rm == 4;
+        let base_disp32 = sib && md == 0 && b.get(2).is_some_and(|s| s & 7 == 5);
+        let disp = match md {
+            0 if rm == 5 || base_disp32 => 4,
+            1 => 1,
+            2 => 4,
+            _ => 0,
+        };
+        2 + usize::from(sib) + disp == len
     })
 }
 
@@ -348,7 +454,7 @@ pub(crate) fn backtrace_from(ret: usize, fp: usize) -> RawBacktrace {
     }
     let reg = read_registry();
     // SAFETY: non-null `CURRENT` points at a live activation.
-    walk(&reg, unsafe { &*act }, ret.wrapping_sub(1), fp)
+    walk(&reg, unsafe { &*act }, ret.wrapping_sub(1), None, fp)
 }
 
 // ---------------------------------------------------------------------------
@@ -357,9 +463,31 @@ pub(crate) fn backtrace_from(ret: usize, fp: usize) -> RawBacktrace {
 /// A registered range of wasm text.
 pub(crate) struct CodeEntry {
     end: usize,
-    /// `(text offset, trap code)`, sorted.
-    trap_sites: Box<[(u32, u32)]>,
+    tables: CodeTables,
     module: Weak<ModuleInner>,
+}
+
+/// What the trap helper and the signal handler need to know about a
+/// module's text, copied out of its metadata so that no lookup touches the
+/// module itself (the signal handler must not upgrade a `Weak`).
+pub(crate) struct CodeTables {
+    /// The trap table's return-address text offsets, ascending.
+    pub(crate) trap_offsets: Box<[u32]>,
+    /// The trap code of each offset.
+    pub(crate) trap_codes: Box<[u8]>,
+    /// Text offset of each defined function's entry, ascending.
+    pub(crate) func_starts: Box<[u32]>,
+}
+
+impl CodeEntry {
+    /// The entry of the function containing text offset `off`.
+    fn func_start(&self, off: usize) -> Option<usize> {
+        let starts = &self.tables.func_starts;
+        let i = starts
+            .partition_point(|&s| s as usize <= off)
+            .checked_sub(1)?;
+        Some(starts[i] as usize)
+    }
 }
 
 struct Registry {
@@ -392,10 +520,13 @@ fn read_registry() -> RwLockReadGuard<'static, Registry> {
 }
 
 /// Registers a module's text `start..start + len`.
+///
+/// `tables` come from the artifact's metadata, checked (sorted, in the
+/// text) by the module loader.
 pub(crate) fn register_code(
     start: usize,
     len: usize,
-    trap_sites: Box<[(u32, u32)]>,
+    tables: CodeTables,
     module: Weak<ModuleInner>,
 ) {
     let mut reg = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
@@ -403,7 +534,7 @@ pub(crate) fn register_code(
         start,
         CodeEntry {
             end: start + len,
-            trap_sites,
+            tables,
             module,
         },
     );
@@ -593,29 +724,22 @@ unsafe fn handle_trap(
     let on_guard = matches!(sig, libc::SIGSEGV | libc::SIGBUS)
         && addr >= act.stack_limit
         && addr < act.guard_end;
+    // The trap table lists return addresses of trap-helper calls, never
+    // faulting instructions (see `TrapTable`), so a fault is classified by
+    // what it hit.
     let code = match reg.code_at(pc) {
         Some(_) if on_guard => TrapCode::StackOverflow,
-        Some((start, entry)) => {
-            let off = (pc - start) as u64;
-            let site = entry
-                .trap_sites
-                .binary_search_by(|&(o, _)| u64::from(o).cmp(&off))
-                .ok()
-                .and_then(|i| TrapCode::from_u32(entry.trap_sites[i].1));
-            match (site, sig) {
-                (Some(code), _) => code,
-                (None, libc::SIGSEGV | libc::SIGBUS) if reg.in_memory(addr) => {
-                    TrapCode::MemoryOutOfBounds
-                }
-                (None, libc::SIGILL) => TrapCode::UnreachableCodeReached,
-                (None, libc::SIGFPE) => TrapCode::IntegerDivisionByZero,
-                _ => return false,
-            }
-        }
+        Some(_) => match sig {
+            libc::SIGSEGV | libc::SIGBUS if reg.in_memory(addr) => TrapCode::MemoryOutOfBounds,
+            libc::SIGILL => TrapCode::UnreachableCodeReached,
+            libc::SIGFPE => TrapCode::IntegerDivisionByZero,
+            _ => return false,
+        },
         None if on_guard => TrapCode::HostStackExhausted,
         None => return false,
     };
-    let backtrace = walk(&reg, act, pc, fp);
+    let frameless_ret = frameless_return(&reg, act, pc, sp);
+    let backtrace = walk(&reg, act, pc, frameless_ret, fp);
     drop(reg);
     // SAFETY: the stack pointer is inside the coroutine (checked above), the
     // code running there is wasm (or a host function about to be discarded

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, DataMode, DataSegment, DefinedFunc, Export, ExternKind, Import, ImportKind,
-    ModuleMetadata, Names, RelocKind, RelocTarget, Relocation,
+    ModuleMetadata, Names, RelocKind, RelocTarget, Relocation, TrapTable,
 };
 use wasmo_artifact_format::{
     ArtifactBuilder, BoundsChecks, BuildFacts, CompatFacts, CpuFeatures, FormatError, FuncIndex,
@@ -52,6 +52,8 @@ fn text() -> Vec<u8> {
     // @0 answer: mov dword [rdx], 42; ret
     put(0, &[0xc7, 0x02, 0x2a, 0, 0, 0, 0xc3]);
     // @16 boom: push rbp; mov rbp, rsp; mov esi, 8; call [rip + GOT]; ud2
+    // (the helper takes no code: the trap table maps the return address,
+    // 31, to `unreachable`; the `mov esi` is a leftover that does no harm)
     let disp = (GOT as i32 - 31).to_le_bytes();
     put(
         16,
@@ -181,6 +183,10 @@ fn builder(triple: &str) -> ArtifactBuilder {
             kind: RelocKind::Abs64 { addend: 0 },
             target: RelocTarget::Helper(0),
         }],
+        trap_sites: TrapTable {
+            offsets: vec![31],
+            codes: vec![TrapCode::UnreachableCodeReached.as_u8()],
+        },
         names: Names {
             module: Some("m".into()),
             funcs: vec![(FuncIndex(2), "boom".into())],
@@ -559,6 +565,46 @@ fn refuses_out_of_bounds_metadata() {
             ..
         })
     ));
+}
+
+#[test]
+fn refuses_bad_trap_tables() {
+    let bad_tables = [
+        // Unsorted.
+        TrapTable {
+            offsets: vec![31, 20],
+            codes: vec![8, 8],
+        },
+        // Lengths differ.
+        TrapTable {
+            offsets: vec![31],
+            codes: vec![],
+        },
+        // Outside the text.
+        TrapTable {
+            offsets: vec![1 << 20],
+            codes: vec![8],
+        },
+        // Unknown code.
+        TrapTable {
+            offsets: vec![31],
+            codes: vec![200],
+        },
+    ];
+    for table in bad_tables {
+        let mut b = builder(&wasmo_loader::host_triple());
+        b.metadata.trap_sites = table.clone();
+        assert!(
+            matches!(
+                load(&b.build().unwrap()),
+                Err(LoadError::Invalid {
+                    section: "trap sites",
+                    ..
+                })
+            ),
+            "{table:?} accepted"
+        );
+    }
 }
 
 #[test]

@@ -192,8 +192,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// The function's cold block that raises `code`, made on first use:
-    /// `wasmo_helper_trap(vmctx, code)` then `unreachable`. One block per
-    /// code keeps the hot path short and the code small.
+    /// `wasmo_trap_<code>(vmctx)` then `unreachable`. The alias resolves to
+    /// the trap helper and the linker records the call's return address
+    /// with `code` in the trap table, so no code argument is passed. One
+    /// block per code keeps the hot path short and the code small.
     fn trap_block(&mut self, code: TrapCode) -> Result<BasicBlock<'ctx>, CompileError> {
         let slot = code.as_u32() as usize;
         if let Some(Some(block)) = self.trap_blocks.get(slot) {
@@ -202,15 +204,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let resume = self.current_block()?;
         let block = self.new_block(&format!("trap_{}", code.name()));
         self.builder.position_at_end(block);
-        let code_value = self
-            .cx
-            .i32_type()
-            .const_int(u64::from(code.as_u32()), false);
-        self.builder.build_call(
-            self.env.helper_trap,
-            &[self.vmctx.into(), code_value.into()],
-            "",
-        )?;
+        self.builder
+            .build_call(self.env.trap_fn(code), &[self.vmctx.into()], "")?;
         self.builder.build_unreachable()?;
         self.builder.position_at_end(resume);
         if let Some(entry) = self.trap_blocks.get_mut(slot) {

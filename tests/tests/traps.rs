@@ -1,0 +1,456 @@
+//! Traps through real compiled modules: each test compiles wat with
+//! `wasmo_compiler::compile`, writes the artifact to a temporary file,
+//! loads it with `wasmo_loader::Module::from_file` and calls into it.
+//! Covered: backtraces (function indices and names, innermost first) for
+//! helper traps, memory faults under both bounds-check strategies, bad
+//! indirect calls, stack overflow and host-function traps; several
+//! instances trapping at once in several threads; stack exhaustion on a
+//! thread with a small Rust stack; and the artifact's trap table.
+//!
+//! Rule: every expectation names the exact trap code and the exact frames;
+//! "it trapped somehow" is not a pass (runtimes that report the wrong kind
+//! of trap are the bug this file exists to catch).
+
+use std::path::PathBuf;
+
+use wasmo_artifact_format::{ArtifactRef, BoundsChecks, TrapCode};
+use wasmo_compiler::CompileConfig;
+use wasmo_loader::{
+    CallError, Extern, Func, FuncType, HostError, Imports, Instance, Module, Trap, Val,
+};
+use wasmo_tests::wat;
+
+/// A compiled module and the directory its artifact lives in.
+struct Compiled {
+    module: Module,
+    _dir: tempfile::TempDir,
+}
+
+fn config(bounds_checks: BoundsChecks) -> CompileConfig {
+    CompileConfig {
+        bounds_checks,
+        ..CompileConfig::default()
+    }
+}
+
+fn artifact(text: &str, bounds_checks: BoundsChecks) -> Vec<u8> {
+    match wasmo_compiler::compile(&wat(text), &config(bounds_checks)) {
+        Ok(a) => a,
+        Err(e) => panic!("compile failed: {e}"),
+    }
+}
+
+fn load(text: &str, bounds_checks: BoundsChecks) -> Compiled {
+    let bytes = artifact(text, bounds_checks);
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let path: PathBuf = dir.path().join("module.wasmo");
+    if let Err(e) = std::fs::write(&path, bytes) {
+        panic!("writing the artifact: {e}");
+    }
+    match Module::from_file(&path) {
+        Ok(module) => Compiled { module, _dir: dir },
+        Err(e) => panic!("loading the artifact: {e}"),
+    }
+}
+
+fn instantiate(module: &Module, imports: &Imports) -> Instance {
+    match Instance::new(module, imports) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiation failed: {e}"),
+    }
+}
+
+fn func(instance: &Instance, name: &str) -> Func {
+    match instance.get_func(name) {
+        Some(f) => f,
+        None => panic!("no export `{name}`"),
+    }
+}
+
+/// Calls `name` and returns its trap, failing the test on anything else.
+fn expect_trap(instance: &Instance, name: &str, args: &[Val]) -> Trap {
+    match func(instance, name).call(args) {
+        Err(CallError::Trap(t)) => t,
+        Err(e) => panic!("`{name}` failed without a trap: {e}"),
+        Ok(v) => panic!("`{name}` returned {v:?} instead of trapping"),
+    }
+}
+
+fn expect_i32(instance: &Instance, name: &str, args: &[Val]) -> i32 {
+    match func(instance, name).call(args) {
+        Ok(v) => match v.as_slice() {
+            [Val::I32(x)] => *x,
+            other => panic!("`{name}` returned {other:?}"),
+        },
+        Err(e) => panic!("`{name}` failed: {e}"),
+    }
+}
+
+/// The frames' names, innermost first.
+fn names(trap: &Trap) -> Vec<String> {
+    trap.backtrace
+        .iter()
+        .map(|f| match &f.func_name {
+            Some(n) => n.clone(),
+            None => format!("<func {}>", f.func_index),
+        })
+        .collect()
+}
+
+/// Three-deep chains `$a -> $b -> $c` (function indices 1, 2, 3 after the
+/// import at index 0), one per way `$c` can trap. Each `$c` takes an i32
+/// so no constant folding can see the trap coming.
+const CHAINS: &str = r#"(module
+  (import "host" "fail" (func $fail))
+  (type $v_i (func (result i32)))
+  (type $i_i (func (param i32) (result i32)))
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 1) $helper)
+  (func $helper (param i32) (result i32) (local.get 0))
+
+  (func $a_unreachable (export "unreachable") (param i32) (result i32)
+    (call $b_unreachable (local.get 0)))
+  (func $b_unreachable (param i32) (result i32)
+    (i32.add (call $c_unreachable (local.get 0)) (i32.const 1)))
+  (func $c_unreachable (param i32) (result i32)
+    (if (i32.eqz (local.get 0)) (then unreachable))
+    (local.get 0))
+
+  (func $a_div (export "div") (param i32) (result i32)
+    (call $b_div (local.get 0)))
+  (func $b_div (param i32) (result i32)
+    (i32.add (call $c_div (local.get 0)) (i32.const 1)))
+  (func $c_div (param i32) (result i32)
+    (i32.div_u (i32.const 100) (local.get 0)))
+
+  (func $a_oob (export "oob") (param i32) (result i32)
+    (call $b_oob (local.get 0)))
+  (func $b_oob (param i32) (result i32)
+    (i32.add (call $c_oob (local.get 0)) (i32.const 1)))
+  (func $c_oob (param i32) (result i32)
+    (i32.load (local.get 0)))
+
+  (func $a_null (export "null") (param i32) (result i32)
+    (call $b_null (local.get 0)))
+  (func $b_null (param i32) (result i32)
+    (i32.add (call $c_null (local.get 0)) (i32.const 1)))
+  (func $c_null (param i32) (result i32)
+    (call_indirect (type $v_i) (local.get 0)))
+
+  (func $a_sig (export "sig") (param i32) (result i32)
+    (call $b_sig (local.get 0)))
+  (func $b_sig (param i32) (result i32)
+    (i32.add (call $c_sig (local.get 0)) (i32.const 1)))
+  (func $c_sig (param i32) (result i32)
+    (call_indirect (type $v_i) (local.get 0)))
+
+  (func $a_host (export "host") (param i32) (result i32)
+    (call $b_host (local.get 0)))
+  (func $b_host (param i32) (result i32)
+    (i32.add (call $c_host (local.get 0)) (i32.const 1)))
+  (func $c_host (param i32) (result i32)
+    (call $fail)
+    (local.get 0))
+
+  (func $a_deep (export "deep") (param i32) (result i32)
+    (call $b_deep (local.get 0)))
+  (func $b_deep (param i32) (result i32)
+    (i32.add (call $recurse (local.get 0)) (i32.const 1)))
+  (func $recurse (param i32) (result i32)
+    (i32.add (call $recurse (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
+
+  (func (export "ok") (param i32) (result i32)
+    (i32.add (i32.load (i32.const 0)) (local.get 0)))
+)"#;
+
+fn host_imports() -> Imports {
+    let mut imports = Imports::new();
+    let ty = FuncType {
+        params: vec![],
+        results: vec![],
+    };
+    let fail = Func::new_host(ty, |_caller, _args, _results| {
+        Err(HostError::Trap(TrapCode::IntegerOverflow))
+    });
+    imports.define("host", "fail", Extern::Func(fail));
+    imports
+}
+
+fn chains(bounds_checks: BoundsChecks) -> (Compiled, Instance) {
+    let compiled = load(CHAINS, bounds_checks);
+    let instance = instantiate(&compiled.module, &host_imports());
+    (compiled, instance)
+}
+
+/// Checks that calling `export` with `arg` traps with `code` and the
+/// backtrace `$c_<suffix>, $b_<suffix>, $a_<suffix>` with their indices.
+fn check_chain(instance: &Instance, export: &str, arg: i32, code: TrapCode, suffix: &str) {
+    let trap = expect_trap(instance, export, &[Val::I32(arg)]);
+    assert_eq!(trap.code, code, "`{export}` trapped with the wrong code");
+    let want: Vec<String> = ["c", "b", "a"]
+        .iter()
+        .map(|p| format!("{p}_{suffix}"))
+        .collect();
+    assert_eq!(names(&trap), want, "backtrace of `{export}`");
+    let indices: Vec<u32> = trap.backtrace.iter().map(|f| f.func_index).collect();
+    let a = trap.backtrace[2].func_index;
+    assert_eq!(indices, vec![a + 2, a + 1, a], "indices of `{export}`");
+    // The instance stays usable after the trap.
+    assert_eq!(expect_i32(instance, "ok", &[Val::I32(5)]), 5);
+}
+
+#[test]
+fn backtrace_of_unreachable() {
+    let (_c, instance) = chains(BoundsChecks::GuardPages);
+    check_chain(
+        &instance,
+        "unreachable",
+        0,
+        TrapCode::UnreachableCodeReached,
+        "unreachable",
+    );
+    assert_eq!(trap_free_call(&instance, "unreachable"), 2);
+}
+
+/// Calls `export` with an argument that does not trap.
+fn trap_free_call(instance: &Instance, export: &str) -> i32 {
+    expect_i32(instance, export, &[Val::I32(1)])
+}
+
+#[test]
+fn backtrace_of_divide_by_zero() {
+    let (_c, instance) = chains(BoundsChecks::GuardPages);
+    check_chain(&instance, "div", 0, TrapCode::IntegerDivisionByZero, "div");
+    assert_eq!(trap_free_call(&instance, "div"), 101);
+}
+
+#[test]
+fn backtrace_of_memory_fault_with_guard_pages() {
+    let (_c, instance) = chains(BoundsChecks::GuardPages);
+    check_chain(&instance, "oob", 65536, TrapCode::MemoryOutOfBounds, "oob");
+    check_chain(&instance, "oob", -4, TrapCode::MemoryOutOfBounds, "oob");
+}
+
+#[test]
+fn backtrace_of_memory_fault_with_explicit_checks() {
+    let (_c, instance) = chains(BoundsChecks::Explicit);
+    check_chain(&instance, "oob", 65536, TrapCode::MemoryOutOfBounds, "oob");
+    check_chain(&instance, "oob", -4, TrapCode::MemoryOutOfBounds, "oob");
+}
+
+#[test]
+fn backtrace_of_indirect_call_to_null() {
+    let (_c, instance) = chains(BoundsChecks::GuardPages);
+    check_chain(&instance, "null", 0, TrapCode::IndirectCallToNull, "null");
+    check_chain(&instance, "null", 7, TrapCode::TableOutOfBounds, "null");
+}
+
+#[test]
+fn backtrace_of_indirect_call_type_mismatch() {
+    let (_c, instance) = chains(BoundsChecks::GuardPages);
+    check_chain(&instance, "sig", 1, TrapCode::BadSignature, "sig");
+}
+
+#[test]
+fn backtrace_of_host_function_trap() {
+    let (_c, instance) = chains(BoundsChecks::GuardPages);
+    check_chain(&instance, "host", 0, TrapCode::IntegerOverflow, "host");
+}
+
+#[test]
+fn backtrace_of_stack_overflow() {
+    for bounds_checks in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let (_c, instance) = chains(bounds_checks);
+        let trap = expect_trap(&instance, "deep", &[Val::I32(0)]);
+        assert_eq!(trap.code, TrapCode::StackOverflow);
+        let frames = names(&trap);
+        assert_eq!(frames.first().map(String::as_str), Some("recurse"));
+        assert!(frames.len() > 1, "only {} frames", frames.len());
+        assert!(frames.iter().all(|f| f == "recurse"), "{frames:?}");
+        assert_eq!(expect_i32(&instance, "ok", &[Val::I32(3)]), 3);
+    }
+}
+
+/// What one iteration of a worker makes trap, and the code it must get.
+const MIXED: [(&str, i32, TrapCode); 5] = [
+    ("oob", 1 << 20, TrapCode::MemoryOutOfBounds),
+    ("div", 0, TrapCode::IntegerDivisionByZero),
+    ("deep", 0, TrapCode::StackOverflow),
+    ("null", 0, TrapCode::IndirectCallToNull),
+    ("unreachable", 0, TrapCode::UnreachableCodeReached),
+];
+
+#[test]
+fn concurrent_traps_in_many_threads() {
+    const THREADS: usize = 8;
+    const ITERATIONS: usize = 200;
+    let compiled = load(CHAINS, BoundsChecks::GuardPages);
+    let module = compiled.module.clone();
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let module = module.clone();
+            std::thread::spawn(move || {
+                let instance = instantiate(&module, &host_imports());
+                for i in 0..ITERATIONS {
+                    let (export, arg, code) = MIXED[(t + i) % MIXED.len()];
+                    let trap = expect_trap(&instance, export, &[Val::I32(arg)]);
+                    assert_eq!(trap.code, code, "thread {t} iteration {i} (`{export}`)");
+                    let innermost = names(&trap).into_iter().next();
+                    let want = if export == "deep" {
+                        "recurse".to_owned()
+                    } else {
+                        format!("c_{export}")
+                    };
+                    assert_eq!(innermost.as_deref(), Some(want.as_str()));
+                    let arg = (t * ITERATIONS + i) as i32;
+                    assert_eq!(expect_i32(&instance, "ok", &[Val::I32(arg)]), arg);
+                }
+            })
+        })
+        .collect();
+    for (t, w) in workers.into_iter().enumerate() {
+        if w.join().is_err() {
+            panic!("worker {t} failed");
+        }
+    }
+}
+
+#[test]
+fn stack_overflow_on_a_thread_with_a_small_stack() {
+    let compiled = load(CHAINS, BoundsChecks::GuardPages);
+    let module = compiled.module.clone();
+    let worker = std::thread::Builder::new()
+        .name("small-stack".into())
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let instance = instantiate(&module, &host_imports());
+            for _ in 0..3 {
+                let trap = expect_trap(&instance, "deep", &[Val::I32(0)]);
+                assert_eq!(trap.code, TrapCode::StackOverflow);
+                assert_eq!(expect_i32(&instance, "ok", &[Val::I32(9)]), 9);
+            }
+        });
+    match worker.map(|w| w.join()) {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!("the small-stack thread failed"),
+        Err(e) => panic!("spawning: {e}"),
+    }
+}
+
+/// The artifact's bytes at a 16-byte aligned address, as `ArtifactRef`
+/// needs.
+fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
+    let mut buf = vec![0u8; bytes.len() + 16];
+    let at = buf.as_ptr().align_offset(16);
+    buf[at..at + bytes.len()].copy_from_slice(bytes);
+    (buf, at)
+}
+
+#[test]
+fn trap_table_is_sorted_and_names_known_codes() {
+    for bounds_checks in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let bytes = artifact(CHAINS, bounds_checks);
+        let (buf, at) = aligned(&bytes);
+        let art = match ArtifactRef::parse(&buf[at..at + bytes.len()]) {
+            Ok(a) => a,
+            Err(e) => panic!("parse: {e}"),
+        };
+        let table = &art.metadata.trap_sites;
+        assert!(!table.offsets.is_empty(), "no trap sites");
+        assert_eq!(table.offsets.len(), table.codes.len());
+        assert!(
+            table.offsets.windows(2).all(|w| w[0] < w[1]),
+            "trap table not strictly sorted"
+        );
+        let funcs: Vec<(u32, u32)> = art
+            .metadata
+            .defined_funcs
+            .iter()
+            .map(|f| {
+                (
+                    f.offset.to_native(),
+                    f.offset.to_native() + f.len.to_native(),
+                )
+            })
+            .collect();
+        let mut codes = std::collections::BTreeSet::new();
+        for (off, &code) in table.offsets.iter().zip(table.codes.iter()) {
+            let off = off.to_native();
+            let code = match TrapCode::from_u8(code) {
+                Some(c) => c,
+                None => panic!("unknown trap code {code} at {off:#x}"),
+            };
+            // A site is a return address: the call is just before it,
+            // inside some function.
+            assert!(
+                funcs.iter().any(|&(s, e)| off > s && off <= e),
+                "trap site {off:#x} outside every function"
+            );
+            codes.insert(code);
+        }
+        for code in [
+            TrapCode::UnreachableCodeReached,
+            TrapCode::IntegerDivisionByZero,
+            TrapCode::IndirectCallToNull,
+            TrapCode::TableOutOfBounds,
+            TrapCode::BadSignature,
+        ] {
+            assert!(codes.contains(&code), "no site for {code:?}: {codes:?}");
+        }
+        assert_eq!(
+            codes.contains(&TrapCode::MemoryOutOfBounds),
+            bounds_checks == BoundsChecks::Explicit,
+            "explicit checks call the trap helper, guard pages fault"
+        );
+    }
+}
+
+#[test]
+fn a_module_that_cannot_trap_has_an_empty_trap_table() {
+    let bytes = artifact(
+        "(module (func (export \"add\") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))",
+        BoundsChecks::GuardPages,
+    );
+    let (buf, at) = aligned(&bytes);
+    match ArtifactRef::parse(&buf[at..at + bytes.len()]) {
+        Ok(a) => assert!(a.metadata.trap_sites.offsets.is_empty()),
+        Err(e) => panic!("parse: {e}"),
+    }
+}
+
+/// `$c` faults on its fast path, which LLVM's shrink-wrapping leaves
+/// without a frame (the prologue only runs on the cold `unreachable` path),
+/// reached by a direct call and by `call_indirect`: the backtrace must
+/// still name `$b`.
+#[test]
+fn backtrace_of_memory_fault_before_the_frame_is_set_up() {
+    let text = r#"(module (memory 1)
+      (type $i_i (func (param i32) (result i32)))
+      (table funcref (elem $c))
+      (func $a (export "a") (param i32) (result i32) (call $b (local.get 0)))
+      (func $b (param i32) (result i32) (i32.add (call $c (local.get 0)) (i32.const 1)))
+      (func $c (param i32) (result i32)
+        (if (i32.eq (local.get 0) (i32.const 3)) (then unreachable))
+        (i32.load (local.get 0)))
+      (func $a_ind (export "a_ind") (param i32) (result i32) (call $b_ind (local.get 0)))
+      (func $b_ind (param i32) (result i32)
+        (i32.add (call_indirect (type $i_i) (local.get 0) (i32.const 0)) (i32.const 1))))"#;
+    for bounds_checks in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let compiled = load(text, bounds_checks);
+        let instance = instantiate(&compiled.module, &Imports::new());
+        for (export, want) in [("a", ["c", "b", "a"]), ("a_ind", ["c", "b_ind", "a_ind"])] {
+            for (arg, code) in [
+                (-8, TrapCode::MemoryOutOfBounds),
+                (3, TrapCode::UnreachableCodeReached),
+            ] {
+                let trap = expect_trap(&instance, export, &[Val::I32(arg)]);
+                assert_eq!(trap.code, code);
+                assert_eq!(names(&trap), want, "`{export}({arg})`");
+            }
+        }
+    }
+}
