@@ -1,19 +1,30 @@
 //! `wasmo`: runs `.wasmo` artifacts (`wasmo exec`) and, through the separate
 //! `wasmoc` binary, WebAssembly modules (`wasmo run`).
 //!
+//! Modules importing `wasi_snapshot_preview1` get WASI (`wasmo-wasi`) with
+//! the preopens and environment given by `--dir`, `--dir-ro` and `--env`.
+//!
 //! Rule: this binary never links LLVM. It depends on the loader only;
 //! `wasmo run` compiles by spawning `wasmoc` (found next to this executable,
-//! then in `PATH`) into a temporary artifact and then runs that like
-//! `wasmo exec`. Exit status: 0 on success, 1 on any error, 134 on a trap.
+//! then in `PATH`) into the compile cache (`cache.rs`) and runs the cached
+//! artifact like `wasmo exec`; a cache hit spawns nothing. Exit status: the
+//! program's `proc_exit` code (0 when it returns), 1 on any error of wasmo's
+//! own, 134 on a trap.
 
+mod cache;
 mod values;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Parser, Subcommand};
-use wasmo_loader::{CallError, Func, Imports, Instance, InstantiationError, Module, Trap, Val};
+use wasmo_loader::{
+    CallError, Func, Imports, Instance, InstantiationError, LoadError, Module, Trap, Val,
+};
+use wasmo_wasi::{Preopen, WasiConfig, WasiCtx};
 
 /// Exit status for a wasm trap, as a shell reports SIGABRT (128 + 6).
 const TRAP_EXIT: u8 = 134;
@@ -42,10 +53,30 @@ struct RunOptions {
     invoke: Option<String>,
 }
 
+/// What a WASI program sees of the host (ignored by modules that do not
+/// import `wasi_snapshot_preview1`).
+#[derive(Debug, clap::Args)]
+struct WasiArgs {
+    /// Give the program the host directory HOST, read-write, under the name
+    /// GUEST (default: HOST itself).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Like --dir, but the program may only read.
+    #[arg(long = "dir-ro", value_name = "HOST[::GUEST]")]
+    dirs_ro: Vec<String>,
+    /// Set an environment variable for the program, or with NAME alone pass
+    /// the host's value through (nothing else of the host environment is
+    /// visible).
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+}
+
 #[derive(Debug, clap::Args)]
 struct ExecArgs {
     #[command(flatten)]
     opts: RunOptions,
+    #[command(flatten)]
+    wasi: WasiArgs,
     /// The artifact to run.
     app: PathBuf,
     /// Arguments for the invoked function.
@@ -57,6 +88,16 @@ struct ExecArgs {
 struct RunArgs {
     #[command(flatten)]
     opts: RunOptions,
+    #[command(flatten)]
+    wasi: WasiArgs,
+    /// Compile cache directory (default: $WASMO_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/wasmo, else ~/.cache/wasmo).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile into a temporary directory, neither reading nor writing the
+    /// cache.
+    #[arg(long)]
+    no_cache: bool,
     /// Optimisation level for wasmoc (0-3).
     #[arg(short = 'O', value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u8).range(0..=3))]
@@ -93,7 +134,9 @@ impl From<anyhow::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Cmd::Exec(a) => exec(&a.app, &a.opts, &a.args),
+        Cmd::Exec(a) => Module::from_file(&a.app)
+            .map_err(|e| Failure::Error(anyhow!("{e}")))
+            .and_then(|m| exec(&m, &a.app, &a.opts, &a.wasi, &a.args)),
         Cmd::Run(a) => run(a),
     };
     match result {
@@ -107,7 +150,8 @@ fn main() -> ExitCode {
             print_backtrace(&trap);
             ExitCode::from(TRAP_EXIT)
         }
-        Err(Failure::Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),
+        // As a native process's exit(): the status is the low 8 bits.
+        Err(Failure::Exit(code)) => ExitCode::from(code.to_le_bytes()[0]),
     }
 }
 
@@ -140,26 +184,64 @@ fn print_backtrace(trap: &Trap) {
     }
 }
 
-fn exec(app: &Path, opts: &RunOptions, args: &[String]) -> Result<(), Failure> {
-    // Loader errors already name their causes; `{e}` only, so the
-    // `{:#}` chain below does not repeat them.
-    let module = Module::from_file(app).map_err(|e| anyhow!("{e}"))?;
-    if let Some(import) = module.imports().first() {
+/// Instantiates `module` (with WASI when it imports it) and runs it; `app`
+/// is the path given on the command line, the program's `argv[0]`.
+fn exec(
+    module: &Module,
+    app: &Path,
+    opts: &RunOptions,
+    wasi: &WasiArgs,
+    args: &[String],
+) -> Result<(), Failure> {
+    let mut imports = Imports::new();
+    let module_imports = module.imports();
+    let uses_wasi = module_imports
+        .iter()
+        .any(|i| i.module == wasmo_wasi::MODULE);
+    if uses_wasi {
+        let ctx = wasi_ctx(app, wasi, args)?;
+        wasmo_wasi::add_to_imports(&Arc::new(Mutex::new(ctx)), &mut imports);
+    }
+    if let Some(import) = module_imports
+        .iter()
+        .find(|i| imports.get(&i.module, &i.name).is_none())
+    {
         return Err(anyhow!(
-            "unresolvable import `{}.{}`: wasmo provides no host functions yet",
+            "unresolvable import `{}.{}`: wasmo provides only `{}`",
             import.module,
-            import.name
+            import.name,
+            wasmo_wasi::MODULE
         )
         .into());
     }
-    let instance = Instance::new(&module, &Imports::new()).map_err(|e| match e {
+    let instance = Instance::new(module, &imports).map_err(|e| match e {
         InstantiationError::Trap(t) => Failure::Trap(t),
         other => Failure::Error(anyhow!("cannot instantiate the module: {other}")),
     })?;
     match &opts.invoke {
         Some(name) => invoke(&instance, name, args),
-        None => run_entry(&instance, args),
+        None => run_entry(&instance, uses_wasi, args),
     }
+}
+
+fn wasi_ctx(app: &Path, wasi: &WasiArgs, args: &[String]) -> anyhow::Result<WasiCtx> {
+    let mut preopens: Vec<Preopen> = wasi.dirs.iter().map(|d| Preopen::parse(d)).collect();
+    preopens.extend(wasi.dirs_ro.iter().map(|d| Preopen {
+        read_only: true,
+        ..Preopen::parse(d)
+    }));
+    let mut env = Vec::new();
+    for spec in &wasi.env {
+        env.extend(wasmo_wasi::parse_env(spec)?);
+    }
+    let cfg = WasiConfig {
+        args: std::iter::once(app.to_string_lossy().into_owned())
+            .chain(args.iter().cloned())
+            .collect(),
+        env,
+        preopens,
+    };
+    Ok(WasiCtx::new(cfg)?)
 }
 
 fn invoke(instance: &Instance, name: &str, args: &[String]) -> Result<(), Failure> {
@@ -198,14 +280,21 @@ fn invoke(instance: &Instance, name: &str, args: &[String]) -> Result<(), Failur
                 .map_err(|e| anyhow!("invalid argument for parameter {i} of `{name}`: {e}"))
         })
         .collect::<anyhow::Result<Vec<Val>>>()?;
-    for v in call(&func, &vals)? {
-        println!("{}", values::format_value(&v));
+    let results = call(&func, &vals)?;
+    let mut out = std::io::stdout().lock();
+    for v in results {
+        match writeln!(out, "{}", values::format_value(&v)) {
+            // A closed pipe (`| head -1`) ends the output quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            r => r.context("cannot write the results")?,
+        }
     }
     Ok(())
 }
 
-/// Runs `_start`, else a parameterless exported `main`.
-fn run_entry(instance: &Instance, args: &[String]) -> Result<(), Failure> {
+/// Runs `_start`, else a parameterless exported `main`. A WASI program gets
+/// `args` through WASI; any other entry point takes none.
+fn run_entry(instance: &Instance, uses_wasi: bool, args: &[String]) -> Result<(), Failure> {
     let (name, func) = if let Some(f) = instance.get_func("_start") {
         ("_start", f)
     } else if let Some(f) = instance.get_func("main") {
@@ -219,13 +308,13 @@ fn run_entry(instance: &Instance, args: &[String]) -> Result<(), Failure> {
     if !ty.params.is_empty() {
         return Err(anyhow!(
             "exported `{name}` takes parameters {ty}; only a parameterless entry point can be run \
-             (`main(argc, argv)` needs WASI, which is not supported yet)"
+             (for `main(argc, argv)`, build the program for WASI)"
         )
         .into());
     }
-    if !args.is_empty() {
+    if !args.is_empty() && !uses_wasi {
         return Err(anyhow!(
-            "arguments were given but `{name}` takes none (WASI is not supported yet); \
+            "arguments were given but `{name}` takes none and the module does not import WASI; \
              use --invoke NAME to pass arguments to a function"
         )
         .into());
@@ -243,12 +332,55 @@ fn call(func: &Func, args: &[Val]) -> Result<Vec<Val>, Failure> {
 }
 
 fn run(a: &RunArgs) -> Result<(), Failure> {
+    let cache = if a.no_cache {
+        None
+    } else {
+        cache::cache_dir(a.cache_dir.as_deref())
+    };
+    let Some(cache) = cache else {
+        let dir = tempfile::Builder::new()
+            .prefix("wasmo-run-")
+            .tempdir()
+            .context("cannot create a temporary directory")?;
+        let artifact = dir.path().join("app.wasmo");
+        compile(a, &artifact)?;
+        let module = Module::from_file(&artifact).map_err(|e| anyhow!("{e}"))?;
+        return exec(&module, &a.input, &a.opts, &a.wasi, &a.args);
+    };
+    let bytes =
+        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
+    let key = cache::CacheKey {
+        module: &bytes,
+        opt_level: a.opt_level,
+        cpu: a.cpu.as_deref(),
+        bounds_checks: a.bounds_checks.as_deref(),
+    };
+    let artifact = cache.join(key.file_name());
+    let module = match Module::from_file(&artifact) {
+        Ok(module) => module,
+        Err(e) => {
+            let missing = matches!(&e, LoadError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound);
+            if !missing {
+                eprintln!(
+                    "wasmo: cached artifact for {} is unusable ({e}); recompiling",
+                    a.input.display()
+                );
+            }
+            std::fs::create_dir_all(&cache).with_context(|| {
+                format!("cannot create the cache directory `{}`", cache.display())
+            })?;
+            compile(a, &artifact)?;
+            Module::from_file(&artifact).map_err(|e| anyhow!("{e}"))?
+        }
+    };
+    exec(&module, &a.input, &a.opts, &a.wasi, &a.args)
+}
+
+/// Compiles `a.input` to `artifact` with `wasmoc`, which writes it
+/// atomically (a temporary file beside it, renamed into place).
+fn compile(a: &RunArgs, artifact: &Path) -> Result<(), Failure> {
     let wasmoc = find_wasmoc()?;
-    let dir = tempfile::Builder::new()
-        .prefix("wasmo-run-")
-        .tempdir()
-        .context("cannot create a temporary directory")?;
-    let artifact = dir.path().join("app.wasmo");
     let mut cmd = Command::new(&wasmoc);
     cmd.arg("build").arg(format!("-O{}", a.opt_level));
     if let Some(cpu) = &a.cpu {
@@ -257,7 +389,7 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     if let Some(b) = &a.bounds_checks {
         cmd.arg("--bounds-checks").arg(b);
     }
-    cmd.arg(&a.input).arg("-o").arg(&artifact);
+    cmd.arg(&a.input).arg("-o").arg(artifact);
     let status = cmd
         .status()
         .with_context(|| format!("cannot run `{}`", wasmoc.display()))?;
@@ -265,7 +397,7 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
         // wasmoc has already printed its `error: ...` line.
         return Err(Failure::Exit(1));
     }
-    exec(&artifact, &a.opts, &a.args)
+    Ok(())
 }
 
 /// `wasmoc` next to this executable (how cargo and installers lay them

@@ -45,6 +45,10 @@ fn main() -> ExitCode {
     trials.push(Trial::test("wasmo_does_not_link_llvm", no_llvm));
     trials.push(Trial::test("wasmoc_version", version));
     trials.push(Trial::test("examples_run", examples));
+    trials.push(Trial::test(
+        "wasmoc_writes_special_files_in_place",
+        special_output,
+    ));
     libtest_mimic::run(&args, trials).exit_code()
 }
 
@@ -196,6 +200,58 @@ fn examples() -> Result<(), Failed> {
             )
             .into());
         }
+    }
+    Ok(())
+}
+
+/// `wasmoc -o FIFO` (like `-o /dev/null`) writes through the special file
+/// instead of renaming a regular file over it: as root, an atomic rename
+/// over `/dev/null` replaced the device node with a regular file.
+fn special_output() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let fifo = tmp.path().join("fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map_err(|e| format!("cannot run mkfifo: {e}"))?;
+    if !made.success() {
+        return Err("mkfifo failed".into());
+    }
+    // The reader is a child process, so that it can be killed should
+    // wasmoc never open the FIFO (a thread would block in open() forever).
+    let mut reader = Command::new("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cat: {e}"))?;
+    let out = Command::new(bin_path("wasmoc")?)
+        .arg("build")
+        .arg(example("fib.wat"))
+        .arg("-o")
+        .arg(&fifo)
+        .output()
+        .map_err(|e| e.to_string())?;
+    for _ in 0..100 {
+        if reader.try_wait().map_err(|e| e.to_string())?.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = reader.kill();
+    let bytes = reader.wait_with_output().map_err(|e| e.to_string())?.stdout;
+    if !out.status.success() {
+        return Err(format!("wasmoc failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    use std::os::unix::fs::FileTypeExt as _;
+    let still_fifo = std::fs::symlink_metadata(&fifo)
+        .map(|m| m.file_type().is_fifo())
+        .unwrap_or(false);
+    if !still_fifo || !bytes.starts_with(b"\0wasmo") {
+        return Err(format!(
+            "fifo replaced or not written through (still a fifo: {still_fifo}, {} bytes)",
+            bytes.len()
+        )
+        .into());
     }
     Ok(())
 }

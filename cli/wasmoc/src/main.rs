@@ -3,7 +3,9 @@
 //!
 //! Rule: the output file appears whole or not at all. The artifact is written
 //! to a temporary file in the output's directory and renamed over the target,
-//! so a failed or interrupted build never leaves a partial artifact behind.
+//! so a failed or interrupted build never leaves a partial artifact behind
+//! (except for a special file such as `/dev/null`, written in place: a
+//! rename would replace the device node).
 //! This binary is the only command that links LLVM; `wasmo run` spawns it.
 
 use std::fs;
@@ -121,6 +123,12 @@ fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn write_atomically(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // `-o /dev/null`, `-o /dev/stdout`, a FIFO: renaming over such a file
+    // would replace the device node itself (as root, /dev/null would
+    // become a regular file), so special files are written in place.
+    if fs::metadata(out).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return fs::write(out, bytes).with_context(|| format!("cannot write `{}`", out.display()));
+    }
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
