@@ -34,13 +34,34 @@ mod impls {
             $(pub(super) extern "C" fn $name(x: $t, y: $t) -> $t { let f: fn($t, $t) -> $t = $e; f(x, y) })*
         };
     }
+    // Wasm's rounding operators return a quiet ("arithmetic") NaN for a NaN
+    // operand; C's rounding functions may hand a signalling NaN back
+    // unchanged, so the result is quieted. Compiled code reaches these only
+    // on CPUs without SSE4.1's `round` instructions.
+    fn quiet64(x: f64) -> f64 {
+        if x.is_nan() {
+            f64::from_bits(x.to_bits() | (1 << 51))
+        } else {
+            x
+        }
+    }
+    fn quiet32(x: f32) -> f32 {
+        if x.is_nan() {
+            f32::from_bits(x.to_bits() | (1 << 22))
+        } else {
+            x
+        }
+    }
     unary! {
-        Ceil: f64 => f64::ceil; Ceilf: f32 => f32::ceil;
-        Floor: f64 => f64::floor; Floorf: f32 => f32::floor;
-        Trunc: f64 => f64::trunc; Truncf: f32 => f32::trunc;
-        Nearbyint: f64 => f64::round_ties_even; Nearbyintf: f32 => f32::round_ties_even;
-        Rint: f64 => f64::round_ties_even; Rintf: f32 => f32::round_ties_even;
-        Roundeven: f64 => f64::round_ties_even; Roundevenf: f32 => f32::round_ties_even;
+        Ceil: f64 => |x| quiet64(x.ceil()); Ceilf: f32 => |x| quiet32(x.ceil());
+        Floor: f64 => |x| quiet64(x.floor()); Floorf: f32 => |x| quiet32(x.floor());
+        Trunc: f64 => |x| quiet64(x.trunc()); Truncf: f32 => |x| quiet32(x.trunc());
+        Nearbyint: f64 => |x| quiet64(x.round_ties_even());
+        Nearbyintf: f32 => |x| quiet32(x.round_ties_even());
+        Rint: f64 => |x| quiet64(x.round_ties_even());
+        Rintf: f32 => |x| quiet32(x.round_ties_even());
+        Roundeven: f64 => |x| quiet64(x.round_ties_even());
+        Roundevenf: f32 => |x| quiet32(x.round_ties_even());
     }
     binary! {
         Fmod: f64 => |x, y| x % y; Fmodf: f32 => |x, y| x % y;

