@@ -17,11 +17,15 @@ use wasmo_artifact_format::{
 use wasmparser::{FunctionBody, Parser, Payload};
 
 /// The wasm features the validator accepts: WebAssembly 1.0 plus the two
-/// cheap proposals the translator implements.
+/// cheap proposals the translator implements, and the overlong encoding of
+/// `call_indirect`'s table index (table 0 only), which clang 19 and rustc
+/// emit by default because they enable reference types; Wasmtime accepts it
+/// too. It changes decoding only, not generated code.
 pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
     wasmparser::WasmFeatures::WASM1
         | wasmparser::WasmFeatures::SIGN_EXTENSION
         | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
+        | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
 }
 
 /// The same set, as the artifact records it.
