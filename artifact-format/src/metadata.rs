@@ -358,27 +358,6 @@ impl ModuleMetadata {
     }
 }
 
-impl ArchivedModuleMetadata {
-    /// The counts [`crate::VMOffsets`] lays the VMContext out from.
-    pub fn vm_counts(&self) -> crate::VMCounts {
-        let mut c = crate::VMCounts::default();
-        for imp in self.imports.iter() {
-            match imp.kind {
-                ArchivedImportKind::Func(_) => c.imported_funcs += 1,
-                ArchivedImportKind::Table(_) => c.imported_tables += 1,
-                ArchivedImportKind::Memory(_) => c.imported_memories += 1,
-                ArchivedImportKind::Global(_) => c.imported_globals += 1,
-            }
-        }
-        c.defined_tables = count(self.tables.len());
-        c.defined_memories = count(self.memories.len());
-        c.defined_globals = count(self.globals.len());
-        c.funcs = count(self.funcs.len());
-        c.types = count(self.types.len());
-        c
-    }
-}
-
 fn count(n: usize) -> u32 {
     // Validation bounds every index space far below u32::MAX.
     u32::try_from(n).unwrap_or(u32::MAX)

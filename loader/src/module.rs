@@ -139,7 +139,7 @@ impl Module {
             None
         };
         let text = image.as_ref().map_or(0, Image::base);
-        let num_imported_funcs = count_imported_funcs(&meta);
+        let num_imported_funcs = meta.vm_counts().imported_funcs;
         let mut func_ranges: Vec<(u32, u32, u32)> = meta
             .defined_funcs
             .iter()
@@ -305,13 +305,6 @@ pub(crate) fn kind_of(k: &ImportKind) -> ExternKind {
     }
 }
 
-fn count_imported_funcs(meta: &ModuleMetadata) -> u32 {
-    meta.imports
-        .iter()
-        .filter(|i| matches!(i.kind, ImportKind::Func(_)))
-        .count() as u32
-}
-
 /// The values the relocations write, for an image mapped at `base`. Only
 /// called after [`check_metadata`] accepted every relocation.
 fn relocation_values(meta: &ModuleMetadata, base: usize) -> Vec<(u64, u64)> {
@@ -394,7 +387,7 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
     let text_len = h.text_len;
     let in_text = |off: u32| u64::from(off) < text_len;
     let ntypes = m.types.len();
-    let imported_funcs = count_imported_funcs(m) as usize;
+    let imported_funcs = m.vm_counts().imported_funcs as usize;
     let count = |k: ExternKind| m.imports.iter().filter(|i| kind_of(&i.kind) == k).count();
     let nfuncs = m.funcs.len();
     let ntables = count(ExternKind::Table) + m.tables.len();
