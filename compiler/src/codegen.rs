@@ -279,11 +279,33 @@ pub(crate) fn compile_chunk(
             .verify()
             .map_err(|e| CompileError::Internal(format!("invalid LLVM IR: {e}")))?;
     }
+    let dump = std::env::var_os("WASMO_DUMP_LLVM").map(std::path::PathBuf::from);
+    if let Some(dir) = &dump {
+        dump_ir(&module, dir, chunk, "pre")?;
+    }
     optimise(&module, &tm, chunk.opt_level)?;
+    crate::nan::lower_canonicalize(&cx, &module)?;
+    if let Some(dir) = &dump {
+        dump_ir(&module, dir, chunk, "post")?;
+    }
     let buffer = tm
         .write_to_memory_buffer(&module, FileType::Object)
         .map_err(|e| CompileError::Internal(format!("LLVM code generation: {e}")))?;
     Ok(buffer.as_slice().to_vec())
+}
+
+/// Writes the chunk's IR to `dir/chunk<first>.<stage>.ll` (a developer aid,
+/// switched on by `WASMO_DUMP_LLVM=dir`).
+fn dump_ir(
+    module: &Module<'_>,
+    dir: &std::path::Path,
+    chunk: &Chunk,
+    stage: &str,
+) -> Result<(), CompileError> {
+    let path = dir.join(format!("chunk{}.{stage}.ll", chunk.funcs.start));
+    module
+        .print_to_file(&path)
+        .map_err(|e| CompileError::Internal(format!("WASMO_DUMP_LLVM {}: {e}", path.display())))
 }
 
 fn optimise(

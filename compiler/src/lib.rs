@@ -23,6 +23,7 @@
 mod codegen;
 mod link;
 mod module_info;
+mod nan;
 mod target;
 mod translate;
 

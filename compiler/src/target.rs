@@ -58,13 +58,49 @@ pub fn normalise_triple(triple: Option<&str>) -> String {
         .into_owned()
 }
 
+/// LLVM's process-wide options that wasmo's code generation relies on.
+/// LLVM reads them only through its command-line parser, which the C API
+/// exposes as `LLVMParseCommandLineOptions`.
+///
+/// - `-indvars-widen-indvars=false`: wasm addresses are
+///   `base + zext(i32 index)`. Widening a 32-bit induction variable to 64
+///   bits turns every such address into `(iv + c) & 0xffff_fff8`, which no
+///   loop pass can analyse, so nothing vectorised. Left 32-bit, the zext of
+///   an affine index stays affine (scalar evolution proves it does not
+///   wrap from the trip count) and the vectorisers widen the loop.
+const LLVM_OPTIONS: &[&str] = &["wasmo", "-indvars-widen-indvars=false"];
+
 fn initialise_llvm() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         let config = InitializationConfig::default();
         Target::initialize_x86(&config);
         Target::initialize_aarch64(&config);
+        set_llvm_options();
     });
+}
+
+/// Passes [`LLVM_OPTIONS`] to LLVM's option parser, once per process.
+fn set_llvm_options() {
+    let args: Vec<std::ffi::CString> = LLVM_OPTIONS
+        .iter()
+        .map(|a| std::ffi::CString::new(*a).unwrap_or_default())
+        .collect();
+    let argv: Vec<*const std::ffi::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    let argc = std::ffi::c_int::try_from(argv.len()).unwrap_or(0);
+    #[expect(
+        unsafe_code,
+        reason = "LLVM's option parser is reachable only through the raw C API"
+    )]
+    // SAFETY: `argv` holds `argc` pointers to NUL-terminated strings that
+    // `args` keeps alive for the whole call, and the overview may be null.
+    // The call runs inside `INIT.call_once`, before this process creates
+    // any LLVM context or pass, so no other thread reads the options while
+    // the parser writes them; every option named is one LLVM 19 defines
+    // (an unknown one would make LLVM print an error and exit).
+    unsafe {
+        llvm_sys::support::LLVMParseCommandLineOptions(argc, argv.as_ptr(), std::ptr::null());
+    }
 }
 
 impl TargetSetup {

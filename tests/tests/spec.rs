@@ -3,10 +3,10 @@
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
 //!
 //! One libtest-mimic trial per `.wast` file and compile strategy: both
-//! bounds-check strategies on the default CPU, and guard pages on the plain
-//! `x86-64` CPU, whose lack of SSE4.1 sends rounding through libcalls
-//! (`guard-pages::i32.wast`, `explicit::i32.wast`, `x86-64::f32.wast`),
-//! found at run time. Each
+//! bounds-check strategies on the default CPU, guard pages on the plain
+//! `x86-64` CPU, whose lack of SSE4.1 sends rounding through libcalls, and
+//! guard pages at `-O0` (`guard-pages::i32.wast`, `explicit::i32.wast`,
+//! `x86-64::f32.wast`, `O0::float_exprs.wast`), found at run time. Each
 //! trial runs its file in a child process (this same executable, with
 //! `WASMO_SPEC_CHILD` set) so that a crash, a hang or a stack overflow the
 //! runtime fails to catch costs one file's assertions, not the whole run.
@@ -23,11 +23,11 @@
 //! unlisted failure and on a listed assertion that now passes, so the list
 //! only shrinks. `BLESS=1` rewrites the list from the current results.
 //!
-//! Modules are compiled at `-O2`, the level users get by default (override
-//! with `WASMO_SPEC_OPT=0..3`): the suite then also checks that the
-//! optimiser keeps wasm semantics (`float_exprs.wast`, dead loads that must
-//! still trap). The whole suite, both strategies, takes well under a minute
-//! on two cores.
+//! Modules are compiled at `-O2`, the level users get by default, except
+//! in the `O0` strategy (override all with `WASMO_SPEC_OPT=0..3`): the
+//! suite then also checks that the optimiser keeps wasm semantics
+//! (`float_exprs.wast`, dead loads that must still trap). The whole suite,
+//! all four strategies, takes well under a minute on two cores.
 //!
 //! Rule: the runner never decides an assertion passed without running it
 //! end to end; anything it cannot do (an unsupported directive or value)
@@ -64,25 +64,39 @@ struct Strategy {
     bounds: BoundsChecks,
     /// A CPU other than the default baseline, by LLVM's name.
     cpu: Option<&'static str>,
+    /// The optimisation level (`-O2`, what users get, unless set here or
+    /// overridden for every strategy with `WASMO_SPEC_OPT`).
+    opt: OptLevel,
 }
 
-/// Both bounds-check strategies on the default CPU, and plain `x86-64`,
-/// whose lack of SSE4.1 sends ceil/floor/trunc/nearest through libcalls.
-const STRATEGIES: [Strategy; 3] = [
+/// Both bounds-check strategies on the default CPU, plain `x86-64`, whose
+/// lack of SSE4.1 sends ceil/floor/trunc/nearest through libcalls, and
+/// `-O0`, where the IR reaches the back end unfolded (its combines then
+/// see `x * 1.0` and friends that the optimiser would have folded first).
+const STRATEGIES: [Strategy; 4] = [
     Strategy {
         name: "guard-pages",
         bounds: BoundsChecks::GuardPages,
         cpu: None,
+        opt: OptLevel::O2,
     },
     Strategy {
         name: "explicit",
         bounds: BoundsChecks::Explicit,
         cpu: None,
+        opt: OptLevel::O2,
     },
     Strategy {
         name: "x86-64",
         bounds: BoundsChecks::GuardPages,
         cpu: Some("x86-64"),
+        opt: OptLevel::O2,
+    },
+    Strategy {
+        name: "O0",
+        bounds: BoundsChecks::GuardPages,
+        cpu: None,
+        opt: OptLevel::O0,
     },
 ];
 /// A file whose child runs longer than this is killed; its unreported
@@ -653,7 +667,7 @@ impl Runner {
             .ok()
             .and_then(|s| s.parse().ok())
             .and_then(OptLevel::from_number)
-            .unwrap_or(OptLevel::O2);
+            .unwrap_or(strategy.opt);
         let mut imports = Imports::new();
         define_spectest(&mut imports);
         Runner {

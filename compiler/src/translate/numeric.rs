@@ -477,33 +477,14 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
-    /// Replaces a NaN result of an arithmetic operator by the canonical NaN.
-    ///
-    /// Wasm requires arithmetic operators to return a quiet NaN, and x86
-    /// does quiet a signalling NaN input; but LLVM's folds (`x - 0.0`,
-    /// `x * 1.0`, `x / -1.0` to `-x`, `demote(promote(x))` to `x`) and the
-    /// x86 lowering of `llvm.minimum`/`maximum` can pass a signalling NaN
-    /// through unchanged. The spec tests (`float_exprs.wast`, `f32.wast`
-    /// `min`/`max`) check for the quiet bit, so every operator whose result
-    /// may be an arithmetic NaN goes through here. Bit operators (`abs`,
-    /// `neg`, `copysign`, reinterpret) must not.
+    /// Marks an arithmetic result whose NaN must be quiet: wraps it in
+    /// `llvm.canonicalize`, which survives LLVM's folds (`x * 1.0`,
+    /// `x - 0.0`, `x / -1.0` to `-x`, `demote(promote(x))`) and costs
+    /// nothing once [`crate::nan::lower_canonicalize`] has seen that x86
+    /// quiets the result anyway. Bit operators (`abs`, `neg`, `copysign`,
+    /// reinterpret) must not come here: they keep NaN payloads as they are.
     pub(crate) fn quiet_nan(&self, v: FloatValue<'ctx>) -> Result<FloatValue<'ctx>, CompileError> {
-        let ty = v.get_type();
-        let canonical = if ty == self.cx.f32_type() {
-            self.cx.i32_type().const_int(0x7fc0_0000, false)
-        } else {
-            self.cx.i64_type().const_int(0x7ff8_0000_0000_0000, false)
-        };
-        let b = self.builder;
-        let canonical = b.build_bit_cast(canonical, ty, "canonical_nan")?;
-        let is_nan = b.build_float_compare(FloatPredicate::UNO, v, v, "is_nan")?;
-        match b.build_select(is_nan, canonical, v.into(), "quiet")? {
-            BasicValueEnum::FloatValue(v) => Ok(v),
-            other => Err(CompileError::Internal(format!(
-                "NaN select gave {}",
-                other.get_type()
-            ))),
-        }
+        self.float_intrinsic(crate::nan::CANONICALIZE, &[v])
     }
 
     /// Calls the float intrinsic `name` overloaded on the type of its

@@ -1,0 +1,214 @@
+//! NaN quieting: how arithmetic results keep the spec's NaN rules without
+//! costing an instruction per operator.
+//!
+//! Wasm requires every arithmetic operator to return an arithmetic (quiet)
+//! NaN when its result is NaN. x86's SSE/AVX arithmetic already does: a
+//! signalling NaN input comes out quiet. What breaks the rule is LLVM's
+//! folding (`x * 1.0`, `x - 0.0`, `x / -1.0` to `-x`, `min(x, x)` to `x`,
+//! `demote(promote(x))` to `x`), which passes a signalling NaN through.
+//!
+//! So the translator wraps every such result in `llvm.canonicalize`, which
+//! the optimiser keeps through its folds (`canonicalize(x * 1.0)` becomes
+//! `canonicalize(x)`) and which the loop and SLP vectorisers widen. LLVM 19's
+//! x86 back end cannot select `canonicalize`, so [`lower_canonicalize`] runs
+//! after optimisation and before code generation:
+//! - `canonicalize(v)` where `v` is an instruction the hardware quiets by
+//!   itself (float add, sub, mul, div, sqrt, promote, demote) becomes `v`:
+//!   free, which is the common case.
+//! - any other operand (one left bare by a fold, a `minimum`/`maximum`)
+//!   becomes `isnan(v) ? canonical NaN : v`, scalar or vector.
+//!
+//! Rule: nothing between [`lower_canonicalize`] and instruction selection
+//! may fold float arithmetic again; only the back end runs in between, and
+//! its combines fold nothing the IR optimiser left.
+
+use crate::CompileError;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::{BasicTypeEnum, FloatType, IntType};
+use inkwell::values::{
+    BasicValue, BasicValueEnum, CallSiteValue, InstructionOpcode, InstructionValue,
+};
+use inkwell::FloatPredicate;
+
+/// The intrinsic the translator wraps arithmetic results in.
+pub(crate) const CANONICALIZE: &str = "llvm.canonicalize";
+
+/// Replaces every `llvm.canonicalize` call in `module` as the module
+/// documentation says.
+pub(crate) fn lower_canonicalize(cx: &Context, module: &Module<'_>) -> Result<(), CompileError> {
+    let mut calls = Vec::new();
+    for f in module.get_functions() {
+        for bb in f.get_basic_block_iter() {
+            for inst in bb.get_instructions() {
+                if is_canonicalize(inst) {
+                    calls.push(inst);
+                }
+            }
+        }
+    }
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let builder = cx.create_builder();
+    for call in calls {
+        let operand = call
+            .get_operand(0)
+            .and_then(|o| o.value())
+            .ok_or_else(|| CompileError::Internal("llvm.canonicalize without operand".into()))?;
+        let replacement = match operand.as_instruction_value() {
+            Some(def) if quiets_in_hardware(def) => operand,
+            _ => {
+                builder.position_before(&call);
+                quiet_select(cx, &builder, operand)?
+            }
+        };
+        let result = CallSiteValue::try_from(call)
+            .ok()
+            .and_then(|c| c.try_as_basic_value().basic());
+        match (result, replacement) {
+            (Some(BasicValueEnum::FloatValue(r)), BasicValueEnum::FloatValue(v)) => {
+                r.replace_all_uses_with(v)
+            }
+            (Some(BasicValueEnum::VectorValue(r)), BasicValueEnum::VectorValue(v)) => {
+                r.replace_all_uses_with(v)
+            }
+            _ => {
+                return Err(CompileError::Internal(
+                    "llvm.canonicalize of a non-float value".into(),
+                ))
+            }
+        }
+        call.erase_from_basic_block();
+    }
+    Ok(())
+}
+
+fn is_canonicalize_name(name: &[u8]) -> bool {
+    name.starts_with(CANONICALIZE.as_bytes())
+}
+
+fn is_canonicalize(inst: InstructionValue<'_>) -> bool {
+    if inst.get_opcode() != InstructionOpcode::Call {
+        return false;
+    }
+    CallSiteValue::try_from(inst)
+        .ok()
+        .and_then(|c| c.get_called_fn_value())
+        .is_some_and(|f| is_canonicalize_name(f.get_name().to_bytes()))
+}
+
+/// Whether x86 returns a quiet NaN from `inst` whatever its NaN inputs,
+/// and the back end cannot fold `inst` away. The back end's combines fold
+/// an identity with a constant operand (`x * 1.0`, `x * -1.0` to `-x`,
+/// `x - 0.0`; at `-O0` nothing folded them earlier) and `demote(promote(x))`
+/// to `x`, so arithmetic with a ±0 or ±1 operand, and a conversion of a
+/// conversion, do not count. Other constants (`x * 0.5`) are no identity
+/// and the instruction stays.
+fn quiets_in_hardware(inst: InstructionValue<'_>) -> bool {
+    let operands: Vec<_> = (0..inst.get_num_operands())
+        .filter_map(|i| inst.get_operand(i).and_then(|o| o.value()))
+        .collect();
+    let of_conversion = || {
+        operands.iter().any(|v| {
+            v.as_instruction_value().is_some_and(|d| {
+                matches!(
+                    d.get_opcode(),
+                    InstructionOpcode::FPExt | InstructionOpcode::FPTrunc
+                )
+            })
+        })
+    };
+    match inst.get_opcode() {
+        InstructionOpcode::FAdd
+        | InstructionOpcode::FSub
+        | InstructionOpcode::FMul
+        | InstructionOpcode::FDiv => !operands.iter().any(|v| may_be_identity(*v)),
+        InstructionOpcode::FPExt | InstructionOpcode::FPTrunc => !of_conversion(),
+        InstructionOpcode::Call => CallSiteValue::try_from(inst)
+            .ok()
+            .and_then(|c| c.get_called_fn_value())
+            .is_some_and(|f| f.get_name().to_bytes().starts_with(b"llvm.sqrt.")),
+        _ => false,
+    }
+}
+
+/// Whether `v` is a constant that may be (or hold a lane that is) ±0 or
+/// ±1, the identities of add, sub, mul and div. A constant this cannot
+/// read lane by lane (a constant expression, `zeroinitializer`) counts.
+fn may_be_identity(v: BasicValueEnum<'_>) -> bool {
+    let identity = |f: f64| f == 0.0 || f.abs() == 1.0;
+    match v {
+        BasicValueEnum::FloatValue(x) if x.is_const() => {
+            x.get_constant().is_none_or(|(f, _)| identity(f))
+        }
+        BasicValueEnum::VectorValue(x) if x.is_const() => {
+            if !x.is_constant_data_vector() {
+                return true;
+            }
+            (0..x.get_type().get_size()).any(|i| match x.get_element_as_constant(i) {
+                BasicValueEnum::FloatValue(lane) => {
+                    lane.get_constant().is_none_or(|(f, _)| identity(f))
+                }
+                _ => true,
+            })
+        }
+        _ => false,
+    }
+}
+
+/// `isnan(v) ? canonical NaN : v`, for a float or a vector of floats (a
+/// constant when `v` is one: the builder folds it).
+fn quiet_select<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    v: BasicValueEnum<'ctx>,
+) -> Result<BasicValueEnum<'ctx>, CompileError> {
+    Ok(match v {
+        BasicValueEnum::FloatValue(x) => {
+            let canonical = canonical_bits(cx, x.get_type())?;
+            let canonical = builder.build_bit_cast(canonical, x.get_type(), "canonical_nan")?;
+            let is_nan = builder.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
+            builder.build_select(is_nan, canonical, x.as_basic_value_enum(), "quiet")?
+        }
+        BasicValueEnum::VectorValue(x) => {
+            let ty = x.get_type();
+            let elem = match ty.get_element_type() {
+                BasicTypeEnum::FloatType(t) => t,
+                other => {
+                    return Err(CompileError::Internal(format!(
+                        "llvm.canonicalize of a vector of {other}"
+                    )))
+                }
+            };
+            let lane = canonical_bits(cx, elem)?;
+            let lanes = vec![lane; ty.get_size() as usize];
+            let canonical = inkwell::types::VectorType::const_vector(&lanes);
+            let canonical = builder.build_bit_cast(canonical, ty, "canonical_nan")?;
+            let is_nan = builder.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
+            builder.build_select(is_nan, canonical, x.as_basic_value_enum(), "quiet")?
+        }
+        other => {
+            return Err(CompileError::Internal(format!(
+                "llvm.canonicalize of {}",
+                other.get_type()
+            )))
+        }
+    })
+}
+
+/// The canonical NaN's bits as an integer constant of `ty`'s width.
+fn canonical_bits<'ctx>(
+    cx: &'ctx Context,
+    ty: FloatType<'ctx>,
+) -> Result<inkwell::values::IntValue<'ctx>, CompileError> {
+    let (int, bits): (IntType<'ctx>, u64) = if ty == cx.f32_type() {
+        (cx.i32_type(), 0x7fc0_0000)
+    } else if ty == cx.f64_type() {
+        (cx.i64_type(), 0x7ff8_0000_0000_0000)
+    } else {
+        return Err(CompileError::Internal(format!("NaN of type {ty}")));
+    };
+    Ok(int.const_int(bits, false))
+}
