@@ -57,12 +57,11 @@ pub(crate) fn lower_canonicalize(cx: &Context, module: &Module<'_>) -> Result<()
             .get_operand(0)
             .and_then(|o| o.value())
             .ok_or_else(|| CompileError::Internal("llvm.canonicalize without operand".into()))?;
-        let replacement = match operand.as_instruction_value() {
-            Some(def) if quiets_in_hardware(def) => operand,
-            _ => {
-                builder.position_before(&call);
-                quiet_select(cx, &builder, operand)?
-            }
+        let replacement = if is_quiet(operand, &mut { QUIET_SEARCH_BUDGET }) {
+            operand
+        } else {
+            builder.position_before(&call);
+            quiet_select(cx, &builder, operand)?
         };
         let result = CallSiteValue::try_from(call)
             .ok()
@@ -97,6 +96,52 @@ fn is_canonicalize(inst: InstructionValue<'_>) -> bool {
         .ok()
         .and_then(|c| c.get_called_fn_value())
         .is_some_and(|f| is_canonicalize_name(f.get_name().to_bytes()))
+}
+
+/// How many values [`is_quiet`] may visit for one `llvm.canonicalize`
+/// (phis and selects branch; the budget keeps the search linear).
+const QUIET_SEARCH_BUDGET: u32 = 32;
+
+/// Whether `v` can never be a signalling NaN once compiled: the result of
+/// an instruction x86 quiets (see [`quiets_in_hardware`]), a pending
+/// `llvm.canonicalize`, a constant that is not NaN, undef, or lanes,
+/// selects and phis made only of such values, found within `budget` visits.
+fn is_quiet(v: BasicValueEnum<'_>, budget: &mut u32) -> bool {
+    if is_undef(v) {
+        return true;
+    }
+    if let BasicValueEnum::FloatValue(x) = v {
+        if x.is_const() {
+            return x.get_constant().is_some_and(|(f, _)| !f.is_nan());
+        }
+    }
+    let Some(inst) = v.as_instruction_value() else {
+        return false;
+    };
+    if quiets_in_hardware(inst) || is_canonicalize(inst) {
+        return true;
+    }
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    let operand = |i: u32| inst.get_operand(i).and_then(|o| o.value());
+    let mut quiet = |i: u32| operand(i).is_some_and(|o| is_quiet(o, budget));
+    match inst.get_opcode() {
+        InstructionOpcode::ExtractElement => quiet(0),
+        InstructionOpcode::InsertElement | InstructionOpcode::ShuffleVector => quiet(0) && quiet(1),
+        InstructionOpcode::Select => quiet(1) && quiet(2),
+        InstructionOpcode::Phi => (0..inst.get_num_operands()).all(&mut quiet),
+        _ => false,
+    }
+}
+
+fn is_undef(v: BasicValueEnum<'_>) -> bool {
+    match v {
+        BasicValueEnum::FloatValue(x) => x.is_undef(),
+        BasicValueEnum::VectorValue(x) => x.is_undef(),
+        _ => false,
+    }
 }
 
 /// Whether x86 returns a quiet NaN from `inst` whatever its NaN inputs,
