@@ -148,9 +148,9 @@ fn is_undef(v: BasicValueEnum<'_>) -> bool {
 /// and the back end cannot fold `inst` away. The back end's combines fold
 /// an identity with a constant operand (`x * 1.0`, `x * -1.0` to `-x`,
 /// `x - 0.0`; at `-O0` nothing folded them earlier) and `demote(promote(x))`
-/// to `x`, so arithmetic with a ±0 or ±1 operand, and a conversion of a
-/// conversion, do not count. Other constants (`x * 0.5`) are no identity
-/// and the instruction stays.
+/// to `x`, so arithmetic with a constant ±0 or ±1 where it is an identity,
+/// and a conversion of a conversion, do not count. Other constants
+/// (`x * 0.5`, `1.0 / x`) fold to no identity and the instruction stays.
 fn quiets_in_hardware(inst: InstructionValue<'_>) -> bool {
     let operands: Vec<_> = (0..inst.get_num_operands())
         .filter_map(|i| inst.get_operand(i).and_then(|o| o.value()))
@@ -165,11 +165,20 @@ fn quiets_in_hardware(inst: InstructionValue<'_>) -> bool {
             })
         })
     };
+    let zero = |f: f64| f == 0.0;
+    let one = |f: f64| f.abs() == 1.0;
+    let operand_is = |i: usize, identity: &dyn Fn(f64) -> bool| {
+        operands.get(i).is_some_and(|v| may_be(*v, identity))
+    };
     match inst.get_opcode() {
-        InstructionOpcode::FAdd
-        | InstructionOpcode::FSub
-        | InstructionOpcode::FMul
-        | InstructionOpcode::FDiv => !operands.iter().any(|v| may_be_identity(*v)),
+        // x + -0, x - 0, -0 - x: either side of add and sub.
+        InstructionOpcode::FAdd | InstructionOpcode::FSub => {
+            !(operand_is(0, &zero) || operand_is(1, &zero))
+        }
+        // x * 1, x * -1 (to -x), on either side.
+        InstructionOpcode::FMul => !(operand_is(0, &one) || operand_is(1, &one)),
+        // x / 1, x / -1; `1 / x` folds to nothing.
+        InstructionOpcode::FDiv => !operand_is(1, &one),
         InstructionOpcode::FPExt | InstructionOpcode::FPTrunc => !of_conversion(),
         InstructionOpcode::Call => CallSiteValue::try_from(inst)
             .ok()
@@ -179,25 +188,20 @@ fn quiets_in_hardware(inst: InstructionValue<'_>) -> bool {
     }
 }
 
-/// Whether `v` is a constant that may be (or hold a lane that is) ±0 or
-/// ±1, the identities of add, sub, mul and div. A constant this cannot
-/// read lane by lane (a constant expression, `zeroinitializer`) counts.
-fn may_be_identity(v: BasicValueEnum<'_>) -> bool {
-    let identity = |f: f64| f == 0.0 || f.abs() == 1.0;
+/// Whether `v` is a constant of which some lane may satisfy `identity`.
+/// A constant this cannot read lane by lane (a constant expression,
+/// `zeroinitializer`) counts.
+fn may_be(v: BasicValueEnum<'_>, identity: &dyn Fn(f64) -> bool) -> bool {
+    let lane =
+        |x: inkwell::values::FloatValue<'_>| x.get_constant().is_none_or(|(f, _)| identity(f));
     match v {
-        BasicValueEnum::FloatValue(x) if x.is_const() => {
-            x.get_constant().is_none_or(|(f, _)| identity(f))
-        }
+        BasicValueEnum::FloatValue(x) if x.is_const() => lane(x),
         BasicValueEnum::VectorValue(x) if x.is_const() => {
-            if !x.is_constant_data_vector() {
-                return true;
-            }
-            (0..x.get_type().get_size()).any(|i| match x.get_element_as_constant(i) {
-                BasicValueEnum::FloatValue(lane) => {
-                    lane.get_constant().is_none_or(|(f, _)| identity(f))
-                }
-                _ => true,
-            })
+            !x.is_constant_data_vector()
+                || (0..x.get_type().get_size()).any(|i| match x.get_element_as_constant(i) {
+                    BasicValueEnum::FloatValue(l) => lane(l),
+                    _ => true,
+                })
         }
         _ => false,
     }
