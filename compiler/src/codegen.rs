@@ -54,6 +54,8 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
     pub(crate) ptr: PointerType<'ctx>,
     /// `wasmo_helper_memory_grow`.
     pub(crate) helper_memory_grow: FunctionValue<'ctx>,
+    /// The `tune-cpu` attribute of every function, if any.
+    pub(crate) tune_cpu: Option<&'static str>,
 }
 
 impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
@@ -73,7 +75,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
             self.info.imported_funcs + def,
         ))?;
         let f = add_entry_function(self.module, &name, wasm_fn_type(self.cx, ty)?);
-        add_codegen_attributes(self.cx, f);
+        add_codegen_attributes(self, f);
         // Each wasm function stays a frame of its own, so a trap's
         // backtrace names every wasm function on the way (the loader maps
         // return addresses to functions and has no inlining information).
@@ -165,8 +167,15 @@ pub(crate) fn array_fn_type(cx: &Context) -> FunctionType<'_> {
 /// through by the C++/Rust unwinder), and no tail calls: a wasm `call`
 /// consumes stack, so runaway recursion must exhaust it (and trap) instead
 /// of becoming an endless loop through tail-recursion elimination or
-/// sibling calls.
-fn add_codegen_attributes(cx: &Context, f: FunctionValue<'_>) {
+/// sibling calls. Plus the target's `tune-cpu`, if it has one.
+fn add_codegen_attributes<'ctx>(env: &ModuleEnv<'_, 'ctx>, f: FunctionValue<'ctx>) {
+    let cx = env.cx;
+    if let Some(tune) = env.tune_cpu {
+        f.add_attribute(
+            AttributeLoc::Function,
+            cx.create_string_attribute("tune-cpu", tune),
+        );
+    }
     f.add_attribute(
         AttributeLoc::Function,
         cx.create_string_attribute("disable-tail-calls", "true"),
@@ -263,6 +272,7 @@ pub(crate) fn compile_chunk(
         config,
         ptr: cx.ptr_type(AddressSpace::default()),
         helper_memory_grow: declare_helper(&cx, &module, Helper::MemoryGrow),
+        tune_cpu: target.tune_cpu,
     };
 
     for def in chunk.funcs.clone() {
@@ -428,7 +438,7 @@ fn build_array_trampoline<'ctx>(
     ))?;
     let callee = env.defined_func(def)?;
     let tramp = add_entry_function(env.module, &array_trampoline_symbol(def), array_fn_type(cx));
-    add_codegen_attributes(cx, tramp);
+    add_codegen_attributes(env, tramp);
     builder.position_at_end(cx.append_basic_block(tramp, "entry"));
     let callee_vmctx = nth_param(tramp, 0)?;
     let caller_vmctx = nth_param(tramp, 1)?;
@@ -466,7 +476,7 @@ fn build_import_trampoline<'ctx>(
         &import_trampoline_symbol(import),
         wasm_fn_type(cx, ty)?,
     );
-    add_codegen_attributes(cx, tramp);
+    add_codegen_attributes(env, tramp);
     builder.position_at_end(cx.append_basic_block(tramp, "entry"));
     let host_ctx = nth_param(tramp, 0)?.into_pointer_value();
     let caller_vmctx = nth_param(tramp, 1)?;

@@ -38,6 +38,9 @@ pub(crate) struct TargetSetup {
     pub(crate) cpu_features: CpuFeatures,
     /// LLVM's code-generation optimisation level.
     pub(crate) codegen_level: OptimizationLevel,
+    /// The CPU to tune for, when it is not `cpu_name` (every function gets
+    /// it as its `tune-cpu` attribute, as clang's `-mtune` does).
+    pub(crate) tune_cpu: Option<&'static str>,
 }
 
 /// Features of the x86-64 micro-architecture levels (x86-64 psABI), beyond
@@ -129,9 +132,14 @@ impl TargetSetup {
             crate::OptLevel::O2 => OptimizationLevel::Default,
             crate::OptLevel::O3 => OptimizationLevel::Aggressive,
         };
+        // The x86-64 psABI levels are feature sets, not machines; LLVM's
+        // models of them tune for old cores (x86-64-v2 rotates with SHLD,
+        // slow on AMD). Tune for a generic current core, like clang.
+        let tune_cpu = cpu_name.starts_with("x86-64").then_some("generic");
         let setup = TargetSetup {
             triple,
             arch,
+            tune_cpu,
             cpu_name,
             llvm_features,
             cpu_features,

@@ -7,7 +7,7 @@
 //! (`IndirectCallToNull`), canonical type ids equal (`BadSignature`).
 //! Rule: the caller's vmctx is always passed as the second argument.
 
-use super::FuncTranslator;
+use super::{FuncTranslator, Mutability};
 use crate::codegen::wasm_fn_type;
 use crate::CompileError;
 use inkwell::types::FunctionType;
@@ -48,8 +48,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         if function_index < info.imported_funcs {
             let fn_ty = wasm_fn_type(self.cx, ty)?;
             let slot = self.vmctx_field(self.env.offsets().imported_func(function_index))?;
-            let native_fn = self.load_ptr(slot, FUNC_IMPORT_NATIVE_FN, "import_fn")?;
-            let callee_vmctx = self.load_ptr(slot, FUNC_IMPORT_VMCTX, "import_vmctx")?;
+            let native_fn = self.load_invariant_ptr(slot, FUNC_IMPORT_NATIVE_FN, "import_fn")?;
+            let callee_vmctx = self.load_invariant_ptr(slot, FUNC_IMPORT_VMCTX, "import_vmctx")?;
             let args = self.call_args(nparams, callee_vmctx)?;
             let call = self
                 .builder
@@ -71,7 +71,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let info = self.env.info;
         let offsets = self.env.offsets();
         if table < info.imported_tables {
-            self.load_ptr(self.vmctx, offsets.imported_table(table), "table_def")
+            self.load_invariant_ptr(self.vmctx, offsets.imported_table(table), "table_def")
         } else {
             self.vmctx_field(offsets.defined_table(table - info.imported_tables))
         }
@@ -92,50 +92,52 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let index = self.pop_int()?;
         let index = self.builder.build_int_z_extend(index, i64t, "elem_index")?;
         let table = self.table_definition(table_index)?;
-        let len_addr = self.byte_offset(
-            table,
-            i64t.const_int(u64::from(TABLE_DEF_CURRENT_ELEMENTS), false),
-        )?;
+        let len_addr = self.field(table, TABLE_DEF_CURRENT_ELEMENTS)?;
         let len = self
-            .builder
-            .build_load(i64t, len_addr, "table_len")?
+            .load_runtime(i64t.into(), len_addr, "table_len", Mutability::Invariant)?
             .into_int_value();
         let oob = self
             .builder
             .build_int_compare(IntPredicate::UGE, index, len, "table_oob")?;
         self.trap_if(oob, TrapCode::TableOutOfBounds)?;
 
-        let base = self.load_ptr(table, TABLE_DEF_BASE, "table_base")?;
+        let base = self.load_invariant_ptr(table, TABLE_DEF_BASE, "table_base")?;
         let elem_offset =
             self.builder
                 .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
         let elem_addr = self.byte_offset(base, elem_offset)?;
         let func_ref = self
-            .builder
-            .build_load(self.env.ptr, elem_addr, "func_ref")?
+            .load_runtime(
+                self.env.ptr.into(),
+                elem_addr,
+                "func_ref",
+                Mutability::Mutable,
+            )?
             .into_pointer_value();
         let null = self.builder.build_is_null(func_ref, "is_null")?;
         self.trap_if(null, TrapCode::IndirectCallToNull)?;
 
         let i32t = self.cx.i32_type();
-        let actual_addr =
-            self.byte_offset(func_ref, i64t.const_int(u64::from(FUNC_REF_TYPE_ID), false))?;
+        let actual_addr = self.field(func_ref, FUNC_REF_TYPE_ID)?;
         let actual = self
-            .builder
-            .build_load(i32t, actual_addr, "type_id")?
+            .load_runtime(i32t.into(), actual_addr, "type_id", Mutability::Invariant)?
             .into_int_value();
         let expected_addr = self.vmctx_field(self.env.offsets().type_id(type_index))?;
         let expected = self
-            .builder
-            .build_load(i32t, expected_addr, "expected_type_id")?
+            .load_runtime(
+                i32t.into(),
+                expected_addr,
+                "expected_type_id",
+                Mutability::Invariant,
+            )?
             .into_int_value();
         let mismatch =
             self.builder
                 .build_int_compare(IntPredicate::NE, actual, expected, "bad_sig")?;
         self.trap_if(mismatch, TrapCode::BadSignature)?;
 
-        let native_fn = self.load_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
-        let callee_vmctx = self.load_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
+        let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
+        let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
         let args = self.call_args(nparams, callee_vmctx)?;
         let call = self
             .builder

@@ -9,7 +9,7 @@
 //! and every access under the explicit strategy compare
 //! `zext(addr) + offset + size` with the current length first.
 
-use super::FuncTranslator;
+use super::{FuncTranslator, Mutability, Region};
 use crate::CompileError;
 use inkwell::types::{BasicType, BasicTypeEnum, IntType};
 use inkwell::values::{
@@ -48,21 +48,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         if !has_memory {
             return Ok(());
         }
-        let base = self.load_ptr(self.vmctx, VMOffsets::MEMORY0_BASE, "memory0_base")?;
-        self.mark_invariant(base.as_instruction())?;
-        let def = self.load_ptr(self.vmctx, VMOffsets::MEMORY0_DEF, "memory0_def")?;
-        self.mark_invariant(def.as_instruction())?;
+        let base = self.load_invariant_ptr(self.vmctx, VMOffsets::MEMORY0_BASE, "memory0_base")?;
+        let def = self.load_invariant_ptr(self.vmctx, VMOffsets::MEMORY0_DEF, "memory0_def")?;
         self.memory_base = Some(base);
         self.memory_def = Some(def);
-        Ok(())
-    }
-
-    fn mark_invariant(&self, load: Option<InstructionValue<'ctx>>) -> Result<(), CompileError> {
-        if let Some(load) = load {
-            let node = self.cx.metadata_node(&[]);
-            load.set_metadata(node, self.cx.get_kind_id("invariant.load"))
-                .map_err(|e| CompileError::Internal(format!("invariant.load: {e}")))?;
-        }
         Ok(())
     }
 
@@ -79,14 +68,14 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// Memory 0's current length in bytes (reloaded: `memory.grow` changes it).
     fn memory_length(&self) -> Result<inkwell::values::IntValue<'ctx>, CompileError> {
         let (_, def) = self.memory_pointers()?;
-        let off = self
-            .cx
-            .i64_type()
-            .const_int(u64::from(MEMORY_DEF_CURRENT_LENGTH), false);
-        let addr = self.byte_offset(def, off)?;
+        let addr = self.field(def, MEMORY_DEF_CURRENT_LENGTH)?;
         Ok(self
-            .builder
-            .build_load(self.cx.i64_type(), addr, "memory_length")?
+            .load_runtime(
+                self.cx.i64_type().into(),
+                addr,
+                "memory_length",
+                Mutability::Mutable,
+            )?
             .into_int_value())
     }
 
@@ -135,6 +124,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let ptr = self.effective_address(memarg, size)?;
         let v = self.builder.build_load(mem_ty, ptr, "load")?;
         set_unaligned(v.as_instruction_value())?;
+        self.tag(v.as_instruction_value(), Region::Linear)?;
         let v = match (extend, v, result_ty) {
             (Extend::Signed, BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(t)) => {
                 self.builder.build_int_s_extend(i, t, "sext")?.into()
@@ -167,6 +157,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let ptr = self.effective_address(memarg, size)?;
         let store = self.builder.build_store(ptr, value)?;
         set_unaligned(Some(store))?;
+        self.tag(Some(store), Region::Linear)?;
         Ok(())
     }
 

@@ -35,10 +35,34 @@ use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FloatValue, FunctionValue, IntValue,
-    PointerValue,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FloatValue, FunctionValue,
+    InstructionValue, IntValue, PointerValue,
 };
 use wasmo_artifact_format::TrapCode;
+
+/// The two kinds of memory compiled code touches. Rule: they never
+/// overlap: linear memory is its own reservation, and the runtime's
+/// structures (VMContext, memory/table/global definitions, function
+/// references) live outside every reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Region {
+    /// A wasm memory's bytes.
+    Linear,
+    /// The runtime's structures.
+    Runtime,
+}
+
+/// Whether a runtime value may change while the instance lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mutability {
+    /// A mutable global, a memory's length, a table element.
+    Mutable,
+    /// Fixed at instantiation: memory bases, import slots, type ids,
+    /// function references, immutable globals, and (while tables cannot
+    /// grow: no `table.grow`, no host API) table bases and lengths. LLVM
+    /// may then hoist and merge these loads freely (`!invariant.load`).
+    Invariant,
+}
 
 /// Translates one function body into an LLVM function.
 pub(crate) struct FuncTranslator<'a, 'ctx> {
@@ -257,19 +281,83 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.byte_offset(self.vmctx, off)
     }
 
-    /// Loads a pointer stored at `base + offset`.
-    pub(crate) fn load_ptr(
+    /// Loads a pointer the runtime stores at `base + offset` and never
+    /// changes while the instance lives (see [`Mutability::Invariant`]).
+    pub(crate) fn load_invariant_ptr(
         &self,
         base: PointerValue<'ctx>,
         offset: u32,
         name: &str,
     ) -> Result<PointerValue<'ctx>, CompileError> {
-        let off = self.cx.i64_type().const_int(u64::from(offset), false);
-        let addr = self.byte_offset(base, off)?;
+        let addr = self.field(base, offset)?;
         Ok(self
-            .builder
-            .build_load(self.env.ptr, addr, name)?
+            .load_runtime(self.env.ptr.into(), addr, name, Mutability::Invariant)?
             .into_pointer_value())
+    }
+
+    /// `base + offset` for a constant offset into a runtime structure.
+    pub(crate) fn field(
+        &self,
+        base: PointerValue<'ctx>,
+        offset: u32,
+    ) -> Result<PointerValue<'ctx>, CompileError> {
+        let off = self.cx.i64_type().const_int(u64::from(offset), false);
+        self.byte_offset(base, off)
+    }
+
+    /// Loads a `ty` from the runtime's structures (VMContext, definitions,
+    /// function references), tagged so LLVM knows linear-memory stores
+    /// leave it alone, and marked invariant if it is.
+    pub(crate) fn load_runtime(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        addr: PointerValue<'ctx>,
+        name: &str,
+        mutability: Mutability,
+    ) -> Result<BasicValueEnum<'ctx>, CompileError> {
+        let v = self.builder.build_load(ty, addr, name)?;
+        let inst = v.as_instruction_value();
+        self.tag(inst, Region::Runtime)?;
+        if mutability == Mutability::Invariant {
+            if let Some(load) = inst {
+                let node = self.cx.metadata_node(&[]);
+                load.set_metadata(node, self.cx.get_kind_id("invariant.load"))
+                    .map_err(|e| CompileError::Internal(format!("invariant.load: {e}")))?;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Tags a load or store with the region it touches (LLVM's type-based
+    /// alias analysis: accesses to different regions never alias, so a
+    /// global stays in a register across linear-memory stores).
+    pub(crate) fn tag(
+        &self,
+        access: Option<InstructionValue<'ctx>>,
+        region: Region,
+    ) -> Result<(), CompileError> {
+        let Some(access) = access else {
+            return Ok(());
+        };
+        let i64t = self.cx.i64_type();
+        let root = self
+            .cx
+            .metadata_node(&[self.cx.metadata_string("wasmo regions").into()]);
+        let name = match region {
+            Region::Linear => "linear memory",
+            Region::Runtime => "runtime",
+        };
+        let ty = self.cx.metadata_node(&[
+            self.cx.metadata_string(name).into(),
+            root.into(),
+            i64t.const_zero().into(),
+        ]);
+        let tag = self
+            .cx
+            .metadata_node(&[ty.into(), ty.into(), i64t.const_zero().into()]);
+        access
+            .set_metadata(tag, self.cx.get_kind_id("tbaa"))
+            .map_err(|e| CompileError::Internal(format!("tbaa: {e}")))
     }
 
     /// The error for an operator of a proposal this compiler does not

@@ -4,7 +4,7 @@
 //! A defined global lives in the VMContext; an imported one behind a
 //! pointer stored there. Rule: addresses come from `VMOffsets` only.
 
-use super::FuncTranslator;
+use super::{FuncTranslator, Mutability, Region};
 use crate::codegen::llvm_type;
 use crate::CompileError;
 use inkwell::types::BasicTypeEnum;
@@ -43,11 +43,12 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
-    /// The address of global `index`'s value and its type.
+    /// The address of global `index`'s value, its type, and whether it
+    /// can change.
     fn global(
         &self,
         index: u32,
-    ) -> Result<(PointerValue<'ctx>, BasicTypeEnum<'ctx>), CompileError> {
+    ) -> Result<(PointerValue<'ctx>, BasicTypeEnum<'ctx>, Mutability), CompileError> {
         let info = self.env.info;
         let ty = info
             .global_types
@@ -56,26 +57,32 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let lty = llvm_type(self.cx, ty.content)?;
         let offsets = self.env.offsets();
         let ptr = if index < info.imported_globals {
-            self.load_ptr(self.vmctx, offsets.imported_global(index), "global_ptr")?
+            self.load_invariant_ptr(self.vmctx, offsets.imported_global(index), "global_ptr")?
         } else {
             self.vmctx_field(offsets.defined_global(index - info.imported_globals))?
         };
-        Ok((ptr, lty))
+        let mutability = if ty.mutable {
+            Mutability::Mutable
+        } else {
+            Mutability::Invariant
+        };
+        Ok((ptr, lty, mutability))
     }
 
     /// `global.get`.
     pub(crate) fn op_global_get(&mut self, index: u32) -> Result<(), CompileError> {
-        let (ptr, ty) = self.global(index)?;
-        let v = self.builder.build_load(ty, ptr, "global")?;
+        let (ptr, ty, mutability) = self.global(index)?;
+        let v = self.load_runtime(ty, ptr, "global", mutability)?;
         self.push(v);
         Ok(())
     }
 
     /// `global.set`.
     pub(crate) fn op_global_set(&mut self, index: u32) -> Result<(), CompileError> {
-        let (ptr, _) = self.global(index)?;
+        let (ptr, _, _) = self.global(index)?;
         let v = self.pop()?;
-        self.builder.build_store(ptr, v)?;
+        let store = self.builder.build_store(ptr, v)?;
+        self.tag(Some(store), Region::Runtime)?;
         Ok(())
     }
 }
