@@ -53,9 +53,40 @@ pub(crate) struct ModuleInfo<'w> {
     pub(crate) global_types: Vec<GlobalType>,
     /// The VMContext layout.
     pub(crate) offsets: VMOffsets,
+    /// What is known of each table (index space, imports first) that
+    /// nothing outside this module can reach; `None` for the others.
+    pub(crate) sealed_tables: Vec<Option<SealedTable>>,
+}
+
+/// A table defined here and not exported. Nothing but this module's
+/// active element segments ever writes it, and nothing grows it. Rule:
+/// when `table.set`, `table.grow`, `table.init` or `table.copy` become
+/// supported, a table they touch is not sealed.
+#[derive(Debug)]
+pub(crate) struct SealedTable {
+    /// Its length, for the instance's whole life.
+    pub(crate) len: u64,
+    /// The type of every function an element segment may put in it.
+    pub(crate) func_types: Vec<TypeIndex>,
 }
 
 impl<'w> ModuleInfo<'w> {
+    /// Whether every function `table` can hold has type `ty`, so a
+    /// `call_indirect` through it needs no signature check (an empty slot
+    /// still traps as null).
+    pub(crate) fn table_holds_only(&self, table: u32, ty: &FuncType) -> bool {
+        self.sealed_table(table).is_some_and(|t| {
+            t.func_types
+                .iter()
+                .all(|&held| self.type_at(held).is_ok_and(|h| h == ty))
+        })
+    }
+
+    /// [`SealedTable`] facts of `table`, if it is sealed.
+    pub(crate) fn sealed_table(&self, table: u32) -> Option<&SealedTable> {
+        self.sealed_tables.get(table as usize)?.as_ref()
+    }
+
     /// The type of function `f` of the index space.
     pub(crate) fn func_type(&self, f: FuncIndex) -> Result<&FuncType, CompileError> {
         let ty = self
@@ -218,7 +249,9 @@ impl<'w> Reader<'w> {
     fn finish(mut self) -> ModuleInfo<'w> {
         let offsets = VMOffsets::new(self.metadata.vm_counts());
         self.metadata.vmctx_size = offsets.size();
+        let sealed_tables = sealed_tables(&self.metadata, self.imported_tables);
         ModuleInfo {
+            sealed_tables,
             metadata: self.metadata,
             bodies: self.bodies,
             imported_funcs: self.imported_funcs,
@@ -228,6 +261,48 @@ impl<'w> Reader<'w> {
             offsets,
         }
     }
+}
+
+/// [`SealedTable`] facts for each table of the index space.
+fn sealed_tables(m: &ModuleMetadata, imported: u32) -> Vec<Option<SealedTable>> {
+    let total = imported as usize + m.tables.len();
+    let mut sealed: Vec<Option<SealedTable>> = (0..total)
+        .map(|t| {
+            let defined = t.checked_sub(imported as usize)?;
+            let exported = m
+                .exports
+                .iter()
+                .any(|e| e.kind == ExternKind::Table && e.index as usize == t);
+            (!exported).then(|| SealedTable {
+                len: m.tables[defined].limits.min,
+                func_types: Vec::new(),
+            })
+        })
+        .collect();
+    for segment in &m.elements {
+        let table = match &segment.mode {
+            ElementMode::Active { table, .. } => table.index(),
+            // Passive and declared segments reach a table only through
+            // `table.init`, which is not supported (see SealedTable).
+            ElementMode::Passive | ElementMode::Declared => continue,
+        };
+        let Some(slot) = sealed.get_mut(table) else {
+            continue;
+        };
+        for item in &segment.items {
+            let ty = match item {
+                ElementItem::Func(f) => m.funcs.get(f.index()).copied(),
+                ElementItem::Expr(_) => None,
+            };
+            match (ty, slot.as_mut()) {
+                (Some(ty), Some(t)) if !t.func_types.contains(&ty) => t.func_types.push(ty),
+                (Some(_), _) => {}
+                // A reference this cannot type: give up on the table.
+                (None, _) => *slot = None,
+            }
+        }
+    }
+    sealed
 }
 
 fn unsupported(feature: &str, offset: u64) -> CompileError {

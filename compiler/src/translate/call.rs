@@ -5,6 +5,10 @@
 //! table element (`*const VMFuncRef`) after three checks, in the spec's
 //! order: index in bounds (`TableOutOfBounds`), element not null
 //! (`IndirectCallToNull`), canonical type ids equal (`BadSignature`).
+//! Through a sealed table (defined here, not exported: see
+//! [`crate::module_info::SealedTable`]) the length is a constant, and the
+//! signature check goes when every function the table can hold has the
+//! expected type.
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
@@ -92,10 +96,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let index = self.pop_int()?;
         let index = self.builder.build_int_z_extend(index, i64t, "elem_index")?;
         let table = self.table_definition(table_index)?;
-        let len_addr = self.field(table, TABLE_DEF_CURRENT_ELEMENTS)?;
-        let len = self
-            .load_runtime(i64t.into(), len_addr, "table_len", Mutability::Invariant)?
-            .into_int_value();
+        let sealed = info.sealed_table(table_index);
+        let len = match sealed {
+            Some(t) => i64t.const_int(t.len, false),
+            None => {
+                let len_addr = self.field(table, TABLE_DEF_CURRENT_ELEMENTS)?;
+                self.load_runtime(i64t.into(), len_addr, "table_len", Mutability::Invariant)?
+                    .into_int_value()
+            }
+        };
         let oob = self
             .builder
             .build_int_compare(IntPredicate::UGE, index, len, "table_oob")?;
@@ -117,24 +126,26 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let null = self.builder.build_is_null(func_ref, "is_null")?;
         self.trap_if(null, TrapCode::IndirectCallToNull)?;
 
-        let i32t = self.cx.i32_type();
-        let actual_addr = self.field(func_ref, FUNC_REF_TYPE_ID)?;
-        let actual = self
-            .load_runtime(i32t.into(), actual_addr, "type_id", Mutability::Invariant)?
-            .into_int_value();
-        let expected_addr = self.vmctx_field(self.env.offsets().type_id(type_index))?;
-        let expected = self
-            .load_runtime(
-                i32t.into(),
-                expected_addr,
-                "expected_type_id",
-                Mutability::Invariant,
-            )?
-            .into_int_value();
-        let mismatch =
-            self.builder
-                .build_int_compare(IntPredicate::NE, actual, expected, "bad_sig")?;
-        self.trap_if(mismatch, TrapCode::BadSignature)?;
+        if !info.table_holds_only(table_index, ty) {
+            let i32t = self.cx.i32_type();
+            let actual_addr = self.field(func_ref, FUNC_REF_TYPE_ID)?;
+            let actual = self
+                .load_runtime(i32t.into(), actual_addr, "type_id", Mutability::Invariant)?
+                .into_int_value();
+            let expected_addr = self.vmctx_field(self.env.offsets().type_id(type_index))?;
+            let expected = self
+                .load_runtime(
+                    i32t.into(),
+                    expected_addr,
+                    "expected_type_id",
+                    Mutability::Invariant,
+                )?
+                .into_int_value();
+            let mismatch =
+                self.builder
+                    .build_int_compare(IntPredicate::NE, actual, expected, "bad_sig")?;
+            self.trap_if(mismatch, TrapCode::BadSignature)?;
+        }
 
         let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
         let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
