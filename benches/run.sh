@@ -2,11 +2,16 @@
 # Whole-program benchmark suite: builds wasmo (release), every kernel in
 # benches/kernels/*.c natively (clang-19 -O2) and to wasm32-wasi (-O2), the
 # wasmo artifacts (default CPU and --cpu native) and Wasmtime's precompiled
-# modules, then runs benches/harness.py, which times all engines interleaved,
-# checks checksums first, and writes BENCHMARKS.md.
+# modules (`wasmtime compile`), then runs benches/harness.py, which times all
+# engines interleaved as whole processes, checks checksums first, and writes
+# BENCHMARKS.md.
 # Rule: never time anything whose checksum was not compared across engines.
+# Wasmtime is wasmtime-cli 48.0.0 (Wasmtime 50 needs a newer rustc than 1.95):
+# $WASMTIME if set, else target/wasmtime-cli/bin/wasmtime, which the first
+# run builds with `cargo install --locked` (about 40 minutes on 2 cores).
 # Env: BENCH_RUNS (default 5), BENCH_STARTUP_RUNS (default 20),
-#      BENCH_KERNELS="nbody sort" to run a subset, BENCH_SKIP_INSTANTIATE=1.
+#      BENCH_KERNELS="nbody sort" to run a subset, BENCH_SKIP_INSTANTIATE=1,
+#      WASMTIME=/path/to/wasmtime (48.x).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,30 +22,34 @@ die() { echo "error: $*" >&2; exit 1; }
 command -v clang-19 >/dev/null || die "clang-19 not found (run .ci/setup, or apt-get install clang-19)"
 command -v node >/dev/null || die "node not found (apt-get install nodejs; node >= 20 for node:wasi)"
 command -v python3 >/dev/null || die "python3 not found"
-python3 -c 'import wasmtime' 2>/dev/null || die "python3 cannot import wasmtime (pip install wasmtime==48.0.0, as .ci/setup does)"
 command -v cargo >/dev/null || die "cargo not found (export PATH=\"\$HOME/.cargo/bin:\$PATH\")"
 echo 'int main(void){return 0;}' | clang-19 --target=wasm32-wasi -O2 -x c - -o /dev/null 2>/dev/null \
   || die "clang-19 cannot build for wasm32-wasi (install wasi-libc and libclang-rt-19-dev-wasm32)"
+
+wasmtime="${WASMTIME:-$root/target/wasmtime-cli/bin/wasmtime}"
+if [[ ! -x "$wasmtime" ]]; then
+  [[ -z "${WASMTIME:-}" ]] || die "WASMTIME=$WASMTIME is not an executable"
+  echo "== building wasmtime-cli 48.0.0 once, into target/wasmtime-cli (about 40 minutes on 2 cores)"
+  cargo install wasmtime-cli --version 48.0.0 --locked --root "$root/target/wasmtime-cli"
+fi
+"$wasmtime" --version | grep -q '^wasmtime 48\.' || die "$wasmtime is not wasmtime 48.x: $("$wasmtime" --version)"
+export WASMTIME="$wasmtime"
 
 echo "== building wasmo and wasmoc (release)"
 cargo build --release -p wasmo-cli -p wasmoc
 wasmoc="$root/target/release/wasmoc"
 
 mkdir -p "$out"
-# clang-19 enables reference-types by default, which encodes call_indirect's
-# table index as a padded LEB; wasmo decodes only WebAssembly 1.0 (a single
-# zero byte), so function-pointer code is built without it, for every engine.
-wasm_flags="-mno-reference-types"
 kernels=()
 for src in benches/kernels/*.c; do
   k="$(basename "$src" .c)"
   if [[ -n "${BENCH_KERNELS:-}" && " $BENCH_KERNELS " != *" $k "* && "$k" != hello ]]; then continue; fi
   echo "== building $k"
   clang-19 -O2 -o "$out/$k" "$src" -lm
-  clang-19 --target=wasm32-wasi -O2 $wasm_flags -o "$out/$k.wasm" "$src" -lm
+  clang-19 --target=wasm32-wasi -O2 -o "$out/$k.wasm" "$src" -lm
   "$wasmoc" build -O2 "$out/$k.wasm" -o "$out/$k.wasmo"
   "$wasmoc" build -O2 --cpu native "$out/$k.wasm" -o "$out/$k.native.wasmo"
-  python3 benches/run_wasmtime.py compile "$out/$k.wasm" "$out/$k.cwasm"
+  "$wasmtime" compile "$out/$k.wasm" -o "$out/$k.cwasm"
   [[ "$k" == hello ]] || kernels+=("$k")
 done
 
