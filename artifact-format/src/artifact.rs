@@ -14,6 +14,7 @@
 //!                     | 248 image off,len       264 text_len        |
 //!                     | 272 rodata off,len      288 relro off,len   |
 //!                     | 304 file_len            312 reserved        |
+//!                     | 320 data_image off,len                      |
 //! metadata_offset     +--------------------------------------------+
 //!  (16-aligned)       | ModuleMetadata, rkyv-archived               |
 //! image_offset        +--------------------------------------------+
@@ -23,17 +24,27 @@
 //! +relro_offset       +--------------------------------------------+
 //!  (page_align)       | relro: GOT, absolute pointers               | -> RW while relocating, then R
 //!                     +--------------------------------------------+ image_offset + image_len
+//! data_image_offset   | data image (optional, length a multiple of  | -> mapped copy-on-write
+//!  (page_align)       |   page_align): memory initialisation bytes  |    into a linear memory
+//!                     +--------------------------------------------+ file_len
 //! ```
 //!
 //! The image's parts keep their distances when mapped, so compiled code
 //! reaches rodata and the GOT PC-relatively and is never written.
 //!
+//! The data image is the initial contents of one defined linear memory
+//! from a page-aligned wasm address on (which memory, and where, is in
+//! [`ModuleMetadata::memory_image`]); the loader maps it private
+//! (copy-on-write) over that range instead of copying data segments. An
+//! artifact without one has `data_image` `0,0`.
+//!
 //! A reader checks, in this order, before it looks at anything else: length
 //! at least a header, magic, format version, header size, file length
 //! (truncation), body hash (corruption), then that every section lies inside
-//! the file and the image parts inside the image, then validates the
-//! archived metadata. Host checks (target, CPU, compatibility hash) are the
-//! loader's, through [`Header`]'s fields and [`CompatFacts::hash`].
+//! the file, the image parts inside the image, and the data image
+//! page-aligned after the image, then validates the archived metadata. Host
+//! checks (target, CPU, compatibility hash) are the loader's, through
+//! [`Header`]'s fields and [`CompatFacts::hash`].
 //!
 //! `body_hash` is BLAKE3 over the whole file with the 32 bytes of the
 //! `body_hash` field taken as zero, so one flipped byte anywhere is caught.
@@ -47,7 +58,7 @@ use crate::{FormatError, FORMAT_VERSION};
 /// the CR LF catches line-ending conversion.
 pub const MAGIC: [u8; 8] = *b"\0wasmo\r\n";
 /// Size of the fixed header.
-pub const HEADER_SIZE: usize = 320;
+pub const HEADER_SIZE: usize = 336;
 
 const OFF_VERSION: usize = 8;
 const OFF_HEADER_SIZE: usize = 12;
@@ -71,6 +82,7 @@ const OFF_TEXT_LEN: usize = 264;
 const OFF_RODATA: usize = 272;
 const OFF_RELRO: usize = 288;
 const OFF_FILE_LEN: usize = 304;
+const OFF_DATA_IMAGE: usize = 320;
 
 /// The decoded header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +125,9 @@ pub struct Header {
     pub relro: Range64,
     /// Length of the whole file.
     pub file_len: u64,
+    /// File range of the data image (`0,0` without one); page-aligned,
+    /// after the image.
+    pub data_image: Range64,
 }
 
 /// An offset and a length.
@@ -202,6 +217,7 @@ impl Header {
             rodata: range(bytes, OFF_RODATA),
             relro: range(bytes, OFF_RELRO),
             file_len: le64(bytes, OFF_FILE_LEN),
+            data_image: range(bytes, OFF_DATA_IMAGE),
         })
     }
 
@@ -232,6 +248,7 @@ impl Header {
         put_range(&mut b, OFF_RODATA, self.rodata);
         put_range(&mut b, OFF_RELRO, self.relro);
         b[OFF_FILE_LEN..OFF_FILE_LEN + 8].copy_from_slice(&self.file_len.to_le_bytes());
+        put_range(&mut b, OFF_DATA_IMAGE, self.data_image);
         b
     }
 }

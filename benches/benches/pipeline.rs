@@ -1,22 +1,188 @@
-//! Micro-benchmarks of the pipeline on `examples/fib.wat`: compile at -O0
-//! and -O2, and load + instantiate + call of its artifact; and
-//! `instantiate_1mib`: `Instance::new` of a loaded module whose memory has a
-//! 1 MiB active data segment (benches/run.sh reports it in BENCHMARKS.md).
+//! Micro-benchmarks of the pipeline (issue 5):
 //!
-//! Rule: a placeholder for the later performance milestone; keep every
-//! benchmark self-contained (no network, no files outside the temp dir).
+//! - `compile/*`: compile throughput (wasm bytes per second) of a generated
+//!   module of about 400 KiB of code (several of the compiler's 128 KiB
+//!   chunks) at -O0/-O2/-O3, "serial" (inside a one-thread rayon pool, so
+//!   the chunks compile one after another) and "parallel" (rayon's default
+//!   pool); plus `compile fib.wat -O0/-O2` for a tiny module.
+//! - `load/*`: `Module::from_file` (mmap, format and metadata checks,
+//!   relocations/GOT) of a small and a large artifact.
+//! - `instantiate/*`: `Instance::new` with and without imports, memory,
+//!   table, globals; `instantiate_1mib`: a loaded module whose memory has a
+//!   1 MiB active data segment (benches/run.sh greps criterion's output for
+//!   this exact name and reports it in BENCHMARKS.md).
+//! - `call/host_to_wasm`: `Func::call` of a trivial export;
+//!   `call/wasm_to_host`: a wasm loop calling an imported host function,
+//!   per call (`Throughput::Elements`).
+//! - `memory_grow/*`: `memory.grow 1` from wasm on a fresh instance, and
+//!   a run of single-page grows inside one call.
+//! - `load+instantiate+call fib(20)`: the whole path once.
+//!
+//! Rule: keep every benchmark self-contained (no network, no files outside
+//! the temp dir, inputs generated here or read from `examples/`), and never
+//! rename `instantiate_1mib`. A benchmark whose setup fails prints why and
+//! is skipped rather than measuring something else.
 
-use std::path::Path;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tempfile::TempDir;
 use wasmo_compiler::{CompileConfig, OptLevel};
-use wasmo_loader::{Imports, Instance, Module, Val};
+use wasmo_loader::{Extern, Func, FuncType, Imports, Instance, Module, Val, ValType};
 
 fn fib_wasm() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fib.wat");
     match wat::parse_file(&path) {
         Ok(w) => w,
         Err(e) => panic!("examples/fib.wat: {e}"),
+    }
+}
+
+/// Functions in the generated compile-throughput module; about 500 bytes
+/// of code each, so roughly 400 KiB: three or four 128 KiB chunks, enough
+/// for the parallel figure to mean something on a few cores.
+const GEN_FUNCS: usize = 800;
+
+/// One generated function `$f{i}`: two loops of mixed i32/i64/f64
+/// arithmetic with loads and stores (addresses masked into the first
+/// page), an if/else, a `br_table`, a global update, and a direct and an
+/// indirect call to earlier functions (bounded by `$n`, so it terminates).
+/// Constants vary with `i` so no two bodies are identical.
+fn gen_func(wat: &mut String, i: usize) {
+    let k1 = 2 * i + 7;
+    let k2 = 6_364_136_223_846_793_005_u64.wrapping_add(i as u64 * 2) as i64;
+    let s = 7 + i % 23;
+    let prev = i.saturating_sub(1);
+    let slot = i % 16;
+    let _ = write!(
+        wat,
+        r#"
+  (func $f{i} (type $t) (param $n i32) (param $x i64) (result i64)
+    (local $i i32) (local $acc i64) (local $t f64) (local $p i32) (local $q i32)
+    (local.set $acc (local.get $x))
+    (block $done
+      (loop $top
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $p (i32.and (i32.mul (local.get $i) (i32.const {k1})) (i32.const 0xfff0)))
+        (local.set $acc (i64.add (i64.mul (local.get $acc) (i64.const {k2}))
+                                 (i64.load (local.get $p))))
+        (local.set $acc (i64.xor (local.get $acc) (i64.shr_u (local.get $acc) (i64.const {s}))))
+        (if (i32.and (local.get $i) (i32.const 1))
+          (then (local.set $t (f64.add (local.get $t) (f64.convert_i64_s (local.get $acc)))))
+          (else (local.set $t (f64.mul (local.get $t) (f64.const 0.{k1})))))
+        (block $b2 (block $b1 (block $b0
+          (br_table $b0 $b1 $b2 (i32.and (local.get $i) (i32.const 3))))
+          (local.set $q (i32.add (local.get $q) (i32.const {k1})))
+          (br $b2))
+          (local.set $q (i32.rotl (local.get $q) (i32.const {s}))))
+        (i64.store offset=8 (local.get $p) (local.get $acc))
+        (i32.store (i32.and (i32.add (local.get $p) (local.get $q)) (i32.const 0xfffc))
+                   (i32.wrap_i64 (local.get $acc)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $top)))
+    (local.set $i (i32.const 0))
+    (block $done2
+      (loop $top2
+        (br_if $done2 (i32.ge_s (local.get $i) (i32.shr_u (local.get $n) (i32.const 1))))
+        (local.set $t (f64.sqrt (f64.add (f64.abs (local.get $t))
+                                         (f64.convert_i32_u (local.get $q)))))
+        (local.set $q (i32.xor (i32.mul (local.get $q) (i32.const 0x9e3779b1))
+                               (i32.load8_u (i32.and (local.get $q) (i32.const 0xffff)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $top2)))
+    (global.set $g (i64.add (global.get $g) (local.get $acc)))
+    (if (i32.gt_u (local.get $n) (i32.const 64))
+      (then
+        (local.set $acc (i64.add (local.get $acc)
+          (call $f{prev} (i32.shr_u (local.get $n) (i32.const 2)) (local.get $acc))))
+        (local.set $acc (i64.sub (local.get $acc)
+          (call_indirect (type $t) (i32.shr_u (local.get $n) (i32.const 3)) (local.get $acc)
+                         (i32.const {slot}))))))
+    (i64.add (local.get $acc) (i64.trunc_sat_f64_s (local.get $t))))"#
+    );
+}
+
+/// The compile-throughput module: `GEN_FUNCS` generated functions, one
+/// memory page, a 16-entry table filled with the first functions, a
+/// mutable global and a small data segment. Exports `run` (the last
+/// function) and `memory`.
+fn generated_wasm() -> Option<Vec<u8>> {
+    let mut wat = String::from(
+        "(module\n  (type $t (func (param i32 i64) (result i64)))\n  (memory (export \"memory\") 1)\n  (global $g (mut i64) (i64.const 0))\n  (table 16 funcref)\n  (elem (i32.const 0)",
+    );
+    for i in 0..16 {
+        let _ = write!(wat, " $f{i}");
+    }
+    wat.push_str(")\n  (data (i32.const 0) \"wasmo benchmark data segment, sixty-four bytes long..........\")");
+    for i in 0..GEN_FUNCS {
+        gen_func(&mut wat, i);
+    }
+    let _ = write!(wat, "\n  (export \"run\" (func $f{}))\n)", GEN_FUNCS - 1);
+    match wat::parse_str(&wat) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            eprintln!("the generated module does not parse ({e}); skipping");
+            None
+        }
+    }
+}
+
+/// Compiles `wasm` (default config) into `dir/name`, or says why not.
+fn compile_to_file(wasm: &[u8], dir: &TempDir, name: &str) -> Option<PathBuf> {
+    let artifact = match wasmo_compiler::compile(wasm, &CompileConfig::default()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{name}: does not compile ({e}); skipping");
+            return None;
+        }
+    };
+    let path = dir.path().join(name);
+    if let Err(e) = std::fs::write(&path, artifact) {
+        eprintln!("{name}: cannot write the artifact ({e}); skipping");
+        return None;
+    }
+    Some(path)
+}
+
+/// Compiles and loads a WAT module, or says why not.
+fn load_wat(text: &str, dir: &TempDir, name: &str) -> Option<Module> {
+    let wasm = match wat::parse_str(text) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{name}: does not parse ({e}); skipping");
+            return None;
+        }
+    };
+    let path = compile_to_file(&wasm, dir, name)?;
+    match Module::from_file(&path) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("{name}: does not load ({e}); skipping");
+            None
+        }
+    }
+}
+
+/// Instantiates `module`, or says why not.
+fn instantiate(module: &Module, imports: &Imports, name: &str) -> Option<Instance> {
+    match Instance::new(module, imports) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            eprintln!("{name}: does not instantiate ({e}); skipping");
+            None
+        }
+    }
+}
+
+fn temp_dir() -> Option<TempDir> {
+    match tempfile::tempdir() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("cannot create a temp dir ({e}); skipping");
+            None
+        }
     }
 }
 
@@ -31,6 +197,67 @@ fn compile(c: &mut Criterion) {
             b.iter(|| wasmo_compiler::compile(&wasm, &config))
         });
     }
+}
+
+fn compile_throughput(c: &mut Criterion) {
+    let Some(wasm) = generated_wasm() else { return };
+    // Serial: `compile`'s `par_iter` over chunks runs on the pool it is
+    // called from, so one thread means one chunk at a time.
+    let serial = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cannot build a one-thread rayon pool ({e}); skipping");
+            return;
+        }
+    };
+    let mut group = c.benchmark_group("compile");
+    group.throughput(Throughput::Bytes(wasm.len() as u64));
+    // Each compile takes around a second at -O2; criterion's minimum.
+    group.sample_size(10);
+    for opt in [OptLevel::O0, OptLevel::O2, OptLevel::O3] {
+        let config = CompileConfig {
+            opt_level: opt,
+            ..CompileConfig::default()
+        };
+        if let Err(e) = wasmo_compiler::compile(&wasm, &config) {
+            eprintln!("the generated module does not compile ({e}); skipping");
+            return;
+        }
+        let n = opt.as_number();
+        group.bench_function(format!("gen{}KiB -O{n} serial", wasm.len() >> 10), |b| {
+            b.iter(|| serial.install(|| wasmo_compiler::compile(&wasm, &config)))
+        });
+        group.bench_function(
+            format!(
+                "gen{}KiB -O{n} parallel({})",
+                wasm.len() >> 10,
+                rayon::current_num_threads()
+            ),
+            |b| b.iter(|| wasmo_compiler::compile(&wasm, &config)),
+        );
+    }
+    group.finish();
+}
+
+fn load(c: &mut Criterion) {
+    let Some(dir) = temp_dir() else { return };
+    let Some(gen) = generated_wasm() else { return };
+    let inputs = [("fib.wasmo", fib_wasm()), ("gen.wasmo", gen)];
+    let mut group = c.benchmark_group("load");
+    for (name, wasm) in &inputs {
+        let Some(path) = compile_to_file(wasm, &dir, name) else {
+            continue;
+        };
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if let Err(e) = Module::from_file(&path) {
+            eprintln!("{name}: does not load ({e}); skipping");
+            continue;
+        }
+        group.bench_function(format!("{name} ({}KiB)", size >> 10), |b| {
+            b.iter(|| Module::from_file(&path).ok())
+        });
+    }
+    group.finish();
 }
 
 fn load_and_call(c: &mut Criterion) {
@@ -50,6 +277,182 @@ fn load_and_call(c: &mut Criterion) {
             instance.get_func("fib")?.call(&[Val::I32(20)]).ok()
         })
     });
+}
+
+/// A host function `(i32) -> i32` that adds one.
+fn host_inc() -> Func {
+    let ty = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    Func::new_host(ty, |_, args, results| {
+        if let (Some(Val::I32(x)), Some(r)) = (args.first(), results.first_mut()) {
+            *r = Val::I32(x.wrapping_add(1));
+        }
+        Ok(())
+    })
+}
+
+fn host_imports() -> Imports {
+    let mut imports = Imports::new();
+    imports.define("host", "inc", Extern::Func(host_inc()));
+    imports
+}
+
+/// Calls, instantiation with imports, and memory.grow all use this module.
+const CALLS_WAT: &str = r#"(module
+  (import "host" "inc" (func $inc (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $g (mut i32) (i32.const 0))
+  (table 2 funcref)
+  (elem (i32.const 0) $add1 $call_host)
+  (func $add1 (export "add1") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)))
+  ;; Calls the host `$n` times, threading a counter through it.
+  (func $call_host (export "call_host") (param $n i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $top
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (call $inc (local.get $acc)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $top)))
+    (local.get $acc))
+  (func (export "grow1") (result i32)
+    (memory.grow (i32.const 1)))
+  ;; Grows by one page `$n` times; returns the last old size.
+  (func (export "grow_n") (param $n i32) (result i32)
+    (local $r i32)
+    (block $done
+      (loop $top
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $r (memory.grow (i32.const 1)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $top)))
+    (local.get $r))
+)"#;
+
+fn instantiate_benches(c: &mut Criterion) {
+    let Some(dir) = temp_dir() else { return };
+    let imports = host_imports();
+    let mut group = c.benchmark_group("instantiate");
+    if let Some(module) = load_wat(
+        "(module (func (export \"f\") (result i32) (i32.const 1)))",
+        &dir,
+        "empty",
+    ) {
+        if instantiate(&module, &Imports::new(), "empty").is_some() {
+            group.bench_function("one func, no memory", |b| {
+                b.iter(|| Instance::new(&module, &Imports::new()).ok())
+            });
+        }
+    }
+    if let Some(module) = load_wat(CALLS_WAT, &dir, "calls") {
+        if instantiate(&module, &imports, "calls").is_some() {
+            group.bench_function("host import, memory, table, global", |b| {
+                b.iter(|| Instance::new(&module, &imports).ok())
+            });
+        }
+    }
+    if let Some(gen) = generated_wasm() {
+        if let Some(path) = compile_to_file(&gen, &dir, "gen.wasmo") {
+            match Module::from_file(&path) {
+                Ok(module) if instantiate(&module, &Imports::new(), "gen").is_some() => {
+                    group.bench_function(format!("gen ({GEN_FUNCS} funcs)"), |b| {
+                        b.iter(|| Instance::new(&module, &Imports::new()).ok())
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("gen.wasmo: does not load ({e}); skipping"),
+            }
+        }
+    }
+    group.finish();
+}
+
+/// Host calls per iteration of `call/wasm_to_host`.
+const HOST_CALLS: i32 = 1000;
+
+fn calls(c: &mut Criterion) {
+    let Some(dir) = temp_dir() else { return };
+    let Some(module) = load_wat(CALLS_WAT, &dir, "calls") else {
+        return;
+    };
+    let Some(instance) = instantiate(&module, &host_imports(), "calls") else {
+        return;
+    };
+    let (Some(add1), Some(call_host)) = (instance.get_func("add1"), instance.get_func("call_host"))
+    else {
+        eprintln!("calls: missing exports; skipping");
+        return;
+    };
+    match call_host.call(&[Val::I32(HOST_CALLS)]) {
+        Ok(r) if matches!(r.as_slice(), [Val::I32(HOST_CALLS)]) => {}
+        other => {
+            eprintln!("calls: call_host({HOST_CALLS}) gave {other:?}; skipping");
+            return;
+        }
+    }
+    let mut group = c.benchmark_group("call");
+    group.bench_function("host_to_wasm add1(i32)", |b| {
+        b.iter(|| add1.call(&[Val::I32(black_box(41))]))
+    });
+    group.throughput(Throughput::Elements(HOST_CALLS as u64));
+    group.bench_function(format!("wasm_to_host x{HOST_CALLS}"), |b| {
+        b.iter(|| call_host.call(&[Val::I32(black_box(HOST_CALLS))]))
+    });
+    group.finish();
+}
+
+/// Single-page grows per iteration of `memory_grow/1 page x{GROWS}`.
+const GROWS: i32 = 256;
+
+fn memory_grow(c: &mut Criterion) {
+    let Some(dir) = temp_dir() else { return };
+    let Some(module) = load_wat(CALLS_WAT, &dir, "calls") else {
+        return;
+    };
+    let imports = host_imports();
+    let Some(instance) = instantiate(&module, &imports, "calls") else {
+        return;
+    };
+    match instance.get_func("grow1").map(|f| f.call(&[])) {
+        Some(Ok(r)) if matches!(r.as_slice(), [Val::I32(1)]) => {}
+        other => {
+            eprintln!("memory_grow: grow1 gave {other:?}; skipping");
+            return;
+        }
+    }
+    let fresh = |export: &str| {
+        let instance = Instance::new(&module, &imports).ok();
+        let func = instance.as_ref().and_then(|i| i.get_func(export));
+        (instance, func)
+    };
+    let mut group = c.benchmark_group("memory_grow");
+    // The instance is built outside the timing and returned so that its
+    // drop (unmapping the memory) is not timed either.
+    group.bench_function("1 page, fresh instance", |b| {
+        b.iter_batched(
+            || fresh("grow1"),
+            |(instance, func)| {
+                let r = func.map(|f| f.call(&[]));
+                (instance, r)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.throughput(Throughput::Elements(GROWS as u64));
+    group.bench_function(format!("1 page x{GROWS}, fresh instance"), |b| {
+        b.iter_batched(
+            || fresh("grow_n"),
+            |(instance, func)| {
+                let r = func.map(|f| f.call(&[Val::I32(GROWS)]));
+                (instance, r)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
 }
 
 /// A module with one memory (17 pages) and a 1 MiB active data segment.
@@ -83,5 +486,15 @@ fn instantiate_1mib(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, compile, load_and_call, instantiate_1mib);
+criterion_group!(
+    benches,
+    compile,
+    compile_throughput,
+    load,
+    load_and_call,
+    instantiate_benches,
+    calls,
+    memory_grow,
+    instantiate_1mib
+);
 criterion_main!(benches);
