@@ -342,10 +342,32 @@ pub struct ArtifactBuilder {
 }
 
 impl ArtifactBuilder {
-    /// Lays the artifact out and computes its hashes. Deterministic: the
-    /// same parts give the same bytes.
+    /// Lays the artifact out and computes its hashes, without a data
+    /// image. Deterministic: the same parts give the same bytes.
     pub fn build(&self) -> Result<Vec<u8>, FormatError> {
+        self.build_with_data_image(&[])
+    }
+
+    /// [`Self::build`] with a data image placed after the code image (see
+    /// the module docs); empty for none. Its length must be a multiple of
+    /// the page alignment, since the loader maps it page by page and the
+    /// metadata's [`MemoryImage`](crate::metadata::MemoryImage) records the
+    /// same length. Deterministic like `build`.
+    ///
+    /// The image is a parameter rather than a field so that builders
+    /// written before data images existed keep compiling.
+    pub fn build_with_data_image(&self, data_image: &[u8]) -> Result<Vec<u8>, FormatError> {
         let page = u64::from(self.facts.compat.page_align.max(16));
+        let data_image_len = data_image.len() as u64;
+        if !data_image_len.is_multiple_of(page) {
+            return Err(FormatError::Malformed {
+                section: "data image",
+                offset: 0,
+                what: format!(
+                    "data image of {data_image_len} bytes is not a multiple of the page alignment {page}"
+                ),
+            });
+        }
         let meta = rkyv::to_bytes::<rkyv::rancor::Error>(&self.metadata).map_err(|e| {
             FormatError::Malformed {
                 section: "metadata",
@@ -362,7 +384,12 @@ impl ArtifactBuilder {
         let relro_off = align_up(rodata_off + rodata_len, page);
         let relro_len = self.relro.len() as u64;
         let image_len = align_up(relro_off + relro_len, page);
-        let file_len = image_off + image_len;
+        let data_image_off = if data_image_len == 0 {
+            0
+        } else {
+            image_off + image_len
+        };
+        let file_len = image_off + image_len + data_image_len;
 
         let mut header = Header {
             format_version: FORMAT_VERSION,
@@ -396,6 +423,10 @@ impl ArtifactBuilder {
                 len: relro_len,
             },
             file_len,
+            data_image: Range64 {
+                offset: data_image_off,
+                len: data_image_len,
+            },
         };
         if header.target_triple.len() > LEN_TRIPLE || header.cpu_name.len() > LEN_CPU_NAME {
             return Err(FormatError::Malformed {
@@ -415,6 +446,10 @@ impl ArtifactBuilder {
         out[r..r + self.rodata.len()].copy_from_slice(&self.rodata);
         let g = img + at(relro_off);
         out[g..g + self.relro.len()].copy_from_slice(&self.relro);
+        if data_image_len > 0 {
+            let d = at(data_image_off);
+            out[d..d + data_image.len()].copy_from_slice(data_image);
+        }
         header.body_hash = body_hash(&out);
         out[OFF_BODY_HASH..OFF_BODY_HASH + 32].copy_from_slice(&header.body_hash);
         Ok(out)
@@ -503,6 +538,22 @@ impl<'a> ArtifactRef<'a> {
                 "image parts overlap or lie outside the image",
             ));
         }
+        let d = header.data_image;
+        let data_image_ok = if d.len == 0 {
+            d.offset == 0
+        } else {
+            d.within(actual)
+                && d.offset.is_multiple_of(page)
+                && d.len.is_multiple_of(page)
+                && header.image.end().is_some_and(|e| e <= d.offset)
+                && header.metadata.end().is_some_and(|e| e <= d.offset)
+        };
+        if !data_image_ok {
+            return Err(malformed_header(
+                OFF_DATA_IMAGE,
+                "data image range outside the file, unaligned or overlapping another section",
+            ));
+        }
         let m = header.metadata;
         let meta_bytes = &file[m.offset as usize..(m.offset + m.len) as usize];
         let metadata = rkyv::access::<ArchivedModuleMetadata, rkyv::rancor::Error>(meta_bytes)
@@ -523,6 +574,12 @@ impl<'a> ArtifactRef<'a> {
         let r = self.header.image;
         &self.file[r.offset as usize..(r.offset + r.len) as usize]
     }
+
+    /// The data image's bytes (empty without one).
+    pub fn data_image(&self) -> &'a [u8] {
+        let r = self.header.data_image;
+        &self.file[r.offset as usize..(r.offset + r.len) as usize]
+    }
 }
 
 fn malformed_header(off: usize, what: &str) -> FormatError {
@@ -539,7 +596,18 @@ mod tests {
     use crate::metadata::{Export, ExternKind};
 
     fn sample() -> Vec<u8> {
-        let b = ArtifactBuilder {
+        sample_builder().build().unwrap()
+    }
+
+    /// The sample with an 8 KiB data image whose pages are 0x11 and 0x22.
+    fn sample_with_data_image() -> Vec<u8> {
+        let mut data = vec![0x11u8; 4096];
+        data.extend_from_slice(&[0x22; 4096]);
+        sample_builder().build_with_data_image(&data).unwrap()
+    }
+
+    fn sample_builder() -> ArtifactBuilder {
+        ArtifactBuilder {
             facts: BuildFacts {
                 compat: CompatFacts {
                     target_triple: "x86_64-unknown-linux-gnu".into(),
@@ -565,8 +633,7 @@ mod tests {
             text: vec![0xc3; 10],
             rodata: vec![1, 2, 3],
             relro: vec![0; 16],
-        };
-        b.build().unwrap()
+        }
     }
 
     fn aligned(bytes: &[u8]) -> rkyv::util::AlignedVec {
@@ -588,15 +655,123 @@ mod tests {
 
     #[test]
     fn every_flipped_byte_is_caught() {
-        let a = sample();
-        // Every byte of the header and a sample of the rest.
-        let positions = (0..HEADER_SIZE).chain((HEADER_SIZE..a.len()).step_by(97));
-        for i in positions {
-            let mut b = a.clone();
-            b[i] ^= 0x40;
-            let b = aligned(&b);
-            assert!(ArtifactRef::parse(&b).is_err(), "flip at {i} not caught");
+        for a in [sample(), sample_with_data_image()] {
+            // Every byte of the header and a sample of the rest.
+            let positions = (0..HEADER_SIZE).chain((HEADER_SIZE..a.len()).step_by(97));
+            for i in positions {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                let b = aligned(&b);
+                assert!(ArtifactRef::parse(&b).is_err(), "flip at {i} not caught");
+            }
         }
+    }
+
+    #[test]
+    fn data_image_follows_the_image_page_aligned() {
+        let plain = aligned(&sample());
+        let plain = ArtifactRef::parse(&plain).unwrap();
+        assert_eq!(plain.header.data_image, Range64::default());
+        assert!(plain.data_image().is_empty());
+
+        let a = sample_with_data_image();
+        assert_eq!(a, sample_with_data_image(), "not deterministic");
+        let a = aligned(&a);
+        let art = ArtifactRef::parse(&a).unwrap();
+        let h = &art.header;
+        assert_eq!(h.data_image.offset, h.image.end().unwrap());
+        assert_eq!(h.data_image.offset % 4096, 0);
+        assert_eq!(h.data_image.len, 8192);
+        assert_eq!(h.data_image.end(), Some(h.file_len));
+        assert_eq!(&art.data_image()[..4096], &[0x11; 4096]);
+        assert_eq!(&art.data_image()[4096..], &[0x22; 4096]);
+        assert_eq!(&art.image()[..10], &[0xc3; 10]);
+        // The field survives a decode.
+        assert_eq!(Header::decode(&a).unwrap().data_image, h.data_image);
+    }
+
+    #[test]
+    fn data_image_must_be_whole_pages() {
+        let r = sample_builder().build_with_data_image(&[1; 100]);
+        assert!(matches!(r, Err(FormatError::Malformed { .. })));
+    }
+
+    /// Re-encodes `a`'s header with `change` applied and a fresh body hash,
+    /// so that only the range checks can refuse it.
+    fn rehashed(a: &[u8], change: impl FnOnce(&mut Header)) -> rkyv::util::AlignedVec {
+        let mut h = Header::decode(a).unwrap();
+        change(&mut h);
+        let mut b = a.to_vec();
+        b[..HEADER_SIZE].copy_from_slice(&h.encode());
+        let hash = body_hash(&b);
+        b[OFF_BODY_HASH..OFF_BODY_HASH + 32].copy_from_slice(&hash);
+        aligned(&b)
+    }
+
+    #[test]
+    fn bad_data_image_ranges_are_refused() {
+        let a = sample_with_data_image();
+        let good = Header::decode(&a).unwrap().data_image;
+        let image = Header::decode(&a).unwrap().image;
+        let cases: [(&str, Range64); 6] = [
+            (
+                "unaligned offset",
+                Range64 {
+                    offset: good.offset + 16,
+                    len: good.len - 4096,
+                },
+            ),
+            (
+                "unaligned length",
+                Range64 {
+                    offset: good.offset,
+                    len: good.len - 16,
+                },
+            ),
+            (
+                "past the end",
+                Range64 {
+                    offset: good.offset + 4096,
+                    len: good.len,
+                },
+            ),
+            (
+                "overflowing",
+                Range64 {
+                    offset: u64::MAX - 4095,
+                    len: 8192,
+                },
+            ),
+            (
+                "overlapping the image",
+                Range64 {
+                    offset: image.offset,
+                    len: good.len,
+                },
+            ),
+            (
+                "empty with an offset",
+                Range64 {
+                    offset: good.offset,
+                    len: 0,
+                },
+            ),
+        ];
+        for (what, r) in cases {
+            let b = rehashed(&a, |h| h.data_image = r);
+            match ArtifactRef::parse(&b) {
+                Err(FormatError::Malformed {
+                    section: "header",
+                    offset,
+                    ..
+                }) => {
+                    assert_eq!(offset, OFF_DATA_IMAGE as u64, "{what}");
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        // The unchanged header, rehashed, still parses.
+        assert!(ArtifactRef::parse(&rehashed(&a, |_| {})).is_ok());
     }
 
     #[test]

@@ -39,8 +39,15 @@ pub struct ModuleMetadata {
     pub start: Option<FuncIndex>,
     /// Element segments.
     pub elements: Vec<ElementSegment>,
-    /// Data segments.
+    /// Data segments. A segment whose bytes live in the data image keeps
+    /// its place here (segment indices do not change) as an active segment
+    /// with no bytes.
     pub data: Vec<DataSegment>,
+    /// The memory initialisation image, if the compiler made one: the
+    /// artifact's data image holds the initial bytes of `memory` from
+    /// `wasm_offset` on, and the loader maps it there instead of copying
+    /// the segments it replaced.
+    pub memory_image: Option<MemoryImage>,
     /// Load-time relocations into the image's relro part (GOT entries and
     /// absolute pointers), sorted by offset.
     pub relocations: Vec<Relocation>,
@@ -204,6 +211,24 @@ pub struct DataSegment {
     pub mode: DataMode,
     /// The bytes.
     pub bytes: Vec<u8>,
+}
+
+/// Where the artifact's data image goes (see the artifact module docs).
+///
+/// The compiler makes one only for a defined memory whose active segments
+/// all have constant offsets inside its initial size, so that applying
+/// them can never trap; the loader still checks that `wasm_offset..+len`
+/// lies inside the memory's initial size before it maps anything there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct MemoryImage {
+    /// The memory, in the memory index space (imports first); must be a
+    /// defined memory.
+    pub memory: MemoryIndex,
+    /// Wasm address of the image's first byte; a multiple of the artifact's
+    /// page alignment.
+    pub wasm_offset: u64,
+    /// Length in bytes; equals the header's data image length.
+    pub len: u64,
 }
 
 /// How a data segment is used.

@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the pipeline (issue 5):
 //!
 //! - `compile/*`: compile throughput (wasm bytes per second) of a generated
-//!   module of about 400 KiB of code (several of the compiler's 128 KiB
+//!   module of about 245 KiB of code (two of the compiler's 128 KiB
 //!   chunks) at -O0/-O2/-O3, "serial" (inside a one-thread rayon pool, so
 //!   the chunks compile one after another) and "parallel" (rayon's default
 //!   pool); plus `compile fib.wat -O0/-O2` for a tiny module.
@@ -26,6 +26,7 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tempfile::TempDir;
@@ -40,10 +41,12 @@ fn fib_wasm() -> Vec<u8> {
     }
 }
 
-/// Functions in the generated compile-throughput module; about 500 bytes
-/// of code each, so roughly 400 KiB: three or four 128 KiB chunks, enough
-/// for the parallel figure to mean something on a few cores.
-const GEN_FUNCS: usize = 800;
+/// Functions in the generated compile-throughput module; about 360 bytes
+/// of code each, so roughly 245 KiB: two nearly equal 128 KiB chunks of
+/// the compiler, so "parallel" can use two cores. More would be better for
+/// bigger machines but -O2 runs at only ~30 KiB/s (measured), and
+/// criterion takes at least 10 samples per benchmark.
+const GEN_FUNCS: usize = 700;
 
 /// One generated function `$f{i}`: two loops of mixed i32/i64/f64
 /// arithmetic with loads and stores (addresses masked into the first
@@ -108,25 +111,59 @@ fn gen_func(wat: &mut String, i: usize) {
 /// memory page, a 16-entry table filled with the first functions, a
 /// mutable global and a small data segment. Exports `run` (the last
 /// function) and `memory`.
-fn generated_wasm() -> Option<Vec<u8>> {
+fn generated_wat() -> String {
     let mut wat = String::from(
         "(module\n  (type $t (func (param i32 i64) (result i64)))\n  (memory (export \"memory\") 1)\n  (global $g (mut i64) (i64.const 0))\n  (table 16 funcref)\n  (elem (i32.const 0)",
     );
     for i in 0..16 {
         let _ = write!(wat, " $f{i}");
     }
-    wat.push_str(")\n  (data (i32.const 0) \"wasmo benchmark data segment, sixty-four bytes long..........\")");
+    wat.push_str(")\n  (data (i32.const 0) \"wasmo benchmark data segment, sixty-four bytes long.............\")");
     for i in 0..GEN_FUNCS {
         gen_func(&mut wat, i);
     }
     let _ = write!(wat, "\n  (export \"run\" (func $f{}))\n)", GEN_FUNCS - 1);
-    match wat::parse_str(&wat) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            eprintln!("the generated module does not parse ({e}); skipping");
-            None
-        }
+    wat
+}
+
+/// The generated module's wasm and its artifact at the default config,
+/// built once per process: compiling it takes seconds, and several groups
+/// need it (test mode, which CI runs unoptimised, included).
+struct Generated {
+    wasm: Vec<u8>,
+    artifact: Vec<u8>,
+}
+
+fn generated() -> Option<&'static Generated> {
+    static GENERATED: OnceLock<Option<Generated>> = OnceLock::new();
+    GENERATED
+        .get_or_init(|| {
+            let wasm = match wat::parse_str(generated_wat()) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("the generated module does not parse ({e}); skipping");
+                    return None;
+                }
+            };
+            match wasmo_compiler::compile(&wasm, &CompileConfig::default()) {
+                Ok(artifact) => Some(Generated { wasm, artifact }),
+                Err(e) => {
+                    eprintln!("the generated module does not compile ({e}); skipping");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Writes an artifact into `dir/name`, or says why not.
+fn write_artifact(artifact: &[u8], dir: &TempDir, name: &str) -> Option<PathBuf> {
+    let path = dir.path().join(name);
+    if let Err(e) = std::fs::write(&path, artifact) {
+        eprintln!("{name}: cannot write the artifact ({e}); skipping");
+        return None;
     }
+    Some(path)
 }
 
 /// Compiles `wasm` (default config) into `dir/name`, or says why not.
@@ -138,12 +175,7 @@ fn compile_to_file(wasm: &[u8], dir: &TempDir, name: &str) -> Option<PathBuf> {
             return None;
         }
     };
-    let path = dir.path().join(name);
-    if let Err(e) = std::fs::write(&path, artifact) {
-        eprintln!("{name}: cannot write the artifact ({e}); skipping");
-        return None;
-    }
-    Some(path)
+    write_artifact(&artifact, dir, name)
 }
 
 /// Compiles and loads a WAT module, or says why not.
@@ -200,7 +232,9 @@ fn compile(c: &mut Criterion) {
 }
 
 fn compile_throughput(c: &mut Criterion) {
-    let Some(wasm) = generated_wasm() else { return };
+    let Some(Generated { wasm, .. }) = generated() else {
+        return;
+    };
     // Serial: `compile`'s `par_iter` over chunks runs on the pool it is
     // called from, so one thread means one chunk at a time.
     let serial = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
@@ -212,20 +246,16 @@ fn compile_throughput(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("compile");
     group.throughput(Throughput::Bytes(wasm.len() as u64));
-    // Each compile takes around a second at -O2; criterion's minimum.
+    // A compile takes seconds at -O2/-O3: criterion's minimum sample count.
     group.sample_size(10);
     for opt in [OptLevel::O0, OptLevel::O2, OptLevel::O3] {
         let config = CompileConfig {
             opt_level: opt,
             ..CompileConfig::default()
         };
-        if let Err(e) = wasmo_compiler::compile(&wasm, &config) {
-            eprintln!("the generated module does not compile ({e}); skipping");
-            return;
-        }
         let n = opt.as_number();
         group.bench_function(format!("gen{}KiB -O{n} serial", wasm.len() >> 10), |b| {
-            b.iter(|| serial.install(|| wasmo_compiler::compile(&wasm, &config)))
+            b.iter(|| serial.install(|| wasmo_compiler::compile(wasm, &config)))
         });
         group.bench_function(
             format!(
@@ -233,7 +263,7 @@ fn compile_throughput(c: &mut Criterion) {
                 wasm.len() >> 10,
                 rayon::current_num_threads()
             ),
-            |b| b.iter(|| wasmo_compiler::compile(&wasm, &config)),
+            |b| b.iter(|| wasmo_compiler::compile(wasm, &config)),
         );
     }
     group.finish();
@@ -241,20 +271,20 @@ fn compile_throughput(c: &mut Criterion) {
 
 fn load(c: &mut Criterion) {
     let Some(dir) = temp_dir() else { return };
-    let Some(gen) = generated_wasm() else { return };
-    let inputs = [("fib.wasmo", fib_wasm()), ("gen.wasmo", gen)];
+    let mut paths = Vec::new();
+    paths.extend(compile_to_file(&fib_wasm(), &dir, "fib.wasmo").map(|p| ("fib.wasmo", p)));
+    if let Some(gen) = generated() {
+        paths.extend(write_artifact(&gen.artifact, &dir, "gen.wasmo").map(|p| ("gen.wasmo", p)));
+    }
     let mut group = c.benchmark_group("load");
-    for (name, wasm) in &inputs {
-        let Some(path) = compile_to_file(wasm, &dir, name) else {
-            continue;
-        };
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if let Err(e) = Module::from_file(&path) {
+    for (name, path) in &paths {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if let Err(e) = Module::from_file(path) {
             eprintln!("{name}: does not load ({e}); skipping");
             continue;
         }
         group.bench_function(format!("{name} ({}KiB)", size >> 10), |b| {
-            b.iter(|| Module::from_file(&path).ok())
+            b.iter(|| Module::from_file(path).ok())
         });
     }
     group.finish();
@@ -354,8 +384,8 @@ fn instantiate_benches(c: &mut Criterion) {
             });
         }
     }
-    if let Some(gen) = generated_wasm() {
-        if let Some(path) = compile_to_file(&gen, &dir, "gen.wasmo") {
+    if let Some(gen) = generated() {
+        if let Some(path) = write_artifact(&gen.artifact, &dir, "gen.wasmo") {
             match Module::from_file(&path) {
                 Ok(module) if instantiate(&module, &Imports::new(), "gen").is_some() => {
                     group.bench_function(format!("gen ({GEN_FUNCS} funcs)"), |b| {

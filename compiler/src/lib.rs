@@ -9,7 +9,8 @@
 //! Module map: `module_info` (validation, metadata), `target` (triple, CPU,
 //! target machine), `codegen` (one LLVM module per chunk of functions,
 //! trampolines, optimisation, object emission), `translate` (function
-//! bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT).
+//! bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT),
+//! `memory_image` (active data segments to the artifact's data image).
 //!
 //! Chunks of about `CHUNK_CODE_BYTES` of wasm code compile in parallel on
 //! rayon's pool, each in its own LLVM context; they are cut by size, never
@@ -22,6 +23,7 @@
 
 mod codegen;
 mod link;
+mod memory_image;
 mod module_info;
 mod nan;
 mod target;
@@ -184,7 +186,8 @@ pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileEr
         )));
     }
     let image = link::link(&objects)?;
-    let metadata = finish_metadata(info.metadata.clone(), &info, &image)?;
+    let mut metadata = finish_metadata(info.metadata.clone(), &info, &image)?;
+    let data_image = memory_image::extract(&mut metadata, link::PAGE_ALIGN);
     let builder = ArtifactBuilder {
         facts: BuildFacts {
             compat: CompatFacts {
@@ -206,7 +209,7 @@ pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileEr
         relro: image.relro,
     };
     builder
-        .build()
+        .build_with_data_image(&data_image)
         .map_err(|e| CompileError::Internal(format!("writing the artifact: {e}")))
 }
 

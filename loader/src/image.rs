@@ -7,6 +7,14 @@
 //! only while the load-time relocations (already bounds-checked by
 //! `module.rs`) are applied. Nothing here runs before every check on the
 //! artifact has passed.
+//!
+//! The artifact's data image (a memory's initial contents) is not mapped
+//! here but into each instance's memory, private and writable, by
+//! [`DataImage::apply`]; the module keeps the artifact's `File` open for
+//! that. Rule: the artifact file must not be changed in place while a
+//! module is loaded from it (replace it by renaming, as `wasmoc` and the
+//! compile cache do): like the code, unwritten data pages are the file's
+//! page-cache pages.
 
 #![allow(
     unsafe_code,
@@ -121,5 +129,154 @@ impl Drop for Image {
         // SAFETY: we mapped exactly this range; the module owning the image
         // outlives every instance (and so every call) using its code.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A module's data image: where in the artifact file its bytes are and
+/// where they go in which memory. Built only from ranges `module.rs`
+/// checked (inside the file, page-aligned, inside the memory's initial
+/// size).
+#[derive(Debug)]
+pub(crate) struct DataImage {
+    /// The artifact, kept open to map the image from.
+    pub(crate) file: File,
+    /// File offset of the image.
+    pub(crate) file_offset: u64,
+    /// The memory it initialises, in the memory index space (a defined
+    /// memory).
+    pub(crate) memory: u32,
+    /// Wasm address of its first byte.
+    pub(crate) wasm_offset: u64,
+    /// Its length in bytes.
+    pub(crate) len: u64,
+}
+
+impl DataImage {
+    /// Puts the image into a freshly created memory `res`, before anything
+    /// has written it: maps it copy-on-write, or, if that cannot be done,
+    /// copies it from the file.
+    pub(crate) fn apply(&self, res: &crate::vm::Reservation) -> Result<(), String> {
+        let too_big = || "data image larger than the address space".to_owned();
+        let off = usize::try_from(self.wasm_offset).map_err(|_| too_big())?;
+        let len = usize::try_from(self.len).map_err(|_| too_big())?;
+        match res.map_file_private(off, len, &self.file, self.file_offset)? {
+            crate::vm::FileMapping::Mapped => Ok(()),
+            crate::vm::FileMapping::NotMapped => self.copy(res, off, len),
+        }
+    }
+
+    /// The fallback: reads the image from the file into the memory.
+    fn copy(&self, res: &crate::vm::Reservation, off: usize, len: usize) -> Result<(), String> {
+        use std::os::unix::fs::FileExt;
+        const CHUNK: usize = 256 * 1024;
+        let mut buf = vec![0u8; CHUNK.min(len)];
+        let mut done = 0usize;
+        while done < len {
+            let n = CHUNK.min(len - done);
+            let chunk = &mut buf[..n];
+            self.file
+                .read_exact_at(chunk, self.file_offset + done as u64)
+                .map_err(|e| format!("cannot read the data image from the artifact: {e}"))?;
+            if !res.write(off + done, chunk) {
+                return Err("data image outside the memory".into());
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::{FileMapping, Reservation};
+
+    /// A file of two pages: junk, then the image (`0xab` then `0xcd`).
+    fn artifact_file(name: &str) -> (std::path::PathBuf, File) {
+        let path = std::env::temp_dir().join(format!(
+            "wasmo-data-image-{}-{name}.bin",
+            std::process::id()
+        ));
+        let mut bytes = vec![0x11u8; 4096];
+        bytes.extend_from_slice(&[0xab; 2048]);
+        bytes.extend_from_slice(&[0xcd; 2048]);
+        if let Err(e) = std::fs::write(&path, &bytes) {
+            panic!("writing {}: {e}", path.display());
+        }
+        match File::open(&path) {
+            Ok(f) => (path, f),
+            Err(e) => panic!("opening {}: {e}", path.display()),
+        }
+    }
+
+    fn image(file: File, wasm_offset: u64) -> DataImage {
+        DataImage {
+            file,
+            file_offset: 4096,
+            memory: 0,
+            wasm_offset,
+            len: 4096,
+        }
+    }
+
+    fn reservation() -> Reservation {
+        match Reservation::new(1 << 20, 65536) {
+            Ok(r) => r,
+            Err(e) => panic!("reserving: {e}"),
+        }
+    }
+
+    fn bytes_at(res: &Reservation, off: usize, len: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; len];
+        assert!(res.read(off, &mut buf), "{off}+{len} not accessible");
+        buf
+    }
+
+    #[test]
+    fn aligned_images_are_mapped_and_private() {
+        let (path, file) = artifact_file("mapped");
+        let res = reservation();
+        match res.map_file_private(8192, 4096, &file, 4096) {
+            Ok(FileMapping::Mapped) => {}
+            other => panic!("not mapped: {other:?}"),
+        }
+        assert_eq!(bytes_at(&res, 8191, 2), [0, 0xab]);
+        assert_eq!(bytes_at(&res, 8192 + 4095, 2), [0xcd, 0]);
+        assert!(res.write(8192, &[1, 2, 3]));
+        assert_eq!(bytes_at(&res, 8192, 4), [1, 2, 3, 0xab]);
+        // The write stayed in this memory: the file is unchanged.
+        let on_disk = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(&on_disk[4096..4100], &[0xab; 4]);
+        // Growing past the mapped pages leaves them alone.
+        assert!(res.make_accessible(131072).is_ok());
+        assert_eq!(bytes_at(&res, 8192, 4), [1, 2, 3, 0xab]);
+        assert_eq!(bytes_at(&res, 131071, 1), [0]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn unaligned_images_are_copied_instead() {
+        let (path, file) = artifact_file("copied");
+        let res = reservation();
+        assert!(matches!(
+            res.map_file_private(100, 4096, &file, 4096),
+            Ok(FileMapping::NotMapped)
+        ));
+        // Refused before anything changed.
+        assert_eq!(bytes_at(&res, 100, 1), [0]);
+        let (_, file) = artifact_file("copied");
+        let img = image(file, 100);
+        assert_eq!(img.apply(&res), Ok(()));
+        assert_eq!(bytes_at(&res, 99, 2), [0, 0xab]);
+        assert_eq!(bytes_at(&res, 100 + 4095, 2), [0xcd, 0]);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn images_outside_the_accessible_part_are_an_error() {
+        let (path, file) = artifact_file("outside");
+        let res = reservation();
+        assert!(image(file, 65536 - 2048).apply(&res).is_err());
+        let _ = std::fs::remove_file(path);
     }
 }

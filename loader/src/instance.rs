@@ -6,7 +6,8 @@
 //! checked accessors, and an instance keeps alive everything its VMContext
 //! points to (its module, its imports). Segment initialisation follows the
 //! wasm 2.0 order: all element segments, then all data segments, in order,
-//! stopping at the first out-of-bounds one with earlier writes kept. No
+//! stopping at the first out-of-bounds one with earlier writes kept; a
+//! data image (see `image.rs`) is put in where the data segments start. No
 //! unsafe code here.
 
 use std::any::Any;
@@ -382,6 +383,19 @@ impl Instance {
                 };
                 table.set_raw(start + i as u64, ptr, owner.take());
             }
+        }
+        // The data image stands for active segments the compiler proved
+        // cannot trap (and left here without bytes), so putting it in
+        // first, where they would have been copied, changes nothing
+        // observable. It goes into a memory this instance just created:
+        // nothing has written there yet.
+        if let Some(image) = &inner.module.inner.data_image {
+            let mem = inner.memories.get(image.memory as usize).ok_or_else(|| {
+                InstantiationError::Resource("data image for a missing memory".into())
+            })?;
+            image
+                .apply(&mem.0.res)
+                .map_err(|e| InstantiationError::Resource(format!("data image: {e}")))?;
         }
         for seg in &meta.data {
             let DataMode::Active { memory, offset } = &seg.mode else {

@@ -18,7 +18,7 @@ use wasmo_artifact_format::{
 };
 
 use crate::error::{FrameInfo, LoadError};
-use crate::image::{map_file, Image};
+use crate::image::{map_file, DataImage, Image};
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{helpers, traphandler, typereg};
 
@@ -41,6 +41,9 @@ pub(crate) struct ModuleInner {
     pub(crate) header: Header,
     pub(crate) meta: ModuleMetadata,
     image: Option<Image>,
+    /// The data image and the open artifact it is mapped from, if the
+    /// artifact has one.
+    pub(crate) data_image: Option<DataImage>,
     /// Address of the first byte of text (0 without an image).
     pub(crate) text: usize,
     /// `(text start, text end, function index)` of each defined function,
@@ -127,17 +130,26 @@ impl Module {
         };
         drop(map);
         check_metadata(&header, &meta)?;
-        Self::finish(&file, header, meta).map_err(io)
+        Self::finish(file, header, meta).map_err(io)
     }
 
-    fn finish(file: &File, header: Header, meta: ModuleMetadata) -> std::io::Result<Module> {
+    fn finish(file: File, header: Header, meta: ModuleMetadata) -> std::io::Result<Module> {
         let image = if header.image.len > 0 {
-            Some(Image::map(file, &header, |base| {
+            Some(Image::map(&file, &header, |base| {
                 relocation_values(&meta, base)
             })?)
         } else {
             None
         };
+        // Checked by `check_metadata`: present exactly when the header's
+        // data image is, with the same length, inside a defined memory.
+        let data_image = meta.memory_image.map(|mi| DataImage {
+            file,
+            file_offset: header.data_image.offset,
+            memory: mi.memory.0,
+            wasm_offset: mi.wasm_offset,
+            len: mi.len,
+        });
         let text = image.as_ref().map_or(0, Image::base);
         let num_imported_funcs = meta.vm_counts().imported_funcs;
         let mut func_ranges: Vec<(u32, u32, u32)> = meta
@@ -162,6 +174,7 @@ impl Module {
             header,
             meta,
             image,
+            data_image,
             text,
             func_ranges,
             type_ids,
@@ -520,6 +533,7 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             check_expr(offset, "data", nglobals)?;
         }
     }
+    check_memory_image(h, m)?;
     let relro_end = h.relro.end().unwrap_or(0);
     for r in &m.relocations {
         let ok_place =
@@ -572,6 +586,61 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
         return Err(invalid(
             "image",
             "functions or relocations without an image",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the data image against the memory it initialises: a defined
+/// memory, page-aligned, inside its initial size and its reservation, so
+/// that mapping it can only ever replace pages of that memory.
+fn check_memory_image(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
+    let Some(mi) = m.memory_image else {
+        if h.data_image.len != 0 {
+            return Err(invalid(
+                "data image",
+                "a data image without a memory to initialise",
+            ));
+        }
+        return Ok(());
+    };
+    let bad = |what: String| Err(invalid("data image", what));
+    if mi.len == 0 || mi.len != h.data_image.len {
+        return bad(format!(
+            "metadata says {} bytes, the header {}",
+            mi.len, h.data_image.len
+        ));
+    }
+    let imported = m
+        .imports
+        .iter()
+        .filter(|i| matches!(i.kind, ImportKind::Memory(_)))
+        .count();
+    let Some(ty) = (mi.memory.index())
+        .checked_sub(imported)
+        .and_then(|d| m.memories.get(d))
+    else {
+        return bad(format!(
+            "memory {} is imported or does not exist",
+            mi.memory.0
+        ));
+    };
+    let page = u64::from(h.page_align);
+    let initial = ty
+        .limits
+        .min
+        .checked_mul(wasmo_artifact_format::WASM_PAGE_SIZE);
+    let reservation = if h.memory_reservation == 0 {
+        crate::externs::DEFAULT_MEMORY_RESERVATION
+    } else {
+        h.memory_reservation
+    };
+    let end = mi.wasm_offset.checked_add(mi.len);
+    let inside = end.is_some_and(|e| initial.is_some_and(|i| e <= i) && e <= reservation);
+    if !mi.wasm_offset.is_multiple_of(page) || !mi.len.is_multiple_of(page) || !inside {
+        return bad(format!(
+            "{} bytes at wasm address {} unaligned or outside memory {}'s initial {} pages",
+            mi.len, mi.wasm_offset, mi.memory.0, ty.limits.min
         ));
     }
     Ok(())

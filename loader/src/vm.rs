@@ -186,6 +186,16 @@ pub(crate) fn host_page_size() -> usize {
         .unwrap_or(4096)
 }
 
+/// What [`Reservation::map_file_private`] did.
+#[derive(Debug)]
+pub(crate) enum FileMapping {
+    /// The file's pages are mapped.
+    Mapped,
+    /// Nothing changed (unaligned, or the kernel refused); copy the bytes
+    /// instead.
+    NotMapped,
+}
+
 /// An address-space reservation for one linear memory: `accessible` bytes
 /// at the start are read-write, the rest (up to `len`) is inaccessible and
 /// registered with the trap handler, so a wasm access there becomes
@@ -280,6 +290,97 @@ impl Reservation {
         }
         *acc = to;
         Ok(())
+    }
+
+    /// Maps `len` bytes of `file` from `file_offset` over `off..off + len`
+    /// of the memory, read-write and private: the pages stay shared with the
+    /// page cache (and every other instance mapping them) until written,
+    /// and a write copies the page for this memory only.
+    ///
+    /// The range must be host-page aligned and lie inside the accessible
+    /// part; whatever the memory held there is replaced, so this runs
+    /// before anything writes it. [`FileMapping::NotMapped`] leaves the
+    /// range read-write and zero, as before the call, for the caller to copy
+    /// the bytes instead; an error means the range may be unusable.
+    /// Later [`Self::make_accessible`] calls only touch pages past the
+    /// accessible part, and dropping the reservation unmaps these pages
+    /// with the rest.
+    pub(crate) fn map_file_private(
+        &self,
+        off: usize,
+        len: usize,
+        file: &std::fs::File,
+        file_offset: u64,
+    ) -> Result<FileMapping, String> {
+        use std::os::fd::AsRawFd;
+        // Held throughout, so no grow runs concurrently (none can anyway:
+        // the instance is not yet visible).
+        let acc = self
+            .accessible
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let page = host_page_size();
+        let base = self.base.as_ptr() as usize;
+        let aligned = base.is_multiple_of(page)
+            && off.is_multiple_of(page)
+            && len.is_multiple_of(page)
+            && file_offset.is_multiple_of(page as u64);
+        if len == 0 || !aligned || off.checked_add(len).is_none_or(|end| end > *acc) {
+            return Ok(FileMapping::NotMapped);
+        }
+        let Ok(file_off) = libc::off_t::try_from(file_offset) else {
+            return Ok(FileMapping::NotMapped);
+        };
+        // SAFETY: `off..off + len` is page-aligned and inside the accessible
+        // part of our own reservation (checked above), which nothing but
+        // this memory uses, so MAP_FIXED replaces only this memory's pages
+        // with pages that are readable and writable just the same. No Rust
+        // reference points into the reservation (it is accessed through raw
+        // pointers only), so none sees its bytes change. (That nothing wrote
+        // those pages yet is the caller's concern for correctness, not for
+        // safety.)
+        let raw = unsafe {
+            libc::mmap(
+                self.base.as_ptr().add(off).cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                file_off,
+            )
+        };
+        if raw != libc::MAP_FAILED {
+            return Ok(FileMapping::Mapped);
+        }
+        let err = std::io::Error::last_os_error();
+        // A failed MAP_FIXED mmap may already have unmapped the range on
+        // some kernels; put fresh zero pages back so the fallback copy
+        // writes into mapped memory.
+        // SAFETY: the same range of our own reservation as above; replacing
+        // it with anonymous read-write pages restores its state before the
+        // call (accessible and zero). Caveat a reviewer should know: if the
+        // failed call did unmap the range, another thread's mmap could in
+        // principle have been placed in that hole before this line; Linux
+        // since 6.12 restores the old mapping on failure, and older kernels
+        // fail this way only on ENOMEM after unmapping, so this is a
+        // narrow window, not a routine path.
+        let raw = unsafe {
+            libc::mmap(
+                self.base.as_ptr().add(off).cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(format!(
+                "cannot map the data image ({err}) nor restore the memory: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(FileMapping::NotMapped)
     }
 
     /// Copies `buf.len()` bytes from offset `off` out of the memory; the
