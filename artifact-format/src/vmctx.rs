@@ -143,10 +143,15 @@ fn align(n: u32, to: u32) -> u32 {
 
 impl VMOffsets {
     /// Names this layout; part of the ABI fingerprint. Bump on any change.
-    pub const LAYOUT_VERSION: &'static str = "vmctx-1";
+    pub const LAYOUT_VERSION: &'static str = "vmctx-2";
 
     /// Offset of `memory0_base`.
     pub const MEMORY0_BASE: u32 = 0;
+    /// Every linear memory's base address is a multiple of this (memories
+    /// are whole mappings). The compiler tells LLVM so, which lets it prove
+    /// vector accesses at aligned wasm addresses aligned; the loader
+    /// refuses to instantiate with a base that breaks it.
+    pub const MEMORY_BASE_ALIGN: u64 = 4096;
     /// Offset of `memory0_def`.
     pub const MEMORY0_DEF: u32 = 8;
     /// Offset of `runtime`.

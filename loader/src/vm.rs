@@ -20,6 +20,7 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::traphandler;
+use wasmo_artifact_format::VMOffsets;
 
 /// A zeroed, 16-byte aligned heap block that compiled code accesses by
 /// address (a VMContext, a table's elements, a host-made definition).
@@ -242,6 +243,16 @@ impl Reservation {
             len,
             accessible: Mutex::new(0),
         };
+        // Compiled code assumes it (see `VMOffsets::MEMORY_BASE_ALIGN`);
+        // mmap returns whole pages, so this only fails on a host with pages
+        // smaller than that.
+        if !(r.base.as_ptr() as usize as u64).is_multiple_of(VMOffsets::MEMORY_BASE_ALIGN) {
+            return Err(format!(
+                "linear memory at {:p} is not aligned to {} bytes",
+                r.base.as_ptr(),
+                VMOffsets::MEMORY_BASE_ALIGN
+            ));
+        }
         traphandler::register_memory(r.base.as_ptr() as usize, len);
         r.make_accessible(accessible)?;
         Ok(r)

@@ -49,6 +49,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             return Ok(());
         }
         let base = self.load_invariant_ptr(self.vmctx, VMOffsets::MEMORY0_BASE, "memory0_base")?;
+        if let Some(load) = base.as_instruction() {
+            let align = self
+                .cx
+                .i64_type()
+                .const_int(VMOffsets::MEMORY_BASE_ALIGN, false);
+            let node = self.cx.metadata_node(&[align.into()]);
+            load.set_metadata(node, self.cx.get_kind_id("align"))
+                .map_err(|e| CompileError::Internal(format!("align: {e}")))?;
+        }
         let def = self.load_invariant_ptr(self.vmctx, VMOffsets::MEMORY0_DEF, "memory0_def")?;
         self.memory_base = Some(base);
         self.memory_def = Some(def);
