@@ -20,10 +20,12 @@ use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::FileType;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, PointerType};
-use inkwell::values::{BasicMetadataValueEnum, BasicValue, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, FunctionValue, GlobalValue, IntValue, PointerValue,
+};
 use inkwell::{AddressSpace, GlobalVisibility};
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
-use wasmo_artifact_format::{FuncType, Helper, TrapCode, VMOffsets, ValType};
+use wasmo_artifact_format::{FuncIndex, FuncType, Helper, TrapCode, VMOffsets, ValType};
 
 /// Symbol of defined function `n`.
 pub(crate) fn func_symbol(n: u32) -> String {
@@ -80,6 +82,84 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         // backtrace names every wasm function on the way (the loader maps
         // return addresses to functions and has no inlining information).
         f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "noinline"));
+        Ok(f)
+    }
+
+    /// The dispatch array of sealed table `table` (contents `contents`) for
+    /// `call_indirect`s of type `ty`, made in this chunk on first use: a
+    /// private constant `[len x ptr]` whose element `i` is the defined
+    /// function in element `i` if it has type `ty`, else a stub of type
+    /// `ty` that raises `IndirectCallToNull` (empty element) or
+    /// `BadSignature` (another type). Every entry has the call's exact type,
+    /// so the call is well-typed whatever LLVM folds it to. Keyed by the
+    /// first type index equal to `ty`, so equal signatures share one.
+    pub(crate) fn dispatch_array(
+        &self,
+        table: u32,
+        ty: &FuncType,
+        contents: &[Option<FuncIndex>],
+    ) -> Result<GlobalValue<'ctx>, CompileError> {
+        let canon = self
+            .info
+            .metadata
+            .types
+            .iter()
+            .position(|t| t == ty)
+            .ok_or_else(|| CompileError::Internal("call_indirect type not in the module".into()))?;
+        let name = format!("wasmo_dispatch_t{table}_ty{canon}");
+        if let Some(g) = self.module.get_global(&name) {
+            return Ok(g);
+        }
+        let fn_ty = wasm_fn_type(self.cx, ty)?;
+        let mut entries = Vec::with_capacity(contents.len());
+        for elem in contents {
+            let f = match elem {
+                Some(f) if self.info.func_type(*f)? == ty => {
+                    self.defined_func(f.0 - self.info.imported_funcs)?
+                }
+                Some(_) => self.trap_stub(TrapCode::BadSignature, canon, fn_ty)?,
+                None => self.trap_stub(TrapCode::IndirectCallToNull, canon, fn_ty)?,
+            };
+            entries.push(f.as_global_value().as_pointer_value());
+        }
+        let array = self.ptr.const_array(&entries);
+        let len = u32::try_from(contents.len())
+            .map_err(|_| CompileError::Internal("dispatch array too long".into()))?;
+        let g = self
+            .module
+            .add_global(self.ptr.array_type(len), None, &name);
+        g.set_initializer(&array);
+        g.set_constant(true);
+        g.set_linkage(Linkage::Private);
+        g.set_unnamed_addr(true);
+        Ok(g)
+    }
+
+    /// The stub of type `fn_ty` (type index `canon`) that raises `code`
+    /// when a dispatch array sends a call to it; made on first use. It
+    /// keeps a frame of its own, so the trap's backtrace continues through
+    /// the return address into the function that made the call.
+    fn trap_stub(
+        &self,
+        code: TrapCode,
+        canon: usize,
+        fn_ty: FunctionType<'ctx>,
+    ) -> Result<FunctionValue<'ctx>, CompileError> {
+        let name = format!("wasmo_stub_{}_ty{canon}", code.trap_symbol());
+        if let Some(f) = self.module.get_function(&name) {
+            return Ok(f);
+        }
+        let f = self
+            .module
+            .add_function(&name, fn_ty, Some(Linkage::Private));
+        add_codegen_attributes(self, f);
+        f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "noinline"));
+        f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "cold"));
+        let builder = self.cx.create_builder();
+        builder.position_at_end(self.cx.append_basic_block(f, "entry"));
+        let vmctx = nth_param(f, 0)?.into_pointer_value();
+        builder.build_call(self.trap_fn(code), &[vmctx.into()], "")?;
+        builder.build_unreachable()?;
         Ok(f)
     }
 

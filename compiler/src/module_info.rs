@@ -68,7 +68,18 @@ pub(crate) struct SealedTable {
     pub(crate) len: u64,
     /// The type of every function an element segment may put in it.
     pub(crate) func_types: Vec<TypeIndex>,
+    /// Its contents, element by element, for the instance's whole life,
+    /// when they are known here: every active segment writing it has an
+    /// `i32.const` offset, lies inside it and holds only functions this
+    /// module defines (a null element is `None`). `None` otherwise, or
+    /// when the table is longer than [`STATIC_TABLE_MAX`].
+    pub(crate) contents: Option<Vec<Option<FuncIndex>>>,
 }
+
+/// The longest sealed table whose contents are tracked (see
+/// [`SealedTable::contents`]); `call_indirect` through one compiles to a
+/// constant dispatch array of `len` pointers per signature.
+pub(crate) const STATIC_TABLE_MAX: u64 = 4096;
 
 impl<'w> ModuleInfo<'w> {
     /// Whether every function `table` can hold has type `ty`, so a
@@ -273,15 +284,17 @@ fn sealed_tables(m: &ModuleMetadata, imported: u32) -> Vec<Option<SealedTable>> 
                 .exports
                 .iter()
                 .any(|e| e.kind == ExternKind::Table && e.index as usize == t);
+            let len = m.tables[defined].limits.min;
             (!exported).then(|| SealedTable {
-                len: m.tables[defined].limits.min,
+                len,
                 func_types: Vec::new(),
+                contents: (len <= STATIC_TABLE_MAX).then(|| vec![None; len as usize]),
             })
         })
         .collect();
     for segment in &m.elements {
-        let table = match &segment.mode {
-            ElementMode::Active { table, .. } => table.index(),
+        let (table, offset) = match &segment.mode {
+            ElementMode::Active { table, offset } => (table.index(), offset),
             // Passive and declared segments reach a table only through
             // `table.init`, which is not supported (see SealedTable).
             ElementMode::Passive | ElementMode::Declared => continue,
@@ -289,6 +302,9 @@ fn sealed_tables(m: &ModuleMetadata, imported: u32) -> Vec<Option<SealedTable>> 
         let Some(slot) = sealed.get_mut(table) else {
             continue;
         };
+        if let Some(t) = slot.as_mut() {
+            record_contents(t, offset, &segment.items, m);
+        }
         for item in &segment.items {
             let ty = match item {
                 ElementItem::Func(f) => m.funcs.get(f.index()).copied(),
@@ -303,6 +319,50 @@ fn sealed_tables(m: &ModuleMetadata, imported: u32) -> Vec<Option<SealedTable>> 
         }
     }
     sealed
+}
+
+/// Writes an active segment's items into `t.contents`, in segment order
+/// (a later segment overwrites an earlier one, as at instantiation), or
+/// forgets the contents if this segment makes them unknowable. A segment
+/// outside the table makes instantiation fail, so no code ever runs
+/// against that table; forgetting is merely the simple choice.
+fn record_contents(
+    t: &mut SealedTable,
+    offset: &ConstExpr,
+    items: &[ElementItem],
+    m: &ModuleMetadata,
+) {
+    let Some(contents) = t.contents.as_mut() else {
+        return;
+    };
+    let imported_funcs = m
+        .imports
+        .iter()
+        .filter(|i| matches!(i.kind, ImportKind::Func(_)))
+        .count();
+    let start = match offset.ops.as_slice() {
+        [ConstOp::I32Const(x)] => Some(*x as u32 as usize),
+        _ => None,
+    };
+    let fits = start.is_some_and(|s| {
+        s.checked_add(items.len())
+            .is_some_and(|e| e <= contents.len())
+    });
+    let (Some(start), true) = (start, fits) else {
+        t.contents = None;
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            ElementItem::Func(f) if f.index() >= imported_funcs => contents[start + i] = Some(*f),
+            // An imported function runs with its own instance's vmctx,
+            // which only the runtime knows.
+            _ => {
+                t.contents = None;
+                return;
+            }
+        }
+    }
 }
 
 fn unsupported(feature: &str, offset: u64) -> CompileError {

@@ -385,10 +385,14 @@ fn trap_table_is_sorted_and_names_known_codes() {
                 None => panic!("unknown trap code {code} at {off:#x}"),
             };
             // A site is a return address: the call is just before it,
-            // inside some function.
+            // inside some function, or, for the two traps a sealed table's
+            // dispatch array decides, inside one of its trap stubs, which
+            // are text but no wasm function.
+            let in_func = funcs.iter().any(|&(s, e)| off > s && off <= e);
+            let stub_code = matches!(code, TrapCode::IndirectCallToNull | TrapCode::BadSignature);
             assert!(
-                funcs.iter().any(|&(s, e)| off > s && off <= e),
-                "trap site {off:#x} outside every function"
+                in_func || (stub_code && u64::from(off) <= art.header.text_len),
+                "trap site {off:#x} ({code:?}) outside every function"
             );
             codes.insert(code);
         }
@@ -452,5 +456,153 @@ fn backtrace_of_memory_fault_before_the_frame_is_set_up() {
                 assert_eq!(names(&trap), want, "`{export}({arg})`");
             }
         }
+    }
+}
+
+/// `call_indirect` through sealed tables: with contents known at compile
+/// time (dispatch arrays), and the fallbacks (an imported function in the
+/// table, an offset from a global). Each case names the element it hits.
+const SEALED_KNOWN: &str = r#"(module
+  (type $ii (func (param i32) (result i32)))
+  (type $ii_again (func (param i32) (result i32)))
+  (type $v (func))
+  (table 5 funcref)
+  (elem (i32.const 0) $double $nothing)
+  (elem (i32.const 2) $triple)
+  ;; Overwrites element 1: segments apply in order.
+  (elem (i32.const 1) $negate $triple $nothing)
+  (func $double (type $ii) (i32.mul (local.get 0) (i32.const 2)))
+  (func $triple (type $ii_again) (i32.mul (local.get 0) (i32.const 3)))
+  (func $negate (param i32) (result i32) (i32.sub (i32.const 0) (local.get 0)))
+  (func $nothing (type $v))
+  (func $call_known (export "known") (param i32 i32) (result i32)
+    (call_indirect (type $ii) (local.get 1) (local.get 0)))
+  (func $call_known_again (export "known_again") (param i32 i32) (result i32)
+    (call_indirect (type $ii_again) (local.get 1) (local.get 0)))
+  (func $call_known_v (export "known_v") (param i32)
+    (call_indirect (type $v) (local.get 0)))
+  (func $call_const_null (export "const_null") (result i32)
+    (call_indirect (type $ii) (i32.const 5) (i32.const 4)))
+  (func $call_const_sig (export "const_sig") (result i32)
+    (call_indirect (type $ii) (i32.const 5) (i32.const 3)))
+  (func $call_const_ok (export "const_ok") (result i32)
+    (call_indirect (type $ii) (i32.const 5) (i32.const 2)))
+)"#;
+
+const SEALED_WITH_IMPORT: &str = r#"(module
+  (import "host" "seven" (func $seven (param i32) (result i32)))
+  (type $ii (func (param i32) (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $double $seven)
+  (func $double (type $ii) (i32.mul (local.get 0) (i32.const 2)))
+  (func $call_with_import (export "with_import") (param i32 i32) (result i32)
+    (call_indirect (type $ii) (local.get 1) (local.get 0)))
+)"#;
+
+const SEALED_FROM_GLOBAL: &str = r#"(module
+  (import "host" "base" (global $base i32))
+  (type $ii (func (param i32) (result i32)))
+  (table 3 funcref)
+  (elem (global.get $base) $triple)
+  (func $triple (type $ii) (i32.mul (local.get 0) (i32.const 3)))
+  (func $call_from_global (export "from_global") (param i32 i32) (result i32)
+    (call_indirect (type $ii) (local.get 1) (local.get 0)))
+)"#;
+
+fn sealed_imports() -> Imports {
+    let mut imports = Imports::new();
+    let ty = FuncType {
+        params: vec![wasmo_loader::ValType::I32],
+        results: vec![wasmo_loader::ValType::I32],
+    };
+    let seven = Func::new_host(ty, |_caller, args, results| {
+        let x = match args {
+            [Val::I32(x)] => *x,
+            _ => 0,
+        };
+        results[0] = Val::I32(x + 7);
+        Ok(())
+    });
+    imports.define("host", "seven", Extern::Func(seven));
+    let gty = wasmo_loader::GlobalType {
+        content: wasmo_loader::ValType::I32,
+        mutable: false,
+    };
+    match wasmo_loader::Global::new(gty, Val::I32(1)) {
+        Ok(g) => imports.define("host", "base", Extern::Global(g)),
+        Err(e) => panic!("global: {e}"),
+    }
+    imports
+}
+
+fn expect_trap_code(instance: &Instance, name: &str, args: &[Val], code: TrapCode, frame: &str) {
+    let trap = expect_trap(instance, name, args);
+    assert_eq!(
+        trap.code, code,
+        "`{name}{args:?}` trapped with the wrong code"
+    );
+    assert_eq!(
+        names(&trap).first().map(String::as_str),
+        Some(frame),
+        "innermost frame of `{name}{args:?}`"
+    );
+}
+
+#[test]
+fn call_indirect_through_sealed_tables() {
+    use TrapCode::{BadSignature, IndirectCallToNull, TableOutOfBounds};
+    let args = |elem: i32| [Val::I32(elem), Val::I32(10)];
+    for bounds_checks in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let c = load(SEALED_KNOWN, bounds_checks);
+        let i = instantiate(&c.module, &Imports::new());
+        let known = |elem: i32| expect_i32(&i, "known", &args(elem));
+        assert_eq!(known(0), 20);
+        assert_eq!(known(1), -10, "the later segment wins");
+        assert_eq!(known(2), 30, "an equal type under another index matches");
+        assert_eq!(expect_i32(&i, "known_again", &args(0)), 20);
+        expect_trap_code(&i, "known", &args(3), BadSignature, "call_known");
+        expect_trap_code(&i, "known", &args(4), IndirectCallToNull, "call_known");
+        expect_trap_code(&i, "known", &args(5), TableOutOfBounds, "call_known");
+        expect_trap_code(&i, "known", &args(-1), TableOutOfBounds, "call_known");
+        // `$nothing` moved from element 1 (now `$negate`) to element 3.
+        let v = |elem: i32| [Val::I32(elem)];
+        expect_trap_code(&i, "known_v", &v(0), BadSignature, "call_known_v");
+        expect_trap_code(&i, "known_v", &v(1), BadSignature, "call_known_v");
+        assert!(func(&i, "known_v").call(&v(3)).is_ok_and(|r| r.is_empty()));
+        expect_trap_code(&i, "known_v", &v(4), IndirectCallToNull, "call_known_v");
+        // Constant indices, which LLVM may fold into a direct call.
+        expect_trap_code(&i, "const_null", &[], IndirectCallToNull, "call_const_null");
+        expect_trap_code(&i, "const_sig", &[], BadSignature, "call_const_sig");
+        assert_eq!(expect_i32(&i, "const_ok", &[]), 15);
+
+        let c = load(SEALED_WITH_IMPORT, bounds_checks);
+        let i = instantiate(&c.module, &sealed_imports());
+        assert_eq!(expect_i32(&i, "with_import", &args(0)), 20);
+        assert_eq!(expect_i32(&i, "with_import", &args(1)), 17);
+        expect_trap_code(
+            &i,
+            "with_import",
+            &args(2),
+            TableOutOfBounds,
+            "call_with_import",
+        );
+
+        let c = load(SEALED_FROM_GLOBAL, bounds_checks);
+        let i = instantiate(&c.module, &sealed_imports());
+        assert_eq!(expect_i32(&i, "from_global", &args(1)), 30);
+        expect_trap_code(
+            &i,
+            "from_global",
+            &args(0),
+            IndirectCallToNull,
+            "call_from_global",
+        );
+        expect_trap_code(
+            &i,
+            "from_global",
+            &args(2),
+            IndirectCallToNull,
+            "call_from_global",
+        );
     }
 }

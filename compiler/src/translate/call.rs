@@ -8,7 +8,11 @@
 //! Through a sealed table (defined here, not exported: see
 //! [`crate::module_info::SealedTable`]) the length is a constant, and the
 //! signature check goes when every function the table can hold has the
-//! expected type.
+//! expected type. When the sealed table's contents are known too, the
+//! element is looked up in a constant dispatch array for the call's
+//! signature instead (`ModuleEnv::dispatch_array`): one load and the call,
+//! as a native indirect call, with the null and signature checks decided
+//! at compile time and the traps moved into the stubs the array names.
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
@@ -109,6 +113,24 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .builder
             .build_int_compare(IntPredicate::UGE, index, len, "table_oob")?;
         self.trap_if(oob, TrapCode::TableOutOfBounds)?;
+
+        if let Some(contents) = sealed.and_then(|t| t.contents.as_deref()) {
+            let dispatch = self.env.dispatch_array(table_index, ty, contents)?;
+            let elem_offset =
+                self.builder
+                    .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
+            let elem_addr = self.byte_offset(dispatch.as_pointer_value(), elem_offset)?;
+            let native_fn = self
+                .builder
+                .build_load(self.env.ptr, elem_addr, "dispatch_fn")?
+                .into_pointer_value();
+            let args = self.call_args(nparams, self.vmctx)?;
+            let call =
+                self.builder
+                    .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
+            self.push_call_result(call);
+            return Ok(());
+        }
 
         let base = self.load_invariant_ptr(table, TABLE_DEF_BASE, "table_base")?;
         let elem_offset =
