@@ -36,10 +36,15 @@
 //! +------------------------------+ size()
 //! ```
 //!
-//! # Calling conventions (C ABI)
+//! # Calling conventions
 //!
 //! - A wasm function: `fn(callee_vmctx, caller_vmctx, params...) -> result`,
-//!   `result` absent for no results. (Several results are not supported yet.)
+//!   `result` absent for no results (several results are not supported
+//!   yet), in the convention [`WASM_CALL_CONV`] names: LLVM's `swiftcc` with
+//!   `callee_vmctx` as the `swiftself` parameter (r13 on x86-64,
+//!   callee-saved), the rest as in the C ABI. Only compiled code calls
+//!   wasm functions; the host enters through array-call trampolines.
+//! - Everything else below, and every helper and libcall, is the C ABI.
 //! - An array-call trampoline, the host's way in:
 //!   `fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, len: usize)`; it
 //!   reads the parameters from `values[0..]` and writes the results to
@@ -57,6 +62,11 @@
 //! A table element is a `*const VMFuncRef`, null when uninitialised.
 //! `call_indirect` compares the element's `type_id` with
 //! `type_ids[expected type]`.
+
+/// Names the calling convention of wasm functions (see the module docs);
+/// part of the ABI fingerprint, so artifacts that call each other's
+/// functions through import slots always agree on it.
+pub const WASM_CALL_CONV: &str = "swiftcc-swiftself-vmctx";
 
 /// Size of one `ValRaw` slot in array calls.
 pub const VAL_RAW_SIZE: u32 = 16;
@@ -256,8 +266,9 @@ impl VMOffsets {
     /// A stable description of the layout rules, for the ABI fingerprint.
     pub fn layout_fingerprint() -> String {
         format!(
-            "{} fixed={} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
+            "{} cc={} fixed={} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
             Self::LAYOUT_VERSION,
+            WASM_CALL_CONV,
             Self::FIXED,
             FUNC_IMPORT_SIZE,
             FUNC_REF_SIZE,

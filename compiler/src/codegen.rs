@@ -21,7 +21,8 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::FileType;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, PointerType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, FunctionValue, GlobalValue, IntValue, PointerValue,
+    BasicMetadataValueEnum, BasicValue, CallSiteValue, FunctionValue, GlobalValue, IntValue,
+    PointerValue,
 };
 use inkwell::{AddressSpace, GlobalVisibility};
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
@@ -77,6 +78,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
             self.info.imported_funcs + def,
         ))?;
         let f = add_entry_function(self.module, &name, wasm_fn_type(self.cx, ty)?);
+        set_wasm_fn_abi(self.cx, f);
         add_codegen_attributes(self, f);
         // Each wasm function stays a frame of its own, so a trap's
         // backtrace names every wasm function on the way (the loader maps
@@ -152,6 +154,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         let f = self
             .module
             .add_function(&name, fn_ty, Some(Linkage::Private));
+        set_wasm_fn_abi(self.cx, f);
         add_codegen_attributes(self, f);
         f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "noinline"));
         f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "cold"));
@@ -210,6 +213,31 @@ pub(crate) fn llvm_type<'ctx>(
             })
         }
     })
+}
+
+/// LLVM's number for the `swiftcc` calling convention (`CallingConv::Swift`).
+const SWIFT_CC: u32 = 16;
+
+/// Gives `f` the wasm calling convention ([`WASM_CALL_CONV`]): `swiftcc`,
+/// the callee vmctx as its `swiftself` parameter. On x86-64 that parameter
+/// travels in r13, which is callee-saved, so a function that calls others
+/// keeps its vmctx where every callee wants it and never saves, moves or
+/// reloads it around a call (the C convention's rdi is clobbered by every
+/// call). Rule: every wasm function, dispatch stub and import trampoline
+/// is made with this, and every call of one goes through
+/// [`set_wasm_call_abi`]; a mismatch is undefined behaviour LLVM may turn
+/// into `unreachable`.
+///
+/// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
+pub(crate) fn set_wasm_fn_abi(cx: &Context, f: FunctionValue<'_>) {
+    f.set_call_conventions(SWIFT_CC);
+    f.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
+}
+
+/// The call-site half of [`set_wasm_fn_abi`].
+pub(crate) fn set_wasm_call_abi(cx: &Context, call: CallSiteValue<'_>) {
+    call.set_call_convention(SWIFT_CC);
+    call.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
 }
 
 /// `fn(callee_vmctx, caller_vmctx, params...) -> result`.
@@ -531,6 +559,7 @@ fn build_array_trampoline<'ctx>(
         args.push(v.into());
     }
     let call = builder.build_call(callee, &args, "")?;
+    set_wasm_call_abi(cx, call);
     if let inkwell::values::ValueKind::Basic(result) = call.try_as_basic_value() {
         builder.build_store(values, result)?;
     }
@@ -556,6 +585,7 @@ fn build_import_trampoline<'ctx>(
         &import_trampoline_symbol(import),
         wasm_fn_type(cx, ty)?,
     );
+    set_wasm_fn_abi(cx, tramp);
     add_codegen_attributes(env, tramp);
     builder.position_at_end(cx.append_basic_block(tramp, "entry"));
     let host_ctx = nth_param(tramp, 0)?.into_pointer_value();

@@ -16,7 +16,7 @@
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
-use crate::codegen::wasm_fn_type;
+use crate::codegen::{set_wasm_call_abi, wasm_fn_type};
 use crate::CompileError;
 use inkwell::types::FunctionType;
 use inkwell::values::{BasicMetadataValueEnum, CallSiteValue, PointerValue, ValueKind};
@@ -42,7 +42,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(all)
     }
 
+    /// Gives a call of a wasm function the wasm ABI and pushes its result.
     fn push_call_result(&mut self, call: CallSiteValue<'ctx>) {
+        set_wasm_call_abi(self.cx, call);
         if let ValueKind::Basic(v) = call.try_as_basic_value() {
             self.push(v);
         }
