@@ -49,6 +49,18 @@ const X86_64_V2: &str = "+sse3,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16";
 const X86_64_V3: &str = "+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe";
 const X86_64_V4: &str = "+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl";
 
+/// Tuning flags added to every x86-64 feature string (they change no
+/// instruction set, so [`CpuFeatures`] ignores them).
+///
+/// - No gathers or scatters: a wasm access is `base + zext(i32 address)`,
+///   and when LLVM cannot prove the 32-bit address never wraps it treats
+///   even a contiguous loop's lanes as unrelated addresses. With AVX2 or
+///   AVX-512 it then vectorises through `vpgather`/`vpscatter`, which are
+///   microcoded on AMD cores: the memory-bound kernel ran at half speed
+///   with `--cpu native` on Zen 4. Scalar or contiguous code is faster
+///   everywhere we measured.
+const X86_TUNING: &str = "+prefer-no-gather,+prefer-no-scatter";
+
 /// The normalised form of `triple` (`None`: the host's).
 pub fn normalise_triple(triple: Option<&str>) -> String {
     let t = match triple {
@@ -121,11 +133,17 @@ impl TargetSetup {
             }
         };
         let host_triple = normalise_triple(None);
-        let (cpu_name, llvm_features) = cpu_for(arch, &config.cpu, triple == host_triple)?;
+        let (cpu_name, mut llvm_features) = cpu_for(arch, &config.cpu, triple == host_triple)?;
         let cpu_features = match arch {
             Arch::X86_64 => CpuFeatures::from_llvm_feature_string(&llvm_features),
             Arch::Aarch64 => CpuFeatures::EMPTY,
         };
+        if arch == Arch::X86_64 {
+            if !llvm_features.is_empty() {
+                llvm_features.push(',');
+            }
+            llvm_features.push_str(X86_TUNING);
+        }
         let codegen_level = match config.opt_level {
             crate::OptLevel::O0 => OptimizationLevel::None,
             crate::OptLevel::O1 => OptimizationLevel::Less,
