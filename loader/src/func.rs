@@ -15,6 +15,7 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
 use wasmo_artifact_format::{FuncType, TrapCode, ValType};
 
 use crate::error::{CallError, HostError, Trap};
@@ -155,7 +156,7 @@ impl Func {
             }
             FuncKind::Wasm { instance, index } => {
                 let len = ty.params.len().max(ty.results.len()).max(1);
-                let mut values = vec![0u128; len];
+                let mut values: SmallVec<[u128; 8]> = smallvec::smallvec![0u128; len];
                 for (slot, a) in values.iter_mut().zip(args) {
                     let (raw, _owner) = val_to_raw(a).map_err(CallError::Host)?;
                     *slot = u128::from_le_bytes(raw);
@@ -417,14 +418,16 @@ unsafe fn invoke_host(
     }
     // SAFETY: the trampoline passes `len` 16-byte slots.
     let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
-    let args: Vec<Val> = host
+    // Inline buffers: a host call from wasm allocates nothing (two heap
+    // vectors were most of its cost).
+    let args: SmallVec<[Val; 4]> = host
         .ty
         .params
         .iter()
         .zip(slots.iter())
         .map(|(&t, &raw)| val_from_raw(t, raw))
         .collect();
-    let mut results: Vec<Val> = host
+    let mut results: SmallVec<[Val; 2]> = host
         .ty
         .results
         .iter()
