@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,12 +21,13 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OUT = os.path.join(ROOT, "target", "benches")
 WASMO = os.path.join(ROOT, "target", "release", "wasmo")
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "20"))
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "30"))
 WASMTIME = os.environ.get("WASMTIME", os.path.join(ROOT, "target", "wasmtime-cli", "bin", "wasmtime"))
 NODE = os.path.join(ROOT, "benches", "run_node.mjs")
 CRASHES = []
-ENGINES = ["native", "wasmo", "wasmo-native", "wasmtime", "node"]
+HAVE_NODE = shutil.which("node") is not None
+ENGINES = ["native", "wasmo", "wasmo-native", "wasmtime"] + (["node"] if HAVE_NODE else [])
 
 
 def cmd_for(engine, k):
@@ -119,12 +121,55 @@ def main():
 run_once.ref = {}
 
 
+def criterion_results():
+    """[(name, (low, estimate, high), throughput or None)] from the log
+    run.sh saved; criterion prints a long name on a line of its own and
+    `time: [low est high]` (then maybe `thrpt: [...]`) after it."""
+    path = os.path.join(OUT, "criterion.log")
+    if not os.path.exists(path):
+        return []
+    results, name, after_time = [], None, False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            m = re.match(r"^(\S.*?)\s+time:\s+\[(.*)\]", line)
+            if m:
+                name = m.group(1).strip()
+                results.append([name, parse_triple(m.group(2)), None])
+                after_time = True
+                continue
+            m = re.match(r"^\s+time:\s+\[(.*)\]", line)
+            if m and name:
+                results.append([name, parse_triple(m.group(1)), None])
+                after_time = True
+                continue
+            # The throughput right after `time:`, not the one in a
+            # `change:` section comparing with an earlier run.
+            m = re.match(r"^\s+thrpt:\s+\[(.*)\]", line)
+            if m and results and after_time:
+                results[-1][2] = m.group(1).split()[2:4]
+            after_time = False
+            if m:
+                continue
+            if line and not line[0].isspace() and not line.startswith(("Benchmarking", "Found", "Warning")):
+                name = line.strip()
+    return results
+
+
+def parse_triple(text):
+    """`12.2 µs 12.6 µs 13.0 µs` -> three (value, unit) pairs."""
+    p = text.split()
+    return [(float(p[i]), p[i + 1]) for i in (0, 2, 4)]
+
+
+def micros(value_unit):
+    value, unit = value_unit
+    return value * {"ps": 1e-6, "ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}.get(unit, float("nan"))
+
+
 def report(kernels, med, st_med):
-    inst = ""
-    ipath = os.path.join(OUT, "instantiate_1mib.txt")
-    if os.path.exists(ipath):
-        with open(ipath) as f:
-            inst = f.read().strip()
+    crit = criterion_results()
+    inst = next((r for r in crit if r[0] == "instantiate_1mib"), None)
     lines = []
     w = lines.append
     w("# wasmo benchmarks\n")
@@ -139,7 +184,7 @@ def report(kernels, med, st_med):
     w(f"- clang: {sh('clang-19 --version | head -1')}")
     w(f"- Wasmtime: {sh(WASMTIME + ' --version')} (wasmtime-cli built with cargo; default settings, "
       "which compile for the host CPU's features)")
-    w(f"- node: {sh('node --version')} (`node:wasi`, preview1)")
+    w(f"- node: {sh('node --version')} (`node:wasi`, preview1)" if HAVE_NODE else "- node: not installed")
     w(f"- runs: {RUNS} per kernel and engine, interleaved round-robin; medians reported\n")
     w("## What is timed\n")
     w("- Every engine: whole-process wall time, from spawn to exit, output to a pipe.")
@@ -152,9 +197,10 @@ def report(kernels, med, st_med):
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rn, rw, rnn, rnode, rwt = [], [], [], [], []
     for k in kernels:
-        n, wm, wn, wt, nd = (med[(k, e)] for e in ENGINES)
+        n, wm, wn, wt = (med[(k, e)] for e in ENGINES[:4])
+        nd = med.get((k, "node"))
         rn.append(wm / n); rw.append(wm / wt); rnn.append(wn / n); rwt.append(wt / n)
-        node = f"{nd:.3f}" if nd is not None else "crashed"
+        node = f"{nd:.3f}" if nd is not None else ("crashed" if HAVE_NODE else "not installed")
         if nd is not None:
             rnode.append(nd / n)
         w(f"| {k} | {n:.3f} | {wm:.3f} | {wn:.3f} | {wt:.3f} | {node} | {wm / n:.2f} | {wm / wt:.2f} | {wn / n:.2f} |")
@@ -168,8 +214,19 @@ def report(kernels, med, st_med):
       f"| {st_med['wasmo'] / st_med['native']:.2f} | {st_med['wasmo'] / st_med['wasmtime']:.2f} |\n")
     if CRASHES:
         w("Runs killed by a signal and retried: " + "; ".join(CRASHES) + ".\n")
-    w("## Instantiation of a module with a 1 MiB data segment\n")
-    w(inst + "\n" if inst else "not measured (run `cargo bench -p wasmo-benches --bench pipeline -- instantiate_1mib`)\n")
+    w("## Micro-benchmarks (criterion, `cargo bench -p wasmo-benches`)\n")
+    if crit:
+        w("Estimates with criterion's confidence interval; one run, before the kernels. `instantiate_1mib`:")
+        w("a loaded module whose memory has a 1 MiB active data segment, `Instance::new` and drop")
+        w("(the segment is in the artifact's data image, mapped copy-on-write).\n")
+        w("| benchmark | time | interval | throughput |")
+        w("|---|---:|---:|---:|")
+        for name, (lo, est, hi), thrpt in crit:
+            tp = " ".join(thrpt) if thrpt else ""
+            w(f"| {name} | {est[0]} {est[1]} | {lo[0]} {lo[1]} .. {hi[0]} {hi[1]} | {tp} |")
+        w("")
+    else:
+        w("not measured (BENCH_SKIP_CRITERION was set)\n")
     w("## Targets of issue 5 (default CPU)\n")
     slower = [k for k, r in zip(kernels, rw) if r >= 1.0]
     def yn(b):
@@ -182,10 +239,8 @@ def report(kernels, med, st_med):
       f"{yn(st_med['wasmo'] <= 2 * st_med['native'])}")
     w(f"- hello-world faster than `wasmtime run` of a .cwasm: {st_med['wasmo'] * 1e3:.2f} ms vs "
       f"{st_med['wasmtime'] * 1e3:.2f} ms -> {yn(st_med['wasmo'] < st_med['wasmtime'])}")
-    m = re.search(r"\[\S+ \S+ (\S+) (\S+) ", inst)
-    if m:
-        scale = {"ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}.get(m.group(2))
-        us = float(m.group(1)) * scale if scale else float("nan")
+    if inst:
+        us = micros(inst[1][1])
         w(f"- instantiation with 1 MiB data segment < 50 us: {us:.1f} us -> {yn(us < 50)}")
     else:
         w("- instantiation with 1 MiB data segment < 50 us: not measured")
