@@ -8,6 +8,7 @@ fails the whole run (exit 1). node is a reference point, not a goal: if it
 crashes three times on a kernel (node 20's WASI has segfaulted here on the
 memory-heavy kernels), its column says so and the run goes on; any other
 engine's failure ends the run."""
+import json
 import math
 import os
 import platform
@@ -115,6 +116,11 @@ def main():
             if p.returncode != 0 or p.stdout != b"hello, world\n":
                 sys.exit(f"error: hello-world under {e} failed")
     st_med = {e: statistics.median(v) for e, v in st.items()}
+    # The raw times first, so that nothing measured is lost if the report
+    # fails.
+    with open(os.path.join(OUT, "times.json"), "w") as f:
+        json.dump({"kernels": {f"{k} {e}": v for (k, e), v in times.items()},
+                   "startup": st}, f, indent=1)
     report(kernels, med, st_med)
 
 
@@ -124,29 +130,41 @@ run_once.ref = {}
 def criterion_results():
     """[(name, (low, estimate, high), throughput or None)] from the log
     run.sh saved; criterion prints a long name on a line of its own and
-    `time: [low est high]` (then maybe `thrpt: [...]`) after it."""
+    `time: [low est high]` (then maybe `thrpt: [...]`) after it, then,
+    when an earlier run is on disk, a `change:` section whose `time:` and
+    `thrpt:` lines are percentages (skipped). A line this cannot read is
+    skipped, never fatal: the report must not lose a run's kernels."""
     path = os.path.join(OUT, "criterion.log")
     if not os.path.exists(path):
         return []
-    results, name, after_time = [], None, False
+    results, name, after_time, in_change = [], None, False, False
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.rstrip("\n")
+            if not line[:1].isspace() and line:
+                in_change = False
             m = re.match(r"^(\S.*?)\s+time:\s+\[(.*)\]", line)
             if m:
                 name = m.group(1).strip()
-                results.append([name, parse_triple(m.group(2)), None])
-                after_time = True
+                triple = parse_triple(m.group(2))
+                if triple:
+                    results.append([name, triple, None])
+                after_time = triple is not None
+                continue
+            if re.match(r"^\s+change:", line):
+                in_change, after_time = True, False
                 continue
             m = re.match(r"^\s+time:\s+\[(.*)\]", line)
-            if m and name:
-                results.append([name, parse_triple(m.group(1)), None])
-                after_time = True
+            if m and name and not in_change:
+                triple = parse_triple(m.group(1))
+                if triple:
+                    results.append([name, triple, None])
+                after_time = triple is not None
                 continue
             # The throughput right after `time:`, not the one in a
             # `change:` section comparing with an earlier run.
             m = re.match(r"^\s+thrpt:\s+\[(.*)\]", line)
-            if m and results and after_time:
+            if m and results and after_time and not in_change:
                 results[-1][2] = m.group(1).split()[2:4]
             after_time = False
             if m:
@@ -157,9 +175,12 @@ def criterion_results():
 
 
 def parse_triple(text):
-    """`12.2 µs 12.6 µs 13.0 µs` -> three (value, unit) pairs."""
+    """`12.2 µs 12.6 µs 13.0 µs` -> three (value, unit) pairs, or None."""
     p = text.split()
-    return [(float(p[i]), p[i + 1]) for i in (0, 2, 4)]
+    try:
+        return [(float(p[i]), p[i + 1]) for i in (0, 2, 4)]
+    except (ValueError, IndexError):
+        return None
 
 
 def micros(value_unit):
