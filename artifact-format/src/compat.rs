@@ -107,7 +107,14 @@ impl CompatFacts {
 /// A text that changes whenever the calling convention between compiled
 /// code and the loader does: the helper and libcall lists with their
 /// signatures, the trap codes and the VMContext layout.
-pub fn abi_fingerprint() -> String {
+///
+/// Built once per process (every artifact load hashes it).
+pub fn abi_fingerprint() -> &'static str {
+    static FINGERPRINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FINGERPRINT.get_or_init(build_abi_fingerprint)
+}
+
+fn build_abi_fingerprint() -> String {
     let mut s = String::new();
     s.push_str(&VMOffsets::layout_fingerprint());
     for &h in Helper::ALL {
