@@ -109,20 +109,22 @@ impl Func {
 
     /// The function's type.
     pub fn ty(&self) -> FuncType {
+        self.ty_ref().cloned().unwrap_or_default()
+    }
+
+    /// The function's type, borrowed (`None` only for a function index
+    /// the module does not have, which `Func` never holds).
+    fn ty_ref(&self) -> Option<&FuncType> {
         match &self.0 {
-            FuncKind::Wasm { instance, index } => instance
-                .module
-                .inner
-                .func_type(*index)
-                .cloned()
-                .unwrap_or_default(),
-            FuncKind::Host(h) => h.ty.clone(),
+            FuncKind::Wasm { instance, index } => instance.module.inner.func_type(*index),
+            FuncKind::Host(h) => Some(&h.ty),
         }
     }
 
     /// Calls the function.
     pub fn call(&self, args: &[Val]) -> Result<Vec<Val>, CallError> {
-        let ty = self.ty();
+        let default_ty = FuncType::default();
+        let ty = self.ty_ref().unwrap_or(&default_ty);
         if args.len() != ty.params.len() {
             return Err(CallError::ArgumentCount {
                 expected: ty.params.len(),
@@ -147,7 +149,7 @@ impl Func {
                     (h.func)(&mut caller, args, &mut results)
                 })) {
                     Ok(Ok(())) => {
-                        check_results(&ty, &results).map_err(CallError::Host)?;
+                        check_results(ty, &results).map_err(CallError::Host)?;
                         Ok(results)
                     }
                     Ok(Err(e)) => Err(host_error_to_call(e)),
@@ -420,19 +422,16 @@ unsafe fn invoke_host(
     let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
     // Inline buffers: a host call from wasm allocates nothing (two heap
     // vectors were most of its cost).
-    let args: SmallVec<[Val; 4]> = host
-        .ty
-        .params
-        .iter()
-        .zip(slots.iter())
-        .map(|(&t, &raw)| val_from_raw(t, raw))
-        .collect();
-    let mut results: SmallVec<[Val; 2]> = host
-        .ty
-        .results
-        .iter()
-        .map(|&t| Val::default_for(t))
-        .collect();
+    // Filled in place: `collect` built them elsewhere and copied them
+    // over (a memcpy call per vector).
+    let mut args: SmallVec<[Val; 4]> = SmallVec::new();
+    for (&t, &raw) in host.ty.params.iter().zip(slots.iter()) {
+        args.push(val_from_raw(t, raw));
+    }
+    let mut results: SmallVec<[Val; 2]> = SmallVec::new();
+    for &t in &host.ty.results {
+        results.push(Val::default_for(t));
+    }
     let instance = if caller_vmctx.is_null() {
         None
     } else {
