@@ -260,7 +260,8 @@ impl<'w> Reader<'w> {
     fn finish(mut self) -> ModuleInfo<'w> {
         let offsets = VMOffsets::new(self.metadata.vm_counts());
         self.metadata.vmctx_size = offsets.size();
-        let sealed_tables = sealed_tables(&self.metadata, self.imported_tables);
+        let sealed_tables =
+            sealed_tables(&self.metadata, self.imported_tables, self.imported_funcs);
         ModuleInfo {
             sealed_tables,
             metadata: self.metadata,
@@ -275,7 +276,11 @@ impl<'w> Reader<'w> {
 }
 
 /// [`SealedTable`] facts for each table of the index space.
-fn sealed_tables(m: &ModuleMetadata, imported: u32) -> Vec<Option<SealedTable>> {
+fn sealed_tables(
+    m: &ModuleMetadata,
+    imported: u32,
+    imported_funcs: u32,
+) -> Vec<Option<SealedTable>> {
     let total = imported as usize + m.tables.len();
     let mut sealed: Vec<Option<SealedTable>> = (0..total)
         .map(|t| {
@@ -303,7 +308,7 @@ fn sealed_tables(m: &ModuleMetadata, imported: u32) -> Vec<Option<SealedTable>> 
             continue;
         };
         if let Some(t) = slot.as_mut() {
-            record_contents(t, offset, &segment.items, m);
+            record_contents(t, offset, &segment.items, imported_funcs);
         }
         for item in &segment.items {
             let ty = match item {
@@ -330,16 +335,11 @@ fn record_contents(
     t: &mut SealedTable,
     offset: &ConstExpr,
     items: &[ElementItem],
-    m: &ModuleMetadata,
+    imported_funcs: u32,
 ) {
     let Some(contents) = t.contents.as_mut() else {
         return;
     };
-    let imported_funcs = m
-        .imports
-        .iter()
-        .filter(|i| matches!(i.kind, ImportKind::Func(_)))
-        .count();
     let start = match offset.ops.as_slice() {
         [ConstOp::I32Const(x)] => Some(*x as u32 as usize),
         _ => None,
@@ -354,7 +354,7 @@ fn record_contents(
     };
     for (i, item) in items.iter().enumerate() {
         match item {
-            ElementItem::Func(f) if f.index() >= imported_funcs => contents[start + i] = Some(*f),
+            ElementItem::Func(f) if f.0 >= imported_funcs => contents[start + i] = Some(*f),
             // An imported function runs with its own instance's vmctx,
             // which only the runtime knows.
             _ => {

@@ -420,10 +420,9 @@ unsafe fn invoke_host(
     }
     // SAFETY: the trampoline passes `len` 16-byte slots.
     let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
-    // Inline buffers: a host call from wasm allocates nothing (two heap
-    // vectors were most of its cost).
-    // Filled in place: `collect` built them elsewhere and copied them
-    // over (a memcpy call per vector).
+    // Inline buffers, filled in place: a host call from wasm allocates
+    // nothing (two heap vectors were most of its cost) and copies nothing
+    // (`collect` built them elsewhere and memcpy'd them over).
     let mut args: SmallVec<[Val; 4]> = SmallVec::new();
     for (&t, &raw) in host.ty.params.iter().zip(slots.iter()) {
         args.push(val_from_raw(t, raw));

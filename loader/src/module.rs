@@ -611,11 +611,7 @@ fn check_memory_image(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             mi.len, h.data_image.len
         ));
     }
-    let imported = m
-        .imports
-        .iter()
-        .filter(|i| matches!(i.kind, ImportKind::Memory(_)))
-        .count();
+    let imported = m.vm_counts().imported_memories as usize;
     let Some(ty) = (mi.memory.index())
         .checked_sub(imported)
         .and_then(|d| m.memories.get(d))

@@ -116,11 +116,12 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .build_int_compare(IntPredicate::UGE, index, len, "table_oob")?;
         self.trap_if(oob, TrapCode::TableOutOfBounds)?;
 
+        // Both tables below hold one 8-byte pointer per element.
+        let elem_offset =
+            self.builder
+                .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
         if let Some(contents) = sealed.and_then(|t| t.contents.as_deref()) {
             let dispatch = self.env.dispatch_array(table_index, ty, contents)?;
-            let elem_offset =
-                self.builder
-                    .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
             let elem_addr = self.byte_offset(dispatch.as_pointer_value(), elem_offset)?;
             let native_fn = self
                 .builder
@@ -135,9 +136,6 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
 
         let base = self.load_invariant_ptr(table, TABLE_DEF_BASE, "table_base")?;
-        let elem_offset =
-            self.builder
-                .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
         let elem_addr = self.byte_offset(base, elem_offset)?;
         let func_ref = self
             .load_runtime(
