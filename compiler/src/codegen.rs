@@ -392,7 +392,7 @@ pub(crate) fn compile_chunk(
             build_import_trampoline(&env, &builder, import)?;
         }
     }
-    if cfg!(debug_assertions) {
+    if VERIFY_IR {
         module
             .verify()
             .map_err(|e| CompileError::Internal(format!("invalid LLVM IR: {e}")))?;
@@ -403,6 +403,12 @@ pub(crate) fn compile_chunk(
     }
     optimise(&module, &tm, chunk.opt_level)?;
     crate::nan::lower_canonicalize(&cx, &module)?;
+    if VERIFY_IR {
+        // `lower_canonicalize` rewrites optimised IR: check its work too.
+        module
+            .verify()
+            .map_err(|e| CompileError::Internal(format!("invalid LLVM IR after lowering: {e}")))?;
+    }
     if let Some(dir) = &dump {
         dump_ir(&module, dir, chunk, "post")?;
     }
@@ -425,6 +431,10 @@ fn dump_ir(
         .print_to_file(&path)
         .map_err(|e| CompileError::Internal(format!("WASMO_DUMP_LLVM {}: {e}", path.display())))
 }
+
+/// Whether every function and chunk is checked by LLVM's verifier: in
+/// debug builds, and wherever the `verify-ir` feature is on (every test).
+const VERIFY_IR: bool = cfg!(any(debug_assertions, feature = "verify-ir"));
 
 fn optimise(
     module: &Module<'_>,
@@ -497,7 +507,7 @@ fn translate_function<'a, 'ctx>(
             "function {def} body ends with open blocks"
         )));
     }
-    if cfg!(debug_assertions) && !function.verify(false) {
+    if VERIFY_IR && !function.verify(false) {
         let why = env
             .module
             .verify()

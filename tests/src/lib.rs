@@ -25,7 +25,14 @@ pub fn workspace_root() -> PathBuf {
 /// call also runs `cargo build --workspace --bins` for this profile and
 /// target directory (a no-op when everything is fresh; cargo does not hold
 /// its build lock while tests run).
+///
+/// `WASMO_TEST_BIN_DIR=dir` takes the binaries from `dir` instead and
+/// builds nothing: that is how a regression test is shown to fail on an
+/// older build.
 pub fn bin_path(name: &str) -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("WASMO_TEST_BIN_DIR") {
+        return Ok(Path::new(&dir).join(format!("{name}{}", std::env::consts::EXE_SUFFIX)));
+    }
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the test executable: {e}"))?;
     let profile_dir = exe

@@ -345,8 +345,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// `drop`.
     pub(crate) fn op_drop(&mut self) -> Result<(), CompileError> {
-        let dropped = self.pop()?;
-        self.keep_dropped_load(dropped)
+        self.pop()?;
+        Ok(())
     }
 
     /// `select`.

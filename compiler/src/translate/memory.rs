@@ -8,13 +8,23 @@
 //! Rule: an access that could reach past the guard (a huge static offset)
 //! and every access under the explicit strategy compare
 //! `zext(addr) + offset + size` with the current length first.
+//!
+//! Rule (exact traps): LLVM assumes an ordinary load or store never faults,
+//! so it deletes loads whose value is unused, moves accesses past other side
+//! effects, merges and vectorises them and turns store loops into `memset`
+//! calls. Under guard pages the fault *is* the bounds check, so every access
+//! that may fault is `volatile`: LLVM keeps each one, in order with every
+//! other side effect, at its width, and never turns it into a libcall.
+//! Only accesses that provably cannot fault (a constant address inside the
+//! memory's minimum size, which memories never shrink below) stay ordinary.
+//! Explicit checks need no such marking: the compare-and-trap branch is a
+//! side effect LLVM already keeps in order, and an access after it cannot
+//! fault.
 
 use super::{FuncTranslator, Mutability, Region};
 use crate::CompileError;
 use inkwell::types::{BasicType, BasicTypeEnum, IntType};
-use inkwell::values::{
-    BasicValue, BasicValueEnum, InstructionOpcode, InstructionValue, Operand, PointerValue,
-};
+use inkwell::values::{BasicValue, BasicValueEnum, InstructionValue, PointerValue};
 use inkwell::IntPredicate;
 use wasmo_artifact_format::vmctx::MEMORY_DEF_CURRENT_LENGTH;
 use wasmo_artifact_format::{BoundsChecks, TrapCode, VMOffsets, WASM_PAGE_SIZE};
@@ -89,18 +99,24 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// Pops an address and returns the host pointer of an access of `size`
-    /// bytes at `memarg`, bounds-checked as the strategy requires.
+    /// bytes at `memarg`, bounds-checked as the strategy requires, and
+    /// whether the access itself may fault (see the module docs).
     fn effective_address(
         &mut self,
         memarg: &wasmparser::MemArg,
         size: u32,
-    ) -> Result<PointerValue<'ctx>, CompileError> {
+    ) -> Result<Access<'ctx>, CompileError> {
         if memarg.target != wasmparser::MemArgTarget::Memory(0) {
             return Err(self.unsupported("multiple memories"));
         }
         let (base, _) = self.memory_pointers()?;
         let i64t = self.cx.i64_type();
         let addr = self.pop_int()?;
+        let in_bounds = addr
+            .get_zero_extended_constant()
+            .and_then(|a| a.checked_add(memarg.offset))
+            .and_then(|a| a.checked_add(u64::from(size)))
+            .is_some_and(|end| end <= self.memory0_min_bytes());
         let addr = self.builder.build_int_z_extend(addr, i64t, "addr")?;
         let offset = i64t.const_int(memarg.offset, false);
         let index = self.builder.build_int_nuw_add(addr, offset, "index")?;
@@ -118,7 +134,38 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
                 .build_int_compare(IntPredicate::UGT, end, len, "oob")?;
             self.trap_if(oob, TrapCode::MemoryOutOfBounds)?;
         }
-        self.byte_offset(base, index)
+        Ok(Access {
+            ptr: self.byte_offset(base, index)?,
+            may_fault: !needs_check && !in_bounds,
+        })
+    }
+
+    /// Memory 0's minimum size in bytes: no access below it can fault.
+    fn memory0_min_bytes(&self) -> u64 {
+        let meta = &self.env.info.metadata;
+        let imported = meta.imports.iter().find_map(|i| match &i.kind {
+            wasmo_artifact_format::metadata::ImportKind::Memory(m) => Some(m),
+            _ => None,
+        });
+        imported
+            .or_else(|| meta.memories.first())
+            .map_or(0, |m| m.limits.min.saturating_mul(WASM_PAGE_SIZE))
+    }
+
+    /// Finishes a linear-memory access: any alignment, the TBAA region,
+    /// and `volatile` when the access may fault (the exact-trap rule).
+    fn finish_access(
+        &self,
+        inst: Option<InstructionValue<'ctx>>,
+        access: &Access<'ctx>,
+    ) -> Result<(), CompileError> {
+        set_unaligned(inst)?;
+        self.tag(inst, Region::Linear)?;
+        if let (Some(inst), true) = (inst, access.may_fault) {
+            inst.set_volatile(true)
+                .map_err(|e| CompileError::Internal(format!("volatile access: {e}")))?;
+        }
+        Ok(())
     }
 
     /// A load of `mem_ty` widened to `result_ty` as `extend` says.
@@ -130,10 +177,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         extend: Extend,
     ) -> Result<(), CompileError> {
         let size = self.store_size(mem_ty)?;
-        let ptr = self.effective_address(memarg, size)?;
-        let v = self.builder.build_load(mem_ty, ptr, "load")?;
-        set_unaligned(v.as_instruction_value())?;
-        self.tag(v.as_instruction_value(), Region::Linear)?;
+        let access = self.effective_address(memarg, size)?;
+        let v = self.builder.build_load(mem_ty, access.ptr, "load")?;
+        self.finish_access(v.as_instruction_value(), &access)?;
         let v = match (extend, v, result_ty) {
             (Extend::Signed, BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(t)) => {
                 self.builder.build_int_s_extend(i, t, "sext")?.into()
@@ -163,10 +209,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             _ => return Err(CompileError::Internal("bad store truncation".into())),
         };
         let size = self.store_size(value.get_type())?;
-        let ptr = self.effective_address(memarg, size)?;
-        let store = self.builder.build_store(ptr, value)?;
-        set_unaligned(Some(store))?;
-        self.tag(Some(store), Region::Linear)?;
+        let access = self.effective_address(memarg, size)?;
+        let store = self.builder.build_store(access.ptr, value)?;
+        self.finish_access(Some(store), &access)?;
         Ok(())
     }
 
@@ -237,37 +282,11 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 }
 
-impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
-    /// Keeps a load whose value is dropped: with guard pages its only
-    /// effect may be the out-of-bounds trap, and LLVM deletes unused
-    /// ordinary loads. Marking it volatile keeps the access (and so the
-    /// fault). Loads that become dead only after optimisation are not
-    /// covered; explicit bounds checks have no such gap.
-    pub(crate) fn keep_dropped_load(
-        &self,
-        dropped: BasicValueEnum<'ctx>,
-    ) -> Result<(), CompileError> {
-        if self.env.config.bounds_checks != BoundsChecks::GuardPages {
-            return Ok(());
-        }
-        let mut inst = dropped.as_instruction_value();
-        if let Some(ext) = inst.filter(|i| {
-            matches!(
-                i.get_opcode(),
-                InstructionOpcode::SExt | InstructionOpcode::ZExt
-            )
-        }) {
-            inst = match ext.get_operand(0) {
-                Some(Operand::Value(v)) => v.as_instruction_value(),
-                _ => None,
-            };
-        }
-        if let Some(load) = inst.filter(|i| i.get_opcode() == InstructionOpcode::Load) {
-            load.set_volatile(true)
-                .map_err(|e| CompileError::Internal(format!("volatile load: {e}")))?;
-        }
-        Ok(())
-    }
+/// The host address of a linear-memory access, and whether the access
+/// itself may fault (guard pages, address not known to be in bounds).
+struct Access<'ctx> {
+    ptr: PointerValue<'ctx>,
+    may_fault: bool,
 }
 
 /// Wasm accesses may be unaligned; the alignment hint is not a promise.
