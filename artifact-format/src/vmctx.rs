@@ -39,8 +39,10 @@
 //! # Calling conventions
 //!
 //! - A wasm function: `fn(callee_vmctx, caller_vmctx, params...) -> result`,
-//!   `result` absent for no results (several results are not supported
-//!   yet), in the convention [`WASM_CALL_CONV`] names: LLVM's `swiftcc` with
+//!   `result` absent for no results, the value for one, and a literal
+//!   LLVM struct of them all for several (multi-value; LLVM returns a small
+//!   struct in registers and demotes a large one to a hidden pointer), in
+//!   the convention [`WASM_CALL_CONV`] names: LLVM's `swiftcc` with
 //!   `callee_vmctx` as the `swiftself` parameter (r13 on x86-64,
 //!   callee-saved), the rest as in the C ABI. Only compiled code calls
 //!   wasm functions; the host enters through array-call trampolines.
@@ -48,7 +50,7 @@
 //! - An array-call trampoline, the host's way in:
 //!   `fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, len: usize)`; it
 //!   reads the parameters from `values[0..]` and writes the results to
-//!   `values[0..]`. `len` is `max(params, results)`.
+//!   `values[0..]`, one per slot. `len` is `max(params, results)`.
 //! - A host function behind an import slot: the slot's `vmctx` points at a
 //!   loader-owned context whose first word is its array-call function
 //!   `fn(host_ctx, caller_vmctx, values: *mut ValRaw, len: usize)`; the slot's
@@ -66,7 +68,7 @@
 /// Names the calling convention of wasm functions (see the module docs);
 /// part of the ABI fingerprint, so artifacts that call each other's
 /// functions through import slots always agree on it.
-pub const WASM_CALL_CONV: &str = "swiftcc-swiftself-vmctx";
+pub const WASM_CALL_CONV: &str = "swiftcc-swiftself-vmctx-structret";
 
 /// Size of one `ValRaw` slot in array calls.
 pub const VAL_RAW_SIZE: u32 = 16;

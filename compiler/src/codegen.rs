@@ -21,8 +21,8 @@ use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::FileType;
 use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, PointerType};
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, CallSiteValue, FunctionValue, GlobalValue, IntValue,
-    PointerValue,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue, GlobalValue,
+    IntValue, PointerValue,
 };
 use inkwell::{AddressSpace, GlobalVisibility};
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
@@ -253,10 +253,61 @@ pub(crate) fn wasm_fn_type<'ctx>(
     match ty.results.as_slice() {
         [] => Ok(cx.void_type().fn_type(&params, false)),
         [r] => Ok(llvm_type(cx, *r)?.fn_type(&params, false)),
-        _ => Err(CompileError::Unsupported {
-            feature: "functions with several results (multi-value)".into(),
-            offset: 0,
-        }),
+        many => {
+            let fields = many
+                .iter()
+                .map(|&r| llvm_type(cx, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(cx.struct_type(&fields, false).fn_type(&params, false))
+        }
+    }
+}
+
+/// The value a wasm function returns for `results`: nothing, the one
+/// value, or (multi-value) a literal struct of them all, as
+/// [`wasm_fn_type`] declares. LLVM returns a small struct in registers and
+/// demotes a large one to a hidden pointer.
+pub(crate) fn pack_results<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    results: &[BasicValueEnum<'ctx>],
+) -> Result<Option<BasicValueEnum<'ctx>>, CompileError> {
+    match results {
+        [] => Ok(None),
+        [v] => Ok(Some(*v)),
+        many => {
+            let types: Vec<BasicTypeEnum<'ctx>> = many.iter().map(|v| v.get_type()).collect();
+            let mut agg = cx.struct_type(&types, false).get_undef();
+            for (i, v) in many.iter().enumerate() {
+                agg = builder
+                    .build_insert_value(agg, *v, i as u32, "result")?
+                    .into_struct_value();
+            }
+            Ok(Some(agg.into()))
+        }
+    }
+}
+
+/// The inverse of [`pack_results`]: the result values of a call that
+/// returned `returned` for a function with `count` results.
+pub(crate) fn unpack_results<'ctx>(
+    builder: &Builder<'ctx>,
+    returned: Option<BasicValueEnum<'ctx>>,
+    count: usize,
+) -> Result<Vec<BasicValueEnum<'ctx>>, CompileError> {
+    match (returned, count) {
+        (None, 0) => Ok(Vec::new()),
+        (Some(v), 1) => Ok(vec![v]),
+        (Some(BasicValueEnum::StructValue(agg)), n) => (0..n)
+            .map(|i| {
+                builder
+                    .build_extract_value(agg, i as u32, "result")
+                    .map_err(CompileError::from)
+            })
+            .collect(),
+        _ => Err(CompileError::Internal(format!(
+            "a call returned the wrong shape for {count} results"
+        ))),
     }
 }
 
@@ -570,8 +621,10 @@ fn build_array_trampoline<'ctx>(
     }
     let call = builder.build_call(callee, &args, "")?;
     set_wasm_call_abi(cx, call);
-    if let inkwell::values::ValueKind::Basic(result) = call.try_as_basic_value() {
-        builder.build_store(values, result)?;
+    let results = unpack_results(builder, call.try_as_basic_value().basic(), ty.results.len())?;
+    for (i, v) in results.into_iter().enumerate() {
+        let slot = val_raw_slot(env, builder, values, i)?;
+        builder.build_store(slot, v)?;
     }
     builder.build_return(None)?;
     Ok(())
@@ -628,14 +681,14 @@ fn build_import_trampoline<'ctx>(
         ],
         "",
     )?;
-    match ty.results.first() {
-        Some(&r) => {
-            let v = builder.build_load(llvm_type(cx, r)?, values, "result")?;
-            builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?;
-        }
-        None => {
-            builder.build_return(None)?;
-        }
+    let mut results = Vec::with_capacity(ty.results.len());
+    for (i, &r) in ty.results.iter().enumerate() {
+        let slot = val_raw_slot(env, builder, values, i)?;
+        results.push(builder.build_load(llvm_type(cx, r)?, slot, "result")?);
     }
+    match pack_results(builder, cx, &results)? {
+        Some(v) => builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?,
+        None => builder.build_return(None)?,
+    };
     Ok(())
 }

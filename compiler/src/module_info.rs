@@ -25,13 +25,17 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
     wasmparser::WasmFeatures::WASM1
         | wasmparser::WasmFeatures::SIGN_EXTENSION
         | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
+        | wasmparser::WasmFeatures::MULTI_VALUE
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
 }
 
 /// The same set, as the artifact records it.
 pub(crate) fn artifact_wasm_features() -> WasmFeatures {
     WasmFeatures(
-        WasmFeatures::MVP | WasmFeatures::SIGN_EXTENSION | WasmFeatures::SATURATING_FLOAT_TO_INT,
+        WasmFeatures::MVP
+            | WasmFeatures::SIGN_EXTENSION
+            | WasmFeatures::SATURATING_FLOAT_TO_INT
+            | WasmFeatures::MULTI_VALUE,
     )
 }
 

@@ -16,10 +16,10 @@
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
-use crate::codegen::{set_wasm_call_abi, wasm_fn_type};
+use crate::codegen::{set_wasm_call_abi, unpack_results, wasm_fn_type};
 use crate::CompileError;
 use inkwell::types::FunctionType;
-use inkwell::values::{BasicMetadataValueEnum, CallSiteValue, PointerValue, ValueKind};
+use inkwell::values::{BasicMetadataValueEnum, CallSiteValue, PointerValue};
 use inkwell::IntPredicate;
 use wasmo_artifact_format::vmctx::{
     FUNC_IMPORT_NATIVE_FN, FUNC_IMPORT_VMCTX, FUNC_REF_NATIVE_FN, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX,
@@ -42,12 +42,17 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(all)
     }
 
-    /// Gives a call of a wasm function the wasm ABI and pushes its result.
-    fn push_call_result(&mut self, call: CallSiteValue<'ctx>) {
+    /// Gives a call of a wasm function the wasm ABI and pushes its
+    /// `count` results.
+    fn push_call_results(
+        &mut self,
+        call: CallSiteValue<'ctx>,
+        count: usize,
+    ) -> Result<(), CompileError> {
         set_wasm_call_abi(self.cx, call);
-        if let ValueKind::Basic(v) = call.try_as_basic_value() {
-            self.push(v);
-        }
+        let results = unpack_results(self.builder, call.try_as_basic_value().basic(), count)?;
+        self.stack.extend(results);
+        Ok(())
     }
 
     /// `call`.
@@ -64,14 +69,14 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             let call = self
                 .builder
                 .build_indirect_call(fn_ty, native_fn, &args, "call")?;
-            self.push_call_result(call);
+            self.push_call_results(call, ty.results.len())?;
         } else {
             let callee = self
                 .env
                 .defined_func(function_index - info.imported_funcs)?;
             let args = self.call_args(nparams, self.vmctx)?;
             let call = self.builder.build_call(callee, &args, "call")?;
-            self.push_call_result(call);
+            self.push_call_results(call, ty.results.len())?;
         }
         Ok(())
     }
@@ -131,7 +136,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             let call =
                 self.builder
                     .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
-            self.push_call_result(call);
+            self.push_call_results(call, ty.results.len())?;
             return Ok(());
         }
 
@@ -175,7 +180,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let call = self
             .builder
             .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
-        self.push_call_result(call);
+        self.push_call_results(call, ty.results.len())?;
         Ok(())
     }
 }

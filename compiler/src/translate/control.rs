@@ -4,20 +4,21 @@
 //! Every block has an end block in LLVM; values that flow to it (fall
 //! through, `br`, `br_if`, `br_table`, `return`) are recorded per incoming
 //! edge and become phi nodes when the block ends. A `br` to a loop goes to
-//! its header (MVP loops take no parameters, so no phis there). Rule: an
-//! incoming edge is recorded for every CFG edge, duplicates included
-//! (`br_table` with repeated targets), because LLVM wants one phi entry per
-//! edge.
+//! its header, whose phis (one per loop parameter, multi-value) get an
+//! entry per branch. Block parameters stay on the operand stack; an `if`
+//! keeps its parameter values for the `else` arm. Rule: an incoming edge
+//! is recorded for every CFG edge, duplicates included (`br_table` with
+//! repeated targets), because LLVM wants one phi entry per edge.
 
 use super::FuncTranslator;
-use crate::codegen::llvm_type;
+use crate::codegen::{llvm_type, pack_results};
 use crate::module_info::val_type;
 use crate::CompileError;
 use inkwell::basic_block::BasicBlock;
 use inkwell::types::BasicTypeEnum;
-use inkwell::values::{BasicValue, BasicValueEnum, IntValue};
+use inkwell::values::{BasicValue, BasicValueEnum, IntValue, PhiValue};
 use inkwell::IntPredicate;
-use wasmo_artifact_format::TrapCode;
+use wasmo_artifact_format::{TrapCode, TypeIndex, ValType};
 
 /// What kind of construct a control frame is.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +39,9 @@ pub(crate) enum FrameKind<'ctx> {
     },
 }
 
+/// A block type: parameter and result types (multi-value).
+type BlockSig<'ctx> = (Vec<BasicTypeEnum<'ctx>>, Vec<BasicTypeEnum<'ctx>>);
+
 /// An open block, loop, if or the function body.
 #[derive(Debug)]
 pub(crate) struct ControlFrame<'ctx> {
@@ -46,8 +50,14 @@ pub(crate) struct ControlFrame<'ctx> {
     end: BasicBlock<'ctx>,
     /// Types of the values the construct leaves on the stack.
     results: Vec<BasicTypeEnum<'ctx>>,
-    /// Operand stack height when the construct was entered.
+    /// Operand stack height when the construct was entered, below its
+    /// parameters.
     height: usize,
+    /// A loop's header phis, one per parameter: branches to the loop feed
+    /// them.
+    loop_phis: Vec<PhiValue<'ctx>>,
+    /// An `if`'s parameter values, which its `else` arm starts from again.
+    if_params: Vec<BasicValueEnum<'ctx>>,
     /// Every edge into `end` with the values it carries.
     incoming: Vec<(BasicBlock<'ctx>, Vec<BasicValueEnum<'ctx>>)>,
 }
@@ -60,6 +70,8 @@ impl<'ctx> ControlFrame<'ctx> {
             end,
             results,
             height: 0,
+            loop_phis: Vec::new(),
+            if_params: Vec::new(),
             incoming: Vec::new(),
         }
     }
@@ -67,67 +79,90 @@ impl<'ctx> ControlFrame<'ctx> {
     /// How many values a branch to this frame carries.
     fn branch_arity(&self) -> usize {
         match self.kind {
-            FrameKind::Loop { .. } => 0,
+            FrameKind::Loop { .. } => self.loop_phis.len(),
             _ => self.results.len(),
         }
     }
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
-    /// The result types of a block type (MVP: none or one).
-    fn block_results(
-        &self,
-        blockty: wasmparser::BlockType,
-    ) -> Result<Vec<BasicTypeEnum<'ctx>>, CompileError> {
+    /// The parameter and result types of a block type.
+    fn block_sig(&self, blockty: wasmparser::BlockType) -> Result<BlockSig<'ctx>, CompileError> {
+        let offset = self.offset as u64;
         match blockty {
-            wasmparser::BlockType::Empty => Ok(Vec::new()),
+            wasmparser::BlockType::Empty => Ok((Vec::new(), Vec::new())),
             wasmparser::BlockType::Type(t) => {
-                Ok(vec![llvm_type(self.cx, val_type(t, self.offset as u64)?)?])
+                Ok((Vec::new(), vec![llvm_type(self.cx, val_type(t, offset)?)?]))
             }
-            wasmparser::BlockType::FuncType(_) => {
-                Err(self
-                    .unsupported("block types with parameters or several results (multi-value)"))
+            wasmparser::BlockType::FuncType(index) => {
+                let ty = self.env.info.type_at(TypeIndex(index))?;
+                let types = |tys: &[ValType]| -> Result<Vec<_>, CompileError> {
+                    tys.iter().map(|&t| llvm_type(self.cx, t)).collect()
+                };
+                Ok((types(&ty.params)?, types(&ty.results)?))
             }
         }
     }
 
+    /// Opens a frame whose `params` values are the top of the stack (they
+    /// stay there, above the frame's height).
     fn push_frame(
         &mut self,
         kind: FrameKind<'ctx>,
         end: BasicBlock<'ctx>,
-        results: Vec<BasicTypeEnum<'ctx>>,
-    ) {
+        (params, results): BlockSig<'ctx>,
+    ) -> Result<&mut ControlFrame<'ctx>, CompileError> {
+        let height = self
+            .stack
+            .len()
+            .checked_sub(params.len())
+            .ok_or_else(|| CompileError::Internal("block parameters underflow".into()))?;
         self.control.push(ControlFrame {
             kind,
             end,
             results,
-            height: self.stack.len(),
+            height,
+            loop_phis: Vec::new(),
+            if_params: Vec::new(),
             incoming: Vec::new(),
         });
+        self.top_frame_mut()
     }
 
     /// `block`.
     pub(crate) fn op_block(&mut self, blockty: wasmparser::BlockType) -> Result<(), CompileError> {
-        let results = self.block_results(blockty)?;
+        let sig = self.block_sig(blockty)?;
         let end = self.new_block("block_end");
-        self.push_frame(FrameKind::Block, end, results);
+        self.push_frame(FrameKind::Block, end, sig)?;
         Ok(())
     }
 
-    /// `loop`.
+    /// `loop`: its parameters become phis in the header, fed by the entry
+    /// edge here and by every branch back.
     pub(crate) fn op_loop(&mut self, blockty: wasmparser::BlockType) -> Result<(), CompileError> {
-        let results = self.block_results(blockty)?;
+        let sig = self.block_sig(blockty)?;
+        let entry = self.current_block()?;
         let header = self.new_block("loop");
         let end = self.new_block("loop_end");
         self.builder.build_unconditional_branch(header)?;
         self.builder.position_at_end(header);
-        self.push_frame(FrameKind::Loop { header }, end, results);
+        let params = self.pop_n(sig.0.len())?;
+        let mut phis = Vec::with_capacity(params.len());
+        for v in params {
+            let phi = self.builder.build_phi(v.get_type(), "loop_param")?;
+            phi.add_incoming(&[(&v as &dyn BasicValue<'ctx>, entry)]);
+            phis.push(phi);
+        }
+        self.stack
+            .extend(phis.iter().map(|phi| phi.as_basic_value()));
+        self.push_frame(FrameKind::Loop { header }, end, sig)?
+            .loop_phis = phis;
         Ok(())
     }
 
     /// `if`.
     pub(crate) fn op_if(&mut self, blockty: wasmparser::BlockType) -> Result<(), CompileError> {
-        let results = self.block_results(blockty)?;
+        let sig = self.block_sig(blockty)?;
         let cond = self.pop_condition()?;
         let then_block = self.new_block("then");
         let else_block = self.new_block("else");
@@ -135,13 +170,20 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.builder
             .build_conditional_branch(cond, then_block, else_block)?;
         self.builder.position_at_end(then_block);
+        let params_at = self
+            .stack
+            .len()
+            .checked_sub(sig.0.len())
+            .ok_or_else(|| CompileError::Internal("`if` parameters underflow".into()))?;
+        let params = self.stack[params_at..].to_vec();
         self.push_frame(
             FrameKind::If {
                 else_block: Some(else_block),
             },
             end,
-            results,
-        );
+            sig,
+        )?
+        .if_params = params;
         Ok(())
     }
 
@@ -157,7 +199,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
         .ok_or_else(|| CompileError::Internal("`else` without `if`".into()))?;
         let height = frame.height;
+        let params = frame.if_params.clone();
         self.stack.truncate(height);
+        self.stack.extend(params);
         self.builder.position_at_end(else_block);
         self.reachable = true;
         Ok(())
@@ -177,16 +221,17 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             else_block: Some(else_block),
         } = frame.kind
         {
-            // An `if` without `else`: the false edge passes the (empty, in
-            // MVP) parameters straight to the end.
-            if !frame.results.is_empty() {
+            // An `if` without `else`: the false edge passes the parameters
+            // straight to the end (validation made their types the
+            // results').
+            if frame.results.len() != frame.if_params.len() {
                 return Err(CompileError::Internal(
                     "`if` with results lacks `else`".into(),
                 ));
             }
             self.builder.position_at_end(else_block);
             self.builder.build_unconditional_branch(frame.end)?;
-            incoming.push((else_block, Vec::new()));
+            incoming.push((else_block, frame.if_params));
         }
         self.stack.truncate(frame.height);
         self.builder.position_at_end(frame.end);
@@ -199,10 +244,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let values = self.build_phis(&frame.results, &incoming)?;
         self.reachable = true;
         if let FrameKind::Function = frame.kind {
-            match values.first() {
+            match pack_results(self.builder, self.cx, &values)? {
                 Some(v) => self
                     .builder
-                    .build_return(Some(v as &dyn BasicValue<'ctx>))?,
+                    .build_return(Some(&v as &dyn BasicValue<'ctx>))?,
                 None => self.builder.build_return(None)?,
             };
             self.reachable = false;
@@ -271,7 +316,12 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .to_vec();
         let frame = &mut self.control[index];
         match frame.kind {
-            FrameKind::Loop { header } => Ok(header),
+            FrameKind::Loop { header } => {
+                for (phi, v) in frame.loop_phis.iter().zip(&values) {
+                    phi.add_incoming(&[(v as &dyn BasicValue<'ctx>, block)]);
+                }
+                Ok(header)
+            }
             _ => {
                 frame.incoming.push((block, values));
                 Ok(frame.end)
