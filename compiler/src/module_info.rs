@@ -26,6 +26,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::SIGN_EXTENSION
         | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
         | wasmparser::WasmFeatures::MULTI_VALUE
+        | wasmparser::WasmFeatures::BULK_MEMORY
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
 }
 
@@ -35,7 +36,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
         WasmFeatures::MVP
             | WasmFeatures::SIGN_EXTENSION
             | WasmFeatures::SATURATING_FLOAT_TO_INT
-            | WasmFeatures::MULTI_VALUE,
+            | WasmFeatures::MULTI_VALUE
+            | WasmFeatures::BULK_MEMORY,
     )
 }
 

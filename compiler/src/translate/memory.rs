@@ -282,6 +282,78 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 }
 
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// Pops a length and the start addresses of `starts` ranges of that
+    /// length (pushed in that order before it), traps unless every range
+    /// lies inside memory 0, and returns the host pointers and the length.
+    /// Bulk operations check once, up front, as WebAssembly 2.0 says: an
+    /// out-of-bounds range writes nothing, under either strategy.
+    fn bulk_ranges(
+        &mut self,
+        starts: usize,
+    ) -> Result<(Vec<PointerValue<'ctx>>, inkwell::values::IntValue<'ctx>), CompileError> {
+        let i64t = self.cx.i64_type();
+        let len = self.pop_int()?;
+        let len = self.builder.build_int_z_extend(len, i64t, "bulk_len")?;
+        let addrs = self.pop_n(starts)?;
+        let (base, _) = self.memory_pointers()?;
+        let memory_len = self.memory_length()?;
+        let mut ptrs = Vec::with_capacity(starts);
+        for addr in addrs {
+            let addr = self
+                .builder
+                .build_int_z_extend(addr.into_int_value(), i64t, "bulk_addr")?;
+            // Both are zero-extended 32-bit values: the sum cannot wrap.
+            let end = self.builder.build_int_nuw_add(addr, len, "bulk_end")?;
+            let oob =
+                self.builder
+                    .build_int_compare(IntPredicate::UGT, end, memory_len, "bulk_oob")?;
+            self.trap_if(oob, TrapCode::MemoryOutOfBounds)?;
+            ptrs.push(self.byte_offset(base, addr)?);
+        }
+        Ok((ptrs, len))
+    }
+
+    /// `memory.copy` within memory 0: one bounds check per range, then
+    /// `memmove` (the ranges may overlap).
+    pub(crate) fn op_memory_copy(
+        &mut self,
+        dst_mem: u32,
+        src_mem: u32,
+    ) -> Result<(), CompileError> {
+        if dst_mem != 0 || src_mem != 0 {
+            return Err(self.unsupported("multiple memories"));
+        }
+        let (ptrs, len) = self.bulk_ranges(2)?;
+        let [dst, src] = ptrs[..] else {
+            return Err(CompileError::Internal(
+                "memory.copy takes two ranges".into(),
+            ));
+        };
+        self.builder.build_memmove(dst, 1, src, 1, len)?;
+        Ok(())
+    }
+
+    /// `memory.fill` of memory 0: one bounds check, then `memset`.
+    pub(crate) fn op_memory_fill(&mut self, mem: u32) -> Result<(), CompileError> {
+        if mem != 0 {
+            return Err(self.unsupported("multiple memories"));
+        }
+        let len = self.pop_int()?;
+        let value = self.pop_int()?;
+        let byte = self
+            .builder
+            .build_int_truncate(value, self.cx.i8_type(), "fill_byte")?;
+        self.push(len);
+        let (ptrs, len) = self.bulk_ranges(1)?;
+        let [dst] = ptrs[..] else {
+            return Err(CompileError::Internal("memory.fill takes one range".into()));
+        };
+        self.builder.build_memset(dst, 1, byte, len)?;
+        Ok(())
+    }
+}
+
 /// The host address of a linear-memory access, and whether the access
 /// itself may fault (guard pages, address not known to be in bounds).
 struct Access<'ctx> {

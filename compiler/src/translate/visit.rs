@@ -6,8 +6,10 @@
 //! ones, which count the blocks opened in dead code (`dead_depth`) so the
 //! `else`/`end` that closes live code is still found. Rule: numeric
 //! operators come from `numeric_visitors!` (numeric.rs), operators of
-//! proposals we do not support from the `unsupported_visitors!` stubs; only
-//! the MVP's non-numeric operators are written here by hand.
+//! proposals we do not support from the `unsupported_visitors!` stubs
+//! (whole proposals, or single operators of a proposal already built, such
+//! as bulk memory's `memory.copy` and `memory.fill`); the other operators
+//! are written here by hand.
 
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
@@ -26,7 +28,8 @@ macro_rules! skip_if_dead {
 }
 
 /// Expands wasmparser's operator list to an `Unsupported` stub for every
-/// operator outside the MVP, sign-extension and saturating-conversion sets.
+/// operator outside the MVP, sign-extension, saturating-conversion and
+/// multi-value sets and the bulk-memory operators already translated.
 macro_rules! unsupported_visitors {
     ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {
         $( unsupported_visitors!(one @$proposal $op $({ $($arg: $argty),* })? => $visit); )*
@@ -34,6 +37,8 @@ macro_rules! unsupported_visitors {
     (one @mvp $($rest:tt)*) => {};
     (one @sign_extension $($rest:tt)*) => {};
     (one @saturating_float_to_int $($rest:tt)*) => {};
+    (one @bulk_memory MemoryCopy $($rest:tt)*) => {};
+    (one @bulk_memory MemoryFill $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
             $($(let _ = $arg;)*)?
@@ -304,5 +309,13 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     fn visit_memory_grow(&mut self, mem: u32) -> Self::Output {
         skip_if_dead!(self);
         self.op_memory_grow(mem)
+    }
+    fn visit_memory_copy(&mut self, dst_mem: u32, src_mem: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_memory_copy(dst_mem, src_mem)
+    }
+    fn visit_memory_fill(&mut self, mem: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_memory_fill(mem)
     }
 }
