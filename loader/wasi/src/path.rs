@@ -201,7 +201,10 @@ fn open_dir(dir: &Dir, path: PathBuf, req: &OpenRequest) -> Result<Handle, Errno
     if req.has(oflags::CREAT) || req.has(oflags::EXCL) || req.has(oflags::TRUNC) {
         return Err(Errno::INVAL);
     }
-    if req.base & WRITE_INTENT != 0 || req.fdflags & fdflags::APPEND != 0 {
+    // A directory's own rights include `fd_datasync`, so reopening one
+    // with the rights it has must work; only rights no directory can have
+    // (writing, allocating, truncating) or appending ask for a file.
+    if req.base & WRITE_INTENT & !rights::DIR_ALL != 0 || req.fdflags & fdflags::APPEND != 0 {
         return Err(Errno::ISDIR);
     }
     let d = if req.follow {
@@ -214,10 +217,15 @@ fn open_dir(dir: &Dir, path: PathBuf, req: &OpenRequest) -> Result<Handle, Errno
 
 fn open_file(dir: &Dir, path: PathBuf, req: &OpenRequest) -> Result<Handle, Errno> {
     let write = req.writes();
+    let append = req.fdflags & fdflags::APPEND != 0;
+    // Rust's `OpenOptions` refuses append together with truncate, which
+    // POSIX allows (`O_TRUNC | O_APPEND`): truncate first, then set
+    // `O_APPEND` on the open file.
+    let append_later = append && req.has(oflags::TRUNC);
     let mut opts = OpenOptions::new();
     opts.read(req.base & (rights::FD_READ | rights::FD_READDIR) != 0 || !write)
         .write(write)
-        .append(req.fdflags & fdflags::APPEND != 0)
+        .append(append && !append_later)
         .create(req.has(oflags::CREAT))
         .create_new(req.has(oflags::CREAT) && req.has(oflags::EXCL))
         .truncate(req.has(oflags::TRUNC));
@@ -230,9 +238,26 @@ fn open_file(dir: &Dir, path: PathBuf, req: &OpenRequest) -> Result<Handle, Errn
     opts.sync(req.fdflags & fdflags::SYNC != 0);
     opts.dsync(req.fdflags & fdflags::DSYNC != 0);
     opts.rsync(req.fdflags & fdflags::RSYNC != 0);
-    let file = dir.open_with(path, &opts)?;
+    let file = match dir.open_with(&path, &opts) {
+        // A directory opened without `O_DIRECTORY` but with rights that
+        // include writing (its own rights, say): open it as a directory,
+        // whose rights `opened_rights` then masks, as Wasmtime does.
+        Err(e)
+            if e.raw_os_error() == Some(libc::EISDIR)
+                && !req.has(oflags::CREAT)
+                && !req.has(oflags::TRUNC)
+                && !append =>
+        {
+            return open_dir(dir, path, req)
+        }
+        other => other?,
+    };
     if file.metadata()?.is_dir() {
         return Ok(Handle::Dir(Dir::from_std_file(file.into_std())));
+    }
+    if append_later {
+        let fl = rustix::fs::fcntl_getfl(&file)?;
+        rustix::fs::fcntl_setfl(&file, fl | rustix::fs::OFlags::APPEND)?;
     }
     Ok(Handle::File(file))
 }
