@@ -254,7 +254,7 @@ pub(crate) fn wasm_fn_type<'ctx>(
         [] => Ok(cx.void_type().fn_type(&params, false)),
         [r] => Ok(llvm_type(cx, *r)?.fn_type(&params, false)),
         _ => Err(CompileError::Unsupported {
-            feature: "functions with several results (multi-value)".into(),
+            feature: "functions with several results (multi-value proposal)".into(),
             offset: 0,
         }),
     }

@@ -84,10 +84,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             wasmparser::BlockType::Type(t) => {
                 Ok(vec![llvm_type(self.cx, val_type(t, self.offset as u64)?)?])
             }
-            wasmparser::BlockType::FuncType(_) => {
-                Err(self
-                    .unsupported("block types with parameters or several results (multi-value)"))
-            }
+            wasmparser::BlockType::FuncType(_) => Err(self.unsupported(
+                "block types with parameters or several results (multi-value proposal)",
+            )),
         }
     }
 
