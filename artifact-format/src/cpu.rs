@@ -164,6 +164,21 @@ impl std::fmt::Display for CpuFeatures {
             first = false;
             f.write_str(feat.llvm_name())?;
         }
+        // Bits no feature of this build owns (a newer wasmo's artifact, or
+        // a damaged header): named by number, never hidden as "(baseline)".
+        let known = X86Feature::ALL
+            .iter()
+            .fold(0u64, |acc, &feat| acc | (1 << feat.bit()));
+        let mut unknown = self.0 & !known;
+        while unknown != 0 {
+            let bit = unknown.trailing_zeros();
+            unknown &= unknown - 1;
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            write!(f, "unknown feature bit {bit}")?;
+        }
         if first {
             f.write_str("(baseline)")?;
         }
@@ -184,5 +199,18 @@ mod tests {
         assert_eq!(set.to_string(), "sse4.1,popcnt");
         let missing = set.missing_from(CpuFeatures::from_llvm_feature_string("+popcnt"));
         assert_eq!(missing.to_string(), "sse4.1");
+    }
+
+    /// Issue 9: an artifact needing a feature bit this build does not know
+    /// was reported as needing "(baseline)".
+    #[test]
+    fn issue9_unknown_feature_bits_are_named() {
+        assert_eq!(CpuFeatures(1 << 63).to_string(), "unknown feature bit 63");
+        let popcnt = CpuFeatures::from_llvm_feature_string("+popcnt");
+        assert_eq!(
+            CpuFeatures(popcnt.0 | 1 << 37 | 1 << 40).to_string(),
+            "popcnt,unknown feature bit 37,unknown feature bit 40"
+        );
+        assert_eq!(CpuFeatures::EMPTY.to_string(), "(baseline)");
     }
 }

@@ -11,19 +11,19 @@
 //! program's `proc_exit` code (0 when it returns), 1 on any error of wasmo's
 //! own, 134 on a trap.
 
+mod args;
 mod cache;
+mod compile;
 mod values;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
-use wasmo_loader::{
-    CallError, Func, Imports, Instance, InstantiationError, LoadError, Module, Trap, Val,
-};
+use wasmo_loader::{CallError, Func, Imports, Instance, InstantiationError, Module, Trap, Val};
 use wasmo_wasi::{Preopen, WasiConfig, WasiCtx};
 
 /// Exit status for a wasm trap, as a shell reports SIGABRT (128 + 6).
@@ -132,11 +132,14 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match args::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match &cli.command {
-        Cmd::Exec(a) => Module::from_file(&a.app)
-            .map_err(|e| Failure::Error(anyhow!("{e}")))
-            .and_then(|m| exec(&m, &a.app, &a.opts, &a.wasi, &a.args)),
+        Cmd::Exec(a) => {
+            load_artifact(&a.app).and_then(|m| exec(&m, &a.app, &a.opts, &a.wasi, &a.args))
+        }
         Cmd::Run(a) => run(a),
     };
     match result {
@@ -332,96 +335,15 @@ fn call(func: &Func, args: &[Val]) -> Result<Vec<Val>, Failure> {
 }
 
 fn run(a: &RunArgs) -> Result<(), Failure> {
-    let cache = if a.no_cache {
-        None
-    } else {
-        cache::cache_dir(a.cache_dir.as_deref())
-    };
-    let Some(cache) = cache else {
-        let dir = tempfile::Builder::new()
-            .prefix("wasmo-run-")
-            .tempdir()
-            .context("cannot create a temporary directory")?;
-        let artifact = dir.path().join("app.wasmo");
-        compile(a, &artifact)?;
-        let module = Module::from_file(&artifact).map_err(|e| anyhow!("{e}"))?;
-        return exec(&module, &a.input, &a.opts, &a.wasi, &a.args);
-    };
-    let bytes =
-        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
-    let key = cache::CacheKey {
-        module: &bytes,
-        opt_level: a.opt_level,
-        cpu: a.cpu.as_deref(),
-        bounds_checks: a.bounds_checks.as_deref(),
-    };
-    let artifact = cache.join(key.file_name());
-    let module = match Module::from_file(&artifact) {
-        Ok(module) => module,
-        Err(e) => {
-            let missing = matches!(&e, LoadError::Io { source, .. }
-                if source.kind() == std::io::ErrorKind::NotFound);
-            if !missing {
-                eprintln!(
-                    "wasmo: cached artifact for {} is unusable ({e}); recompiling",
-                    a.input.display()
-                );
-            }
-            std::fs::create_dir_all(&cache).with_context(|| {
-                format!("cannot create the cache directory `{}`", cache.display())
-            })?;
-            compile(a, &artifact)?;
-            Module::from_file(&artifact).map_err(|e| anyhow!("{e}"))?
-        }
-    };
+    let module = cache::module_for(a)?;
     exec(&module, &a.input, &a.opts, &a.wasi, &a.args)
 }
 
-/// Compiles `a.input` to `artifact` with `wasmoc`, which writes it
-/// atomically (a temporary file beside it, renamed into place).
-fn compile(a: &RunArgs, artifact: &Path) -> Result<(), Failure> {
-    let wasmoc = find_wasmoc()?;
-    let mut cmd = Command::new(&wasmoc);
-    cmd.arg("build").arg(format!("-O{}", a.opt_level));
-    if let Some(cpu) = &a.cpu {
-        cmd.arg("--cpu").arg(cpu);
+/// `wasmo exec`'s artifact; a directory is named as such (mapping one
+/// fails with the puzzling "No such device").
+fn load_artifact(path: &Path) -> Result<Module, Failure> {
+    if path.is_dir() {
+        return Err(anyhow!("`{}` is a directory, not an artifact", path.display()).into());
     }
-    if let Some(b) = &a.bounds_checks {
-        cmd.arg("--bounds-checks").arg(b);
-    }
-    cmd.arg(&a.input).arg("-o").arg(artifact);
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run `{}`", wasmoc.display()))?;
-    if !status.success() {
-        // wasmoc has already printed its `error: ...` line.
-        return Err(Failure::Exit(1));
-    }
-    Ok(())
-}
-
-/// `wasmoc` next to this executable (how cargo and installers lay them
-/// out), else the first one in `PATH`.
-fn find_wasmoc() -> anyhow::Result<PathBuf> {
-    let name = format!("wasmoc{}", std::env::consts::EXE_SUFFIX);
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        let candidate = dir.join(&name);
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(&name);
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
-    }
-    bail!(
-        "`wasmo run` needs the compiler `{name}`, which is neither next to this executable nor in \
-         PATH; install it, or compile with `wasmoc build` and use `wasmo exec`"
-    )
+    Module::from_file(path).map_err(|e| Failure::Error(anyhow!("{e}")))
 }

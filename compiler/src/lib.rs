@@ -26,6 +26,7 @@ mod link;
 mod memory_image;
 mod module_info;
 mod nan;
+mod proposals;
 mod target;
 mod translate;
 
@@ -174,17 +175,12 @@ const GIANT_FUNC_BYTES: u64 = 1024 * 1024;
 pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileError> {
     let info = module_info::read_module(wasm)?;
     let target = target::TargetSetup::new(config)?;
+    check_linkable(&target)?;
     let chunks = plan_chunks(&info, config.opt_level);
     let objects = chunks
         .par_iter()
         .map(|chunk| codegen::compile_chunk(&info, config, &target, chunk))
         .collect::<Result<Vec<_>, _>>()?;
-    if target.arch != target::Arch::X86_64 {
-        return Err(CompileError::Target(format!(
-            "linking for {} is not supported yet",
-            target.triple
-        )));
-    }
     let image = link::link(&objects)?;
     let mut metadata = finish_metadata(info.metadata.clone(), &info, &image)?;
     let data_image = memory_image::extract(&mut metadata, link::PAGE_ALIGN);
@@ -211,6 +207,29 @@ pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileEr
     builder
         .build_with_data_image(&data_image)
         .map_err(|e| CompileError::Internal(format!("writing the artifact: {e}")))
+}
+
+/// Refuses, before any code is generated, a target whose objects the
+/// linker cannot read: it links ELF for Linux, and x86-64 only so far.
+fn check_linkable(target: &target::TargetSetup) -> Result<(), CompileError> {
+    let linux = target
+        .triple
+        .split('-')
+        .skip(1)
+        .any(|part| part.starts_with("linux"));
+    if !linux {
+        return Err(CompileError::Target(format!(
+            "{} (only ELF x86-64/aarch64 Linux)",
+            target.triple
+        )));
+    }
+    if target.arch != target::Arch::X86_64 {
+        return Err(CompileError::Target(format!(
+            "linking for {} is not supported yet",
+            target.triple
+        )));
+    }
+    Ok(())
 }
 
 /// Splits the defined functions into chunks of about `CHUNK_CODE_BYTES`

@@ -4,6 +4,8 @@
 //! Rule: the whole module is validated (with exactly the features in
 //! [`wasm_features`]) before anything else reads it, so later stages may
 //! rely on validity; they still return errors, never panic, on surprises.
+//! A module valid only under another proposal is refused by the proposal
+//! gate (`proposals.rs`) with the proposal's name.
 
 use crate::CompileError;
 use wasmo_artifact_format::metadata::{
@@ -16,11 +18,14 @@ use wasmo_artifact_format::{
 };
 use wasmparser::{FunctionBody, Parser, Payload};
 
-/// The wasm features the validator accepts: WebAssembly 1.0 plus the two
-/// cheap proposals the translator implements, and the overlong encoding of
+/// The wasm features wasmo compiles: WebAssembly 1.0 plus the two cheap
+/// proposals the translator implements, and the overlong encoding of
 /// `call_indirect`'s table index (table 0 only), which clang 19 and rustc
 /// emit by default because they enable reference types; Wasmtime accepts it
-/// too. It changes decoding only, not generated code.
+/// too. It changes decoding only, not generated code. A module this set
+/// does not validate is validated again with every proposal wasmparser
+/// knows, so that one valid under a proposal wasmo lacks is reported as
+/// that proposal, never as invalid (see `proposals.rs`).
 pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
     wasmparser::WasmFeatures::WASM1
         | wasmparser::WasmFeatures::SIGN_EXTENSION
@@ -30,7 +35,8 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
 }
 
-/// The same set, as the artifact records it.
+/// What wasmo compiles (what passes the proposal gate), as the artifact
+/// records it.
 pub(crate) fn artifact_wasm_features() -> WasmFeatures {
     WasmFeatures(
         WasmFeatures::MVP
@@ -131,7 +137,16 @@ impl<'w> ModuleInfo<'w> {
 /// Validates `wasm` and reads it.
 pub(crate) fn read_module(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
     let mut validator = wasmparser::Validator::new_with_features(wasm_features());
-    validator.validate_all(wasm)?;
+    if let Err(e) = validator.validate_all(wasm) {
+        // Valid with some proposal? Then name it; else it is invalid, with
+        // the message of wasmo's own feature set.
+        let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
+        if all.validate_all(wasm).is_ok() {
+            crate::proposals::check(wasm)?;
+            crate::proposals::check_operators(wasm)?;
+        }
+        return Err(e.into());
+    }
     let mut reader = Reader::default();
     for payload in Parser::new(0).parse_all(wasm) {
         reader.payload(payload?)?;

@@ -290,11 +290,16 @@ fn many_functions_compile_in_several_chunks() {
 
 #[test]
 fn unsupported_proposals_are_reported() {
-    // bulk memory is disabled in the validator, so it is reported invalid
-    // there rather than reaching the translator's stubs.
+    // The validator accepts every proposal; the translator's stub names
+    // it (tests/proposals.rs has one case per proposal).
     let bytes =
         wasm("(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))");
-    assert!(compile(&bytes, &CompileConfig::default()).is_err());
+    match compile(&bytes, &CompileConfig::default()) {
+        Err(CompileError::Unsupported { feature, .. }) => {
+            assert!(feature.contains("bulk-memory"), "{feature}")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
 }
 
 #[test]
@@ -383,4 +388,22 @@ fn native_cpu_records_only_host_features() {
         .cpu_features
         .missing_from(wasmo_artifact_format::CpuFeatures::host());
     assert_eq!(missing, wasmo_artifact_format::CpuFeatures::EMPTY);
+}
+
+/// Issue 9: a non-ELF target failed after compiling, with "internal
+/// compiler error ... Unknown file magic".
+#[test]
+fn issue9_non_elf_targets_are_refused_up_front() {
+    for triple in ["x86_64-apple-darwin", "x86_64-pc-windows-msvc"] {
+        let config = CompileConfig {
+            target: Some(triple.into()),
+            ..CompileConfig::default()
+        };
+        match compile(&wasm("(module (func))"), &config) {
+            Err(CompileError::Target(msg)) => {
+                assert!(msg.contains("only ELF x86-64/aarch64 Linux"), "{msg}")
+            }
+            other => panic!("{triple}: expected Target, got {other:?}"),
+        }
+    }
 }

@@ -6,7 +6,15 @@
 //! so a failed or interrupted build never leaves a partial artifact behind
 //! (except for a special file such as `/dev/null`, written in place: a
 //! rename would replace the device node).
+//! The output is never the input: `-o` naming the input file (by any
+//! spelling, hard link or symlink) is an error and the source stays as it
+//! was. `-` as the input reads stdin, `-` as the output writes stdout; that
+//! is how `wasmo run` hands over exactly the bytes it hashed and gets the
+//! artifact back.
 //! This binary is the only command that links LLVM; `wasmo run` spawns it.
+
+#[path = "../../src/args.rs"]
+mod args;
 
 use std::fs;
 use std::io::Write as _;
@@ -48,11 +56,28 @@ struct BuildArgs {
     /// How linear-memory accesses are kept in bounds.
     #[arg(long, value_enum, default_value_t = BoundsArg::GuardPages)]
     bounds_checks: BoundsArg,
-    /// The module to compile (.wasm binary or .wat/.wast text).
+    /// The module to compile (.wasm binary or .wat/.wast text); `-` reads
+    /// stdin.
     input: PathBuf,
-    /// Where to write the artifact.
+    /// Where to write the artifact; `-` writes stdout.
     #[arg(short = 'o', value_name = "OUT.wasmo")]
     output: PathBuf,
+    /// The name messages give the input (`wasmo run` passes the module's
+    /// path while it feeds the bytes on stdin).
+    #[arg(long, value_name = "NAME", hide = true)]
+    input_name: Option<PathBuf>,
+    /// Fail unless this wasmoc's compiler build id is ID (`wasmo run` keys
+    /// its cache by the id it was built with).
+    #[arg(long, value_name = "ID", hide = true)]
+    expect_build_id: Option<String>,
+}
+
+/// This build's compiler identity (see `cli/build_id.rs`).
+const BUILD_ID: &str = env!("WASMO_COMPILER_BUILD_ID");
+
+/// A path that means stdin or stdout.
+fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -73,7 +98,10 @@ impl From<BoundsArg> for BoundsChecks {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match args::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Build(args) => build(&args),
     };
@@ -87,7 +115,17 @@ fn main() -> ExitCode {
 }
 
 fn build(args: &BuildArgs) -> anyhow::Result<()> {
-    let wasm = read_module(&args.input)?;
+    if let Some(want) = &args.expect_build_id {
+        if want != BUILD_ID {
+            bail!(
+                "this wasmoc is compiler build {BUILD_ID}, but the caller was built with {want}; \
+                 install wasmo and wasmoc from the same build"
+            );
+        }
+    }
+    let name = args.input_name.as_deref().unwrap_or(&args.input);
+    refuse_overwriting_input(&args.input, &args.output)?;
+    let wasm = read_module(&args.input, name)?;
     let config = CompileConfig {
         opt_level: OptLevel::from_number(args.opt_level).unwrap_or_default(),
         target: args.target.clone(),
@@ -99,14 +137,50 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         bounds_checks: args.bounds_checks.into(),
     };
     let artifact = wasmo_compiler::compile(&wasm, &config)
-        .with_context(|| format!("cannot compile `{}`", args.input.display()))?;
+        .with_context(|| format!("cannot compile `{}`", name.display()))?;
+    if is_stdio(&args.output) {
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(&artifact)
+            .and_then(|()| out.flush())
+            .context("cannot write the artifact to stdout");
+    }
     write_atomically(&args.output, &artifact)
 }
 
-/// Reads a module, telling binary from text by the `\0asm` magic rather
-/// than by the file name.
-fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+/// Refuses an output that is the input file itself: the same path, another
+/// spelling of it, a hard link or a symlink to it (same device and inode).
+fn refuse_overwriting_input(input: &Path, output: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    if is_stdio(input) || is_stdio(output) {
+        return Ok(());
+    }
+    let (Ok(i), Ok(o)) = (fs::metadata(input), fs::metadata(output)) else {
+        return Ok(());
+    };
+    if (i.dev(), i.ino()) == (o.dev(), o.ino()) {
+        bail!(
+            "the output `{}` is the input file `{}`; writing the artifact would destroy the \
+             source, so nothing was written (choose another -o path)",
+            output.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads a module (`-`: stdin), telling binary from text by the `\0asm`
+/// magic rather than by the file name; `name` is what messages call it.
+fn read_module(path: &Path, name: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = if is_stdio(path) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .context("cannot read the module from stdin")?;
+        bytes
+    } else {
+        fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?
+    };
+    let path = name;
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes);
     }
@@ -118,8 +192,49 @@ fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
     };
     wat::parse_str(text).map_err(|mut e| {
         e.set_path(path);
-        anyhow::anyhow!("cannot parse `{}` as WebAssembly text: {e}", path.display())
+        anyhow::anyhow!(
+            "cannot parse `{}` as WebAssembly text: {}",
+            path.display(),
+            shorten_excerpt(&e.to_string())
+        )
     })
+}
+
+/// Characters of a source line shown on each side of the error column.
+const EXCERPT_HALF: usize = 50;
+
+/// The text parser's message quotes the whole source line and marks the
+/// column with `^` on the line below; a minified module has megabyte
+/// lines. Keeps about `2 * EXCERPT_HALF` characters around the column,
+/// with `...` where it cut, and moves the marker to match.
+fn shorten_excerpt(message: &str) -> String {
+    const SEP: &str = " | ";
+    let lines: Vec<&str> = message.lines().collect();
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    for i in 0..lines.len().saturating_sub(1) {
+        let (src, marker) = (lines[i], lines[i + 1]);
+        let (Some(s), Some(m)) = (src.find(SEP), marker.find('|')) else {
+            continue;
+        };
+        let Some(caret) = marker.find('^') else {
+            continue;
+        };
+        // Columns count characters after `| `, as the parser wrote them.
+        let col = marker[m + 1..caret].chars().count().saturating_sub(1);
+        let text: Vec<char> = src[s + SEP.len()..].chars().collect();
+        if text.len() <= 2 * EXCERPT_HALF {
+            continue;
+        }
+        let start = col.saturating_sub(EXCERPT_HALF).min(text.len());
+        let end = (col + EXCERPT_HALF).min(text.len());
+        let lead = if start > 0 { "..." } else { "" };
+        let tail = if end < text.len() { "..." } else { "" };
+        let excerpt: String = text[start..end].iter().collect();
+        out[i] = format!("{}{SEP}{lead}{excerpt}{tail}", &src[..s]);
+        let pad = lead.len() + col - start;
+        out[i + 1] = format!("{}| {:pad$}^", &marker[..m], "");
+    }
+    out.join("\n")
 }
 
 fn write_atomically(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {

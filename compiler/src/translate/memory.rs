@@ -107,7 +107,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         size: u32,
     ) -> Result<Access<'ctx>, CompileError> {
         if memarg.target != wasmparser::MemArgTarget::Memory(0) {
-            return Err(self.unsupported("multiple memories"));
+            return Err(self.unsupported("multiple memories (multi-memory proposal)"));
         }
         let (base, _) = self.memory_pointers()?;
         let i64t = self.cx.i64_type();
@@ -233,7 +233,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// `memory.size`: the current length in pages.
     pub(crate) fn op_memory_size(&mut self, mem: u32) -> Result<(), CompileError> {
         if mem != 0 {
-            return Err(self.unsupported("multiple memories"));
+            return Err(self.unsupported("multiple memories (multi-memory proposal)"));
         }
         let len = self.memory_length()?;
         let shift = self
@@ -251,7 +251,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// `memory.grow`, through the runtime helper (old size or -1).
     pub(crate) fn op_memory_grow(&mut self, mem: u32) -> Result<(), CompileError> {
         if mem != 0 {
-            return Err(self.unsupported("multiple memories"));
+            return Err(self.unsupported("multiple memories (multi-memory proposal)"));
         }
         let delta = self.pop_int()?;
         let delta = self

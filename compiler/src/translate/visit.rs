@@ -45,8 +45,11 @@ macro_rules! unsupported_visitors {
             if !self.reachable {
                 return Ok(());
             }
-            Err(self.unsupported(concat!(
-                "operator `", stringify!($op), "` (", stringify!($proposal), " proposal)"
+            Err(self.unsupported(&format!(
+                "operator `{}` ({} proposal)",
+                stringify!($op),
+                // `reference_types` as proposals are written: reference-types.
+                stringify!($proposal).replace('_', "-")
             )))
         }
     };
@@ -97,11 +100,25 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 }
 
+/// SIMD and relaxed SIMD: all stubs for now.
+impl<'w, 'a, 'ctx> wasmparser::VisitSimdOperator<'w> for FuncTranslator<'a, 'ctx> {
+    wasmparser::for_each_visit_simd_operator!(unsupported_visitors);
+}
+
 impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     type Output = Result<(), CompileError>;
 
     numeric_visitors!();
     wasmparser::for_each_visit_operator!(unsupported_visitors);
+
+    // Without this the reader reports a SIMD opcode as malformed
+    // ("unexpected SIMD opcode"); with it, the stubs below name the
+    // proposal.
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'w, Output = Self::Output>> {
+        Some(self)
+    }
 
     fn visit_unreachable(&mut self) -> Self::Output {
         skip_if_dead!(self);

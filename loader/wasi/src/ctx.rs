@@ -7,7 +7,9 @@
 //! ambient path anywhere else.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::PathBuf;
 
 use cap_std::fs::{Dir, File};
@@ -22,8 +24,9 @@ use crate::readdir::DirEntry;
 pub struct WasiConfig {
     /// `argv`, including the program name as `args[0]`.
     pub args: Vec<String>,
-    /// Environment variables, in order.
-    pub env: Vec<(String, String)>,
+    /// Environment variables, in order. Values are bytes, as WASI's
+    /// environment strings are: a host value need not be UTF-8.
+    pub env: Vec<(String, OsString)>,
     /// Directories the guest may use, as fds 3, 4, ... in this order.
     pub preopens: Vec<Preopen>,
 }
@@ -127,14 +130,25 @@ impl FdEntry {
         }
     }
 
+    /// `EPERM` if this descriptor comes from a read-only preopen: every
+    /// call that changes the host file system (contents, size, times,
+    /// entries) checks this first, whatever rights the descriptor holds.
+    pub fn require_mutable(&self) -> Result<(), Errno> {
+        if self.read_only {
+            Err(Errno::PERM)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The directory behind this descriptor with `needed` rights;
     /// `mutates` refuses read-only preopens with `EPERM`.
     pub fn dir(&self, needed: u64, mutates: bool) -> Result<&Dir, Errno> {
         let Handle::Dir(d) = &self.handle else {
             return Err(Errno::NOTDIR);
         };
-        if mutates && self.read_only {
-            return Err(Errno::PERM);
+        if mutates {
+            self.require_mutable()?;
         }
         self.require(needed)?;
         Ok(d)
@@ -153,11 +167,11 @@ pub struct WasiCtx {
     pub(crate) fds: BTreeMap<u32, FdEntry>,
 }
 
-fn nul_terminated(what: &'static str, s: String) -> Result<Vec<u8>, WasiError> {
-    if s.contains('\0') {
-        return Err(WasiError::Nul { what, value: s });
+fn nul_terminated(what: &'static str, mut v: Vec<u8>) -> Result<Vec<u8>, WasiError> {
+    if v.contains(&0) {
+        let value = String::from_utf8_lossy(&v).into_owned();
+        return Err(WasiError::Nul { what, value });
     }
-    let mut v = s.into_bytes();
     v.push(0);
     Ok(v)
 }
@@ -179,12 +193,17 @@ impl WasiCtx {
         let args = cfg
             .args
             .into_iter()
-            .map(|a| nul_terminated("argument", a))
+            .map(|a| nul_terminated("argument", a.into_bytes()))
             .collect::<Result<_, _>>()?;
         let env = cfg
             .env
             .into_iter()
-            .map(|(k, v)| nul_terminated("environment variable", format!("{k}={v}")))
+            .map(|(k, v)| {
+                let mut entry = k.into_bytes();
+                entry.push(b'=');
+                entry.extend_from_slice(v.as_bytes());
+                nul_terminated("environment variable", entry)
+            })
             .collect::<Result<_, _>>()?;
         let mut fds = BTreeMap::new();
         fds.insert(0, stdio(Handle::Stdin, rights::STDIO & !rights::FD_WRITE));

@@ -316,6 +316,7 @@ pub fn fd_filestat_get(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Re
 /// `fd_filestat_set_size(fd, size)`.
 pub fn fd_filestat_set_size(ctx: &mut WasiCtx, _: &mut Mem<'_>, a: &Args<'_>) -> Result<(), Errno> {
     let e = file_entry(ctx, a.u32(0), rights::FD_FILESTAT_SET_SIZE)?;
+    e.require_mutable()?;
     retry(|| rustix::fs::ftruncate(e.handle.fd(), a.u64(1)))
 }
 
@@ -326,9 +327,7 @@ pub fn fd_filestat_set_times(
     a: &Args<'_>,
 ) -> Result<(), Errno> {
     let e = ctx.get(a.u32(0))?;
-    if e.read_only && matches!(e.handle, Handle::Dir(_)) {
-        return Err(Errno::PERM);
-    }
+    e.require_mutable()?;
     e.require(rights::FD_FILESTAT_SET_TIMES)?;
     let (atim, mtim) = time_sets(a.u64(1), a.u64(2), a.u16(3))?;
     if let Handle::Dir(d) = &e.handle {
@@ -384,6 +383,7 @@ pub fn fd_advise(ctx: &mut WasiCtx, _: &mut Mem<'_>, a: &Args<'_>) -> Result<(),
 /// it is shorter.
 pub fn fd_allocate(ctx: &mut WasiCtx, _: &mut Mem<'_>, a: &Args<'_>) -> Result<(), Errno> {
     let e = file_entry(ctx, a.u32(0), rights::FD_ALLOCATE)?;
+    e.require_mutable()?;
     let end = a.u64(1).checked_add(a.u64(2)).ok_or(Errno::FBIG)?;
     if end > fd_stat(e.handle.fd())?.size {
         retry(|| rustix::fs::ftruncate(e.handle.fd(), end))?;

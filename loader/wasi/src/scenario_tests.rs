@@ -360,3 +360,59 @@ fn poll_reports_expired_timers_and_bad_clocks() {
     );
     assert_eq!((g.u32_at(90), event(&g, 0)), (1, (11, 0, 0)));
 }
+
+/// Issue 9, defect 12: a file opened read-only through a read-only
+/// preopen kept `fd_filestat_set_times`, so the guest could change the
+/// host file's timestamps.
+#[test]
+fn issue9_read_only_preopen_refuses_set_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("f");
+    std::fs::write(&file, "data").unwrap();
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let mut g = Guest::new(tmp.path(), true);
+    let fd = g.open("f", 0, READ).unwrap();
+    // fstflags: atim_now | mtim_now.
+    assert_eq!(
+        g.call(
+            "fd_filestat_set_times",
+            &[A::W(fd), A::L(0), A::L(0), A::W(0b1010)]
+        ),
+        Errno::PERM
+    );
+    // Explicit times (atim | mtim), the form that moves them backwards.
+    assert_eq!(
+        g.call(
+            "fd_filestat_set_times",
+            &[A::W(fd), A::L(1), A::L(1), A::W(0b0101)]
+        ),
+        Errno::PERM
+    );
+    assert_eq!(
+        g.call(
+            "fd_filestat_set_times",
+            &[A::W(3), A::L(1), A::L(1), A::W(0b0101)]
+        ),
+        Errno::PERM
+    );
+    g.put(1000, b"f");
+    assert_eq!(
+        g.call(
+            "path_filestat_set_times",
+            &[
+                A::W(3),
+                A::W(1),
+                A::W(1000),
+                A::W(1),
+                A::L(1),
+                A::L(1),
+                A::W(0b0101)
+            ]
+        ),
+        Errno::PERM
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
+}

@@ -75,7 +75,7 @@ fn child(artifact: &Path, root: &Path) -> ExitCode {
             .collect(),
         env: GUEST_ENV
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), v.into()))
             .collect(),
         preopens: vec![
             Preopen {

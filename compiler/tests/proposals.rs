@@ -1,0 +1,168 @@
+//! Issue 9, defect 18: valid modules that use a proposal wasmo lacks were
+//! reported as "invalid module" (the validator knew only 1.0). Each case is
+//! a tiny module using one proposal; the error must be `Unsupported`,
+//! name the proposal and carry the byte offset of the construct (the
+//! offsets below were checked by hand: the first byte of the entry (type,
+//! import, table, memory, global, segment, local declaration), of the
+//! section's contents (tag, data count), or of the operator).
+
+use wasmo_compiler::{compile, CompileConfig, CompileError};
+
+/// (case, module text, proposal named, byte offset).
+const CASES: &[(&str, &str, &str, u64)] = &[
+    (
+        "simd_op",
+        r#"(module (func (drop (v128.const i64x2 0 0))))"#,
+        "simd",
+        0x17,
+    ),
+    (
+        "simd_local",
+        r#"(module (func (local v128)))"#,
+        "simd",
+        0x17,
+    ),
+    ("simd_param", r#"(module (func (param v128)))"#, "simd", 0xb),
+    (
+        "multi_value_func",
+        r#"(module (func (result i32 i32) (i32.const 1) (i32.const 2)))"#,
+        "multi-value",
+        0xb,
+    ),
+    (
+        "multi_value_block",
+        r#"(module (func (result i32) (i32.const 1) (block (param i32) (result i32))))"#,
+        "multi-value",
+        0x1f,
+    ),
+    (
+        "bulk_memory_op",
+        r#"(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))"#,
+        "bulk-memory",
+        0x22,
+    ),
+    (
+        "bulk_memory_passive_data",
+        r#"(module (memory 1) (data "x"))"#,
+        "bulk-memory",
+        0x10,
+    ),
+    (
+        "reference_types_externref_table",
+        r#"(module (table 1 externref))"#,
+        "reference-types",
+        0xb,
+    ),
+    (
+        "reference_types_two_tables",
+        r#"(module (table 1 funcref) (table 1 funcref))"#,
+        "reference-types",
+        0xe,
+    ),
+    (
+        "reference_types_op",
+        r#"(module (func (result i32) (ref.is_null (ref.null func))))"#,
+        "reference-types",
+        0x18,
+    ),
+    (
+        "reference_types_global",
+        r#"(module (global externref (ref.null extern)))"#,
+        "reference-types",
+        0xb,
+    ),
+    (
+        "threads_shared_memory",
+        r#"(module (memory 1 1 shared))"#,
+        "threads",
+        0xb,
+    ),
+    (
+        "threads_atomic_op",
+        r#"(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))"#,
+        "threads",
+        0x1e,
+    ),
+    ("memory64", r#"(module (memory i64 1))"#, "memory64", 0xb),
+    (
+        "multi_memory",
+        r#"(module (memory 1) (memory 1))"#,
+        "multi-memory",
+        0xd,
+    ),
+    ("exceptions_tag", r#"(module (tag))"#, "exceptions", 0x10),
+    (
+        "exceptions_op",
+        r#"(module (tag $t) (func (throw $t)))"#,
+        "exceptions",
+        0x14,
+    ),
+    (
+        "tail_call",
+        r#"(module (func $f (return_call $f)))"#,
+        "tail-call",
+        0x17,
+    ),
+    (
+        "extended_const",
+        r#"(module (global i32 (i32.add (i32.const 1) (i32.const 2))))"#,
+        "extended-const",
+        0x11,
+    ),
+    ("gc_struct", r#"(module (type (struct)))"#, "gc", 0xb),
+    (
+        "gc_rec_group",
+        r#"(module (rec (type (func)) (type (func))))"#,
+        "gc",
+        0xb,
+    ),
+    (
+        "function_references",
+        r#"(module (type $t (func)) (func (param (ref $t))))"#,
+        "function-references",
+        0xe,
+    ),
+    (
+        "custom_page_sizes",
+        r#"(module (memory 1 (pagesize 1)))"#,
+        "custom-page-sizes",
+        0xb,
+    ),
+    (
+        "wide_arithmetic",
+        r#"(module (func (param i64 i64 i64 i64) (drop (drop (i64.add128 (local.get 0) (local.get 1) (local.get 2) (local.get 3))))))"#,
+        "wide-arithmetic",
+        0x23,
+    ),
+    ("component_model", r#"(component)"#, "component-model", 0),
+];
+
+#[test]
+fn issue9_unsupported_proposals_are_named_with_offsets() {
+    let mut failures = Vec::new();
+    for &(case, text, proposal, offset) in CASES {
+        let bytes = match wat::parse_str(text) {
+            Ok(b) => b,
+            Err(e) => {
+                failures.push(format!("{case}: bad test wat: {e}"));
+                continue;
+            }
+        };
+        match compile(&bytes, &CompileConfig::default()) {
+            Err(CompileError::Unsupported {
+                feature,
+                offset: got,
+            }) => {
+                let named = feature.contains(&format!("({proposal} proposal)"));
+                if !named || got != offset {
+                    failures.push(format!(
+                        "{case}: got `{feature}` at {got:#x}, want the {proposal} proposal at {offset:#x}"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{case}: wrong error: {e}")),
+            Ok(_) => failures.push(format!("{case}: compiled")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
