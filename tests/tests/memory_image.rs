@@ -365,6 +365,7 @@ fn crafted(template: &Header, min: u64, image: Option<MemoryImage>, data: &[u8])
         ..Default::default()
     };
     metadata.vmctx_size = VMOffsets::new(metadata.vm_counts()).size();
+    metadata.vm_counts = metadata.vm_counts();
     let builder = ArtifactBuilder {
         facts: BuildFacts {
             compat: template.compat_facts(),
