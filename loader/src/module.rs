@@ -17,7 +17,7 @@ use wasmo_artifact_format::{
 };
 
 use crate::error::{FrameInfo, LoadError};
-use crate::image::{map_file, DataImage, Image};
+use crate::image::{map_file, snapshot, DataImage, Image};
 use crate::types::{ExportType, ExternType, ImportType};
 use crate::{helpers, traphandler, typereg, verify};
 
@@ -118,6 +118,10 @@ impl Module {
             }
             .into());
         }
+        // Everything below reads the private snapshot, never the file: what
+        // is hashed is what is mapped, and rewriting the file in place
+        // cannot reach a loaded module.
+        let file = snapshot(&file, path, len).map_err(io)?;
         let map = map_file(&file).map_err(io)?;
         let (header, meta) = {
             let art = ArtifactRef::parse(&map)?;
