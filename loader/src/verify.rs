@@ -515,3 +515,97 @@ fn check_relocations(h: &Header, m: &ModuleMetadata, image: &[u8]) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmo_artifact_format::metadata::{ElementSegment, GlobalDef};
+    use wasmo_artifact_format::{FuncIndex, GlobalIndex, Limits, TableIndex, TableType, TypeIndex};
+
+    fn expr(ops: Vec<ConstOp>) -> ConstExpr {
+        ConstExpr { ops }
+    }
+
+    /// One function, one `element` table, one immutable and one mutable
+    /// i32 global, and an active segment holding `items`.
+    fn module(element: ValType, items: Vec<ElementItem>) -> ModuleMetadata {
+        let global = |mutable| GlobalDef {
+            ty: GlobalType {
+                content: ValType::I32,
+                mutable,
+            },
+            init: expr(vec![ConstOp::I32Const(1)]),
+        };
+        ModuleMetadata {
+            types: vec![Default::default()],
+            funcs: vec![TypeIndex(0)],
+            tables: vec![TableType {
+                element,
+                limits: Limits { min: 4, max: None },
+            }],
+            globals: vec![global(false), global(true)],
+            elements: vec![ElementSegment {
+                mode: ElementMode::Active {
+                    table: TableIndex(0),
+                    offset: expr(vec![ConstOp::I32Const(0)]),
+                },
+                items,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn refused(m: &ModuleMetadata) -> String {
+        match check_const_exprs(m) {
+            Err(e) => e.to_string(),
+            Ok(()) => panic!("accepted: {m:?}"),
+        }
+    }
+
+    #[test]
+    fn element_items_must_have_the_table_type() {
+        let f = ElementItem::Func(FuncIndex(0));
+        let null = ElementItem::Expr(expr(vec![ConstOp::RefNull]));
+        assert!(
+            check_const_exprs(&module(ValType::FuncRef, vec![f.clone(), null.clone()])).is_ok()
+        );
+        assert!(check_const_exprs(&module(ValType::ExternRef, vec![null])).is_ok());
+        assert!(refused(&module(ValType::ExternRef, vec![f])).contains("expected ExternRef"));
+        let i64_item = ElementItem::Expr(expr(vec![ConstOp::I64Const(0x4141_4141_4141)]));
+        assert!(refused(&module(ValType::FuncRef, vec![i64_item])).contains("type check"));
+    }
+
+    #[test]
+    fn stack_programs_are_typed() {
+        let item = |ops| vec![ElementItem::Expr(expr(ops))];
+        let cases = [
+            (
+                vec![ConstOp::I32Const(1), ConstOp::I64Const(2), ConstOp::I32Add],
+                "two I32",
+            ),
+            (vec![ConstOp::RefNull, ConstOp::RefNull], "leaves 2 values"),
+            (vec![], "leaves 0 values"),
+            (
+                vec![ConstOp::RefFunc(FuncIndex(1))],
+                "ref.func 1 out of range",
+            ),
+            (vec![ConstOp::GlobalGet(GlobalIndex(1))], "mutable global"),
+            (vec![ConstOp::GlobalGet(GlobalIndex(0))], "expected FuncRef"),
+        ];
+        for (ops, needle) in cases {
+            let msg = refused(&module(ValType::FuncRef, item(ops)));
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+        // A global initialiser sees only the globals before it.
+        let mut m = module(ValType::FuncRef, vec![]);
+        m.globals[0].init = expr(vec![ConstOp::GlobalGet(GlobalIndex(0))]);
+        assert!(refused(&m).contains("global.get 0 out of range"));
+        let mut m = module(ValType::FuncRef, vec![]);
+        m.globals[1].init = expr(vec![
+            ConstOp::GlobalGet(GlobalIndex(0)),
+            ConstOp::I32Const(2),
+            ConstOp::I32Mul,
+        ]);
+        assert!(check_const_exprs(&m).is_ok());
+    }
+}
