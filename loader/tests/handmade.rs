@@ -698,6 +698,66 @@ fn host_made_entities_link() {
     }
 }
 
+/// Issue 9, defect 8: metadata that disagrees with the image it describes
+/// is refused by the check that names the disagreement, hashes or not.
+#[test]
+fn issue9_metadata_inconsistent_with_the_image_is_refused() {
+    type Change = fn(&mut ArtifactBuilder);
+    let cases: [(&str, Change, &str); 8] = [
+        (
+            "function overlapping another",
+            |b| b.metadata.defined_funcs[1].offset = 0,
+            "function map",
+        ),
+        (
+            "function start off by one",
+            |b| b.metadata.defined_funcs[2].offset += 1,
+            "function map",
+        ),
+        (
+            "function start on int3 padding",
+            |b| b.metadata.defined_funcs[0].offset = 176,
+            "function map",
+        ),
+        (
+            "trampoline inside a function",
+            |b| b.metadata.import_trampolines[0] = 96 + 16,
+            "function map",
+        ),
+        (
+            "relocation over data",
+            |b| b.relro = vec![1; 8],
+            "relocations",
+        ),
+        (
+            "two relocations of one slot",
+            |b| {
+                let r = b.metadata.relocations[0];
+                b.metadata.relocations.push(r);
+            },
+            "relocations",
+        ),
+        (
+            "emptied relocation list",
+            |b| b.metadata.relocations.clear(),
+            "trap sites",
+        ),
+        (
+            "trap site after no helper call",
+            |b| b.metadata.trap_sites.offsets[0] = 52,
+            "trap sites",
+        ),
+    ];
+    for (what, change, section) in cases {
+        let mut b = builder(&wasmo_loader::host_triple());
+        change(&mut b);
+        match load(&b.build().unwrap()) {
+            Err(LoadError::Invalid { section: s, .. }) if s == section => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+}
+
 /// Calls `name`, expects the unexpected-fault trap, then a normal call on
 /// the same instance.
 fn assert_unexpected_fault(name: &str) {
