@@ -12,6 +12,11 @@ use crate::traps::TrapCode;
 use crate::vmctx::VMOffsets;
 use crate::FORMAT_VERSION;
 
+/// Bytes reserved per 32-bit memory, under either strategy.
+pub const MEMORY_RESERVATION: u64 = 4 << 30;
+/// Guard region after a 32-bit memory's reservation with guard pages.
+pub const GUARD_PAGES_GUARD_SIZE: u64 = 4 << 30;
+
 /// How linear-memory accesses are kept in bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
@@ -31,6 +36,25 @@ impl BoundsChecks {
             0 => Some(BoundsChecks::GuardPages),
             1 => Some(BoundsChecks::Explicit),
             _ => None,
+        }
+    }
+
+    /// Bytes each 32-bit memory reserves under this strategy: the whole
+    /// 4 GiB a 32-bit address can reach. The code the compiler emits for a
+    /// strategy depends on this number, so both sides take it from here and
+    /// the loader refuses a header that says otherwise.
+    pub fn memory_reservation(self) -> u64 {
+        MEMORY_RESERVATION
+    }
+
+    /// Guard bytes after each 32-bit memory's reservation under this
+    /// strategy: 4 GiB with guard pages (so `addr + offset` never leaves
+    /// reserved space for any `offset + size` up to 4 GiB; larger static
+    /// offsets are checked explicitly), none with explicit bounds checks.
+    pub fn guard_size(self) -> u64 {
+        match self {
+            BoundsChecks::GuardPages => GUARD_PAGES_GUARD_SIZE,
+            BoundsChecks::Explicit => 0,
         }
     }
 

@@ -12,6 +12,7 @@
 //! mean the same thing.
 
 pub mod artifact;
+pub mod code;
 pub mod compat;
 pub mod cpu;
 pub mod helpers;
@@ -21,7 +22,10 @@ pub mod types;
 pub mod vmctx;
 
 pub use artifact::{ArtifactBuilder, ArtifactRef, BuildFacts, Header, Range64, HEADER_SIZE, MAGIC};
-pub use compat::{abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures};
+pub use compat::{
+    abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures, GUARD_PAGES_GUARD_SIZE,
+    MEMORY_RESERVATION,
+};
 pub use cpu::{CpuFeatures, X86Feature};
 pub use helpers::{AbiType, GotSymbol, Helper, Libcall};
 pub use traps::{TrapCode, TRAP_SYMBOL_PREFIX};
@@ -30,7 +34,7 @@ pub use vmctx::{VMCounts, VMOffsets};
 
 /// The artifact format version. Part of the compatibility hash; bump it
 /// when the file layout (not the ABI, which is fingerprinted) changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Why an artifact's bytes cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -59,6 +59,16 @@ pub struct ModuleMetadata {
     /// Size of this module's VMContext, as the compiler laid it out; the
     /// loader recomputes it and refuses a mismatch.
     pub vmctx_size: u32,
+    /// The entity counts the compiler laid the VMContext out from (and so
+    /// compiled every VMContext offset in the code for). The loader
+    /// refuses an artifact whose entity lists give other counts, so
+    /// counts cannot be traded against each other at a constant size.
+    pub vm_counts: crate::VMCounts,
+    /// Text offset of the PLT: [`crate::code::PLT_STUB_SIZE`]-byte stubs
+    /// from here to the end of text (see [`crate::code`]). Every function
+    /// and trampoline lies before it; the loader derives from the stubs
+    /// which GOT slots must be relocated, and to what kind of target.
+    pub plt_offset: u32,
 }
 
 /// Where a defined function's code lives.

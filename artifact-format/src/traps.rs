@@ -25,6 +25,10 @@ macro_rules! foreach_trap_code {
             Interrupt = 9, "interrupt";
             NullReference = 10, "null reference";
             HostStackExhausted = 11, "call stack exhausted (in a host function)";
+            // Not a wasm trap: compiled code faulted where no check put a
+            // trap (a broken or rewritten artifact, or a compiler bug). The
+            // loader reports it instead of letting the process die.
+            UnexpectedFault = 12, "unexpected fault in compiled code";
         }
     };
 }

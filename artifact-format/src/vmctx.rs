@@ -111,7 +111,9 @@ pub const GLOBAL_DEF_SIZE: u32 = 16;
 pub const HOST_CTX_ARRAY_FN: u32 = 0;
 
 /// How many of each entity a module has: all [`VMOffsets`] needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct VMCounts {
     /// Imported functions.
     pub imported_funcs: u32,

@@ -148,20 +148,19 @@ impl CompileConfig {
     }
 }
 
-/// Bytes each 32-bit memory reserves (both strategies): the whole 4 GiB
-/// a 32-bit address can reach.
-pub const MEMORY_RESERVATION: u64 = 4 << 30;
+/// Bytes each 32-bit memory reserves (both strategies); artifact-format's
+/// number, which the loader checks the header against.
+pub const MEMORY_RESERVATION: u64 = wasmo_artifact_format::MEMORY_RESERVATION;
 
-/// Guard bytes after each memory's reservation: 4 GiB with guard pages (so
-/// `addr + offset` never leaves reserved space for any `offset + size` up
-/// to 4 GiB; larger static offsets are checked explicitly), none with
-/// explicit bounds checks.
+/// Guard bytes after each memory's reservation for `bounds_checks`
+/// (artifact-format's [`BoundsChecks::guard_size`], which the loader checks
+/// the header against).
 pub fn guard_size(bounds_checks: BoundsChecks) -> u64 {
-    match bounds_checks {
-        BoundsChecks::GuardPages => translate::GUARD_SIZE,
-        BoundsChecks::Explicit => 0,
-    }
+    bounds_checks.guard_size()
 }
+
+// The translator elides bounds checks for offsets inside this guard.
+const _: () = assert!(translate::GUARD_SIZE == wasmo_artifact_format::GUARD_PAGES_GUARD_SIZE);
 
 /// Roughly how many bytes of wasm code go into one LLVM module. Chunks are
 /// cut by this fixed budget, never by the number of threads, so the output
@@ -190,8 +189,8 @@ pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileEr
                 target_triple: target.triple.clone(),
                 cpu_features: target.cpu_features,
                 bounds_checks: config.bounds_checks,
-                memory_reservation: MEMORY_RESERVATION,
-                guard_size: guard_size(config.bounds_checks),
+                memory_reservation: config.bounds_checks.memory_reservation(),
+                guard_size: config.bounds_checks.guard_size(),
                 wasm_features: module_info::artifact_wasm_features(),
                 page_align: link::PAGE_ALIGN as u32,
             },
@@ -285,10 +284,18 @@ fn finish_metadata(
     info: &module_info::ModuleInfo<'_>,
     image: &link::LinkedImage,
 ) -> Result<ModuleMetadata, CompileError> {
+    // The loader refuses a function or trampoline that does not start on
+    // a `FUNC_ALIGN` boundary (that is how it knows an offset is a start).
     let symbol = |name: String| -> Result<(u32, u32), CompileError> {
         let &(off, len) = image.symbols.get(&name).ok_or_else(|| {
             CompileError::Internal(format!("symbol {name} missing from the object"))
         })?;
+        if !off.is_multiple_of(u64::from(wasmo_artifact_format::code::FUNC_ALIGN)) {
+            return Err(CompileError::Internal(format!(
+                "symbol {name} at text offset {off:#x} is not {}-byte aligned",
+                wasmo_artifact_format::code::FUNC_ALIGN
+            )));
+        }
         let too_big = || CompileError::Internal("text larger than 4 GiB".into());
         Ok((
             u32::try_from(off).map_err(|_| too_big())?,
@@ -310,6 +317,8 @@ fn finish_metadata(
     }
     metadata.relocations = image.relocations.clone();
     metadata.trap_sites = image.trap_sites.clone();
+    metadata.plt_offset = u32::try_from(image.plt_offset)
+        .map_err(|_| CompileError::Internal("text larger than 4 GiB".into()))?;
     Ok(metadata)
 }
 

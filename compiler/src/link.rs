@@ -31,15 +31,15 @@ use object::read::{
 use object::{SectionFlags, SymbolKind};
 use std::collections::{BTreeMap, BTreeSet};
 use wasmo_artifact_format::metadata::{RelocKind, RelocTarget, Relocation, TrapTable};
-use wasmo_artifact_format::{GotSymbol, TrapCode};
+use wasmo_artifact_format::{code, GotSymbol, TrapCode};
 
 /// Image-part alignment; must equal the artifact's `page_align`.
 pub(crate) const PAGE_ALIGN: u64 = 4096;
 
-/// `jmp *disp32(%rip)` plus padding.
-const PLT_STUB_SIZE: u64 = 8;
-const GOT_ENTRY_SIZE: u64 = 8;
-const TEXT_PAD: u8 = 0xcc;
+/// `jmp *disp32(%rip)` plus padding (see artifact-format's `code`).
+const PLT_STUB_SIZE: u64 = code::PLT_STUB_SIZE as u64;
+const GOT_ENTRY_SIZE: u64 = code::GOT_ENTRY_SIZE as u64;
+const TEXT_PAD: u8 = code::TEXT_PAD;
 
 /// The linked image and where its symbols ended up.
 #[derive(Debug, Default)]
@@ -56,6 +56,8 @@ pub(crate) struct LinkedImage {
     pub(crate) symbols: BTreeMap<String, (u64, u64)>,
     /// Every call of a trap alias: return-address text offset -> code.
     pub(crate) trap_sites: TrapTable,
+    /// Text offset of the PLT, which runs to the end of text.
+    pub(crate) plt_offset: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -345,7 +347,7 @@ impl<'o> Linker<'o> {
         }
 
         // Layout: PLT after the code, GOT after the relro data.
-        let plt_start = align_up(self.text.len() as u64, 16);
+        let plt_start = align_up(self.text.len() as u64, u64::from(code::FUNC_ALIGN));
         self.text.resize(plt_start as usize, TEXT_PAD);
         self.text.resize(
             (plt_start + plt.len() as u64 * PLT_STUB_SIZE) as usize,
@@ -396,10 +398,11 @@ impl<'o> Linker<'o> {
             let stub = plt_start + i * PLT_STUB_SIZE;
             let entry = got_addr(GotKey::External(*sym))
                 .ok_or_else(|| internal("PLT entry without GOT entry"))?;
-            let disp = pc_rel32(entry as i64 - (stub as i64 + 6))?;
+            let bytes = code::plt_stub(stub, entry).ok_or_else(|| {
+                internal(format!("PLT stub at {stub:#x} cannot reach its GOT entry"))
+            })?;
             let at = stub as usize;
-            self.text[at..at + 2].copy_from_slice(&[0xff, 0x25]);
-            self.text[at + 2..at + 6].copy_from_slice(&disp.to_le_bytes());
+            self.text[at..at + bytes.len()].copy_from_slice(&bytes);
         }
         // The relocations themselves.
         for r in &relocs {
@@ -478,6 +481,7 @@ impl<'o> Linker<'o> {
             relocations: load_relocs,
             symbols,
             trap_sites,
+            plt_offset: plt_start,
         })
     }
 }

@@ -279,8 +279,10 @@ impl<'w> Reader<'w> {
     }
 
     fn finish(mut self) -> ModuleInfo<'w> {
-        let offsets = VMOffsets::new(self.metadata.vm_counts());
+        let counts = self.metadata.vm_counts();
+        let offsets = VMOffsets::new(counts);
         self.metadata.vmctx_size = offsets.size();
+        self.metadata.vm_counts = counts;
         let sealed_tables =
             sealed_tables(&self.metadata, self.imported_tables, self.imported_funcs);
         ModuleInfo {

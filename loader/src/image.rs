@@ -1,20 +1,19 @@
 //! Mapping an artifact's image: text R+X, rodata R, relro written once by
 //! the relocations and then R.
 //!
-//! Rule: code is never writable. The image is mapped read-only from the
-//! file (private, so code pages stay shared with every other process
-//! running the same artifact); only the relro pages are made writable, and
-//! only while the load-time relocations (already bounds-checked by
-//! `module.rs`) are applied. Nothing here runs before every check on the
-//! artifact has passed.
+//! Rule: code is never writable. The image is mapped read-only and private
+//! from the module's snapshot of the artifact (shared by its instances in
+//! this process, not with other processes); only the relro pages are made
+//! writable, and only while the load-time relocations (already checked by
+//! `module.rs` and `verify.rs`) are applied. Nothing here runs before
+//! every check on the artifact has passed.
 //!
 //! The artifact's data image (a memory's initial contents) is not mapped
 //! here but into each instance's memory, private and writable, by
-//! [`DataImage::apply`]; the module keeps the artifact's `File` open for
-//! that. Rule: the artifact file must not be changed in place while a
-//! module is loaded from it (replace it by renaming, as `wasmoc` and the
-//! compile cache do): like the code, unwritten data pages are the file's
-//! page-cache pages.
+//! [`DataImage::apply`]; the module keeps its snapshot's `File` open for
+//! that. Everything is mapped from a sealed in-memory [`snapshot`] of the
+//! artifact taken before it is checked, never from the artifact file
+//! itself, so changing the file in place cannot reach a loaded module.
 
 #![allow(
     unsafe_code,
@@ -23,6 +22,7 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::ptr::NonNull;
 
 use wasmo_artifact_format::Header;
@@ -39,6 +39,72 @@ pub(crate) struct Image {
 unsafe impl Send for Image {}
 // SAFETY: see `Send` above.
 unsafe impl Sync for Image {}
+
+/// Copies the first `len` bytes of `file` into a sealed anonymous file
+/// (`memfd`), which the loader then reads, hashes and maps instead of the
+/// artifact: the bytes checked are the bytes mapped, and truncating or
+/// rewriting the artifact in place afterwards cannot reach a loaded
+/// module's code or data pages (it would raise SIGBUS or change code under
+/// a running instance). The seals make the copy immutable for as long as
+/// anything maps it.
+///
+/// Where `memfd_create` is unavailable the file itself is used (with the
+/// old rule: replace artifacts by renaming).
+///
+/// The copy is named `wasmo:<path>` (its tail, if long) so that
+/// `/proc/<pid>/maps` still says which artifact a mapping came from.
+pub(crate) fn snapshot(file: &File, path: &Path, len: u64) -> std::io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // The kernel takes at most 249 bytes of name; no NUL inside.
+        let p = path.as_os_str().as_bytes();
+        let tail = &p[p.len().saturating_sub(240)..];
+        let mut name: Vec<u8> = b"wasmo:".to_vec();
+        name.extend(tail.iter().copied().filter(|&b| b != 0));
+        name.push(0);
+        // SAFETY: a plain system call with a NUL-terminated name; it
+        // returns a new descriptor we own, or -1.
+        let fd = unsafe {
+            libc::memfd_create(
+                name.as_ptr().cast(),
+                libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            )
+        };
+        if fd < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::ENOSYS) {
+                return file.try_clone();
+            }
+            return Err(err);
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let mut copy = unsafe { File::from_raw_fd(fd) };
+        // One write from a mapping of the file: one copy, in the kernel.
+        // Only the kernel reads the mapping, so a file truncated meanwhile
+        // gives a short copy or EFAULT, never SIGBUS here; a file grown
+        // meanwhile is cut to `len`; either way the hash check decides.
+        let src = map_file(file)?;
+        let n = usize::try_from(len)
+            .map_err(std::io::Error::other)?
+            .min(src.len());
+        std::io::Write::write_all(&mut copy, &src[..n])?;
+        let seals =
+            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+        // SAFETY: `copy` is our memfd, created with sealing allowed and not
+        // mapped by anyone yet.
+        if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(copy)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (path, len);
+        file.try_clone()
+    }
+}
 
 /// Maps the file read-only to check and parse it.
 pub(crate) fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
@@ -132,13 +198,14 @@ impl Drop for Image {
     }
 }
 
-/// A module's data image: where in the artifact file its bytes are and
+/// A module's data image: where in the artifact snapshot its bytes are and
 /// where they go in which memory. Built only from ranges `module.rs`
 /// checked (inside the file, page-aligned, inside the memory's initial
 /// size).
 #[derive(Debug)]
 pub(crate) struct DataImage {
-    /// The artifact, kept open to map the image from.
+    /// The artifact's snapshot (see [`snapshot`]), kept open to map the
+    /// image from.
     pub(crate) file: File,
     /// File offset of the image.
     pub(crate) file_offset: u64,

@@ -29,6 +29,7 @@ mod traphandler;
 mod typereg;
 mod types;
 mod values;
+mod verify;
 mod vm;
 
 pub use error::{CallError, FrameInfo, HostError, InstantiationError, LoadError, Trap};

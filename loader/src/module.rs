@@ -10,17 +10,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wasmo_artifact_format::metadata::{
-    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind, ImportKind, ModuleMetadata,
-    RelocKind, RelocTarget,
+    ExternKind, ImportKind, ModuleMetadata, RelocKind, RelocTarget,
 };
 use wasmo_artifact_format::{
-    ArtifactRef, CpuFeatures, FuncType, Header, Helper, Libcall, TrapCode, VMOffsets,
+    ArtifactRef, CpuFeatures, FuncType, Header, Helper, Libcall, TrapCode,
 };
 
 use crate::error::{FrameInfo, LoadError};
-use crate::image::{map_file, DataImage, Image};
+use crate::image::{map_file, snapshot, DataImage, Image};
 use crate::types::{ExportType, ExternType, ImportType};
-use crate::{helpers, traphandler, typereg};
+use crate::{helpers, traphandler, typereg, verify};
 
 /// A loaded, verified artifact. Cheap to clone; shared by its instances.
 #[derive(Clone)]
@@ -119,6 +118,10 @@ impl Module {
             }
             .into());
         }
+        // Everything below reads the private snapshot, never the file: what
+        // is hashed is what is mapped, and rewriting the file in place
+        // cannot reach a loaded module.
+        let file = snapshot(&file, path, len).map_err(io)?;
         let map = map_file(&file).map_err(io)?;
         let (header, meta) = {
             let art = ArtifactRef::parse(&map)?;
@@ -126,10 +129,11 @@ impl Module {
             let meta: ModuleMetadata =
                 rkyv::deserialize::<ModuleMetadata, rkyv::rancor::Error>(art.metadata)
                     .map_err(|e| invalid("metadata", format!("cannot read metadata: {e}")))?;
+            check_metadata(&art.header, &meta)?;
+            verify::check_image(&art.header, &meta, art.image())?;
             (art.header, meta)
         };
         drop(map);
-        check_metadata(&header, &meta)?;
         Self::finish(file, header, meta).map_err(io)
     }
 
@@ -354,6 +358,7 @@ fn check_host(h: &Header) -> Result<(), LoadError> {
     if h.compat_facts().hash() != h.compat_hash {
         return Err(LoadError::Compat);
     }
+    verify::check_strategy(h)?;
     let page = crate::vm::host_page_size() as u64;
     if u64::from(h.page_align) % page != 0 {
         return Err(invalid(
@@ -386,17 +391,7 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             format!("more than {MAX_ENTITIES} entities of one kind"),
         ));
     }
-    let vm = VMOffsets::new(m.vm_counts());
-    if vm.size() != m.vmctx_size {
-        return Err(invalid(
-            "metadata",
-            format!(
-                "vmctx size {} does not match this loader's layout ({})",
-                m.vmctx_size,
-                vm.size()
-            ),
-        ));
-    }
+    verify::check_counts(m)?;
     let text_len = h.text_len;
     let in_text = |off: u32| u64::from(off) < text_len;
     let ntypes = m.types.len();
@@ -484,75 +479,8 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             ));
         }
     }
-    let check_expr =
-        |e: &ConstExpr, what: &'static str, globals_visible: usize| -> Result<(), LoadError> {
-            for op in &e.ops {
-                match op {
-                    ConstOp::GlobalGet(g) if g.index() >= globals_visible => {
-                        return Err(invalid(what, format!("global.get {} out of range", g.0)));
-                    }
-                    ConstOp::RefFunc(f) if f.index() >= nfuncs => {
-                        return Err(invalid(what, format!("ref.func {} out of range", f.0)));
-                    }
-                    _ => {}
-                }
-            }
-            Ok(())
-        };
-    for (i, g) in m.globals.iter().enumerate() {
-        check_expr(&g.init, "globals", imported_globals + i)?;
-    }
-    for seg in &m.elements {
-        if let ElementMode::Active { table, offset } = &seg.mode {
-            if table.index() >= ntables {
-                return Err(invalid(
-                    "elements",
-                    format!("table {} out of range", table.0),
-                ));
-            }
-            check_expr(offset, "elements", nglobals)?;
-        }
-        for item in &seg.items {
-            match item {
-                ElementItem::Func(f) if f.index() >= nfuncs => {
-                    return Err(invalid(
-                        "elements",
-                        format!("function {} out of range", f.0),
-                    ));
-                }
-                ElementItem::Expr(e) => check_expr(e, "elements", nglobals)?,
-                ElementItem::Func(_) => {}
-            }
-        }
-    }
-    for seg in &m.data {
-        if let DataMode::Active { memory, offset } = &seg.mode {
-            if memory.index() >= nmems {
-                return Err(invalid("data", format!("memory {} out of range", memory.0)));
-            }
-            check_expr(offset, "data", nglobals)?;
-        }
-    }
+    verify::check_const_exprs(m)?;
     check_memory_image(h, m)?;
-    let relro_end = h.relro.end().unwrap_or(0);
-    for r in &m.relocations {
-        let ok_place =
-            r.offset >= h.relro.offset && r.offset.checked_add(8).is_some_and(|e| e <= relro_end);
-        let ok_target = match r.target {
-            RelocTarget::Helper(n) => Helper::from_u32(n).is_some(),
-            RelocTarget::Libcall(n) => Libcall::from_u32(n).is_some(),
-            RelocTarget::Image(off) => off <= h.image.len,
-        };
-        if !ok_place || !ok_target {
-            return Err(invalid(
-                "relocations",
-                format!(
-                    "relocation at image offset {} ({:?}) outside relro or with an unknown target",
-                    r.offset, r.target
-                ),
-            ));
-        }
-    }
     let traps = &m.trap_sites;
     if traps.offsets.len() != traps.codes.len() {
         return Err(invalid(

@@ -22,8 +22,12 @@
 //!   pointers into a fixed array (see [`frameless_return`] for faults
 //!   before a function's frame is set up) and redirects the interrupted
 //!   context, via corosensei's `setup_trap_handler`, to return the trap
-//!   from the coroutine. Any other fault is passed on to the previous handler (or the
-//!   default action), so a genuine host crash stays a crash.
+//!   from the coroutine. A fault in wasm text that no check explains (a
+//!   wild access, `int3` padding, a jump from wasm to an address that is
+//!   not code) becomes the `UnexpectedFault` trap: compiled code never
+//!   takes the process down. Any other fault is passed on to the previous
+//!   handler (or the default action), so a genuine host crash stays a
+//!   crash.
 //!
 //! Rule: nothing that needs `Drop` may live on a coroutine stack when a trap
 //! can discard it, and the signal handler must stay async-signal-safe: no
@@ -387,19 +391,22 @@ extern "C" fn trap_helper(_vmctx: *mut u8, ret: usize, fp: usize) -> ! {
 fn frameless_return(reg: &Registry, act: &Activation, pc: usize, sp: usize) -> Option<usize> {
     let (start, entry) = reg.code_at(pc)?;
     let func = start + entry.func_start(pc - start)?;
-    let read_code = |from: usize, len: usize| -> Option<&[u8]> {
-        let (s, e) = reg.code_at(from)?;
-        let end = from.checked_add(len)?;
-        (end <= e.end && from >= s).then(|| {
-            // SAFETY: `from..end` lies in registered text, which stays
-            // mapped readable while registered (we hold the registry).
-            unsafe { std::slice::from_raw_parts(from as *const u8, len) }
-        })
-    };
+    let read_code = |from: usize, len: usize| reg.code_bytes(from, len);
     const PROLOGUE: [u8; 4] = [0x55, 0x48, 0x89, 0xe5];
     if pc != func && read_code(func, 4) == Some(&PROLOGUE[..]) {
         return None;
     }
+    let ret = stack_word(act, sp)?;
+    reg.code_at(ret.checked_sub(1)?)?;
+    let direct = read_code(ret.checked_sub(5)?, 5).is_some_and(|b| {
+        let rel = i32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+        b[0] == 0xe8 && ret.wrapping_add_signed(rel as isize) == func
+    });
+    (direct || is_indirect_call_before(ret, read_code)).then_some(ret)
+}
+
+/// The word at `sp`, if it lies in the mapped part of `act`'s stack.
+fn stack_word(act: &Activation, sp: usize) -> Option<usize> {
     if sp < act.guard_end
         || sp.checked_add(8).is_none_or(|e| e > act.stack_base)
         || !sp.is_multiple_of(8)
@@ -408,13 +415,7 @@ fn frameless_return(reg: &Registry, act: &Activation, pc: usize, sp: usize) -> O
     }
     // SAFETY: `sp..sp + 8` lies in the mapped part of the current
     // coroutine stack (checked above).
-    let ret = unsafe { *(sp as *const usize) };
-    reg.code_at(ret.checked_sub(1)?)?;
-    let direct = read_code(ret.checked_sub(5)?, 5).is_some_and(|b| {
-        let rel = i32::from_le_bytes([b[1], b[2], b[3], b[4]]);
-        b[0] == 0xe8 && ret.wrapping_add_signed(rel as isize) == func
-    });
-    (direct || is_indirect_call_before(ret, read_code)).then_some(ret)
+    Some(unsafe { *(sp as *const usize) })
 }
 
 /// Whether the bytes just before `ret` are an indirect `call` (`ff /2`,
@@ -502,6 +503,18 @@ impl Registry {
         (pc < e.end).then_some((start, e))
     }
 
+    /// The bytes `from..from + len`, if they lie in one registered text.
+    fn code_bytes(&self, from: usize, len: usize) -> Option<&[u8]> {
+        let (s, e) = self.code_at(from)?;
+        let end = from.checked_add(len)?;
+        (end <= e.end && from >= s).then(|| {
+            // SAFETY: `from..end` lies in registered text, which stays
+            // mapped readable while registered (the caller holds the
+            // registry, so it cannot be unregistered meanwhile).
+            unsafe { std::slice::from_raw_parts(from as *const u8, len) }
+        })
+    }
+
     fn in_memory(&self, addr: usize) -> bool {
         self.memories
             .range(..=addr)
@@ -575,8 +588,17 @@ fn try_read_registry() -> Option<RwLockReadGuard<'static, Registry>> {
 // ---------------------------------------------------------------------------
 // Signals.
 
-const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
-static PREVIOUS: [OnceLock<libc::sigaction>; 4] = [
+/// Every signal compiled code can raise by faulting: memory faults,
+/// `ud2` (SIGILL), division (SIGFPE) and `int3` padding (SIGTRAP).
+const SIGNALS: [libc::c_int; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+];
+static PREVIOUS: [OnceLock<libc::sigaction>; 5] = [
+    OnceLock::new(),
     OnceLock::new(),
     OnceLock::new(),
     OnceLock::new(),
@@ -724,18 +746,31 @@ unsafe fn handle_trap(
     let on_guard = matches!(sig, libc::SIGSEGV | libc::SIGBUS)
         && addr >= act.stack_limit
         && addr < act.guard_end;
+    // `int3` reports the PC after itself.
+    let fault_pc = if sig == libc::SIGTRAP {
+        pc.wrapping_sub(1)
+    } else {
+        pc
+    };
     // The trap table lists return addresses of trap-helper calls, never
     // faulting instructions (see `TrapTable`), so a fault is classified by
-    // what it hit.
-    let code = match reg.code_at(pc) {
+    // what it hit. A fault in wasm text that no check explains (int3
+    // padding, a wild access, a division the compiler should have checked)
+    // still ends the call, as an unexpected fault: compiled code never
+    // takes the process down.
+    let code = match reg.code_at(fault_pc) {
         Some(_) if on_guard => TrapCode::StackOverflow,
         Some(_) => match sig {
             libc::SIGSEGV | libc::SIGBUS if reg.in_memory(addr) => TrapCode::MemoryOutOfBounds,
             libc::SIGILL => TrapCode::UnreachableCodeReached,
             libc::SIGFPE => TrapCode::IntegerDivisionByZero,
-            _ => return false,
+            _ => TrapCode::UnexpectedFault,
         },
         None if on_guard => TrapCode::HostStackExhausted,
+        // A jump or call from wasm to an address outside any text (a GOT
+        // slot no relocation filled, a corrupt function pointer): the
+        // return address the call left is in wasm text.
+        None if addr == pc && called_from_wasm(&reg, act, sp) => TrapCode::UnexpectedFault,
         None => return false,
     };
     let frameless_ret = frameless_return(&reg, act, pc, sp);
@@ -758,6 +793,19 @@ unsafe fn handle_trap(
     gregs[libc::REG_RDI as usize] = regs.rdi as i64;
     gregs[libc::REG_RSI as usize] = regs.rsi as i64;
     true
+}
+
+/// Whether a fault fetching the instruction at a PC outside registered
+/// text is the first instruction reached by an indirect call from wasm:
+/// `[sp]` (inside the wasm stack) is a return address into wasm text just
+/// past an indirect `call`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn called_from_wasm(reg: &Registry, act: &Activation, sp: usize) -> bool {
+    let Some(ret) = stack_word(act, sp) else {
+        return false;
+    };
+    let read_code = |from: usize, len: usize| reg.code_bytes(from, len);
+    reg.code_at(ret.wrapping_sub(1)).is_some() && is_indirect_call_before(ret, read_code)
 }
 
 /// Faults are not turned into traps on this platform yet.
@@ -800,14 +848,18 @@ unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_
             }
         }
         _ => {
-            // Restore the default action; returning re-executes the faulting
-            // instruction, which now kills the process as it would have
-            // without us.
-            // SAFETY: a zeroed sigaction with SIG_DFL is the default action.
+            // Restore the default action and raise the signal again: it is
+            // blocked while we run, so it is delivered as we return and
+            // kills the process as it would have without us. (Returning
+            // alone would re-execute a faulting instruction, but not an
+            // `int3`, nor repeat a signal sent by `kill`.)
+            // SAFETY: a zeroed sigaction with SIG_DFL is the default action;
+            // `sigaction` and `raise` are async-signal-safe.
             unsafe {
                 let mut dfl: libc::sigaction = std::mem::zeroed();
                 dfl.sa_sigaction = libc::SIG_DFL;
                 libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                libc::raise(sig);
             }
         }
     }

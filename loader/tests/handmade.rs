@@ -104,6 +104,11 @@ fn text() -> Vec<u8> {
     );
     // @208 wild: xor eax, eax; mov [rax], eax; ret (a fault outside any memory)
     put(208, &[0x31, 0xc0, 0x89, 0x00, 0xc3]);
+    // @224 int3: nop; int3 (SIGTRAP inside wasm text)
+    put(224, &[0x90, 0xcc]);
+    // @240 null_call: xor eax, eax; call rax; ret (a call to address 0, as
+    // through a GOT slot no relocation filled)
+    put(240, &[0x31, 0xc0, 0xff, 0xd0, 0xc3]);
     t
 }
 
@@ -133,7 +138,7 @@ fn builder(triple: &str) -> ArtifactBuilder {
             name: "f".into(),
             kind: ImportKind::Func(TypeIndex(1)),
         }],
-        funcs: [1, 0, 0, 0, 0, 0, 1, 0]
+        funcs: [1, 0, 0, 0, 0, 0, 1, 0, 0, 0]
             .into_iter()
             .map(TypeIndex)
             .collect(),
@@ -145,6 +150,8 @@ fn builder(triple: &str) -> ArtifactBuilder {
             f(80, 9),
             f(96, 36),
             f(208, 5),
+            f(224, 2),
+            f(240, 5),
         ],
         import_trampolines: vec![144],
         memories: vec![MemoryType {
@@ -163,6 +170,8 @@ fn builder(triple: &str) -> ArtifactBuilder {
             export("recurse", 5),
             export("call_import", 6),
             export("wild", 7),
+            export("int3", 8),
+            export("null_call", 9),
             Export {
                 name: "mem".into(),
                 kind: ExternKind::Memory,
@@ -194,6 +203,9 @@ fn builder(triple: &str) -> ArtifactBuilder {
         ..Default::default()
     };
     metadata.vmctx_size = VMOffsets::new(metadata.vm_counts()).size();
+    metadata.vm_counts = metadata.vm_counts();
+    // No PLT: the one helper call goes through the GOT directly.
+    metadata.plt_offset = text().len() as u32;
     ArtifactBuilder {
         facts: facts(triple),
         metadata,
@@ -686,30 +698,157 @@ fn host_made_entities_link() {
     }
 }
 
-/// A fault in wasm text that is not a wasm trap (here a null write) must
-/// stay a crash: run it in a child process and expect SIGSEGV.
+/// Issue 9, defect 8: metadata that disagrees with the image it describes
+/// is refused by the check that names the disagreement, hashes or not.
+#[test]
+fn issue9_metadata_inconsistent_with_the_image_is_refused() {
+    type Change = fn(&mut ArtifactBuilder);
+    let cases: [(&str, Change, &str); 8] = [
+        (
+            "function overlapping another",
+            |b| b.metadata.defined_funcs[1].offset = 0,
+            "function map",
+        ),
+        (
+            "function start off by one",
+            |b| b.metadata.defined_funcs[2].offset += 1,
+            "function map",
+        ),
+        (
+            "function start on int3 padding",
+            |b| b.metadata.defined_funcs[0].offset = 176,
+            "function map",
+        ),
+        (
+            "trampoline inside a function",
+            |b| b.metadata.import_trampolines[0] = 96 + 16,
+            "function map",
+        ),
+        (
+            "relocation over data",
+            |b| b.relro = vec![1; 8],
+            "relocations",
+        ),
+        (
+            "two relocations of one slot",
+            |b| {
+                let r = b.metadata.relocations[0];
+                b.metadata.relocations.push(r);
+            },
+            "relocations",
+        ),
+        (
+            "emptied relocation list",
+            |b| b.metadata.relocations.clear(),
+            "trap sites",
+        ),
+        (
+            "trap site after no helper call",
+            |b| b.metadata.trap_sites.offsets[0] = 52,
+            "trap sites",
+        ),
+    ];
+    for (what, change, section) in cases {
+        let mut b = builder(&wasmo_loader::host_triple());
+        change(&mut b);
+        match load(&b.build().unwrap()) {
+            Err(LoadError::Invalid { section: s, .. }) if s == section => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+}
+
+/// Calls `name`, expects the unexpected-fault trap, then a normal call on
+/// the same instance.
+fn assert_unexpected_fault(name: &str) {
+    let inst = instance();
+    let code = trap_code(call_i32(&inst, name, &[]));
+    assert_eq!(code, TrapCode::UnexpectedFault, "{name}");
+    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+}
+
+/// Issue 9, defect 8: a fault in wasm text that no check explains (here
+/// a null write) ends the call as a reported trap, and the instance stays
+/// usable. (It used to kill the process with SIGSEGV.)
+#[test]
+fn issue9_wild_fault_in_wasm_is_a_trap() {
+    assert_unexpected_fault("wild");
+}
+
+/// Issue 9, defect 8: `int3` executed in wasm text (SIGTRAP, which
+/// nothing handled: exit 133, no message) is a reported trap.
+#[test]
+fn issue9_int3_in_wasm_is_a_trap() {
+    assert_unexpected_fault("int3");
+}
+
+/// Issue 9, defect 8: a call from wasm to an address that is not code
+/// (what an unfilled GOT slot gives) is a reported trap too.
+#[test]
+fn issue9_call_from_wasm_to_null_is_a_trap() {
+    assert_unexpected_fault("null_call");
+}
+
+/// A fault outside wasm must stay fatal with its own signal: a read of an
+/// inaccessible page in host code (SIGSEGV), and a SIGTRAP sent to the
+/// process, each after a wasm call installed the handlers. Run in a child
+/// process and expect it to die of that signal.
 #[test]
 fn foreign_faults_still_crash() {
     use std::os::unix::process::ExitStatusExt;
-    if std::env::var_os("WASMO_LOADER_CRASH_CHILD").is_some() {
+    if let Some(sig) = std::env::var_os("WASMO_LOADER_CRASH_CHILD") {
         let inst = instance();
-        let _ = call_i32(&inst, "wild", &[]);
+        assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+        if sig == "SEGV" {
+            host_fault();
+        }
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{}", sig.to_string_lossy()))
+            .arg(std::process::id().to_string())
+            .status();
+        std::thread::sleep(std::time::Duration::from_secs(10));
         std::process::exit(0);
     }
-    let exe = std::env::current_exe().unwrap();
-    let status = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "foreign_faults_still_crash",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("WASMO_LOADER_CRASH_CHILD", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
+    const SIGTRAP: i32 = 5;
     const SIGSEGV: i32 = 11;
-    assert_eq!(status.signal(), Some(SIGSEGV), "{status:?}");
+    for (name, number) in [("SEGV", SIGSEGV), ("TRAP", SIGTRAP)] {
+        let exe = std::env::current_exe().unwrap();
+        let status = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "foreign_faults_still_crash",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env("WASMO_LOADER_CRASH_CHILD", name)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.signal(), Some(number), "{name}: {status:?}");
+    }
+}
+
+/// Reads a byte of a fresh `PROT_NONE` page: a genuine host fault.
+#[expect(
+    unsafe_code,
+    reason = "the test needs a real fault in host code, outside wasm"
+)]
+fn host_fault() {
+    // SAFETY: a new anonymous mapping at an address the kernel chooses.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    // SAFETY: the pointer is valid and aligned; the page is inaccessible,
+    // so the read faults, which is what this child process is for.
+    let _ = unsafe { std::ptr::read_volatile(page.cast::<u8>()) };
 }
