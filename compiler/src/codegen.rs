@@ -59,6 +59,10 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
     pub(crate) helper_memory_grow: FunctionValue<'ctx>,
     /// The `tune-cpu` attribute of every function, if any.
     pub(crate) tune_cpu: Option<&'static str>,
+    /// The CPU features the code may use (empty off x86-64): a few SIMD
+    /// operators have no portable IR that lowers well and pick an x86
+    /// instruction when it is there.
+    pub(crate) cpu_features: wasmo_artifact_format::CpuFeatures,
 }
 
 impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
@@ -206,6 +210,7 @@ pub(crate) fn llvm_type<'ctx>(
         ValType::I64 => cx.i64_type().into(),
         ValType::F32 => cx.f32_type().into(),
         ValType::F64 => cx.f64_type().into(),
+        ValType::V128 => v128_type(cx).into(),
         other => {
             return Err(CompileError::Unsupported {
                 feature: format!("{other} values"),
@@ -213,6 +218,14 @@ pub(crate) fn llvm_type<'ctx>(
             })
         }
     })
+}
+
+/// The LLVM type every `v128` has on the operand stack, in locals, globals,
+/// parameters and results: `<4 x i32>`, as clang's `v128_t`. A vector
+/// type, so calls pass it in an SSE register; operators bitcast it to the
+/// lane shape they work on, which costs nothing.
+pub(crate) fn v128_type(cx: &Context) -> inkwell::types::VectorType<'_> {
+    cx.i32_type().vec_type(4)
 }
 
 /// LLVM's number for the `swiftcc` calling convention (`CallingConv::Swift`).
@@ -381,6 +394,7 @@ pub(crate) fn compile_chunk(
         ptr: cx.ptr_type(AddressSpace::default()),
         helper_memory_grow: declare_helper(&cx, &module, Helper::MemoryGrow),
         tune_cpu: target.tune_cpu,
+        cpu_features: target.cpu_features,
     };
 
     for def in chunk.funcs.clone() {

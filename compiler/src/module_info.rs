@@ -26,12 +26,16 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::SIGN_EXTENSION
         | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
+        | wasmparser::WasmFeatures::SIMD
 }
 
 /// The same set, as the artifact records it.
 pub(crate) fn artifact_wasm_features() -> WasmFeatures {
     WasmFeatures(
-        WasmFeatures::MVP | WasmFeatures::SIGN_EXTENSION | WasmFeatures::SATURATING_FLOAT_TO_INT,
+        WasmFeatures::MVP
+            | WasmFeatures::SIGN_EXTENSION
+            | WasmFeatures::SATURATING_FLOAT_TO_INT
+            | WasmFeatures::SIMD,
     )
 }
 
@@ -438,6 +442,7 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileErro
             wasmparser::Operator::I64Const { value } => ConstOp::I64Const(value),
             wasmparser::Operator::F32Const { value } => ConstOp::F32Const(value.bits()),
             wasmparser::Operator::F64Const { value } => ConstOp::F64Const(value.bits()),
+            wasmparser::Operator::V128Const { value } => ConstOp::V128Const(*value.bytes()),
             wasmparser::Operator::GlobalGet { global_index } => {
                 ConstOp::GlobalGet(GlobalIndex(global_index))
             }

@@ -90,7 +90,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Pops an address and returns the host pointer of an access of `size`
     /// bytes at `memarg`, bounds-checked as the strategy requires.
-    fn effective_address(
+    pub(crate) fn effective_address(
         &mut self,
         memarg: &wasmparser::MemArg,
         size: u32,
@@ -131,9 +131,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     ) -> Result<(), CompileError> {
         let size = self.store_size(mem_ty)?;
         let ptr = self.effective_address(memarg, size)?;
-        let v = self.builder.build_load(mem_ty, ptr, "load")?;
-        set_unaligned(v.as_instruction_value())?;
-        self.tag(v.as_instruction_value(), Region::Linear)?;
+        let v = self.linear_load(mem_ty, ptr)?;
         let v = match (extend, v, result_ty) {
             (Extend::Signed, BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(t)) => {
                 self.builder.build_int_s_extend(i, t, "sext")?.into()
@@ -164,17 +162,44 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         };
         let size = self.store_size(value.get_type())?;
         let ptr = self.effective_address(memarg, size)?;
+        self.linear_store(value, ptr)
+    }
+
+    /// Loads a `ty` from linear memory at `ptr` (from
+    /// [`Self::effective_address`]): unaligned, tagged as linear memory.
+    pub(crate) fn linear_load(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        ptr: PointerValue<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>, CompileError> {
+        let v = self.builder.build_load(ty, ptr, "load")?;
+        set_unaligned(v.as_instruction_value())?;
+        self.tag(v.as_instruction_value(), Region::Linear)?;
+        Ok(v)
+    }
+
+    /// Stores `value` to linear memory at `ptr` (from
+    /// [`Self::effective_address`]): unaligned, tagged as linear memory.
+    pub(crate) fn linear_store(
+        &self,
+        value: BasicValueEnum<'ctx>,
+        ptr: PointerValue<'ctx>,
+    ) -> Result<(), CompileError> {
         let store = self.builder.build_store(ptr, value)?;
         set_unaligned(Some(store))?;
         self.tag(Some(store), Region::Linear)?;
         Ok(())
     }
 
-    fn store_size(&self, ty: BasicTypeEnum<'ctx>) -> Result<u32, CompileError> {
+    /// The size in bytes of an access of type `ty` (scalar or vector).
+    pub(crate) fn store_size(&self, ty: BasicTypeEnum<'ctx>) -> Result<u32, CompileError> {
         let bits = match ty {
             BasicTypeEnum::IntType(t) => t.get_bit_width(),
             BasicTypeEnum::FloatType(t) if t == self.cx.f32_type() => 32,
             BasicTypeEnum::FloatType(_) => 64,
+            BasicTypeEnum::VectorType(v) => {
+                return Ok(v.get_size() * self.store_size(v.get_element_type())?)
+            }
             other => {
                 return Err(CompileError::Internal(format!(
                     "memory access of type {}",

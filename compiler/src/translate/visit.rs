@@ -5,16 +5,19 @@
 //! visitor returns at once while `!self.reachable`, except the structured
 //! ones, which count the blocks opened in dead code (`dead_depth`) so the
 //! `else`/`end` that closes live code is still found. Rule: numeric
-//! operators come from `numeric_visitors!` (numeric.rs), operators of
+//! operators come from `numeric_visitors!` (numeric.rs), SIMD ones from
+//! `simd_visitors!` (simd.rs), operators of
 //! proposals we do not support from the `unsupported_visitors!` stubs; only
 //! the MVP's non-numeric operators are written here by hand.
 
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
+use super::simd::prelude::*;
+use super::simd::simd_visitors;
 use super::FuncTranslator;
 use crate::CompileError;
 use inkwell::types::{BasicTypeEnum, IntType};
-use wasmparser::{MemArg, VisitOperator};
+use wasmparser::{MemArg, VisitOperator, VisitSimdOperator};
 
 /// Returns `Ok(())` from the visitor when the current code is dead.
 macro_rules! skip_if_dead {
@@ -34,6 +37,7 @@ macro_rules! unsupported_visitors {
     (one @mvp $($rest:tt)*) => {};
     (one @sign_extension $($rest:tt)*) => {};
     (one @saturating_float_to_int $($rest:tt)*) => {};
+    (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
             $($(let _ = $arg;)*)?
@@ -97,6 +101,10 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
 
     numeric_visitors!();
     wasmparser::for_each_visit_operator!(unsupported_visitors);
+
+    fn simd_visitor(&mut self) -> Option<&mut dyn VisitSimdOperator<'w, Output = Self::Output>> {
+        Some(self)
+    }
 
     fn visit_unreachable(&mut self) -> Self::Output {
         skip_if_dead!(self);
@@ -305,4 +313,10 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
         skip_if_dead!(self);
         self.op_memory_grow(mem)
     }
+}
+
+/// The SIMD operators (`simd.rs`); relaxed SIMD is not supported.
+impl<'w, 'a, 'ctx> VisitSimdOperator<'w> for FuncTranslator<'a, 'ctx> {
+    simd_visitors!();
+    wasmparser::for_each_visit_simd_operator!(unsupported_visitors);
 }
