@@ -1005,8 +1005,25 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// `i16x8.q15mulr_sat_s`: `sat((a * b + 0x4000) >> 15)`; only
-    /// `0x8000 * 0x8000` saturates.
+    /// `0x8000 * 0x8000` saturates. With SSSE3, `pmulhrsw`, which gives
+    /// 0x8000 for that one case, then lanes equal to 0x8000 flipped to
+    /// 0x7fff (no other product rounds to 0x8000).
     pub(crate) fn op_q15mulr_sat(&mut self) -> Result<(), CompileError> {
+        if self.env.cpu_features.contains(X86Feature::Ssse3) {
+            let rhs = self.pop_v(Shape::I16x8)?;
+            let lhs = self.pop_v(Shape::I16x8)?;
+            let r = self.call_vector_intrinsic(
+                "llvm.x86.ssse3.pmul.hr.sw.128",
+                &[],
+                &[lhs.into(), rhs.into()],
+            )?;
+            let b = self.builder;
+            let min = self.splat_const(Shape::I16x8, 0x8000);
+            let is_min = b.build_int_compare(IntPredicate::EQ, r, min, "is_min")?;
+            let flip = b.build_int_s_extend(is_min, r.get_type(), "flip")?;
+            let v = b.build_xor(r, flip, "q15mulr")?;
+            return self.push_v(v);
+        }
         let prod = self.pop_wide_product(Shape::I16x8, None, Sign::Signed)?;
         let b = self.builder;
         let i32t = self.cx.i32_type();
@@ -1153,19 +1170,49 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// `i32x4.trunc_sat_f32x4_s/u` (from `F32x4`) and
     /// `i32x4.trunc_sat_f64x2_s/u_zero` (from `F64x2`, upper lanes zero):
-    /// NaN gives 0, out-of-range values saturate (`llvm.fpto*i.sat`).
+    /// NaN gives 0, out-of-range values saturate. LLVM scalarises its
+    /// `llvm.fpto*i.sat` on x86, so the input is first clamped with
+    /// compares and selects (`maxps`, blends) into the range where a plain
+    /// `fptosi`/`fptoui` (`cvttps2dq`, `cvttpd2dq`) is exact, and lanes at
+    /// or above the range's end get the maximum afterwards.
     pub(crate) fn op_v_trunc_sat(&mut self, from: Shape, sign: Sign) -> Result<(), CompileError> {
-        let a = self.pop_v(from)?;
-        let ret = self.cx.i32_type().vec_type(from.lanes());
-        let name = match sign {
-            Sign::Signed => "llvm.fptosi.sat",
-            Sign::Unsigned => "llvm.fptoui.sat",
+        let x = self.pop_v(from)?;
+        let n = from.lanes();
+        let fty = self.vec_type(from);
+        let elem = fty.get_element_type().into_float_type();
+        let fsplat = |v: f64| VectorType::const_vector(&vec![elem.const_float(v); n as usize]);
+        let ret = self.cx.i32_type().vec_type(n);
+        let (min, end, max) = match sign {
+            Sign::Signed => (-2_147_483_648.0, 2_147_483_648.0, 0x7fff_ffff),
+            Sign::Unsigned => (0.0, 4_294_967_296.0, 0xffff_ffff),
         };
-        let v =
-            self.call_vector_intrinsic(name, &[ret.into(), a.get_type().into()], &[a.into()])?;
-        let v = if from.lanes() == 2 {
-            let zero = ret.const_zero();
-            self.shuffle(v, zero, 0..4)?
+        let b = self.builder;
+        let in_low = b.build_float_compare(FloatPredicate::OGE, x, fsplat(min), "ge_min")?;
+        let x1 = b
+            .build_select(in_low, x, fsplat(min), "clamp_low")?
+            .into_vector_value();
+        let too_big = b.build_float_compare(FloatPredicate::OGE, x, fsplat(end), "too_big")?;
+        let x2 = b
+            .build_select(too_big, fsplat(0.0), x1, "clamp_high")?
+            .into_vector_value();
+        let r = match sign {
+            Sign::Signed => {
+                let nan = b.build_float_compare(FloatPredicate::UNO, x, x, "nan")?;
+                let x3 = b
+                    .build_select(nan, fsplat(0.0), x2, "no_nan")?
+                    .into_vector_value();
+                b.build_float_to_signed_int(x3, ret, "trunc_s")?
+            }
+            // NaN already failed `>= 0` and became 0.
+            Sign::Unsigned => b.build_float_to_unsigned_int(x2, ret, "trunc_u")?,
+        };
+        let max =
+            VectorType::const_vector(&vec![self.cx.i32_type().const_int(max, false); n as usize]);
+        let v = b
+            .build_select(too_big, max, r, "saturate")?
+            .into_vector_value();
+        let v = if n == 2 {
+            self.shuffle(v, ret.const_zero(), 0..4)?
         } else {
             v
         };
