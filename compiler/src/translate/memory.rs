@@ -275,14 +275,20 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         if self.env.config.bounds_checks != BoundsChecks::GuardPages {
             return Ok(());
         }
+        // Through what a load's value passes before it is pushed: an
+        // extension, and for SIMD loads a bitcast to `v128`, the lane
+        // `insertelement` (operand 1) and the splat shuffle (operand 0).
         let mut inst = dropped.as_instruction_value();
-        if let Some(ext) = inst.filter(|i| {
-            matches!(
-                i.get_opcode(),
-                InstructionOpcode::SExt | InstructionOpcode::ZExt
-            )
-        }) {
-            inst = match ext.get_operand(0) {
+        while let Some(wrapper) = inst {
+            let operand = match wrapper.get_opcode() {
+                InstructionOpcode::SExt
+                | InstructionOpcode::ZExt
+                | InstructionOpcode::BitCast
+                | InstructionOpcode::ShuffleVector => 0,
+                InstructionOpcode::InsertElement => 1,
+                _ => break,
+            };
+            inst = match wrapper.get_operand(operand) {
                 Some(Operand::Value(v)) => v.as_instruction_value(),
                 _ => None,
             };
