@@ -570,14 +570,30 @@ fn build_array_trampoline<'ctx>(
     for (i, &p) in ty.params.iter().enumerate() {
         let slot = val_raw_slot(env, builder, values, i)?;
         let v = builder.build_load(llvm_type(cx, p)?, slot, "arg")?;
+        set_val_raw_alignment(v.as_instruction_value())?;
         args.push(v.into());
     }
     let call = builder.build_call(callee, &args, "")?;
     set_wasm_call_abi(cx, call);
     if let inkwell::values::ValueKind::Basic(result) = call.try_as_basic_value() {
-        builder.build_store(values, result)?;
+        let store = builder.build_store(values, result)?;
+        set_val_raw_alignment(Some(store))?;
     }
     builder.build_return(None)?;
+    Ok(())
+}
+
+/// The host's `ValRaw` array promises 8-byte alignment only (its slots
+/// are 16 bytes, but the host may keep them in any buffer), so a `v128`
+/// moves through it with unaligned vector instructions.
+fn set_val_raw_alignment(
+    access: Option<inkwell::values::InstructionValue<'_>>,
+) -> Result<(), CompileError> {
+    if let Some(access) = access {
+        access
+            .set_alignment(8)
+            .map_err(|e| CompileError::Internal(format!("ValRaw alignment: {e}")))?;
+    }
     Ok(())
 }
 
