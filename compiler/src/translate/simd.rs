@@ -1150,14 +1150,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             VFloatBinary::Div => self.quiet_nan_v(b.build_float_div(lhs, rhs, "fdiv")?)?,
             VFloatBinary::Min => self.float_min_max(s, lhs, rhs, FloatPredicate::OLT)?,
             VFloatBinary::Max => self.float_min_max(s, lhs, rhs, FloatPredicate::OGT)?,
-            VFloatBinary::PMin => {
-                let lt = b.build_float_compare(FloatPredicate::OLT, rhs, lhs, "lt")?;
-                b.build_select(lt, rhs, lhs, "pmin")?.into_vector_value()
-            }
-            VFloatBinary::PMax => {
-                let lt = b.build_float_compare(FloatPredicate::OLT, lhs, rhs, "lt")?;
-                b.build_select(lt, rhs, lhs, "pmax")?.into_vector_value()
-            }
+            // b < a ? b : a
+            VFloatBinary::PMin => self.x86_min_max(s, rhs, lhs, FloatPredicate::OLT)?,
+            // a < b ? b : a, that is b > a ? b : a
+            VFloatBinary::PMax => self.x86_min_max(s, rhs, lhs, FloatPredicate::OGT)?,
         };
         self.push_v(v)
     }
@@ -1203,10 +1199,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .into_vector_value())
     }
 
-    /// `a pred b ? a : b`, lane-wise: `minps`/`maxps` (`minpd`/`maxpd`)
-    /// on x86, which LLVM does not select from the compare and select
-    /// (they differ from it for `±0` only in which zero they return, and
-    /// LLVM may not assume which one we want); the compare and select
+    /// `a pred b ? a : b`, lane-wise (`pred` OLT or OGT): exactly x86's
+    /// `minps`/`maxps` (`minpd`/`maxpd`), which LLVM will not select from
+    /// the compare and select unless it may ignore the sign of zero, so
+    /// the instruction is asked for by name on x86; the compare and select
     /// elsewhere.
     fn x86_min_max(
         &self,
