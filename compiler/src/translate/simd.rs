@@ -1044,13 +1044,34 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.push_v(v)
     }
 
-    /// `extadd_pairwise`: adjacent lanes extended and added.
+    /// `extadd_pairwise`: adjacent lanes extended and added. On x86 the
+    /// multiply-add instructions with a vector of ones do it in one:
+    /// `pmaddubsw` (SSSE3) for bytes, which multiplies unsigned bytes of
+    /// its first operand by signed bytes of its second (sums of two bytes
+    /// never saturate), and `pmaddwd` for signed halfwords.
     pub(crate) fn op_extadd_pairwise(
         &mut self,
         from: Shape,
         sign: Sign,
     ) -> Result<(), CompileError> {
         let a = self.pop_v(from)?;
+        let ones = self.splat_const(from, 1);
+        let madd = match (from, sign) {
+            (Shape::I8x16, Sign::Signed) if self.env.cpu_features.contains(X86Feature::Ssse3) => {
+                Some(("llvm.x86.ssse3.pmadd.ub.sw.128", ones, a))
+            }
+            (Shape::I8x16, Sign::Unsigned) if self.env.cpu_features.contains(X86Feature::Ssse3) => {
+                Some(("llvm.x86.ssse3.pmadd.ub.sw.128", a, ones))
+            }
+            (Shape::I16x8, Sign::Signed) if self.on_x86() => {
+                Some(("llvm.x86.sse2.pmadd.wd", a, ones))
+            }
+            _ => None,
+        };
+        if let Some((name, x, y)) = madd {
+            let v = self.call_vector_intrinsic(name, &[], &[x.into(), y.into()])?;
+            return self.push_v(v);
+        }
         let n = from.lanes() / 2;
         let even = self.shuffle(a, a, (0..n).map(|i| 2 * i))?;
         let odd = self.shuffle(a, a, (0..n).map(|i| 2 * i + 1))?;
@@ -1199,6 +1220,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .into_vector_value())
     }
 
+    /// Whether the target is x86-64, where SSE2 is always there.
+    fn on_x86(&self) -> bool {
+        self.module
+            .get_triple()
+            .as_str()
+            .to_bytes()
+            .starts_with(b"x86_64")
+    }
+
     /// `a pred b ? a : b`, lane-wise (`pred` OLT or OGT): exactly x86's
     /// `minps`/`maxps` (`minpd`/`maxpd`), which LLVM will not select from
     /// the compare and select unless it may ignore the sign of zero, so
@@ -1211,13 +1241,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         c: VectorValue<'ctx>,
         pred: FloatPredicate,
     ) -> Result<VectorValue<'ctx>, CompileError> {
-        let on_x86 = self
-            .module
-            .get_triple()
-            .as_str()
-            .to_bytes()
-            .starts_with(b"x86_64");
-        if on_x86 {
+        if self.on_x86() {
             let name = match (s, pred == FloatPredicate::OLT) {
                 (Shape::F32x4, true) => "llvm.x86.sse.min.ps",
                 (Shape::F32x4, false) => "llvm.x86.sse.max.ps",
