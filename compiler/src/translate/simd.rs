@@ -547,6 +547,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.shuffle(one, undef, (0..ty.get_size()).map(|_| 0))
     }
 
+    /// [`Self::call_intrinsic`] for an intrinsic returning a vector (the
+    /// sibling of `call_int_intrinsic` and `call_float_intrinsic`).
     fn call_vector_intrinsic(
         &self,
         name: &str,
