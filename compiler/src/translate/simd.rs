@@ -7,13 +7,17 @@
 //! the lane shape it works on ([`Shape`]) and its result back, which LLVM
 //! folds away. Operators are written as portable IR that LLVM's x86 back
 //! end selects single instructions for (saturating arithmetic, `pavg`,
-//! `pack*`, `pmovmskb`, `ptest`, `pmaddwd`, ...); only `i8x16.swizzle` picks
-//! an x86 intrinsic (`pshufb`), when the CPU has SSSE3.
+//! `pack*`, `pmovmskb`, `ptest`, `pmaddwd`, ...). Where it does not, x86
+//! instructions are called by name, each behind a check of the target
+//! (`on_x86`) or CPU feature and with a portable fallback: `pshufb`
+//! (swizzle), `pmulhrsw` (q15mulr), `pmaddubsw`/`pmaddwd`
+//! (extadd_pairwise), `minps`/`maxps` (min, max, pmin, pmax).
 //!
 //! Rule: exact wasm semantics lane by lane and no fast-math: float
 //! arithmetic results go through [`FuncTranslator::quiet_nan_v`] like the
-//! scalar ones, `abs`/`neg` and lane moves are bit operations that keep
-//! NaN payloads, shift counts are taken modulo the lane width, and every
+//! scalar ones (min/max blend in the canonical NaN themselves), `abs`/`neg`,
+//! `pmin`/`pmax` and lane moves keep NaN payloads, shift counts are taken
+//! modulo the lane width, and every
 //! linear-memory access goes through `effective_address` plus
 //! `linear_load`/`linear_store` (memory.rs).
 
