@@ -59,6 +59,10 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
     pub(crate) helper_memory_grow: FunctionValue<'ctx>,
     /// The `tune-cpu` attribute of every function, if any.
     pub(crate) tune_cpu: Option<&'static str>,
+    /// The CPU features the code may use (empty off x86-64): a few SIMD
+    /// operators have no portable IR that lowers well and pick an x86
+    /// instruction when it is there.
+    pub(crate) cpu_features: wasmo_artifact_format::CpuFeatures,
 }
 
 impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
@@ -206,6 +210,7 @@ pub(crate) fn llvm_type<'ctx>(
         ValType::I64 => cx.i64_type().into(),
         ValType::F32 => cx.f32_type().into(),
         ValType::F64 => cx.f64_type().into(),
+        ValType::V128 => v128_type(cx).into(),
         other => {
             return Err(CompileError::Unsupported {
                 feature: format!("{other} values"),
@@ -213,6 +218,14 @@ pub(crate) fn llvm_type<'ctx>(
             })
         }
     })
+}
+
+/// The LLVM type every `v128` has on the operand stack, in locals, globals,
+/// parameters and results: `<4 x i32>`, as clang's `v128_t`. A vector
+/// type, so calls pass it in an SSE register; operators bitcast it to the
+/// lane shape they work on, which costs nothing.
+pub(crate) fn v128_type(cx: &Context) -> inkwell::types::VectorType<'_> {
+    cx.i32_type().vec_type(4)
 }
 
 /// LLVM's number for the `swiftcc` calling convention (`CallingConv::Swift`).
@@ -432,6 +445,7 @@ pub(crate) fn compile_chunk(
         ptr: cx.ptr_type(AddressSpace::default()),
         helper_memory_grow: declare_helper(&cx, &module, Helper::MemoryGrow),
         tune_cpu: target.tune_cpu,
+        cpu_features: target.cpu_features,
     };
 
     for def in chunk.funcs.clone() {
@@ -617,6 +631,7 @@ fn build_array_trampoline<'ctx>(
     for (i, &p) in ty.params.iter().enumerate() {
         let slot = val_raw_slot(env, builder, values, i)?;
         let v = builder.build_load(llvm_type(cx, p)?, slot, "arg")?;
+        set_val_raw_alignment(v.as_instruction_value())?;
         args.push(v.into());
     }
     let call = builder.build_call(callee, &args, "")?;
@@ -624,9 +639,24 @@ fn build_array_trampoline<'ctx>(
     let results = unpack_results(builder, call.try_as_basic_value().basic(), ty.results.len())?;
     for (i, v) in results.into_iter().enumerate() {
         let slot = val_raw_slot(env, builder, values, i)?;
-        builder.build_store(slot, v)?;
+        let store = builder.build_store(slot, v)?;
+        set_val_raw_alignment(Some(store))?;
     }
     builder.build_return(None)?;
+    Ok(())
+}
+
+/// The host's `ValRaw` array promises 8-byte alignment only (its slots
+/// are 16 bytes, but the host may keep them in any buffer), so a `v128`
+/// moves through it with unaligned vector instructions.
+fn set_val_raw_alignment(
+    access: Option<inkwell::values::InstructionValue<'_>>,
+) -> Result<(), CompileError> {
+    if let Some(access) = access {
+        access
+            .set_alignment(8)
+            .map_err(|e| CompileError::Internal(format!("ValRaw alignment: {e}")))?;
+    }
     Ok(())
 }
 

@@ -33,6 +33,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::MULTI_VALUE
         | wasmparser::WasmFeatures::BULK_MEMORY
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
+        | wasmparser::WasmFeatures::SIMD
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -43,7 +44,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::SIGN_EXTENSION
             | WasmFeatures::SATURATING_FLOAT_TO_INT
             | WasmFeatures::MULTI_VALUE
-            | WasmFeatures::BULK_MEMORY,
+            | WasmFeatures::BULK_MEMORY
+            | WasmFeatures::SIMD,
     )
 }
 
@@ -461,6 +463,7 @@ fn const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, CompileErro
             wasmparser::Operator::I64Const { value } => ConstOp::I64Const(value),
             wasmparser::Operator::F32Const { value } => ConstOp::F32Const(value.bits()),
             wasmparser::Operator::F64Const { value } => ConstOp::F64Const(value.bits()),
+            wasmparser::Operator::V128Const { value } => ConstOp::V128Const(*value.bytes()),
             wasmparser::Operator::GlobalGet { global_index } => {
                 ConstOp::GlobalGet(GlobalIndex(global_index))
             }

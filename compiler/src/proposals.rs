@@ -10,8 +10,8 @@
 //!
 //! Rule: what passes this gate is exactly what `module_info` and the
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
-//! conversions, multi-value and bulk memory's `memory.copy`/`memory.fill`
-//! and segment forms); implementing a proposal means removing its refusal here
+//! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`
+//! and segment forms, and SIMD); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -221,6 +221,7 @@ impl Gate {
                 | Operator::I64Const { .. }
                 | Operator::F32Const { .. }
                 | Operator::F64Const { .. }
+                | Operator::V128Const { .. }
                 | Operator::End => {}
                 Operator::GlobalGet { global_index } if global_index < self.imported_globals => {}
                 Operator::GlobalGet { .. } => {
@@ -302,11 +303,10 @@ fn global_type(g: &GlobalType, offset: u64) -> Result<(), CompileError> {
     val_type(g.content_type, "globals", offset)
 }
 
-/// A numeric value type; `place` says where the type was found.
+/// A number or vector value type; `place` says where the type was found.
 fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
     match ty {
-        ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 => Ok(()),
-        ValType::V128 => Err(refuse(&format!("`v128` {place}"), "simd", offset)),
+        ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 | ValType::V128 => Ok(()),
         ValType::Ref(r) => {
             let what = match r.heap_type() {
                 HeapType::Concrete(_) | HeapType::Exact(_) => {
@@ -362,6 +362,7 @@ macro_rules! proposal_of {
     (one @sign_extension $op:ident) => { None };
     (one @saturating_float_to_int $op:ident) => { None };
     (one @bulk_memory MemoryCopy) => { None };
+    (one @simd $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))

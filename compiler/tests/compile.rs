@@ -292,8 +292,7 @@ fn many_functions_compile_in_several_chunks() {
 fn unsupported_proposals_are_reported() {
     // The validator accepts every proposal; the translator's stub names
     // it (tests/proposals.rs has one case per proposal).
-    let bytes =
-        wasm("(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))");
+    let bytes = wasm("(module (memory 1) (func (data.drop 0)) (data \"x\"))");
     match compile(&bytes, &CompileConfig::default()) {
         Err(CompileError::Unsupported { feature, .. }) => {
             assert!(feature.contains("bulk-memory"), "{feature}")

@@ -11,41 +11,16 @@ use wasmo_compiler::{compile, CompileConfig, CompileError};
 /// (case, module text, proposal named, byte offset).
 const CASES: &[(&str, &str, &str, u64)] = &[
     (
-        "simd_op",
-        r#"(module (func (drop (v128.const i64x2 0 0))))"#,
-        "simd",
-        0x17,
+        "relaxed_simd_op",
+        r#"(module (func (result v128) (f32x4.relaxed_madd (v128.const i64x2 0 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0))))"#,
+        "relaxed-simd",
+        0x4e,
     ),
     (
-        "simd_local",
-        r#"(module (func (local v128)))"#,
-        "simd",
-        0x17,
-    ),
-    ("simd_param", r#"(module (func (param v128)))"#, "simd", 0xb),
-    (
-        "multi_value_func",
-        r#"(module (func (result i32 i32) (i32.const 1) (i32.const 2)))"#,
-        "multi-value",
-        0xb,
-    ),
-    (
-        "multi_value_block",
-        r#"(module (func (result i32) (i32.const 1) (block (param i32) (result i32))))"#,
-        "multi-value",
+        "bulk_memory_data_drop",
+        r#"(module (memory 1) (func (data.drop 0)) (data "x"))"#,
+        "bulk-memory",
         0x1f,
-    ),
-    (
-        "bulk_memory_op",
-        r#"(module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))"#,
-        "bulk-memory",
-        0x22,
-    ),
-    (
-        "bulk_memory_passive_data",
-        r#"(module (memory 1) (data "x"))"#,
-        "bulk-memory",
-        0x10,
     ),
     (
         "reference_types_externref_table",

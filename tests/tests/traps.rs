@@ -606,3 +606,32 @@ fn call_indirect_through_sealed_tables() {
         );
     }
 }
+
+/// Every kind of SIMD load whose value is dropped still traps out of
+/// bounds under guard pages: the extend, splat, zero and lane loads wrap
+/// the access in a conversion, `insertelement` or shuffle, which the
+/// dropped-load rule must see through.
+#[test]
+fn issue10_dropped_simd_loads_trap() {
+    let text = r#"(module
+      (memory 1)
+      (func $full (export "full") (param i32) (drop (v128.load (local.get 0))))
+      (func $extend (export "extend") (param i32) (drop (v128.load8x8_s (local.get 0))))
+      (func $splat (export "splat") (param i32) (drop (v128.load8_splat (local.get 0))))
+      (func $zero (export "zero") (param i32) (drop (v128.load32_zero (local.get 0))))
+      (func $lane (export "lane") (param i32)
+        (drop (v128.load16_lane 3 (local.get 0) (v128.const i64x2 0 0)))))"#;
+    for bounds in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let c = load(text, bounds);
+        let instance = instantiate(&c.module, &Imports::new());
+        for name in ["full", "extend", "splat", "zero", "lane"] {
+            expect_trap_code(
+                &instance,
+                name,
+                &[Val::I32(0x7fff_0000)],
+                TrapCode::MemoryOutOfBounds,
+                name,
+            );
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //! `run::NAME` (`wasmo run`, compile cache in a temporary directory) and
 //! `exec::NAME` (`wasmoc build` then `wasmo exec`), each checked against
 //! `NAME.stdout`, `NAME.stderr` and `NAME.status` beside the source.
-//! `NAME.args` (optional) holds the arguments, one per line; `NAME.stdin`
+//! `NAME.cflags` (optional) holds extra clang flags for the wasm build
+//! (`-msimd128`); `NAME.args` (optional) holds the arguments, one per line; `NAME.stdin`
 //! (optional) is fed to stdin; if `NAME.pipe` exists, the reading end of
 //! stdout is closed at once (`wasmo exec app.wasmo | head -0`) and there is
 //! no `.stdout`. `BLESS=1` rewrites the goldens.
@@ -87,6 +88,8 @@ fn clang(src: &Path, out: &Path, target: Option<&str>) -> Result<(), Failed> {
     let mut cmd = Command::new("clang-19");
     if let Some(t) = target {
         cmd.arg(format!("--target={t}"));
+        let flags = read_opt(&src.with_extension("cflags")).unwrap_or_default();
+        cmd.args(flags.split_whitespace());
     }
     // The programs share the errno-naming helpers of wasmo-wasi's tests.
     let common = Path::new(env!("CARGO_MANIFEST_DIR")).join("../loader/wasi/tests/c");

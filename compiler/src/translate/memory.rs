@@ -101,7 +101,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// Pops an address and returns the host pointer of an access of `size`
     /// bytes at `memarg`, bounds-checked as the strategy requires, and
     /// whether the access itself may fault (see the module docs).
-    fn effective_address(
+    pub(crate) fn effective_address(
         &mut self,
         memarg: &wasmparser::MemArg,
         size: u32,
@@ -178,8 +178,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     ) -> Result<(), CompileError> {
         let size = self.store_size(mem_ty)?;
         let access = self.effective_address(memarg, size)?;
-        let v = self.builder.build_load(mem_ty, access.ptr, "load")?;
-        self.finish_access(v.as_instruction_value(), &access)?;
+        let v = self.linear_load(mem_ty, &access)?;
         let v = match (extend, v, result_ty) {
             (Extend::Signed, BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(t)) => {
                 self.builder.build_int_s_extend(i, t, "sext")?.into()
@@ -210,16 +209,43 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         };
         let size = self.store_size(value.get_type())?;
         let access = self.effective_address(memarg, size)?;
+        self.linear_store(value, &access)
+    }
+
+    /// Loads a `ty` from linear memory at `access` (from
+    /// [`Self::effective_address`]): unaligned, tagged as linear memory,
+    /// volatile if it may fault (the exact-trap rule).
+    pub(crate) fn linear_load(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        access: &Access<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>, CompileError> {
+        let v = self.builder.build_load(ty, access.ptr, "load")?;
+        self.finish_access(v.as_instruction_value(), access)?;
+        Ok(v)
+    }
+
+    /// Stores `value` to linear memory at `access` (from
+    /// [`Self::effective_address`]), as [`Self::linear_load`] loads.
+    pub(crate) fn linear_store(
+        &self,
+        value: BasicValueEnum<'ctx>,
+        access: &Access<'ctx>,
+    ) -> Result<(), CompileError> {
         let store = self.builder.build_store(access.ptr, value)?;
-        self.finish_access(Some(store), &access)?;
+        self.finish_access(Some(store), access)?;
         Ok(())
     }
 
-    fn store_size(&self, ty: BasicTypeEnum<'ctx>) -> Result<u32, CompileError> {
+    /// The size in bytes of an access of type `ty` (scalar or vector).
+    pub(crate) fn store_size(&self, ty: BasicTypeEnum<'ctx>) -> Result<u32, CompileError> {
         let bits = match ty {
             BasicTypeEnum::IntType(t) => t.get_bit_width(),
             BasicTypeEnum::FloatType(t) if t == self.cx.f32_type() => 32,
             BasicTypeEnum::FloatType(_) => 64,
+            BasicTypeEnum::VectorType(v) => {
+                return Ok(v.get_size() * self.store_size(v.get_element_type())?)
+            }
             other => {
                 return Err(CompileError::Internal(format!(
                     "memory access of type {}",
@@ -356,7 +382,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
 /// The host address of a linear-memory access, and whether the access
 /// itself may fault (guard pages, address not known to be in bounds).
-struct Access<'ctx> {
+pub(crate) struct Access<'ctx> {
     ptr: PointerValue<'ctx>,
     may_fault: bool,
 }

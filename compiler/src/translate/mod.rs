@@ -3,7 +3,7 @@
 //! [`FuncTranslator`] implements `wasmparser::VisitOperator` (in `visit.rs`):
 //! one short `visit_*` method per opcode that delegates to typed helpers in
 //! the category files (`numeric.rs`, `conversion.rs`, `memory.rs`,
-//! `control.rs`, `call.rs`, `variable.rs`). Rule: no giant `match` on
+//! `control.rs`, `call.rs`, `variable.rs`, `simd.rs`). Rule: no giant `match` on
 //! operators; no `.unwrap()` on builder calls (`?` them); every trap goes
 //! through [`FuncTranslator::trap_if`] or [`FuncTranslator::trap`] with its
 //! exact [`TrapCode`].
@@ -21,6 +21,7 @@ mod control;
 mod conversion;
 mod memory;
 mod numeric;
+mod simd;
 mod variable;
 mod visit;
 

@@ -303,6 +303,16 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     pub(crate) fn op_int_compare(&mut self, pred: IntPredicate) -> Result<(), CompileError> {
         let rhs = self.pop_int()?;
         let lhs = self.pop_int()?;
+        self.push_int_compare(pred, lhs, rhs)
+    }
+
+    /// Pushes `lhs <pred> rhs` as the wasm `i32` 0 or 1.
+    pub(crate) fn push_int_compare(
+        &mut self,
+        pred: IntPredicate,
+        lhs: IntValue<'ctx>,
+        rhs: IntValue<'ctx>,
+    ) -> Result<(), CompileError> {
         let cond = self.builder.build_int_compare(pred, lhs, rhs, "icmp")?;
         self.push_bool(cond)
     }

@@ -5,18 +5,21 @@
 //! visitor returns at once while `!self.reachable`, except the structured
 //! ones, which count the blocks opened in dead code (`dead_depth`) so the
 //! `else`/`end` that closes live code is still found. Rule: numeric
-//! operators come from `numeric_visitors!` (numeric.rs), operators of
-//! proposals we do not support from the `unsupported_visitors!` stubs
-//! (whole proposals, or single operators of a proposal already built, such
-//! as bulk memory's `memory.copy` and `memory.fill`); the other operators
-//! are written here by hand.
+//! operators come from `numeric_visitors!` (numeric.rs), SIMD ones from
+//! `simd_visitors!` (simd.rs), operators of proposals we do not support
+//! from the `unsupported_visitors!` stubs (whole proposals, or single
+//! operators of a proposal already built, such as bulk memory's
+//! `memory.copy` and `memory.fill`); the other operators are written here
+//! by hand.
 
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
+use super::simd::prelude::*;
+use super::simd::simd_visitors;
 use super::FuncTranslator;
 use crate::CompileError;
 use inkwell::types::{BasicTypeEnum, IntType};
-use wasmparser::{MemArg, VisitOperator};
+use wasmparser::{MemArg, VisitOperator, VisitSimdOperator};
 
 /// Returns `Ok(())` from the visitor when the current code is dead.
 macro_rules! skip_if_dead {
@@ -39,6 +42,7 @@ macro_rules! unsupported_visitors {
     (one @saturating_float_to_int $($rest:tt)*) => {};
     (one @bulk_memory MemoryCopy $($rest:tt)*) => {};
     (one @bulk_memory MemoryFill $($rest:tt)*) => {};
+    (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
             $($(let _ = $arg;)*)?
@@ -100,23 +104,13 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 }
 
-/// SIMD and relaxed SIMD: all stubs for now.
-impl<'w, 'a, 'ctx> wasmparser::VisitSimdOperator<'w> for FuncTranslator<'a, 'ctx> {
-    wasmparser::for_each_visit_simd_operator!(unsupported_visitors);
-}
-
 impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     type Output = Result<(), CompileError>;
 
     numeric_visitors!();
     wasmparser::for_each_visit_operator!(unsupported_visitors);
 
-    // Without this the reader reports a SIMD opcode as malformed
-    // ("unexpected SIMD opcode"); with it, the stubs below name the
-    // proposal.
-    fn simd_visitor(
-        &mut self,
-    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'w, Output = Self::Output>> {
+    fn simd_visitor(&mut self) -> Option<&mut dyn VisitSimdOperator<'w, Output = Self::Output>> {
         Some(self)
     }
 
@@ -335,4 +329,10 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
         skip_if_dead!(self);
         self.op_memory_fill(mem)
     }
+}
+
+/// The SIMD operators (`simd.rs`); relaxed SIMD is not supported.
+impl<'w, 'a, 'ctx> VisitSimdOperator<'w> for FuncTranslator<'a, 'ctx> {
+    simd_visitors!();
+    wasmparser::for_each_visit_simd_operator!(unsupported_visitors);
 }
