@@ -97,6 +97,21 @@ pub struct CompileConfig {
     pub cpu: CpuSelection,
     /// Bounds-check strategy for linear memory.
     pub bounds_checks: BoundsChecks,
+    /// Which WebAssembly a module is validated against.
+    pub wasm: WasmVersion,
+}
+
+/// Which version of WebAssembly a module is validated against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WasmVersion {
+    /// Everything wasmo compiles; a valid module that uses a proposal
+    /// wasmo lacks is [`CompileError::Unsupported`], naming it.
+    #[default]
+    Latest,
+    /// WebAssembly 1.0 alone: anything a later version added is invalid,
+    /// as the 1.0 spec suite expects (several memories, a `shared` global,
+    /// an overlong table index in `call_indirect`, ...).
+    V1,
 }
 
 /// Why a module could not be compiled.
@@ -172,7 +187,7 @@ const GIANT_FUNC_BYTES: u64 = 1024 * 1024;
 
 /// Compiles a WebAssembly binary into the bytes of a `.wasmo` artifact.
 pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileError> {
-    let info = module_info::read_module(wasm)?;
+    let info = module_info::read_module(wasm, config.wasm)?;
     let target = target::TargetSetup::new(config)?;
     check_linkable(&target)?;
     let chunks = plan_chunks(&info, config.opt_level);
@@ -334,7 +349,7 @@ mod tests {
             Ok(w) => w,
             Err(e) => panic!("bad wat: {e}"),
         };
-        let info = match module_info::read_module(&wasm) {
+        let info = match module_info::read_module(&wasm, WasmVersion::Latest) {
             Ok(i) => i,
             Err(e) => panic!("read: {e}"),
         };

