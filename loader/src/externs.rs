@@ -52,6 +52,10 @@ impl Default for MemoryConfig {
 }
 
 /// A linear memory of a [`Store`](crate::Store).
+///
+/// Methods that return no `Result` panic when given another store than the
+/// one the memory belongs to (as in Wasmtime); the others return
+/// [`CallError::WrongStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Memory {
     pub(crate) store: StoreId,
@@ -290,6 +294,9 @@ impl MemoryData {
 }
 
 /// A table of a [`Store`](crate::Store).
+///
+/// Methods that return no `Result` panic when given another store than the
+/// one the table belongs to; the others return [`CallError::WrongStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Table {
     pub(crate) store: StoreId,
@@ -432,6 +439,9 @@ impl TableData {
 }
 
 /// A global variable of a [`Store`](crate::Store).
+///
+/// Methods that return no `Result` panic when given another store than the
+/// one the global belongs to; the others return [`CallError::WrongStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Global {
     pub(crate) store: StoreId,

@@ -33,6 +33,9 @@ use crate::values::Val;
 /// a host closure. Two handles name the same function exactly when they
 /// are equal (an imported function is the function that fills the
 /// import).
+///
+/// [`Func::ty`] panics when given another store than the function's;
+/// [`Func::call`] returns [`CallError::WrongStore`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Func {
     pub(crate) store: StoreId,
@@ -214,7 +217,8 @@ impl Func {
 
     /// Calls the function with `params`, writing its results to `results`
     /// (exactly as many as it has). Allocates nothing for up to eight
-    /// parameters and results.
+    /// parameters and results (but to root an externref the store has not
+    /// seen before).
     pub fn call(
         &self,
         mut store: impl AsContextMut,

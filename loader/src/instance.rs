@@ -33,6 +33,9 @@ use crate::types::{extern_type_matches, ExternType};
 use crate::vm::{Block, Slot};
 
 /// An instance of a module in a [`Store`](crate::Store).
+///
+/// Its methods panic when given another store than the instance's. The
+/// instance lives as long as its store, whatever happens to the handle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Instance {
     pub(crate) store: StoreId,
