@@ -165,3 +165,72 @@ fn issue9_memory_is_borrowed_from_the_store() {
     assert_eq!(mem.data(&store).len(), 2 << 16);
     assert_eq!(mem.data(&store)[3], 9);
 }
+
+/// A host function that writes the caller's memory, keeps count in the
+/// store's data and calls back into the same instance (host -> wasm ->
+/// host -> wasm on one store).
+const REENTRANT: &str = r#"(module
+  (import "host" "poke" (func $poke (param i32) (result i32)))
+  (memory (export "m") 1)
+  (func (export "get") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "run") (param i32) (result i32) (call $poke (local.get 0))))"#;
+
+#[test]
+fn host_functions_reach_their_store_and_reenter_it() {
+    use wasmo_loader::{FuncType, HostError, ValType};
+    for strategy in STRATEGIES {
+        let c = load(REENTRANT, strategy);
+        let mut store: Store<u32> = Store::new(0);
+        let ty = FuncType {
+            params: vec![ValType::I32],
+            results: vec![ValType::I32],
+        };
+        let poke = Func::new(&mut store, ty, |mut caller, args, results| {
+            let at = args[0].i32().unwrap_or(0);
+            let mem = caller
+                .get_export("m")
+                .and_then(Extern::into_memory)
+                .ok_or(HostError::Message("no memory".into()))?;
+            assert_eq!(caller.memory(), Some(mem));
+            mem.data_mut(&mut caller)[at as usize] = 5;
+            *caller.data_mut() += 1;
+            let get = caller
+                .get_export("get")
+                .and_then(Extern::into_func)
+                .ok_or(HostError::Message("no get".into()))?;
+            let mut r = [Val::I32(0)];
+            get.call(&mut caller, &[Val::I32(at)], &mut r)
+                .map_err(|e| HostError::Message(e.to_string()))?;
+            results[0] = Val::I32(r[0].i32().unwrap_or(0) + 1);
+            Ok(())
+        });
+        let mut imports = Imports::new();
+        imports.define("host", "poke", Extern::Func(poke));
+        let i = match Instance::new(&mut store, &c.module, &imports) {
+            Ok(i) => i,
+            Err(e) => panic!("instantiating: {e}"),
+        };
+        let run = match i.get_func(&store, "run") {
+            Some(f) => f,
+            None => panic!("no `run`"),
+        };
+        let mut r = [Val::I32(0)];
+        for n in 1..=3 {
+            match run.call(&mut store, &[Val::I32(10 * n)], &mut r) {
+                Ok(()) => assert!(matches!(r, [Val::I32(6)])),
+                Err(e) => panic!("run: {e}"),
+            }
+            assert_eq!(*store.data(), n as u32);
+        }
+        // The store moves to another thread whole, and works there.
+        let moved = std::thread::spawn(move || {
+            let r = run.call(&mut store, &[Val::I32(7)], &mut [Val::I32(0)]);
+            (store, r.is_ok())
+        })
+        .join();
+        match moved {
+            Ok((store, true)) => assert_eq!(*store.data(), 4),
+            _ => panic!("the call on another thread failed"),
+        }
+    }
+}
