@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tempfile::TempDir;
 use wasmo_compiler::{CompileConfig, OptLevel};
-use wasmo_loader::{Extern, Func, FuncType, Imports, Instance, Module, Val, ValType};
+use wasmo_loader::{Extern, Func, FuncType, Imports, Instance, Module, Store, Val, ValType};
 
 fn fib_wasm() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fib.wat");
@@ -197,9 +197,14 @@ fn load_wat(text: &str, dir: &TempDir, name: &str) -> Option<Module> {
     }
 }
 
-/// Instantiates `module`, or says why not.
-fn instantiate(module: &Module, imports: &Imports, name: &str) -> Option<Instance> {
-    match Instance::new(module, imports) {
+/// Instantiates `module` in `store`, or says why not.
+fn instantiate(
+    store: &mut Store<()>,
+    module: &Module,
+    imports: &Imports,
+    name: &str,
+) -> Option<Instance> {
+    match Instance::new(store, module, imports) {
         Ok(i) => Some(i),
         Err(e) => {
             eprintln!("{name}: does not instantiate ({e}); skipping");
@@ -303,19 +308,25 @@ fn load_and_call(c: &mut Criterion) {
     c.bench_function("load+instantiate+call fib(20)", |b| {
         b.iter(|| {
             let module = Module::from_file(&path).ok()?;
-            let instance = Instance::new(&module, &Imports::new()).ok()?;
-            instance.get_func("fib")?.call(&[Val::I32(20)]).ok()
+            let mut store = Store::new(());
+            let instance = Instance::new(&mut store, &module, &Imports::new()).ok()?;
+            let mut r = [Val::I32(0)];
+            instance
+                .get_func(&store, "fib")?
+                .call(&mut store, &[Val::I32(20)], &mut r)
+                .ok()?;
+            Some(r)
         })
     });
 }
 
 /// A host function `(i32) -> i32` that adds one.
-fn host_inc() -> Func {
+fn host_inc(store: &mut Store<()>) -> Func {
     let ty = FuncType {
         params: vec![ValType::I32],
         results: vec![ValType::I32],
     };
-    Func::new_host(ty, |_, args, results| {
+    Func::new(store, ty, |_, args, results| {
         if let (Some(Val::I32(x)), Some(r)) = (args.first(), results.first_mut()) {
             *r = Val::I32(x.wrapping_add(1));
         }
@@ -323,10 +334,17 @@ fn host_inc() -> Func {
     })
 }
 
-fn host_imports() -> Imports {
+fn host_imports(store: &mut Store<()>) -> Imports {
     let mut imports = Imports::new();
-    imports.define("host", "inc", Extern::Func(host_inc()));
+    imports.define("host", "inc", Extern::Func(host_inc(store)));
     imports
+}
+
+/// A fresh store with the host imports of `CALLS_WAT` in it.
+fn store_with_imports() -> (Store<()>, Imports) {
+    let mut store = Store::new(());
+    let imports = host_imports(&mut store);
+    (store, imports)
 }
 
 /// Calls, instantiation with imports, and memory.grow all use this module.
@@ -364,32 +382,47 @@ const CALLS_WAT: &str = r#"(module
 
 fn instantiate_benches(c: &mut Criterion) {
     let Some(dir) = temp_dir() else { return };
-    let imports = host_imports();
+    // A store owns its instances until it is dropped, so every iteration
+    // instantiates into a fresh store (one small allocation), dropped in
+    // the timing as the instance was before stores existed.
     let mut group = c.benchmark_group("instantiate");
     if let Some(module) = load_wat(
         "(module (func (export \"f\") (result i32) (i32.const 1)))",
         &dir,
         "empty",
     ) {
-        if instantiate(&module, &Imports::new(), "empty").is_some() {
+        if instantiate(&mut Store::new(()), &module, &Imports::new(), "empty").is_some() {
             group.bench_function("one func, no memory", |b| {
-                b.iter(|| Instance::new(&module, &Imports::new()).ok())
+                b.iter(|| Instance::new(&mut Store::new(()), &module, &Imports::new()).ok())
             });
         }
     }
     if let Some(module) = load_wat(CALLS_WAT, &dir, "calls") {
-        if instantiate(&module, &imports, "calls").is_some() {
+        let (mut store, imports) = store_with_imports();
+        if instantiate(&mut store, &module, &imports, "calls").is_some() {
+            // The host function is made in the store first, untimed.
             group.bench_function("host import, memory, table, global", |b| {
-                b.iter(|| Instance::new(&module, &imports).ok())
+                b.iter_batched(
+                    store_with_imports,
+                    |(mut store, imports)| {
+                        let i = Instance::new(&mut store, &module, &imports).ok();
+                        drop(store);
+                        i
+                    },
+                    BatchSize::SmallInput,
+                )
             });
         }
     }
     if let Some(gen) = generated() {
         if let Some(path) = write_artifact(&gen.artifact, &dir, "gen.wasmo") {
             match Module::from_file(&path) {
-                Ok(module) if instantiate(&module, &Imports::new(), "gen").is_some() => {
+                Ok(module)
+                    if instantiate(&mut Store::new(()), &module, &Imports::new(), "gen")
+                        .is_some() =>
+                {
                     group.bench_function(format!("gen ({GEN_FUNCS} funcs)"), |b| {
-                        b.iter(|| Instance::new(&module, &Imports::new()).ok())
+                        b.iter(|| Instance::new(&mut Store::new(()), &module, &Imports::new()).ok())
                     });
                 }
                 Ok(_) => {}
@@ -408,28 +441,32 @@ fn calls(c: &mut Criterion) {
     let Some(module) = load_wat(CALLS_WAT, &dir, "calls") else {
         return;
     };
-    let Some(instance) = instantiate(&module, &host_imports(), "calls") else {
+    let (mut store, imports) = store_with_imports();
+    let Some(instance) = instantiate(&mut store, &module, &imports, "calls") else {
         return;
     };
-    let (Some(add1), Some(call_host)) = (instance.get_func("add1"), instance.get_func("call_host"))
-    else {
+    let (Some(add1), Some(call_host)) = (
+        instance.get_func(&store, "add1"),
+        instance.get_func(&store, "call_host"),
+    ) else {
         eprintln!("calls: missing exports; skipping");
         return;
     };
-    match call_host.call(&[Val::I32(HOST_CALLS)]) {
-        Ok(r) if matches!(r.as_slice(), [Val::I32(HOST_CALLS)]) => {}
+    let mut r = [Val::I32(0)];
+    match call_host.call(&mut store, &[Val::I32(HOST_CALLS)], &mut r) {
+        Ok(()) if matches!(r, [Val::I32(HOST_CALLS)]) => {}
         other => {
-            eprintln!("calls: call_host({HOST_CALLS}) gave {other:?}; skipping");
+            eprintln!("calls: call_host({HOST_CALLS}) gave {other:?} {r:?}; skipping");
             return;
         }
     }
     let mut group = c.benchmark_group("call");
     group.bench_function("host_to_wasm add1(i32)", |b| {
-        b.iter(|| add1.call(&[Val::I32(black_box(41))]))
+        b.iter(|| add1.call(&mut store, &[Val::I32(black_box(41))], &mut r))
     });
     group.throughput(Throughput::Elements(HOST_CALLS as u64));
     group.bench_function(format!("wasm_to_host x{HOST_CALLS}"), |b| {
-        b.iter(|| call_host.call(&[Val::I32(black_box(HOST_CALLS))]))
+        b.iter(|| call_host.call(&mut store, &[Val::I32(black_box(HOST_CALLS))], &mut r))
     });
     group.finish();
 }
@@ -442,31 +479,38 @@ fn memory_grow(c: &mut Criterion) {
     let Some(module) = load_wat(CALLS_WAT, &dir, "calls") else {
         return;
     };
-    let imports = host_imports();
-    let Some(instance) = instantiate(&module, &imports, "calls") else {
+    let (mut store, imports) = store_with_imports();
+    let Some(instance) = instantiate(&mut store, &module, &imports, "calls") else {
         return;
     };
-    match instance.get_func("grow1").map(|f| f.call(&[])) {
-        Some(Ok(r)) if matches!(r.as_slice(), [Val::I32(1)]) => {}
+    let mut r = [Val::I32(0)];
+    match instance
+        .get_func(&store, "grow1")
+        .map(|f| f.call(&mut store, &[], &mut r))
+    {
+        Some(Ok(())) if matches!(r, [Val::I32(1)]) => {}
         other => {
-            eprintln!("memory_grow: grow1 gave {other:?}; skipping");
+            eprintln!("memory_grow: grow1 gave {other:?} {r:?}; skipping");
             return;
         }
     }
     let fresh = |export: &str| {
-        let instance = Instance::new(&module, &imports).ok();
-        let func = instance.as_ref().and_then(|i| i.get_func(export));
-        (instance, func)
+        let (mut store, imports) = store_with_imports();
+        let instance = Instance::new(&mut store, &module, &imports).ok();
+        let func = instance.and_then(|i| i.get_func(&store, export));
+        (store, func)
     };
     let mut group = c.benchmark_group("memory_grow");
-    // The instance is built outside the timing and returned so that its
-    // drop (unmapping the memory) is not timed either.
+    // The instance is built in a fresh store outside the timing, and the
+    // store returned so that its drop (unmapping the memory) is not timed
+    // either.
     group.bench_function("1 page, fresh instance", |b| {
         b.iter_batched(
             || fresh("grow1"),
-            |(instance, func)| {
-                let r = func.map(|f| f.call(&[]));
-                (instance, r)
+            |(mut store, func)| {
+                let mut r = [Val::I32(0)];
+                let ok = func.map(|f| f.call(&mut store, &[], &mut r));
+                (store, ok, r)
             },
             BatchSize::SmallInput,
         )
@@ -475,9 +519,10 @@ fn memory_grow(c: &mut Criterion) {
     group.bench_function(format!("1 page x{GROWS}, fresh instance"), |b| {
         b.iter_batched(
             || fresh("grow_n"),
-            |(instance, func)| {
-                let r = func.map(|f| f.call(&[Val::I32(GROWS)]));
-                (instance, r)
+            |(mut store, func)| {
+                let mut r = [Val::I32(0)];
+                let ok = func.map(|f| f.call(&mut store, &[Val::I32(GROWS)], &mut r));
+                (store, ok, r)
             },
             BatchSize::SmallInput,
         )
@@ -512,7 +557,7 @@ fn instantiate_1mib(c: &mut Criterion) {
         return;
     };
     c.bench_function("instantiate_1mib", |b| {
-        b.iter(|| Instance::new(&module, &Imports::new()).ok())
+        b.iter(|| Instance::new(&mut Store::new(()), &module, &Imports::new()).ok())
     });
 }
 

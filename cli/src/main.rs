@@ -19,11 +19,12 @@ mod values;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
-use wasmo_loader::{CallError, Func, Imports, Instance, InstantiationError, Module, Trap, Val};
+use wasmo_loader::{
+    CallError, Func, Imports, Instance, InstantiationError, Module, Store, Trap, Val,
+};
 use wasmo_wasi::{Preopen, WasiConfig, WasiCtx};
 
 /// Exit status for a wasm trap, as a shell reports SIGABRT (128 + 6).
@@ -201,10 +202,15 @@ fn exec(
     let uses_wasi = module_imports
         .iter()
         .any(|i| i.module == wasmo_wasi::MODULE);
-    if uses_wasi {
-        let ctx = wasi_ctx(app, wasi, args)?;
-        wasmo_wasi::add_to_imports(&Arc::new(Mutex::new(ctx)), &mut imports);
-    }
+    // The store's data is the WASI context (an empty one, never reached,
+    // for a module that does not import WASI).
+    let mut store = if uses_wasi {
+        let mut store = Store::new(wasi_ctx(app, wasi, args)?);
+        wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
+        store
+    } else {
+        Store::new(WasiCtx::new(WasiConfig::default()).map_err(anyhow::Error::from)?)
+    };
     if let Some(import) = module_imports
         .iter()
         .find(|i| imports.get(&i.module, &i.name).is_none())
@@ -217,13 +223,13 @@ fn exec(
         )
         .into());
     }
-    let instance = Instance::new(module, &imports).map_err(|e| match e {
+    let instance = Instance::new(&mut store, module, &imports).map_err(|e| match e {
         InstantiationError::Trap(t) => Failure::Trap(t),
         other => Failure::Error(anyhow!("cannot instantiate the module: {other}")),
     })?;
     match &opts.invoke {
-        Some(name) => invoke(&instance, name, args),
-        None => run_entry(&instance, uses_wasi, args),
+        Some(name) => invoke(&mut store, &instance, name, args),
+        None => run_entry(&mut store, &instance, uses_wasi, args),
     }
 }
 
@@ -247,10 +253,15 @@ fn wasi_ctx(app: &Path, wasi: &WasiArgs, args: &[String]) -> anyhow::Result<Wasi
     Ok(WasiCtx::new(cfg)?)
 }
 
-fn invoke(instance: &Instance, name: &str, args: &[String]) -> Result<(), Failure> {
-    let Some(func) = instance.get_func(name) else {
+fn invoke(
+    store: &mut Store<WasiCtx>,
+    instance: &Instance,
+    name: &str,
+    args: &[String],
+) -> Result<(), Failure> {
+    let Some(func) = instance.get_func(&*store, name) else {
         let funcs: Vec<String> = instance
-            .exports()
+            .exports(&*store)
             .into_iter()
             .filter(|(_, e)| matches!(e, wasmo_loader::Extern::Func(_)))
             .map(|(n, _)| format!("`{n}`"))
@@ -262,7 +273,7 @@ fn invoke(instance: &Instance, name: &str, args: &[String]) -> Result<(), Failur
         };
         return Err(anyhow!("no exported function `{name}` ({known})").into());
     };
-    let ty = func.ty();
+    let ty = func.ty(&*store);
     if args.len() != ty.params.len() {
         let params: Vec<&str> = ty.params.iter().map(|t| t.name()).collect();
         return Err(anyhow!(
@@ -283,7 +294,8 @@ fn invoke(instance: &Instance, name: &str, args: &[String]) -> Result<(), Failur
                 .map_err(|e| anyhow!("invalid argument for parameter {i} of `{name}`: {e}"))
         })
         .collect::<anyhow::Result<Vec<Val>>>()?;
-    let results = call(&func, &vals)?;
+    let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+    call(store, &func, &vals, &mut results)?;
     let mut out = std::io::stdout().lock();
     for v in results {
         match writeln!(out, "{}", values::format_value(&v)) {
@@ -297,17 +309,22 @@ fn invoke(instance: &Instance, name: &str, args: &[String]) -> Result<(), Failur
 
 /// Runs `_start`, else a parameterless exported `main`. A WASI program gets
 /// `args` through WASI; any other entry point takes none.
-fn run_entry(instance: &Instance, uses_wasi: bool, args: &[String]) -> Result<(), Failure> {
-    let (name, func) = if let Some(f) = instance.get_func("_start") {
+fn run_entry(
+    store: &mut Store<WasiCtx>,
+    instance: &Instance,
+    uses_wasi: bool,
+    args: &[String],
+) -> Result<(), Failure> {
+    let (name, func) = if let Some(f) = instance.get_func(&*store, "_start") {
         ("_start", f)
-    } else if let Some(f) = instance.get_func("main") {
+    } else if let Some(f) = instance.get_func(&*store, "main") {
         ("main", f)
     } else {
         return Err(
             anyhow!("the module exports neither `_start` nor `main`; use --invoke NAME").into(),
         );
     };
-    let ty = func.ty();
+    let ty = func.ty(&*store);
     if !ty.params.is_empty() {
         return Err(anyhow!(
             "exported `{name}` takes parameters {ty}; only a parameterless entry point can be run \
@@ -322,12 +339,18 @@ fn run_entry(instance: &Instance, uses_wasi: bool, args: &[String]) -> Result<()
         )
         .into());
     }
-    call(&func, &[])?;
+    let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
+    call(store, &func, &[], &mut results)?;
     Ok(())
 }
 
-fn call(func: &Func, args: &[Val]) -> Result<Vec<Val>, Failure> {
-    func.call(args).map_err(|e| match e {
+fn call(
+    store: &mut Store<WasiCtx>,
+    func: &Func,
+    args: &[Val],
+    results: &mut [Val],
+) -> Result<(), Failure> {
+    func.call(store, args, results).map_err(|e| match e {
         CallError::Trap(t) => Failure::Trap(t),
         CallError::Exit(code) => Failure::Exit(code),
         other => Failure::Error(anyhow!("{other}")),

@@ -49,6 +49,8 @@ pub fn format_value(v: &Val) -> String {
         Val::V128(bits) => format!("{bits:#034x}"),
         Val::FuncRef(None) => "null".to_owned(),
         Val::FuncRef(Some(_)) => "<funcref>".to_owned(),
+        Val::ExternRef(None) => "null".to_owned(),
+        Val::ExternRef(Some(_)) => "<externref>".to_owned(),
     }
 }
 

@@ -163,6 +163,18 @@ pub enum CallError {
     /// A host function failed with a message (or panicked).
     #[error("{0}")]
     Host(String),
+    /// Wrong number of result slots.
+    #[error("expected {expected} result slots, got {got}")]
+    ResultCount {
+        /// Results of the function.
+        expected: usize,
+        /// Slots given.
+        got: usize,
+    },
+    /// A handle (`function`, `memory`, ...) was used with a store it does
+    /// not belong to.
+    #[error("{0} used with a store it does not belong to")]
+    WrongStore(&'static str),
 }
 
 impl From<Trap> for CallError {

@@ -1,23 +1,30 @@
-//! Memories, tables and globals as the host sees them, whether a module
-//! defined them (their definitions live in its VMContext) or the host made
-//! them (their definitions live in a small block of their own).
+//! Memories, tables and globals: handles (store id and index) and the data
+//! their store keeps, whether a module defined them (their definitions live
+//! in its VMContext) or the host made them (in a small block of their own).
 //!
-//! Rule: a definition never moves, and an object that compiled code can
-//! reach keeps alive whatever its definition points into (see `vm.rs`).
-//! No unsafe code here: raw access goes through `vm.rs`.
+//! Rule: a definition never moves and lives as long as its store; every
+//! method takes the store, so linear-memory bytes are borrowed from it and
+//! the borrow checker keeps them from outliving a call into wasm. A handle
+//! used with another store panics where the method returns no `Result`
+//! (as in Wasmtime) and is an error where it does. The only unsafe code
+//! turns a memory into a slice under that borrow.
 
-use std::any::Any;
-use std::sync::{Arc, Mutex, PoisonError};
+#![expect(
+    unsafe_code,
+    reason = "lends linear memory as slices under a borrow of the store"
+)]
 
 use wasmo_artifact_format::vmctx::{
     MEMORY_DEF_BASE, MEMORY_DEF_CURRENT_LENGTH, TABLE_DEF_BASE, TABLE_DEF_CURRENT_ELEMENTS,
 };
-use wasmo_artifact_format::{GlobalType, Limits, MemoryType, TableType, WASM_PAGE_SIZE};
+use wasmo_artifact_format::{GlobalType, Limits, MemoryType, TableType, TrapCode, WASM_PAGE_SIZE};
 
-use crate::error::{CallError, InstantiationError};
+use crate::error::{CallError, InstantiationError, Trap};
 use crate::func::{val_from_raw, val_to_raw};
+use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
 use crate::values::Val;
 use crate::vm::{Block, Reservation, Slot};
+use std::rc::Rc;
 
 /// Default address-space reservation of a 32-bit memory.
 pub const DEFAULT_MEMORY_RESERVATION: u64 = 4 << 30;
@@ -44,37 +51,41 @@ impl Default for MemoryConfig {
     }
 }
 
-/// A linear memory.
-#[derive(Clone)]
-pub struct Memory(pub(crate) Arc<MemoryInner>);
+/// A linear memory of a [`Store`](crate::Store).
+///
+/// Methods that return no `Result` panic when given another store than the
+/// one the memory belongs to (as in Wasmtime); the others return
+/// [`CallError::WrongStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Memory {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
 
-pub(crate) struct MemoryInner {
+/// What a store keeps of a memory.
+pub(crate) struct MemoryData {
     ty: MemoryType,
     pub(crate) def: Slot,
     pub(crate) res: Reservation,
     max_pages: u64,
-    grow_lock: Mutex<()>,
-}
-
-impl std::fmt::Debug for Memory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Memory")
-            .field("ty", &self.0.ty)
-            .field("pages", &self.size_pages())
-            .finish()
-    }
 }
 
 impl Memory {
     /// A host-made memory of type `ty` (with the default reservation, so
     /// any module may import it).
-    pub fn new(ty: MemoryType) -> Result<Memory, InstantiationError> {
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, InstantiationError> {
         let block = Block::new(16).map_err(InstantiationError::Resource)?;
-        Memory::new_at(ty, Slot { block, off: 0 }, MemoryConfig::default())
+        Memory::new_at(
+            store.as_context_mut().opaque_mut(),
+            ty,
+            Slot { block, off: 0 },
+            MemoryConfig::default(),
+        )
     }
 
     /// A memory whose definition lives at `def`.
     pub(crate) fn new_at(
+        store: &mut StoreOpaque,
         ty: MemoryType,
         def: Slot,
         cfg: MemoryConfig,
@@ -103,46 +114,73 @@ impl Memory {
         let res = Reservation::new(total, initial).map_err(InstantiationError::Resource)?;
         def.write_u64(MEMORY_DEF_BASE, res.base() as u64);
         def.write_u64(MEMORY_DEF_CURRENT_LENGTH, ty.limits.min * WASM_PAGE_SIZE);
-        Ok(Memory(Arc::new(MemoryInner {
+        let index = store.memories.len() as u32;
+        store.memories.push(MemoryData {
             ty,
             def,
             res,
             max_pages,
-            grow_lock: Mutex::new(()),
-        })))
+        });
+        Ok(Memory {
+            store: store.id,
+            index,
+        })
+    }
+
+    pub(crate) fn data_of<'a>(&self, store: &'a StoreOpaque) -> &'a MemoryData {
+        store.assert_owns(self.store, "memory");
+        &store.memories[self.index as usize]
+    }
+
+    fn data_of_mut<'a>(&self, store: &'a mut StoreOpaque) -> &'a mut MemoryData {
+        store.assert_owns(self.store, "memory");
+        &mut store.memories[self.index as usize]
     }
 
     /// The memory's type, with its current size as minimum.
-    pub fn ty(&self) -> MemoryType {
+    pub fn ty(&self, store: impl AsContext) -> MemoryType {
+        self.ty_in(store.as_context().opaque())
+    }
+
+    pub(crate) fn ty_in(&self, o: &StoreOpaque) -> MemoryType {
+        let m = self.data_of(o);
         MemoryType {
             limits: Limits {
-                min: self.size_pages(),
-                max: self.0.ty.limits.max,
+                min: m.len_bytes() / WASM_PAGE_SIZE,
+                max: m.ty.limits.max,
             },
-            ..self.0.ty
+            ..m.ty
         }
     }
 
     /// Current size in 64 KiB pages.
-    pub fn size_pages(&self) -> u64 {
-        self.0.len_bytes() / WASM_PAGE_SIZE
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        self.data_size(store) / WASM_PAGE_SIZE
     }
 
     /// Current size in bytes.
-    pub fn data_size(&self) -> u64 {
-        self.0.len_bytes()
+    pub fn data_size(&self, store: impl AsContext) -> u64 {
+        self.data_of(store.as_context().opaque()).len_bytes()
     }
 
     /// Grows by `delta` pages; returns the old size, or `None` if the
     /// maximum or the reservation does not allow it.
-    pub fn grow(&self, delta: u64) -> Option<u64> {
-        self.0.grow_pages(delta)
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Option<u64> {
+        self.data_of(store.as_context_mut().opaque_mut())
+            .grow_pages(delta)
     }
 
     /// Copies bytes out of the memory, from `offset`.
-    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), CallError> {
-        self.check(offset, buf.len())?;
-        if self.0.res.read(offset as usize, buf) {
+    pub fn read(
+        &self,
+        store: impl AsContext,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), CallError> {
+        let ctx = store.as_context();
+        let m = self.checked(ctx.opaque())?;
+        m.check(offset, buf.len())?;
+        if m.res.read(offset as usize, buf) {
             Ok(())
         } else {
             Err(oob())
@@ -150,36 +188,79 @@ impl Memory {
     }
 
     /// Copies `data` into the memory at `offset`.
-    pub fn write(&self, offset: u64, data: &[u8]) -> Result<(), CallError> {
-        self.check(offset, data.len())?;
-        if self.0.res.write(offset as usize, data) {
+    pub fn write(
+        &self,
+        mut store: impl AsContextMut,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), CallError> {
+        let mut ctx = store.as_context_mut();
+        let m = self.checked(ctx.opaque_mut())?;
+        m.check(offset, data.len())?;
+        if m.res.write(offset as usize, data) {
             Ok(())
         } else {
             Err(oob())
         }
     }
 
-    fn check(&self, offset: u64, len: usize) -> Result<(), CallError> {
-        match offset.checked_add(len as u64) {
-            Some(end) if end <= self.0.len_bytes() => Ok(()),
-            _ => Err(oob()),
+    fn checked<'a>(&self, store: &'a StoreOpaque) -> Result<&'a MemoryData, CallError> {
+        if self.store != store.id {
+            return Err(CallError::WrongStore("memory"));
         }
+        Ok(&store.memories[self.index as usize])
     }
 
-    /// Whether the memory's address space covers `bytes` (reservation and
-    /// guard), as a guard-page artifact importing it needs.
-    pub(crate) fn reserved_bytes(&self) -> u64 {
-        self.0.res.len() as u64
+    /// The memory's bytes, borrowed from the store: no wasm can run (nor
+    /// grow the memory) while they are borrowed.
+    pub fn data<'a, S: AsContext>(&self, store: &'a S) -> &'a [u8] {
+        let m = self.data_of(store.as_context().opaque());
+        let len = usize::try_from(m.len_bytes()).unwrap_or(0);
+        // SAFETY: `store` is borrowed for `'a`, and wasm of this store runs
+        // only under an exclusive borrow of it, so compiled code does not
+        // write the memory while the slice lives; host writes need
+        // `&mut` too.
+        unsafe { m.res.bytes(len) }.unwrap_or(&[])
+    }
+
+    /// The memory's bytes, mutably, borrowed from the store.
+    pub fn data_mut<'a, S: AsContextMut>(&self, store: &'a mut S) -> &'a mut [u8] {
+        self.data_and_store_mut(store).0
+    }
+
+    /// The memory's bytes and the store's host data, both mutably (what a
+    /// host function needs to work on guest memory with its own state).
+    pub fn data_and_store_mut<'a, S: AsContextMut>(
+        &self,
+        store: &'a mut S,
+    ) -> (&'a mut [u8], &'a mut S::Data) {
+        let inner = store.as_context_mut().into_inner_mut();
+        let m = self.data_of_mut(&mut inner.opaque);
+        let len = usize::try_from(m.len_bytes()).unwrap_or(0);
+        // SAFETY: `store` is borrowed exclusively for `'a`: no wasm of the
+        // store runs and no other slice of this memory exists while this
+        // one lives (`m` is borrowed exclusively from it).
+        let bytes = unsafe { m.res.bytes_mut(len) }.unwrap_or(&mut []);
+        (bytes, &mut inner.data)
+    }
+
+    /// The bytes of the memory's address space (reservation and guard), as
+    /// a guard-page artifact importing it needs.
+    pub(crate) fn reserved_bytes(&self, store: &StoreOpaque) -> u64 {
+        self.data_of(store).res.len() as u64
     }
 }
 
 fn oob() -> CallError {
-    CallError::Trap(crate::error::Trap::new(
-        wasmo_artifact_format::TrapCode::MemoryOutOfBounds,
-    ))
+    CallError::Trap(Trap::new(TrapCode::MemoryOutOfBounds))
 }
 
-impl MemoryInner {
+impl MemoryData {
+    /// Whether the memory has 64-bit addresses.
+    pub(crate) fn memory64(&self) -> bool {
+        self.ty.memory64
+    }
+
     pub(crate) fn len_bytes(&self) -> u64 {
         self.def.read_u64(MEMORY_DEF_CURRENT_LENGTH)
     }
@@ -188,12 +269,15 @@ impl MemoryInner {
         self.res.base()
     }
 
+    fn check(&self, offset: u64, len: usize) -> Result<(), CallError> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.len_bytes() => Ok(()),
+            _ => Err(oob()),
+        }
+    }
+
     /// memory.grow: the old size in pages, or `None`.
     pub(crate) fn grow_pages(&self, delta: u64) -> Option<u64> {
-        let _g = self
-            .grow_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         let old_bytes = self.len_bytes();
         let old = old_bytes / WASM_PAGE_SIZE;
         let new = old.checked_add(delta)?;
@@ -209,31 +293,40 @@ impl MemoryInner {
     }
 }
 
-/// A table of function references.
-#[derive(Clone)]
-pub struct Table(pub(crate) Arc<TableInner>);
-
-pub(crate) struct TableInner {
-    ty: TableType,
-    pub(crate) def: Slot,
-    elems: Arc<Block>,
-    size: u64,
+/// A table of a [`Store`](crate::Store).
+///
+/// Methods that return no `Result` panic when given another store than the
+/// one the table belongs to; the others return [`CallError::WrongStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Table {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
 }
 
-impl std::fmt::Debug for Table {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table").field("ty", &self.0.ty).finish()
-    }
+/// What a store keeps of a table.
+pub(crate) struct TableData {
+    ty: TableType,
+    pub(crate) def: Slot,
+    elems: Rc<Block>,
+    size: u64,
 }
 
 impl Table {
     /// A host-made table of type `ty`, every element null.
-    pub fn new(ty: TableType) -> Result<Table, InstantiationError> {
+    pub fn new(mut store: impl AsContextMut, ty: TableType) -> Result<Table, InstantiationError> {
         let block = Block::new(16).map_err(InstantiationError::Resource)?;
-        Table::new_at(ty, Slot { block, off: 0 })
+        Table::new_at(
+            store.as_context_mut().opaque_mut(),
+            ty,
+            Slot { block, off: 0 },
+        )
     }
 
-    pub(crate) fn new_at(ty: TableType, def: Slot) -> Result<Table, InstantiationError> {
+    pub(crate) fn new_at(
+        store: &mut StoreOpaque,
+        ty: TableType,
+        def: Slot,
+    ) -> Result<Table, InstantiationError> {
         let size = ty.limits.min;
         if size > MAX_TABLE_ELEMENTS {
             return Err(InstantiationError::Resource(format!(
@@ -243,83 +336,131 @@ impl Table {
         let elems = Block::new(size as usize * 8).map_err(InstantiationError::Resource)?;
         def.write_u64(TABLE_DEF_BASE, elems.base() as u64);
         def.write_u64(TABLE_DEF_CURRENT_ELEMENTS, size);
-        Ok(Table(Arc::new(TableInner {
+        let index = store.tables.len() as u32;
+        store.tables.push(TableData {
             ty,
             def,
             elems,
             size,
-        })))
+        });
+        Ok(Table {
+            store: store.id,
+            index,
+        })
+    }
+
+    pub(crate) fn data_of<'a>(&self, store: &'a StoreOpaque) -> &'a TableData {
+        store.assert_owns(self.store, "table");
+        &store.tables[self.index as usize]
     }
 
     /// The table's type, with its current size as minimum.
-    pub fn ty(&self) -> TableType {
+    pub fn ty(&self, store: impl AsContext) -> TableType {
+        self.ty_in(store.as_context().opaque())
+    }
+
+    pub(crate) fn ty_in(&self, o: &StoreOpaque) -> TableType {
+        let t = self.data_of(o);
         TableType {
             limits: Limits {
-                min: self.0.size,
-                max: self.0.ty.limits.max,
+                min: t.size,
+                max: t.ty.limits.max,
             },
-            ..self.0.ty
+            ..t.ty
         }
     }
 
     /// Current number of elements.
-    pub fn size(&self) -> u64 {
-        self.0.size
+    pub fn size(&self, store: impl AsContext) -> u64 {
+        self.data_of(store.as_context().opaque()).size
     }
 
-    /// Element `i` (a `*const VMFuncRef`) as an address, 0 for null.
-    pub(crate) fn get_raw(&self, i: u64) -> Option<u64> {
-        (i < self.0.size).then(|| self.0.elems.read_u64(i as u32 * 8))
-    }
-
-    /// Sets element `i` to a `*const VMFuncRef`, keeping `owner` (what it
-    /// points into) alive with the table.
-    pub(crate) fn set_raw(
-        &self,
-        i: u64,
-        ptr: u64,
-        owner: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> bool {
-        if i >= self.0.size {
-            return false;
-        }
-        if let Some(o) = owner {
-            self.0.elems.keep_alive(o);
-        }
-        self.0.elems.write_u64(i as u32 * 8, ptr);
-        true
-    }
-
-    /// Element `i`, if in bounds.
-    pub fn get(&self, i: u64) -> Option<Val> {
-        let raw = self.get_raw(i)?;
+    /// Element `i`, if in bounds: the function (or externref) that is set
+    /// there, or null.
+    pub fn get(&self, store: impl AsContext, i: u64) -> Option<Val> {
+        let ctx = store.as_context();
+        let o = ctx.opaque();
+        let t = self.data_of(o);
+        let raw = t.get_raw(i)?;
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&raw.to_le_bytes());
-        Some(val_from_raw(self.0.ty.element, bytes))
+        Some(val_from_raw(o, t.ty.element, bytes))
+    }
+
+    /// Sets element `i` to `v`, a reference of the table's element type
+    /// from this store.
+    pub fn set(&self, mut store: impl AsContextMut, i: u64, v: Val) -> Result<(), CallError> {
+        let mut ctx = store.as_context_mut();
+        let o = ctx.opaque_mut();
+        if self.store != o.id {
+            return Err(CallError::WrongStore("table"));
+        }
+        let element = o.tables[self.index as usize].ty.element;
+        if v.ty() != element {
+            return Err(CallError::ArgumentType {
+                index: 0,
+                expected: element,
+                got: v.ty(),
+            });
+        }
+        let raw = val_to_raw(o, &v).map_err(CallError::Host)?;
+        let raw = u64::from_le_bytes([
+            raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+        ]);
+        if o.tables[self.index as usize].set_raw(i, raw) {
+            Ok(())
+        } else {
+            Err(CallError::Trap(Trap::new(TrapCode::TableOutOfBounds)))
+        }
     }
 }
 
-/// A global variable.
-#[derive(Clone)]
-pub struct Global(pub(crate) Arc<GlobalInner>);
+impl TableData {
+    /// Current number of elements.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
 
-pub(crate) struct GlobalInner {
+    /// Element `i` (a `*const VMFuncRef`, or an externref's raw form) as
+    /// an integer, 0 for null.
+    pub(crate) fn get_raw(&self, i: u64) -> Option<u64> {
+        (i < self.size).then(|| self.elems.read_u64(i as u32 * 8))
+    }
+
+    /// Sets element `i`; the value must point into (or be rooted in) the
+    /// table's own store, which keeps it valid as long as the table.
+    pub(crate) fn set_raw(&self, i: u64, raw: u64) -> bool {
+        if i >= self.size {
+            return false;
+        }
+        self.elems.write_u64(i as u32 * 8, raw);
+        true
+    }
+}
+
+/// A global variable of a [`Store`](crate::Store).
+///
+/// Methods that return no `Result` panic when given another store than the
+/// one the global belongs to; the others return [`CallError::WrongStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Global {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
+}
+
+/// What a store keeps of a global.
+pub(crate) struct GlobalData {
     ty: GlobalType,
     pub(crate) slot: Slot,
 }
 
-impl std::fmt::Debug for Global {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Global")
-            .field("ty", &self.0.ty)
-            .field("value", &self.get())
-            .finish()
-    }
-}
-
 impl Global {
     /// A host-made global of type `ty` holding `v`.
-    pub fn new(ty: GlobalType, v: Val) -> Result<Global, InstantiationError> {
+    pub fn new(
+        mut store: impl AsContextMut,
+        ty: GlobalType,
+        v: Val,
+    ) -> Result<Global, InstantiationError> {
         if v.ty() != ty.content {
             return Err(InstantiationError::Resource(format!(
                 "global of type {} cannot hold a {} value",
@@ -327,52 +468,74 @@ impl Global {
                 v.ty()
             )));
         }
+        let mut ctx = store.as_context_mut();
+        let o = ctx.opaque_mut();
         let block = Block::new(16).map_err(InstantiationError::Resource)?;
-        let (raw, owner) = val_to_raw(&v).map_err(InstantiationError::Resource)?;
-        if let Some(o) = owner {
-            block.keep_alive(o);
-        }
+        let raw = val_to_raw(o, &v).map_err(InstantiationError::Resource)?;
         let slot = Slot { block, off: 0 };
         slot.write_16(raw);
-        Ok(Global(Arc::new(GlobalInner { ty, slot })))
+        Ok(Global::new_at(o, ty, slot))
     }
 
-    pub(crate) fn new_at(ty: GlobalType, slot: Slot) -> Global {
-        Global(Arc::new(GlobalInner { ty, slot }))
+    pub(crate) fn new_at(store: &mut StoreOpaque, ty: GlobalType, slot: Slot) -> Global {
+        let index = store.globals.len() as u32;
+        store.globals.push(GlobalData { ty, slot });
+        Global {
+            store: store.id,
+            index,
+        }
+    }
+
+    pub(crate) fn data_of<'a>(&self, store: &'a StoreOpaque) -> &'a GlobalData {
+        store.assert_owns(self.store, "global");
+        &store.globals[self.index as usize]
     }
 
     /// The global's type.
-    pub fn ty(&self) -> GlobalType {
-        self.0.ty
+    pub fn ty(&self, store: impl AsContext) -> GlobalType {
+        self.data_of(store.as_context().opaque()).ty
     }
 
     /// The current value.
-    pub fn get(&self) -> Val {
-        val_from_raw(self.0.ty.content, self.0.slot.read_16())
+    pub fn get(&self, store: impl AsContext) -> Val {
+        let ctx = store.as_context();
+        let o = ctx.opaque();
+        let g = self.data_of(o);
+        val_from_raw(o, g.ty.content, g.slot.read_16())
     }
 
     /// Sets the value (the global must be mutable and `v` of its type).
-    pub fn set(&self, v: Val) -> Result<(), CallError> {
-        if !self.0.ty.mutable {
+    pub fn set(&self, mut store: impl AsContextMut, v: Val) -> Result<(), CallError> {
+        let mut ctx = store.as_context_mut();
+        let o = ctx.opaque_mut();
+        if self.store != o.id {
+            return Err(CallError::WrongStore("global"));
+        }
+        let ty = o.globals[self.index as usize].ty;
+        if !ty.mutable {
             return Err(CallError::Host("cannot set an immutable global".into()));
         }
-        if v.ty() != self.0.ty.content {
+        if v.ty() != ty.content {
             return Err(CallError::ArgumentType {
                 index: 0,
-                expected: self.0.ty.content,
+                expected: ty.content,
                 got: v.ty(),
             });
         }
-        let (raw, owner) = val_to_raw(&v).map_err(CallError::Host)?;
-        if let Some(o) = owner {
-            self.0.slot.block.keep_alive(o);
-        }
-        self.0.slot.write_16(raw);
+        let raw = val_to_raw(o, &v).map_err(CallError::Host)?;
+        o.globals[self.index as usize].slot.write_16(raw);
         Ok(())
+    }
+}
+
+impl GlobalData {
+    /// The global's type.
+    pub(crate) fn ty(&self) -> GlobalType {
+        self.ty
     }
 
     /// The raw 16 bytes, for constant expressions.
     pub(crate) fn raw(&self) -> [u8; 16] {
-        self.0.slot.read_16()
+        self.slot.read_16()
     }
 }

@@ -1,181 +1,291 @@
-//! Functions: wasm exports and host closures, calls into wasm, and the
-//! array function through which wasm calls the host.
+//! Functions: handles to wasm functions and host closures of a store,
+//! calls into wasm, and the array function through which wasm calls the
+//! host.
 //!
-//! Rule: every call into wasm goes through `traphandler::call_array`; a
-//! host closure never unwinds through wasm frames (panics are caught and
-//! become errors), and the host array function drops everything it owns
-//! before it raises an unwind.
+//! Rule: every call into wasm goes through `traphandler::call_array`, and
+//! holds no reference into the store while wasm runs (only the store's raw
+//! pointer, see `store.rs`); a host closure never unwinds through wasm
+//! frames (panics are caught and become errors), and the host array
+//! function drops everything it owns before it raises an unwind.
 
-#![allow(
+#![expect(
     unsafe_code,
     reason = "calls compiled code and is called by it with raw pointers"
 )]
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::ptr::NonNull;
 
 use smallvec::SmallVec;
 use wasmo_artifact_format::{FuncType, TrapCode, ValType};
 
 use crate::error::{CallError, HostError, Trap};
-use crate::instance::{func_from_funcref, InstanceInner};
+use crate::externs::Memory;
+use crate::imports::Extern;
+use crate::store::{
+    AsContext, AsContextMut, StoreContext, StoreContextMut, StoreId, StoreInner, StoreOpaque,
+};
 use crate::traphandler::{self, ArrayCall, ArrayFn, RawBacktrace, Unwind};
 use crate::values::Val;
 
-/// The signature of a host closure.
-type HostClosure =
-    dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync;
+/// A function of a [`Store`](crate::Store): an instance's wasm function or
+/// a host closure. Two handles name the same function exactly when they
+/// are equal (an imported function is the function that fills the
+/// import).
+///
+/// [`Func::ty`] panics when given another store than the function's;
+/// [`Func::call`] returns [`CallError::WrongStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Func {
+    pub(crate) store: StoreId,
+    pub(crate) kind: FuncKind,
+}
 
-/// A function: an instance's wasm function or a host closure.
-#[derive(Clone)]
-pub struct Func(pub(crate) FuncKind);
-
-#[derive(Clone)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum FuncKind {
-    /// Defined function `index` (function index space) of `instance`.
-    Wasm {
-        instance: Arc<InstanceInner>,
-        index: u32,
-    },
-    /// A host function.
-    Host(Arc<HostFunc>),
+    /// Defined function `index` (function index space) of the store's
+    /// instance `instance`.
+    Wasm { instance: u32, index: u32 },
+    /// The store's host function `0`.
+    Host(u32),
 }
 
-/// A host function's context; its address is what fills an import slot's
-/// `vmctx`, so its first word must be the array function.
+/// How wasm (or [`Func::call`]) runs a host function: `(header,
+/// caller_vmctx or null, values, len)`.
+type InvokeFn = unsafe fn(NonNull<HostFuncHeader>, *mut u8, *mut u8, usize) -> Result<(), Unwind>;
+
+/// The untyped head of a host function's context; its address is what
+/// fills an import slot's `vmctx`, so its first word must be the array
+/// function (`vmctx::HOST_CTX_ARRAY_FN`).
 #[repr(C)]
-pub(crate) struct HostFunc {
+pub(crate) struct HostFuncHeader {
     array_fn: ArrayFn,
-    ty: FuncType,
-    func: Box<HostClosure>,
+    /// `invoke::<T, F>` for this function's store data and closure types.
+    invoke: InvokeFn,
+    /// Frees the whole `HostFunc<T, F>`.
+    drop_fn: unsafe fn(NonNull<HostFuncHeader>),
+    /// The owning store's `StoreInner<T>`.
+    store: NonNull<u8>,
+    pub(crate) ty: FuncType,
 }
 
-impl std::fmt::Debug for Func {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
-            FuncKind::Wasm { index, .. } => write!(f, "Func(wasm {index})"),
-            FuncKind::Host(h) => write!(f, "Func(host {})", crate::types::func_type_text(&h.ty)),
-        }
+/// A host function's context: header, then the closure.
+#[repr(C)]
+struct HostFunc<T, F> {
+    header: HostFuncHeader,
+    func: F,
+    _data: std::marker::PhantomData<fn(T)>,
+}
+
+impl HostFuncHeader {
+    /// Frees a context made by [`Func::new`].
+    ///
+    /// # Safety
+    ///
+    /// `h` must be a live context made by `Func::new`, freed only here and
+    /// only once, and never used afterwards.
+    pub(crate) unsafe fn free(h: NonNull<HostFuncHeader>) {
+        // SAFETY: `drop_fn` is read from the live context; the contract
+        // passes on.
+        unsafe { (h.as_ref().drop_fn)(h) }
+    }
+
+    /// Host function `i` of `store`, as the pointer that owns it (whose
+    /// provenance covers the whole context, closure included).
+    pub(crate) fn ptr(store: &StoreOpaque, i: u32) -> NonNull<HostFuncHeader> {
+        store.host_funcs[i as usize]
+    }
+
+    /// Host function `i` of `store`.
+    pub(crate) fn get(store: &StoreOpaque, i: u32) -> &HostFuncHeader {
+        let h = store.host_funcs[i as usize];
+        // SAFETY: every entry of `host_funcs` is a live context, freed only
+        // when the store drops (after this borrow of it ends); a header is
+        // never written after `Func::new` (the closure is only ever called
+        // through `&`).
+        unsafe { h.as_ref() }
     }
 }
 
-/// What a host function sees of its caller.
-pub struct Caller<'a> {
-    instance: Option<&'a InstanceInner>,
+/// What a host function sees of its caller: the store (its data, its
+/// other functions, memories ...) and the calling instance.
+pub struct Caller<'a, T> {
+    store: StoreContextMut<'a, T>,
+    instance: Option<u32>,
 }
 
-impl std::fmt::Debug for Caller<'_> {
+impl<T> std::fmt::Debug for Caller<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Caller")
-            .field("has_instance", &self.instance.is_some())
-            .finish()
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
     }
 }
 
-impl Caller<'_> {
-    /// Memory 0 of the calling instance (`None` if it has none, or if the
-    /// host called the function directly).
-    pub fn memory(&mut self) -> Option<&mut [u8]> {
-        let mem = self.instance?.memories.first()?;
-        let len = usize::try_from(mem.0.len_bytes()).ok()?;
-        let base = mem.0.res.accessible_base(len)?;
-        // SAFETY: the first `len` bytes are mapped read-write; the calling
-        // wasm code is suspended in this host call, and `&mut self` keeps a
-        // second slice from this caller from coexisting; memories are not
-        // shared between threads (no threads proposal).
-        Some(unsafe { std::slice::from_raw_parts_mut(base, len) })
+impl<T> Caller<'_, T> {
+    /// The store's host data.
+    pub fn data(&self) -> &T {
+        self.store.data()
     }
 
-    /// Memory 0 of the calling instance, as a handle.
-    pub fn memory_handle(&self) -> Option<crate::externs::Memory> {
-        self.instance?.memories.first().cloned()
+    /// The store's host data, mutably.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.store.data_mut()
+    }
+
+    /// Memory 0 of the calling instance, exported or not (`None` if it has
+    /// none, or if the host called the function directly).
+    pub fn memory(&self) -> Option<Memory> {
+        let o = self.store.opaque();
+        o.instances
+            .get(self.instance? as usize)?
+            .memories
+            .first()
+            .copied()
+    }
+
+    /// The calling instance's export `name` (`None` if the host called the
+    /// function directly).
+    pub fn get_export(&self, name: &str) -> Option<Extern> {
+        let o = self.store.opaque();
+        o.instances.get(self.instance? as usize)?.export(o, name)
+    }
+}
+
+impl<T> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        self.store.as_context()
+    }
+}
+
+impl<T> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        self.store.reborrow()
     }
 }
 
 impl Func {
-    /// A host function of type `ty`. `f` gets the arguments and fills the
-    /// results (pre-set to zeros of the result types).
-    pub fn new_host(
-        ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
-    ) -> Func {
-        Func(FuncKind::Host(Arc::new(HostFunc {
-            array_fn: host_array_call,
-            ty,
-            func: Box::new(f),
-        })))
+    /// A host function of type `ty` in `store`. `f` gets the caller, the
+    /// arguments and the results to fill (pre-set to zeros of the result
+    /// types).
+    pub fn new<T: 'static, F>(mut store: impl AsContextMut<Data = T>, ty: FuncType, f: F) -> Func
+    where
+        F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
+    {
+        let mut ctx = store.as_context_mut();
+        let host = Box::new(HostFunc::<T, F> {
+            header: HostFuncHeader {
+                array_fn: host_array_call,
+                invoke: invoke::<T, F>,
+                drop_fn: drop_host_func::<T, F>,
+                store: ctx.raw().cast(),
+                ty,
+            },
+            func: f,
+            _data: std::marker::PhantomData,
+        });
+        let ptr = NonNull::from(Box::leak(host)).cast::<HostFuncHeader>();
+        let o = ctx.opaque_mut();
+        let index = o.host_funcs.len() as u32;
+        o.host_funcs.push(ptr);
+        Func {
+            store: o.id,
+            kind: FuncKind::Host(index),
+        }
     }
 
     /// The function's type.
-    pub fn ty(&self) -> FuncType {
-        self.ty_ref().cloned().unwrap_or_default()
+    pub fn ty(&self, store: impl AsContext) -> FuncType {
+        let ctx = store.as_context();
+        let o = ctx.opaque();
+        o.assert_owns(self.store, "function");
+        self.ty_in(o).cloned().unwrap_or_default()
     }
 
-    /// The function's type, borrowed (`None` only for a function index
-    /// the module does not have, which `Func` never holds).
-    fn ty_ref(&self) -> Option<&FuncType> {
-        match &self.0 {
-            FuncKind::Wasm { instance, index } => instance.module.inner.func_type(*index),
-            FuncKind::Host(h) => Some(&h.ty),
+    /// The function's type, borrowed from its store (`None` only for a
+    /// function index the module does not have, which `Func` never holds).
+    pub(crate) fn ty_in<'a>(&self, o: &'a StoreOpaque) -> Option<&'a FuncType> {
+        match self.kind {
+            FuncKind::Wasm { instance, index } => {
+                o.instances[instance as usize].module.inner.func_type(index)
+            }
+            FuncKind::Host(h) => Some(&HostFuncHeader::get(o, h).ty),
         }
     }
 
-    /// Calls the function.
-    pub fn call(&self, args: &[Val]) -> Result<Vec<Val>, CallError> {
-        let default_ty = FuncType::default();
-        let ty = self.ty_ref().unwrap_or(&default_ty);
-        if args.len() != ty.params.len() {
-            return Err(CallError::ArgumentCount {
-                expected: ty.params.len(),
-                got: args.len(),
-            });
+    /// Calls the function with `params`, writing its results to `results`
+    /// (exactly as many as it has). Allocates nothing for up to eight
+    /// parameters and results (but to root an externref the store has not
+    /// seen before).
+    pub fn call(
+        &self,
+        mut store: impl AsContextMut,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> Result<(), CallError> {
+        let mut ctx = store.as_context_mut();
+        if self.store != ctx.opaque().id {
+            return Err(CallError::WrongStore("function"));
         }
-        for (index, (a, &t)) in args.iter().zip(&ty.params).enumerate() {
-            if a.ty() != t {
-                return Err(CallError::ArgumentType {
-                    index,
-                    expected: t,
-                    got: a.ty(),
+        let len = {
+            let o = ctx.opaque();
+            let default_ty = FuncType::default();
+            let ty = self.ty_in(o).unwrap_or(&default_ty);
+            check_args(ty, params)?;
+            if results.len() != ty.results.len() {
+                return Err(CallError::ResultCount {
+                    expected: ty.results.len(),
+                    got: results.len(),
                 });
             }
+            ty.params.len().max(ty.results.len()).max(1)
+        };
+        let mut values: SmallVec<[u128; 8]> = smallvec::smallvec![0u128; len];
+        {
+            let o = ctx.opaque_mut();
+            for (slot, a) in values.iter_mut().zip(params) {
+                *slot = u128::from_le_bytes(val_to_raw(o, a).map_err(CallError::Host)?);
+            }
         }
-        match &self.0 {
+        let r = match self.kind {
             FuncKind::Host(h) => {
-                let mut results: Vec<Val> =
-                    ty.results.iter().map(|&t| Val::default_for(t)).collect();
-                let mut caller = Caller { instance: None };
-                match catch_unwind(AssertUnwindSafe(|| {
-                    (h.func)(&mut caller, args, &mut results)
-                })) {
-                    Ok(Ok(())) => {
-                        check_results(ty, &results).map_err(CallError::Host)?;
-                        Ok(results)
-                    }
-                    Ok(Err(e)) => Err(host_error_to_call(e)),
-                    Err(p) => Err(CallError::Host(panic_message(p.as_ref()))),
+                let header = HostFuncHeader::ptr(ctx.opaque(), h);
+                // SAFETY: `header` is a live host function of this store
+                // (checked above), whose `invoke` matches its types; no
+                // caller instance; `values` holds `len >= max(params,
+                // results)` slots; `ctx` makes no reference to the store
+                // until `invoke` returns.
+                unsafe {
+                    (header.as_ref().invoke)(
+                        header,
+                        std::ptr::null_mut(),
+                        values.as_mut_ptr().cast(),
+                        len,
+                    )
                 }
             }
             FuncKind::Wasm { instance, index } => {
-                let len = ty.params.len().max(ty.results.len()).max(1);
-                let mut values: SmallVec<[u128; 8]> = smallvec::smallvec![0u128; len];
-                for (slot, a) in values.iter_mut().zip(args) {
-                    let (raw, _owner) = val_to_raw(a).map_err(CallError::Host)?;
-                    *slot = u128::from_le_bytes(raw);
-                }
-                let addr = instance
-                    .array_trampoline_addr(*index)
-                    .ok_or_else(|| CallError::Host(format!("function {index} has no code")))?;
+                let (addr, vmctx) = {
+                    let inst = &ctx.opaque().instances[instance as usize];
+                    let addr = inst
+                        .array_trampoline_addr(index)
+                        .ok_or_else(|| CallError::Host(format!("function {index} has no code")))?;
+                    (addr, inst.vmctx.base())
+                };
                 // SAFETY: `addr` is an array-call trampoline in the mapped,
                 // executable text of the instance's module (offset checked
                 // at load), which has the `ArrayFn` signature by the ABI.
                 let tramp: ArrayFn = unsafe { std::mem::transmute::<usize, ArrayFn>(addr) };
-                let vmctx = instance.vmctx.base();
                 // SAFETY: `tramp` is the array-call trampoline of a defined
-                // function of `instance`'s module (bounds-checked at load),
-                // whose code stays mapped while `instance` (held here) lives;
-                // `values` holds `len >= max(params, results)` slots.
-                let r = unsafe {
+                // function of a live instance of this store, whose module
+                // (code) and VMContext the store keeps until it drops;
+                // `values` holds `len >= max(params, results)` slots. No
+                // reference into the store is live during the call (`ctx`
+                // holds only its raw pointer), so host functions that wasm
+                // calls may make their own.
+                unsafe {
                     traphandler::call_array(ArrayCall {
                         func: tramp,
                         callee_vmctx: vmctx,
@@ -183,69 +293,67 @@ impl Func {
                         values: values.as_mut_ptr().cast(),
                         len,
                     })
-                };
-                r.map_err(unwind_to_call)?;
-                Ok(ty
-                    .results
-                    .iter()
-                    .zip(&values)
-                    .map(|(&t, &raw)| val_from_raw(t, raw.to_le_bytes()))
-                    .collect())
+                }
             }
+        };
+        r.map_err(unwind_to_call)?;
+        let o = ctx.opaque();
+        let default_ty = FuncType::default();
+        let ty = self.ty_in(o).unwrap_or(&default_ty);
+        for ((r, &t), &raw) in results.iter_mut().zip(&ty.results).zip(&values) {
+            *r = val_from_raw(o, t, raw.to_le_bytes());
         }
+        Ok(())
     }
 
-    /// The address of this function's `VMFuncRef`, and what keeps it alive.
-    pub(crate) fn funcref(&self) -> Result<(u64, Arc<dyn Any + Send + Sync>), String> {
-        match &self.0 {
-            FuncKind::Wasm { instance, index } => Ok((
-                instance.func_ref_addr(*index),
-                instance.vmctx.clone() as Arc<dyn Any + Send + Sync>,
-            )),
+    /// The address of this function's `VMFuncRef` in `store`.
+    pub(crate) fn funcref(&self, store: &StoreOpaque) -> Result<u64, String> {
+        if self.store != store.id {
+            return Err("function reference belongs to another store".into());
+        }
+        match self.kind {
+            FuncKind::Wasm { instance, index } => {
+                Ok(store.instances[instance as usize].func_ref_addr(index))
+            }
             FuncKind::Host(_) => Err(
                 "a host function can only reach wasm as an import, not as a funcref value".into(),
             ),
         }
     }
 
-    /// `(native_fn, vmctx)` for an import slot of a module whose wasm-to-array
-    /// trampoline for this type is at `host_trampoline`; and what must be
-    /// kept alive.
-    pub(crate) fn import_slot(
-        &self,
-        host_trampoline: u64,
-    ) -> (u64, u64, Arc<dyn Any + Send + Sync>) {
-        match &self.0 {
-            FuncKind::Wasm { instance, index } => (
-                instance.code_addr(*index),
-                instance.vmctx.base() as u64,
-                instance.clone() as Arc<dyn Any + Send + Sync>,
-            ),
+    /// `(native_fn, vmctx)` for an import slot of a module whose
+    /// wasm-to-array trampoline for this type is at `host_trampoline`.
+    pub(crate) fn import_slot(&self, store: &StoreOpaque, host_trampoline: u64) -> (u64, u64) {
+        match self.kind {
+            FuncKind::Wasm { instance, index } => {
+                let inst = &store.instances[instance as usize];
+                (inst.code_addr(index), inst.vmctx.base() as u64)
+            }
             FuncKind::Host(h) => (
                 host_trampoline,
-                Arc::as_ptr(h) as u64,
-                h.clone() as Arc<dyn Any + Send + Sync>,
+                HostFuncHeader::ptr(store, h).as_ptr() as u64,
             ),
         }
     }
+}
 
-    /// Whether two handles name the same function.
-    pub fn same(&self, other: &Func) -> bool {
-        match (&self.0, &other.0) {
-            (
-                FuncKind::Wasm {
-                    instance: a,
-                    index: i,
-                },
-                FuncKind::Wasm {
-                    instance: b,
-                    index: j,
-                },
-            ) => Arc::ptr_eq(a, b) && i == j,
-            (FuncKind::Host(a), FuncKind::Host(b)) => Arc::ptr_eq(a, b),
-            _ => false,
+fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
+    if args.len() != ty.params.len() {
+        return Err(CallError::ArgumentCount {
+            expected: ty.params.len(),
+            got: args.len(),
+        });
+    }
+    for (index, (a, &t)) in args.iter().zip(&ty.params).enumerate() {
+        if a.ty() != t {
+            return Err(CallError::ArgumentType {
+                index,
+                expected: t,
+                got: a.ty(),
+            });
         }
     }
+    Ok(())
 }
 
 fn check_results(ty: &FuncType, results: &[Val]) -> Result<(), String> {
@@ -269,14 +377,6 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
     format!("host function panicked: {msg}")
 }
 
-fn host_error_to_call(e: HostError) -> CallError {
-    match e {
-        HostError::Trap(code) => CallError::Trap(Trap::new(code)),
-        HostError::Exit(n) => CallError::Exit(n),
-        HostError::Message(m) => CallError::Host(m),
-    }
-}
-
 pub(crate) fn unwind_to_call(u: Unwind) -> CallError {
     match u {
         Unwind::Trap { code, backtrace } => CallError::Trap(Trap {
@@ -288,11 +388,8 @@ pub(crate) fn unwind_to_call(u: Unwind) -> CallError {
     }
 }
 
-/// A value as a `ValRaw`, and what its reference (if any) keeps alive.
-pub(crate) type RawVal = ([u8; 16], Option<Arc<dyn Any + Send + Sync>>);
-
-/// Encodes a value as a `ValRaw`.
-pub(crate) fn val_to_raw(v: &Val) -> Result<RawVal, String> {
+/// Encodes a value as a `ValRaw` for `store`, rooting an externref in it.
+pub(crate) fn val_to_raw(store: &mut StoreOpaque, v: &Val) -> Result<[u8; 16], String> {
     let mut b = [0u8; 16];
     match v {
         Val::I32(x) => b[..4].copy_from_slice(&x.to_le_bytes()),
@@ -300,18 +397,15 @@ pub(crate) fn val_to_raw(v: &Val) -> Result<RawVal, String> {
         Val::F32(x) => b[..4].copy_from_slice(&x.to_le_bytes()),
         Val::F64(x) => b[..8].copy_from_slice(&x.to_le_bytes()),
         Val::V128(x) => b = x.to_le_bytes(),
-        Val::FuncRef(None) => {}
-        Val::FuncRef(Some(f)) => {
-            let (addr, owner) = f.funcref()?;
-            b[..8].copy_from_slice(&addr.to_le_bytes());
-            return Ok((b, Some(owner)));
-        }
+        Val::FuncRef(None) | Val::ExternRef(None) => {}
+        Val::FuncRef(Some(f)) => b[..8].copy_from_slice(&f.funcref(store)?.to_le_bytes()),
+        Val::ExternRef(Some(r)) => b[..8].copy_from_slice(&store.root_externref(r).to_le_bytes()),
     }
-    Ok((b, None))
+    Ok(b)
 }
 
-/// Decodes a `ValRaw` of type `ty`.
-pub(crate) fn val_from_raw(ty: ValType, b: [u8; 16]) -> Val {
+/// Decodes a `ValRaw` of type `ty` that wasm of `store` produced.
+pub(crate) fn val_from_raw(store: &StoreOpaque, ty: ValType, b: [u8; 16]) -> Val {
     let u32_at = || u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let u64_at = || u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     match ty {
@@ -320,10 +414,111 @@ pub(crate) fn val_from_raw(ty: ValType, b: [u8; 16]) -> Val {
         ValType::F32 => Val::F32(u32_at()),
         ValType::F64 => Val::F64(u64_at()),
         ValType::V128 => Val::V128(u128::from_le_bytes(b)),
-        ValType::FuncRef | ValType::ExternRef => match u64_at() {
-            0 => Val::FuncRef(None),
-            addr => Val::FuncRef(func_from_funcref(addr)),
-        },
+        ValType::FuncRef => Val::FuncRef(match u64_at() {
+            0 => None,
+            addr => func_from_funcref(store, addr),
+        }),
+        ValType::ExternRef => Val::ExternRef(store.externref(u64_at())),
+    }
+}
+
+/// The function whose `VMFuncRef` is at `addr`, if it belongs to an
+/// instance of `store`.
+fn func_from_funcref(store: &StoreOpaque, addr: u64) -> Option<Func> {
+    let (instance, off) = store.vmctx_at(usize::try_from(addr).ok()?)?;
+    let index = store.instances[instance as usize].func_at_vmctx_offset(off)?;
+    Some(store.instances[instance as usize].func(store.id, index))
+}
+
+/// Frees a `HostFunc<T, F>`.
+///
+/// # Safety
+///
+/// `h` must come from `Func::new::<T, F>` and be freed only once.
+unsafe fn drop_host_func<T, F>(h: NonNull<HostFuncHeader>) {
+    // SAFETY: `Func::new::<T, F>` made `h` by leaking a `Box<HostFunc<T, F>>`
+    // (whose header is its first field, `repr(C)`); freed once per contract.
+    drop(unsafe { Box::from_raw(h.cast::<HostFunc<T, F>>().as_ptr()) });
+}
+
+/// Runs host function `h` (a `HostFunc<T, F>`) on the raw values.
+///
+/// # Safety
+///
+/// `h` must be a live context made by `Func::new::<T, F>`; `caller_vmctx`
+/// null or the VMContext of a live instance of the same store; `values`
+/// `len` writable 16-byte slots holding the arguments; and the store must
+/// be lent to this call: nothing else uses it until this returns.
+unsafe fn invoke<T, F>(
+    h: NonNull<HostFuncHeader>,
+    caller_vmctx: *mut u8,
+    values: *mut u8,
+    len: usize,
+) -> Result<(), Unwind>
+where
+    F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), HostError>,
+{
+    // SAFETY: per the contract `h` is a live `HostFunc<T, F>`, a separate
+    // allocation from the store, only ever read.
+    let host = unsafe { h.cast::<HostFunc<T, F>>().as_ref() };
+    let ty = &host.header.ty;
+    let n = ty.params.len().max(ty.results.len());
+    if len < n {
+        return Err(Unwind::Host("host call with too few value slots".into()));
+    }
+    // SAFETY: the caller passes `len` 16-byte slots, which nothing else
+    // touches during the call.
+    let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
+    // SAFETY: `header.store` is the `StoreInner<T>` of the store that made
+    // this function (T is the store's data type: `Func::new` took it from
+    // that store's context), lent to this call per the contract.
+    let mut ctx =
+        unsafe { StoreContextMut::<T>::from_raw(host.header.store.cast::<StoreInner<T>>()) };
+    let instance = if caller_vmctx.is_null() {
+        None
+    } else {
+        // SAFETY: per the contract, a live VMContext of this store.
+        Some(unsafe { crate::helpers::runtime_of(caller_vmctx) }.instance)
+    };
+    // Inline buffers, filled in place: a host call from wasm allocates
+    // nothing.
+    let mut args: SmallVec<[Val; 4]> = SmallVec::new();
+    let mut results: SmallVec<[Val; 2]> = SmallVec::new();
+    {
+        let o = ctx.opaque();
+        for (&t, &raw) in ty.params.iter().zip(slots.iter()) {
+            args.push(val_from_raw(o, t, raw));
+        }
+    }
+    for &t in &ty.results {
+        results.push(Val::default_for(t));
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        (host.func)(
+            Caller {
+                store: ctx.reborrow(),
+                instance,
+            },
+            &args,
+            &mut results,
+        )
+    }));
+    match r {
+        Ok(Ok(())) => {
+            check_results(ty, &results).map_err(Unwind::Host)?;
+            let o = ctx.opaque_mut();
+            for (slot, v) in slots.iter_mut().zip(&results) {
+                *slot = val_to_raw(o, v).map_err(Unwind::Host)?;
+            }
+            Ok(())
+        }
+        Ok(Err(HostError::Trap(code))) => Err(Unwind::Trap {
+            code,
+            backtrace: Box::new(RawBacktrace::empty()),
+        }),
+        Ok(Err(HostError::Exit(n))) => Err(Unwind::Exit(n)),
+        Ok(Err(HostError::Message(m))) => Err(Unwind::Host(m)),
+        Err(p) => Err(Unwind::Host(panic_message(p.as_ref()))),
     }
 }
 
@@ -335,7 +530,7 @@ pub(crate) fn val_from_raw(ty: ValType, b: [u8; 16]) -> Val {
 /// # Safety
 ///
 /// Called only by a compiled wasm-to-array trampoline, with `ctx` a live
-/// `HostFunc`, `caller_vmctx` the calling instance's VMContext and `values`
+/// `HostFuncHeader`, `caller_vmctx` the calling instance's VMContext and `values`
 /// `len >= max(params, results)` slots.
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
@@ -384,8 +579,14 @@ unsafe extern "C" fn host_array_impl(
             backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
         });
     }
-    // SAFETY: forwarded from our own contract.
-    let outcome = unsafe { invoke_host(ctx, caller_vmctx, values, len) };
+    let Some(header) = NonNull::new(ctx.cast::<HostFuncHeader>()) else {
+        traphandler::raise(Unwind::Host("host call without a context".into()))
+    };
+    // SAFETY: forwarded from our own contract: `ctx` is a live host
+    // function context (its store keeps it), `caller_vmctx` a live instance
+    // of the same store, and the store is lent to this call by the host
+    // frame that entered wasm.
+    let outcome = unsafe { (header.as_ref().invoke)(header, caller_vmctx, values, len) };
     // Everything `invoke_host` owned has been dropped; nothing on this
     // frame needs dropping, so discarding the stack is fine.
     let unwind = match outcome {
@@ -402,60 +603,33 @@ unsafe extern "C" fn host_array_impl(
     traphandler::raise(unwind)
 }
 
-/// # Safety
-///
-/// As for [`host_array_call`].
-unsafe fn invoke_host(
-    ctx: *mut u8,
-    caller_vmctx: *mut u8,
-    values: *mut u8,
-    len: usize,
-) -> Result<(), Unwind> {
-    // SAFETY: `ctx` is the address of a live `HostFunc` (the import slot's
-    // owner keeps it alive).
-    let host = unsafe { &*ctx.cast::<HostFunc>() };
-    let n = host.ty.params.len().max(host.ty.results.len());
-    if len < n {
-        return Err(Unwind::Host("host call with too few value slots".into()));
-    }
-    // SAFETY: the trampoline passes `len` 16-byte slots.
-    let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
-    // Inline buffers, filled in place: a host call from wasm allocates
-    // nothing (two heap vectors were most of its cost) and copies nothing
-    // (`collect` built them elsewhere and memcpy'd them over).
-    let mut args: SmallVec<[Val; 4]> = SmallVec::new();
-    for (&t, &raw) in host.ty.params.iter().zip(slots.iter()) {
-        args.push(val_from_raw(t, raw));
-    }
-    let mut results: SmallVec<[Val; 2]> = SmallVec::new();
-    for &t in &host.ty.results {
-        results.push(Val::default_for(t));
-    }
-    let instance = if caller_vmctx.is_null() {
-        None
-    } else {
-        // SAFETY: compiled code passes its own (live) VMContext as caller.
-        Some(unsafe { crate::helpers::instance_of(caller_vmctx) })
-    };
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        let mut caller = Caller { instance };
-        (host.func)(&mut caller, &args, &mut results)
-    }));
-    match r {
-        Ok(Ok(())) => {
-            check_results(&host.ty, &results).map_err(Unwind::Host)?;
-            for (slot, v) in slots.iter_mut().zip(&results) {
-                let (raw, _owner) = val_to_raw(v).map_err(Unwind::Host)?;
-                *slot = raw;
-            }
-            Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AsContextMut, Store};
+    use crate::values::ExternRef;
+
+    #[test]
+    fn issue9_val_from_raw_decodes_externref_as_externref() {
+        let mut store = Store::new(());
+        let mut ctx = store.as_context_mut();
+        let o = ctx.opaque_mut();
+        let obj = ExternRef::new(5i32);
+        let raw = match val_to_raw(o, &Val::ExternRef(Some(obj.clone()))) {
+            Ok(raw) => raw,
+            Err(e) => panic!("encoding: {e}"),
+        };
+        match val_from_raw(o, ValType::ExternRef, raw) {
+            Val::ExternRef(Some(back)) => assert!(back.ptr_eq(&obj)),
+            other => panic!("expected the externref back, got {other:?}"),
         }
-        Ok(Err(HostError::Trap(code))) => Err(Unwind::Trap {
-            code,
-            backtrace: Box::new(RawBacktrace::empty()),
-        }),
-        Ok(Err(HostError::Exit(n))) => Err(Unwind::Exit(n)),
-        Ok(Err(HostError::Message(m))) => Err(Unwind::Host(m)),
-        Err(p) => Err(Unwind::Host(panic_message(p.as_ref()))),
+        assert!(matches!(
+            val_from_raw(o, ValType::ExternRef, [0; 16]),
+            Val::ExternRef(None)
+        ));
+        assert!(matches!(
+            val_from_raw(o, ValType::FuncRef, [0; 16]),
+            Val::FuncRef(None)
+        ));
     }
 }

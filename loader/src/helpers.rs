@@ -7,14 +7,14 @@
 //! panic aborts, as in any `extern "C"` function) and must not leave
 //! anything needing `Drop` on the stack when they trap.
 
-#![allow(
+#![expect(
     unsafe_code,
     reason = "helpers are called by compiled code with raw VMContext pointers"
 )]
 
 use wasmo_artifact_format::{Helper, Libcall, VMOffsets};
 
-use crate::instance::InstanceInner;
+use crate::store::StoreOpaque;
 
 /// Implementations, named after the `Helper`/`Libcall` variants.
 #[expect(non_snake_case, reason = "named after the enum variants by the macros")]
@@ -100,34 +100,61 @@ macro_rules! libcall_table {
 }
 wasmo_artifact_format::foreach_libcall!(libcall_table);
 
-/// The instance whose VMContext this is.
+/// Offset in an instance's runtime block (what the VMContext's `runtime`
+/// field points at) of its store's `StoreInner` pointer.
+pub(crate) const RUNTIME_STORE: u32 = 0;
+/// Offset in the runtime block of the instance's index in its store.
+pub(crate) const RUNTIME_INSTANCE: u32 = 8;
+
+/// What an instance's runtime block says: its store (a `StoreInner<T>`,
+/// whose first field is the `StoreOpaque`) and its index there.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Runtime {
+    pub(crate) store: *mut StoreOpaque,
+    pub(crate) instance: u32,
+}
+
+/// The runtime block of the instance whose VMContext this is, copied out.
 ///
 /// # Safety
 ///
 /// `vmctx` must be the VMContext of a live instance made by this loader
-/// (its `runtime` field points at the instance).
-pub(crate) unsafe fn instance_of<'a>(vmctx: *mut u8) -> &'a InstanceInner {
-    // SAFETY: per the contract, `runtime` holds a pointer to the live
-    // `InstanceInner` (written at instantiation, kept until it drops).
+/// (its `runtime` field points at its 16-byte runtime block, which lives
+/// as long as the store).
+pub(crate) unsafe fn runtime_of(vmctx: *mut u8) -> Runtime {
+    // SAFETY: per the contract, `runtime` holds the address of the live
+    // runtime block, written at instantiation; both words are plain
+    // integers, read by value.
     unsafe {
-        &*vmctx
+        let block = vmctx
             .add(VMOffsets::RUNTIME as usize)
-            .cast::<*const InstanceInner>()
-            .read()
+            .cast::<*const u8>()
+            .read();
+        Runtime {
+            store: block
+                .add(RUNTIME_STORE as usize)
+                .cast::<*mut StoreOpaque>()
+                .read(),
+            instance: block.add(RUNTIME_INSTANCE as usize).cast::<u32>().read(),
+        }
     }
 }
 
 /// `wasmo_helper_memory_grow(vmctx, memory, delta_pages) -> old pages or -1`.
 extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
     // SAFETY: compiled code passes its own instance's vmctx.
-    let instance = unsafe { instance_of(vmctx) };
+    let rt = unsafe { runtime_of(vmctx) };
+    // SAFETY: the store outlives its instances' code; it is lent to the
+    // running wasm (the host frame that entered wasm holds no reference
+    // into it), so a shared reference for this call aliases no `&mut`.
+    let store = unsafe { &*rt.store };
     let Some(mem) = usize::try_from(memory)
         .ok()
-        .and_then(|i| instance.memories.get(i))
+        .and_then(|i| store.instances.get(rt.instance as usize)?.memories.get(i))
     else {
         return -1;
     };
-    match mem.0.grow_pages(delta as u64) {
+    match mem.data_of(store).grow_pages(delta as u64) {
         Some(old) => old as i64,
         None => -1,
     }

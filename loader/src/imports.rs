@@ -1,17 +1,19 @@
 //! External values and the set of them an instance imports from.
 //!
-//! Rule: an `Extern` is a handle (an `Arc`); defining it in `Imports` or
-//! importing it never copies the entity, so an instance sees the exporter's
-//! memory, table, global or function itself. No unsafe code here.
+//! Rule: an `Extern` is a handle (store id and index); defining it in
+//! `Imports` or importing it never copies the entity, so an instance sees
+//! the exporter's memory, table, global or function itself, and only an
+//! instance of the same store may import it. No unsafe code here.
 
 use std::collections::HashMap;
 
 use crate::externs::{Global, Memory, Table};
 use crate::func::Func;
+use crate::store::{AsContext, StoreId, StoreOpaque};
 use crate::types::ExternType;
 
 /// An external value: what an import is filled with or an export yields.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Extern {
     /// A function.
     Func(Func),
@@ -25,12 +27,29 @@ pub enum Extern {
 
 impl Extern {
     /// Its type.
-    pub fn ty(&self) -> ExternType {
+    pub fn ty(&self, store: impl AsContext) -> ExternType {
+        self.ty_in(store.as_context().opaque())
+    }
+
+    pub(crate) fn ty_in(&self, o: &StoreOpaque) -> ExternType {
         match self {
-            Extern::Func(f) => ExternType::Func(f.ty()),
-            Extern::Table(t) => ExternType::Table(t.ty()),
-            Extern::Memory(m) => ExternType::Memory(m.ty()),
-            Extern::Global(g) => ExternType::Global(g.ty()),
+            Extern::Func(f) => {
+                o.assert_owns(f.store, "function");
+                ExternType::Func(f.ty_in(o).cloned().unwrap_or_default())
+            }
+            Extern::Table(t) => ExternType::Table(t.ty_in(o)),
+            Extern::Memory(m) => ExternType::Memory(m.ty_in(o)),
+            Extern::Global(g) => ExternType::Global(g.data_of(o).ty()),
+        }
+    }
+
+    /// The store it belongs to.
+    pub(crate) fn store_id(&self) -> StoreId {
+        match self {
+            Extern::Func(f) => f.store,
+            Extern::Table(t) => t.store,
+            Extern::Memory(m) => m.store,
+            Extern::Global(g) => g.store,
         }
     }
 

@@ -4,6 +4,10 @@
 //! - [`Module::from_file`] maps and verifies an artifact (format, hash,
 //!   target, CPU features, compatibility hash, every metadata offset) and
 //!   only then maps its code executable and applies its relocations.
+//! - A [`Store`] owns everything instances share: instances, memories,
+//!   tables, globals, host functions, externrefs and the host's data; they
+//!   are freed together when it is dropped. [`Func`], [`Memory`],
+//!   [`Table`], [`Global`] and [`Instance`] are `Copy` handles into it.
 //! - [`Instance::new`] links imports ([`Imports`]), builds the VMContext,
 //!   memories, tables and globals, runs the segment initialisers and the
 //!   start function.
@@ -11,11 +15,38 @@
 //!   hardware faults) come back as [`CallError::Trap`] and leave the
 //!   instance usable.
 //!
+//! ```no_run
+//! use wasmo_loader::{Caller, Extern, Func, FuncType, Imports, Instance, Module, Store, Val, ValType};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let module = Module::from_file("app.wasmo".as_ref())?;
+//! let mut store = Store::new(0u64); // host data: a call counter
+//! let ty = FuncType { params: vec![ValType::I32], results: vec![] };
+//! let log = Func::new(&mut store, ty, |mut caller: Caller<'_, u64>, args, _results| {
+//!     *caller.data_mut() += 1;
+//!     if let Some(mem) = caller.memory() {
+//!         let bytes = mem.data(&caller);
+//!         println!("{:?} {}", args[0], bytes.len());
+//!     }
+//!     Ok(())
+//! });
+//! let mut imports = Imports::new();
+//! imports.define("env", "log", Extern::Func(log));
+//! let instance = Instance::new(&mut store, &module, &imports)?;
+//! let run = instance.get_func(&store, "run").ok_or("no `run` export")?;
+//! let mut results = [Val::I32(0)];
+//! run.call(&mut store, &[Val::I32(7)], &mut results)?;
+//! println!("{results:?}, {} host calls", store.data());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Rule: this crate depends on `wasmo-artifact-format` and system crates
 //! only, never on LLVM or the compiler. `unsafe` is confined to the modules
 //! that map memory, call or are called by compiled code, or handle signals
-//! (`vm`, `image`, `func`, `helpers`, `traphandler`); the others are safe
-//! code.
+//! (`vm`, `image`, `func`, `helpers`, `traphandler`), lend the store
+//! through its raw pointer (`store`) or lend linear memory as slices
+//! (`externs`); the others are safe code.
 
 mod error;
 mod externs;
@@ -25,6 +56,7 @@ mod image;
 mod imports;
 mod instance;
 mod module;
+mod store;
 mod traphandler;
 mod typereg;
 mod types;
@@ -40,8 +72,9 @@ pub use func::{Caller, Func};
 pub use imports::{Extern, Imports};
 pub use instance::Instance;
 pub use module::{host_triple, Module};
+pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use types::{ExportType, ExternType, ImportType};
-pub use values::Val;
+pub use values::{ExternRef, Val};
 pub use wasmo_artifact_format::{
     FuncType, GlobalType, Limits, MemoryType, TableType, TrapCode, ValType,
 };

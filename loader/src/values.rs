@@ -1,7 +1,12 @@
-//! Wasm values as the host passes them to and receives them from calls.
+//! Wasm values as the host passes them to and receives them from calls,
+//! and `externref`s, host objects that wasm can hold but not look into.
 //!
 //! Rule: floats travel as their bit patterns, so NaN payloads survive a
-//! round trip. No unsafe code here.
+//! round trip. A reference value is only meaningful with the store it came
+//! from. No unsafe code here.
+
+use std::any::Any;
+use std::sync::Arc;
 
 use wasmo_artifact_format::ValType;
 
@@ -22,6 +27,8 @@ pub enum Val {
     V128(u128),
     /// `funcref`; `None` is `ref.null func`.
     FuncRef(Option<Func>),
+    /// `externref`; `None` is `ref.null extern`.
+    ExternRef(Option<ExternRef>),
 }
 
 impl Val {
@@ -34,6 +41,7 @@ impl Val {
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
         }
     }
 
@@ -45,7 +53,8 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef | ValType::ExternRef => Val::FuncRef(None),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
         }
     }
 
@@ -75,5 +84,50 @@ impl From<i32> for Val {
 impl From<i64> for Val {
     fn from(v: i64) -> Val {
         Val::I64(v)
+    }
+}
+
+/// A host object that wasm holds as an `externref`. Cheap to clone (an
+/// `Arc`); two `ExternRef`s are the same reference when
+/// [`ExternRef::ptr_eq`] says so.
+///
+/// Rooting rule: a store keeps every externref that enters it (as an
+/// argument, a global or table value, a host function's result) until the
+/// store is dropped; wasm holds a small index into that list, never a
+/// pointer. Nothing wasm can do makes one dangle; a long-lived store that
+/// keeps creating new host objects grows until it is dropped.
+#[derive(Clone)]
+pub struct ExternRef(Arc<dyn Any + Send + Sync>);
+
+impl ExternRef {
+    /// Wraps `value`.
+    pub fn new(value: impl Any + Send + Sync) -> ExternRef {
+        ExternRef(Arc::new(value))
+    }
+
+    /// Wraps an existing shared host object.
+    pub fn from_arc(value: Arc<dyn Any + Send + Sync>) -> ExternRef {
+        ExternRef(value)
+    }
+
+    /// The host object (downcast it to use it).
+    pub fn data(&self) -> &(dyn Any + Send + Sync) {
+        &*self.0
+    }
+
+    /// Whether both wrap the same host object.
+    pub fn ptr_eq(&self, other: &ExternRef) -> bool {
+        self.addr() == other.addr()
+    }
+
+    /// The host object's address: its identity.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0).cast::<u8>() as usize
+    }
+}
+
+impl std::fmt::Debug for ExternRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExternRef({:#x})", self.addr())
     }
 }

@@ -3,11 +3,14 @@
 //! global cells.
 //!
 //! Rule: everything compiled code may point into lives in a [`Block`] or a
-//! [`Reservation`] that never moves and is freed only when the last `Arc`
-//! holding it is dropped; whoever stores a pointer into one (a table
-//! element, an import slot) must also hold that `Arc`. Reads and writes go
-//! through the checked accessors here, never through Rust references, since
-//! compiled code aliases the memory.
+//! [`Reservation`] that never moves and belongs to one store (blocks are
+//! shared through `Rc`s that all live in that store), which frees
+//! it only when the store is dropped (see `store.rs`); so a pointer stored
+//! into one (a table element, an import slot) stays valid as long as any
+//! wasm of that store can run. Reads and writes go through the checked
+//! accessors here, never through Rust references, since compiled code
+//! aliases the memory. Neither type is `Send` or `Sync` by itself: they
+//! move between threads only inside their store.
 
 #![allow(
     unsafe_code,
@@ -15,9 +18,9 @@
 )]
 
 use std::alloc::Layout;
-use std::any::Any;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::rc::Rc;
+use std::sync::{Mutex, PoisonError};
 
 use crate::traphandler;
 use wasmo_artifact_format::VMOffsets;
@@ -27,16 +30,7 @@ use wasmo_artifact_format::VMOffsets;
 pub(crate) struct Block {
     ptr: NonNull<u8>,
     size: usize,
-    /// Whatever the pointers stored in this block point into.
-    keep: Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
 }
-
-// SAFETY: the block is plain bytes accessed only through raw pointers by
-// the accessors below (no Rust references into it exist), so sharing and
-// sending it is as safe as sharing the integer values it holds.
-unsafe impl Send for Block {}
-// SAFETY: see `Send` above.
-unsafe impl Sync for Block {}
 
 impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,7 +43,7 @@ impl std::fmt::Debug for Block {
 
 impl Block {
     /// Allocates `size` zeroed bytes (at least 16), 16-byte aligned.
-    pub(crate) fn new(size: usize) -> Result<Arc<Block>, String> {
+    pub(crate) fn new(size: usize) -> Result<Rc<Block>, String> {
         let size = size.max(16);
         let layout = Layout::from_size_align(size, 16)
             .map_err(|e| format!("cannot allocate {size} bytes: {e}"))?;
@@ -57,11 +51,7 @@ impl Block {
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
         let ptr =
             NonNull::new(raw).ok_or_else(|| format!("out of memory allocating {size} bytes"))?;
-        Ok(Arc::new(Block {
-            ptr,
-            size,
-            keep: Mutex::new(Vec::new()),
-        }))
+        Ok(Rc::new(Block { ptr, size }))
     }
 
     /// The block's address.
@@ -72,23 +62,6 @@ impl Block {
     /// The block's size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size
-    }
-
-    /// Keeps `owner` alive as long as this block. Owning itself (a
-    /// global in a VMContext holding a funcref of the same instance) would
-    /// be a cycle, and owners are kept once.
-    pub(crate) fn keep_alive(&self, owner: Arc<dyn Any + Send + Sync>) {
-        let owner_addr = Arc::as_ptr(&owner) as *const u8;
-        if std::ptr::eq(owner_addr, (self as *const Block).cast::<u8>()) {
-            return;
-        }
-        let mut keep = self.keep.lock().unwrap_or_else(PoisonError::into_inner);
-        if !keep
-            .iter()
-            .any(|k| std::ptr::eq(Arc::as_ptr(k) as *const u8, owner_addr))
-        {
-            keep.push(owner);
-        }
     }
 
     fn at(&self, off: usize, len: usize) -> *mut u8 {
@@ -154,7 +127,7 @@ impl Drop for Block {
 /// A place in a [`Block`]: where a definition (memory, table, global) lives.
 #[derive(Clone, Debug)]
 pub(crate) struct Slot {
-    pub(crate) block: Arc<Block>,
+    pub(crate) block: Rc<Block>,
     pub(crate) off: u32,
 }
 
@@ -229,13 +202,6 @@ pub(crate) struct Reservation {
     len: usize,
     accessible: Mutex<usize>,
 }
-
-// SAFETY: the mapping is only accessed through raw pointers (by compiled
-// code and by the bounds-checked copies below); `accessible` is behind a
-// mutex.
-unsafe impl Send for Reservation {}
-// SAFETY: see `Send` above.
-unsafe impl Sync for Reservation {}
 
 impl Reservation {
     /// Reserves `len` bytes, the first `accessible` read-write.
@@ -492,6 +458,34 @@ impl Reservation {
         true
     }
 
+    /// The first `len` bytes, if accessible.
+    ///
+    /// # Safety
+    ///
+    /// No compiled code may write the memory while the slice lives: the
+    /// caller holds a borrow of the store that owns this reservation, and
+    /// wasm of a store runs only under an exclusive borrow of it.
+    pub(crate) unsafe fn bytes(&self, len: usize) -> Option<&[u8]> {
+        let base = self.accessible_base(len)?;
+        // SAFETY: the first `len` bytes are mapped read-write (checked by
+        // `accessible_base`) and, per the contract, not written while the
+        // slice lives.
+        Some(unsafe { std::slice::from_raw_parts(base, len) })
+    }
+
+    /// The first `len` bytes, mutably, if accessible.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::bytes`]; and `&mut self` must stand for exclusive use
+    /// of the memory (it comes from an exclusive borrow of the store).
+    pub(crate) unsafe fn bytes_mut(&mut self, len: usize) -> Option<&mut [u8]> {
+        let base = self.accessible_base(len)?;
+        // SAFETY: as in `bytes`; no other slice of this memory exists
+        // while `&mut self` is borrowed.
+        Some(unsafe { std::slice::from_raw_parts_mut(base, len) })
+    }
+
     /// The base address, if the first `len` bytes are accessible.
     pub(crate) fn accessible_base(&self, len: usize) -> Option<*mut u8> {
         self.in_accessible(0, len).then_some(self.base.as_ptr())
@@ -510,8 +504,8 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         traphandler::unregister_memory(self.base.as_ptr() as usize);
         // SAFETY: we mapped exactly this range in `new`; pointers into it
-        // live only in blocks and instances that held the reservation alive
-        // until now.
+        // live only in blocks of the same store, which is being dropped
+        // (no wasm of it can run any more).
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
     }
 }

@@ -11,7 +11,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, DataMode, DataSegment, DefinedFunc, Export, ExternKind, Import, ImportKind,
@@ -23,7 +22,7 @@ use wasmo_artifact_format::{
 };
 use wasmo_loader::{
     CallError, Extern, Func, FuncType, HostError, Imports, Instance, Limits, LoadError, MemoryType,
-    Module, TrapCode, Val, ValType,
+    Module, Store, TrapCode, Val, ValType,
 };
 
 const GOT: u32 = 4096;
@@ -254,24 +253,35 @@ fn imports_with(f: Func) -> Imports {
     imports
 }
 
-fn double() -> Func {
+fn double<T: 'static>(store: &mut Store<T>) -> Func {
     let ty = FuncType {
         params: vec![ValType::I32],
         results: vec![ValType::I32],
     };
-    Func::new_host(ty, |_, args, results| {
+    Func::new(store, ty, |_, args, results| {
         results[0] = Val::I32(args[0].i32().unwrap_or(0) * 2);
         Ok(())
     })
 }
 
-fn instance() -> Instance {
+fn instance() -> (Store<()>, Instance) {
     let module = load(&good()).unwrap();
-    Instance::new(&module, &imports_with(double())).unwrap()
+    let mut store = Store::new(());
+    let imports = imports_with(double(&mut store));
+    let inst = Instance::new(&mut store, &module, &imports).unwrap();
+    (store, inst)
 }
 
-fn call_i32(inst: &Instance, name: &str, args: &[Val]) -> Result<i32, CallError> {
-    let r = inst.get_func(name).unwrap().call(args)?;
+fn call_i32<T>(
+    store: &mut Store<T>,
+    inst: &Instance,
+    name: &str,
+    args: &[Val],
+) -> Result<i32, CallError> {
+    let mut r = [Val::I32(0)];
+    inst.get_func(&*store, name)
+        .unwrap()
+        .call(store, args, &mut r)?;
     Ok(r[0].i32().unwrap())
 }
 
@@ -284,46 +294,62 @@ fn trap_code(r: Result<i32, CallError>) -> TrapCode {
 
 #[test]
 fn loads_and_runs() {
-    let inst = instance();
-    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+    let (mut store, inst) = instance();
+    assert_eq!(call_i32(&mut store, &inst, "answer", &[]).unwrap(), 42);
     assert_eq!(
-        call_i32(&inst, "load0", &[]).unwrap(),
+        call_i32(&mut store, &inst, "load0", &[]).unwrap(),
         42,
         "data segment applied"
     );
-    assert_eq!(call_i32(&inst, "call_import", &[Val::I32(21)]).unwrap(), 42);
+    assert_eq!(
+        call_i32(&mut store, &inst, "call_import", &[Val::I32(21)]).unwrap(),
+        42
+    );
     let exports: Vec<String> = inst
-        .module()
+        .module(&store)
         .exports()
         .into_iter()
         .map(|e| e.name)
         .collect();
     assert!(exports.contains(&"mem".to_owned()));
-    assert_eq!(inst.module().imports()[0].name, "f");
+    assert_eq!(inst.module(&store).imports()[0].name, "f");
 }
 
 #[test]
 fn argument_checks() {
-    let inst = instance();
-    let f = inst.get_func("call_import").unwrap();
+    let (mut store, inst) = instance();
+    let f = inst.get_func(&store, "call_import").unwrap();
     assert!(matches!(
-        f.call(&[]),
+        f.call(&mut store, &[], &mut [Val::I32(0)]),
         Err(CallError::ArgumentCount {
             expected: 1,
             got: 0
         })
     ));
     assert!(matches!(
-        f.call(&[Val::I64(1)]),
+        f.call(&mut store, &[Val::I64(1)], &mut [Val::I32(0)]),
         Err(CallError::ArgumentType { index: 0, .. })
+    ));
+    assert!(matches!(
+        f.call(&mut store, &[Val::I32(1)], &mut []),
+        Err(CallError::ResultCount {
+            expected: 1,
+            got: 0
+        })
+    ));
+    let mut other = Store::new(());
+    assert!(matches!(
+        f.call(&mut other, &[Val::I32(1)], &mut [Val::I32(0)]),
+        Err(CallError::WrongStore("function"))
     ));
 }
 
 #[test]
 fn helper_trap_is_caught_and_instance_stays_usable() {
-    let inst = instance();
+    let (mut store, inst) = instance();
+    let boom = inst.get_func(&store, "boom").unwrap();
     for _ in 0..3 {
-        match inst.get_func("boom").unwrap().call(&[]) {
+        match boom.call(&mut store, &[], &mut [Val::I32(0)]) {
             Err(CallError::Trap(t)) => {
                 assert_eq!(t.code, TrapCode::UnreachableCodeReached);
                 assert_eq!(t.to_string(), "wasm trap: unreachable");
@@ -336,31 +362,34 @@ fn helper_trap_is_caught_and_instance_stays_usable() {
             }
             other => panic!("expected a trap, got {other:?}"),
         }
-        assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+        assert_eq!(call_i32(&mut store, &inst, "answer", &[]).unwrap(), 42);
     }
 }
 
 #[test]
 fn memory_fault_is_out_of_bounds_until_grown() {
-    let inst = instance();
+    let (mut store, inst) = instance();
     assert_eq!(
-        trap_code(call_i32(&inst, "oob", &[])),
+        trap_code(call_i32(&mut store, &inst, "oob", &[])),
         TrapCode::MemoryOutOfBounds
     );
-    let mem = inst.get_memory("mem").unwrap();
-    assert_eq!(mem.size_pages(), 1);
-    assert_eq!(mem.grow(1), Some(1));
-    assert_eq!(mem.grow(1), None, "max is 2 pages");
-    mem.write(0x10000, &7i32.to_le_bytes()).unwrap();
-    assert_eq!(call_i32(&inst, "oob", &[]).unwrap(), 7);
-    assert!(mem.write(0x20000, &[1]).is_err());
+    let mem = inst.get_memory(&store, "mem").unwrap();
+    assert_eq!(mem.size(&store), 1);
+    assert_eq!(mem.grow(&mut store, 1), Some(1));
+    assert_eq!(mem.grow(&mut store, 1), None, "max is 2 pages");
+    mem.write(&mut store, 0x10000, &7i32.to_le_bytes()).unwrap();
+    assert_eq!(call_i32(&mut store, &inst, "oob", &[]).unwrap(), 7);
+    assert!(mem.write(&mut store, 0x20000, &[1]).is_err());
+    assert_eq!(mem.data(&store).len(), 0x20000);
+    assert_eq!(mem.data(&store)[0x10000], 7);
 }
 
 #[test]
 fn stack_overflow_is_a_trap() {
-    let inst = instance();
+    let (mut store, inst) = instance();
+    let recurse = inst.get_func(&store, "recurse").unwrap();
     for _ in 0..2 {
-        match inst.get_func("recurse").unwrap().call(&[]) {
+        match recurse.call(&mut store, &[], &mut [Val::I32(0)]) {
             Err(CallError::Trap(t)) => {
                 assert_eq!(t.code, TrapCode::StackOverflow);
                 assert!(!t.backtrace.is_empty());
@@ -369,18 +398,21 @@ fn stack_overflow_is_a_trap() {
             other => panic!("expected a trap, got {other:?}"),
         }
     }
-    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+    assert_eq!(call_i32(&mut store, &inst, "answer", &[]).unwrap(), 42);
 }
 
 #[test]
 fn host_errors_unwind_wasm() {
     let module = load(&good()).unwrap();
+    let mut store = Store::new(0u32);
     let ty = FuncType {
         params: vec![ValType::I32],
         results: vec![ValType::I32],
     };
-    let f = Func::new_host(ty, |caller, args, _| {
-        assert_eq!(caller.memory().map(|m| m[0]), Some(42));
+    let f = Func::new(&mut store, ty, |mut caller, args, _| {
+        let mem = caller.memory().unwrap();
+        assert_eq!(mem.data(&caller)[0], 42);
+        *caller.data_mut() += 1;
         match args[0].i32() {
             Some(0) => Err(HostError::Trap(TrapCode::IntegerDivisionByZero)),
             Some(1) => Err(HostError::Exit(3)),
@@ -388,8 +420,9 @@ fn host_errors_unwind_wasm() {
             _ => panic!("host bug"),
         }
     });
-    let inst = Instance::new(&module, &imports_with(f)).unwrap();
-    let call = |a| inst.get_func("call_import").unwrap().call(&[Val::I32(a)]);
+    let inst = Instance::new(&mut store, &module, &imports_with(f)).unwrap();
+    let call_import = inst.get_func(&store, "call_import").unwrap();
+    let mut call = |a| call_import.call(&mut store, &[Val::I32(a)], &mut [Val::I32(0)]);
     match call(0) {
         Err(CallError::Trap(t)) => {
             assert_eq!(t.code, TrapCode::IntegerDivisionByZero);
@@ -401,36 +434,42 @@ fn host_errors_unwind_wasm() {
     assert!(matches!(call(1), Err(CallError::Exit(3))));
     assert!(matches!(call(2), Err(CallError::Host(m)) if m == "no"));
     assert!(matches!(call(3), Err(CallError::Host(m)) if m.contains("panicked")));
-    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+    assert_eq!(call_i32(&mut store, &inst, "answer", &[]).unwrap(), 42);
+    assert_eq!(*store.data(), 4);
 }
 
 #[test]
 fn nested_calls_trap_independently() {
     let module = load(&good()).unwrap();
-    let slot: Arc<OnceLock<Instance>> = Arc::new(OnceLock::new());
-    let inner = slot.clone();
+    // The instance is only known after instantiation: the host function
+    // finds it in the store's data.
+    let mut store: Store<Option<Instance>> = Store::new(None);
     let ty = FuncType {
         params: vec![ValType::I32],
         results: vec![ValType::I32],
     };
-    let f = Func::new_host(ty, move |_, args, results| {
-        let inst = inner
-            .get()
+    let f = Func::new(&mut store, ty, move |mut caller, args, results| {
+        let inst = caller
+            .data()
             .ok_or(HostError::Message("no instance".into()))?;
         // A trap in the nested call comes back here as an error.
-        let e = inst.get_func("boom").unwrap().call(&[]).unwrap_err();
+        let boom = inst.get_func(&caller, "boom").unwrap();
+        let e = boom.call(&mut caller, &[], &mut [Val::I32(0)]).unwrap_err();
         assert!(matches!(e, CallError::Trap(_)));
-        let r = inst
-            .get_func("answer")
-            .unwrap()
-            .call(&[])
+        let answer = inst.get_func(&caller, "answer").unwrap();
+        let mut r = [Val::I32(0)];
+        answer
+            .call(&mut caller, &[], &mut r)
             .map_err(|e| HostError::Message(e.to_string()))?;
         results[0] = Val::I32(r[0].i32().unwrap_or(0) + args[0].i32().unwrap_or(0));
         Ok(())
     });
-    let inst = Instance::new(&module, &imports_with(f)).unwrap();
-    let _ = slot.set(inst.clone());
-    assert_eq!(call_i32(&inst, "call_import", &[Val::I32(1)]).unwrap(), 43);
+    let inst = Instance::new(&mut store, &module, &imports_with(f)).unwrap();
+    *store.data_mut() = Some(inst);
+    assert_eq!(
+        call_i32(&mut store, &inst, "call_import", &[Val::I32(1)]).unwrap(),
+        43
+    );
 }
 
 #[test]
@@ -440,20 +479,26 @@ fn concurrent_traps() {
         .map(|_| {
             let module = module.clone();
             std::thread::spawn(move || {
-                let inst = Instance::new(&module, &imports_with(double())).unwrap();
+                let mut store = Store::new(());
+                let imports = imports_with(double(&mut store));
+                let inst = Instance::new(&mut store, &module, &imports).unwrap();
+                let s = &mut store;
                 for _ in 0..50 {
                     assert_eq!(
-                        trap_code(call_i32(&inst, "boom", &[])),
+                        trap_code(call_i32(s, &inst, "boom", &[])),
                         TrapCode::UnreachableCodeReached
                     );
                     assert_eq!(
-                        trap_code(call_i32(&inst, "oob", &[])),
+                        trap_code(call_i32(s, &inst, "oob", &[])),
                         TrapCode::MemoryOutOfBounds
                     );
-                    assert_eq!(call_i32(&inst, "call_import", &[Val::I32(5)]).unwrap(), 10);
+                    assert_eq!(
+                        call_i32(s, &inst, "call_import", &[Val::I32(5)]).unwrap(),
+                        10
+                    );
                 }
                 assert_eq!(
-                    trap_code(call_i32(&inst, "recurse", &[])),
+                    trap_code(call_i32(s, &inst, "recurse", &[])),
                     TrapCode::StackOverflow
                 );
             })
@@ -467,20 +512,27 @@ fn concurrent_traps() {
 #[test]
 fn link_errors_name_the_import() {
     let module = load(&good()).unwrap();
-    let e = Instance::new(&module, &Imports::new()).unwrap_err();
+    let mut store = Store::new(());
+    let e = Instance::new(&mut store, &module, &Imports::new()).unwrap_err();
     assert_eq!(e.to_string(), "unknown import `env.f`");
-    let wrong = Func::new_host(
+    let wrong = Func::new(
+        &mut store,
         FuncType {
             params: vec![ValType::I64],
             results: vec![],
         },
         |_, _, _| Ok(()),
     );
-    let e = Instance::new(&module, &imports_with(wrong)).unwrap_err();
+    let e = Instance::new(&mut store, &module, &imports_with(wrong)).unwrap_err();
     assert_eq!(
         e.to_string(),
         "incompatible import type for `env.f`: expected (func (param i32) (result i32)), found (func (param i64))"
     );
+    // A function of another store cannot fill the import.
+    let mut other = Store::new(());
+    let foreign = double(&mut other);
+    let e = Instance::new(&mut store, &module, &imports_with(foreign)).unwrap_err();
+    assert_eq!(e.to_string(), "import `env.f` belongs to another store");
 }
 
 #[test]
@@ -629,7 +681,9 @@ fn data_segment_out_of_bounds_traps_at_instantiation() {
         },
     };
     let module = load(&b.build().unwrap()).unwrap();
-    match Instance::new(&module, &imports_with(double())) {
+    let mut store = Store::new(());
+    let imports = imports_with(double(&mut store));
+    match Instance::new(&mut store, &module, &imports) {
         Err(wasmo_loader::InstantiationError::Trap(t)) => {
             assert_eq!(t.code, TrapCode::MemoryOutOfBounds)
         }
@@ -646,32 +700,45 @@ fn handles_are_send_and_sync() {
     check::<wasmo_loader::Memory>();
     check::<wasmo_loader::Table>();
     check::<wasmo_loader::Global>();
+    fn send<T: Send>() {}
+    send::<Store<()>>();
 }
 
 #[test]
 fn host_made_entities_link() {
     use wasmo_loader::{Global, GlobalType, Memory, Table, TableType};
-    let m = Memory::new(MemoryType {
-        limits: Limits {
-            min: 1,
-            max: Some(3),
+    let (mut store, inst) = instance();
+    let m = Memory::new(
+        &mut store,
+        MemoryType {
+            limits: Limits {
+                min: 1,
+                max: Some(3),
+            },
+            memory64: false,
+            shared: false,
         },
-        memory64: false,
-        shared: false,
-    })
+    )
     .unwrap();
-    m.write(10, b"hi").unwrap();
+    m.write(&mut store, 10, b"hi").unwrap();
     let mut buf = [0u8; 2];
-    m.read(10, &mut buf).unwrap();
+    m.read(&store, 10, &mut buf).unwrap();
     assert_eq!(&buf, b"hi");
-    assert!(m.read(65535, &mut buf).is_err());
-    let t = Table::new(TableType {
-        element: ValType::FuncRef,
-        limits: Limits { min: 4, max: None },
-    })
+    assert!(m.read(&store, 65535, &mut buf).is_err());
+    assert_eq!(&m.data(&store)[10..12], b"hi");
+    m.data_mut(&mut store)[11] = b'o';
+    assert_eq!(&m.data(&store)[10..12], b"ho");
+    let t = Table::new(
+        &mut store,
+        TableType {
+            element: ValType::FuncRef,
+            limits: Limits { min: 4, max: None },
+        },
+    )
     .unwrap();
-    assert_eq!(t.size(), 4);
+    assert_eq!(t.size(&store), 4);
     let g = Global::new(
+        &mut store,
         GlobalType {
             content: ValType::I32,
             mutable: true,
@@ -679,23 +746,35 @@ fn host_made_entities_link() {
         Val::I32(5),
     )
     .unwrap();
-    g.set(Val::I32(6)).unwrap();
-    assert_eq!(g.get().i32(), Some(6));
-    assert!(g.set(Val::I64(1)).is_err());
-    let inst = instance();
-    let f = inst.get_func("answer").unwrap();
+    g.set(&mut store, Val::I32(6)).unwrap();
+    assert_eq!(g.get(&store).i32(), Some(6));
+    assert!(g.set(&mut store, Val::I64(1)).is_err());
+    let f = inst.get_func(&store, "answer").unwrap();
     let g = Global::new(
+        &mut store,
         GlobalType {
             content: ValType::FuncRef,
             mutable: false,
         },
-        Val::FuncRef(Some(f.clone())),
+        Val::FuncRef(Some(f)),
     )
     .unwrap();
-    match g.get() {
-        Val::FuncRef(Some(back)) => assert!(back.same(&f)),
+    match g.get(&store) {
+        Val::FuncRef(Some(back)) => assert_eq!(back, f),
         other => panic!("expected the function back, got {other:?}"),
     }
+    t.set(&mut store, 2, Val::FuncRef(Some(f))).unwrap();
+    match t.get(&store, 2) {
+        Some(Val::FuncRef(Some(back))) => assert_eq!(back, f),
+        other => panic!("expected the function back, got {other:?}"),
+    }
+    assert!(matches!(t.get(&store, 1), Some(Val::FuncRef(None))));
+    assert!(t.get(&store, 4).is_none());
+    let mut other = Store::new(());
+    assert!(matches!(
+        t.set(&mut other, 0, Val::FuncRef(None)),
+        Err(CallError::WrongStore("table"))
+    ));
 }
 
 /// Issue 9, defect 8: metadata that disagrees with the image it describes
@@ -761,10 +840,10 @@ fn issue9_metadata_inconsistent_with_the_image_is_refused() {
 /// Calls `name`, expects the unexpected-fault trap, then a normal call on
 /// the same instance.
 fn assert_unexpected_fault(name: &str) {
-    let inst = instance();
-    let code = trap_code(call_i32(&inst, name, &[]));
+    let (mut store, inst) = instance();
+    let code = trap_code(call_i32(&mut store, &inst, name, &[]));
     assert_eq!(code, TrapCode::UnexpectedFault, "{name}");
-    assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+    assert_eq!(call_i32(&mut store, &inst, "answer", &[]).unwrap(), 42);
 }
 
 /// Issue 9, defect 8: a fault in wasm text that no check explains (here
@@ -797,8 +876,8 @@ fn issue9_call_from_wasm_to_null_is_a_trap() {
 fn foreign_faults_still_crash() {
     use std::os::unix::process::ExitStatusExt;
     if let Some(sig) = std::env::var_os("WASMO_LOADER_CRASH_CHILD") {
-        let inst = instance();
-        assert_eq!(call_i32(&inst, "answer", &[]).unwrap(), 42);
+        let (mut store, inst) = instance();
+        assert_eq!(call_i32(&mut store, &inst, "answer", &[]).unwrap(), 42);
         if sig == "SEGV" {
             host_fault();
         }

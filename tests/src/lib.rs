@@ -110,3 +110,54 @@ pub fn wat(text: &str) -> Vec<u8> {
 pub fn example(name: &str) -> PathBuf {
     workspace_root().join("examples").join(name)
 }
+
+/// A loaded module and the temporary directory its artifact lives in.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The module, loaded from the artifact file.
+    pub module: wasmo_loader::Module,
+    _dir: tempfile::TempDir,
+}
+
+/// Compiles wat `text` with `bounds_checks`, writes the artifact to a
+/// temporary file and loads it, as `wasmoc build` + `wasmo exec` would;
+/// panics on any failure (test inputs are ours).
+pub fn load(text: &str, bounds_checks: wasmo_artifact_format::BoundsChecks) -> Compiled {
+    let config = wasmo_compiler::CompileConfig {
+        bounds_checks,
+        ..wasmo_compiler::CompileConfig::default()
+    };
+    let bytes = match wasmo_compiler::compile(&wat(text), &config) {
+        Ok(a) => a,
+        Err(e) => panic!("compile failed: {e}"),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let path = dir.path().join("module.wasmo");
+    if let Err(e) = std::fs::write(&path, bytes) {
+        panic!("writing the artifact: {e}");
+    }
+    match wasmo_loader::Module::from_file(&path) {
+        Ok(module) => Compiled { module, _dir: dir },
+        Err(e) => panic!("loading the artifact: {e}"),
+    }
+}
+
+/// Calls `f` with `args` and returns its results (as many as its type
+/// has).
+pub fn call(
+    mut store: impl wasmo_loader::AsContextMut,
+    f: wasmo_loader::Func,
+    args: &[wasmo_loader::Val],
+) -> Result<Vec<wasmo_loader::Val>, wasmo_loader::CallError> {
+    let mut results: Vec<wasmo_loader::Val> = f
+        .ty(&store)
+        .results
+        .iter()
+        .map(|&t| wasmo_loader::Val::default_for(t))
+        .collect();
+    f.call(&mut store, args, &mut results)?;
+    Ok(results)
+}

@@ -12,6 +12,7 @@
 //! Rule: every expectation names the exact outcome (trap code, bytes, load
 //! error section); "it failed somehow" is not a pass.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use wasmo_artifact_format::metadata::{Export, ExternKind, MemoryImage, ModuleMetadata};
@@ -21,7 +22,7 @@ use wasmo_artifact_format::{
 use wasmo_compiler::CompileConfig;
 use wasmo_loader::{
     CallError, Extern, Global, GlobalType, Imports, Instance, InstantiationError, LoadError,
-    Memory, Module, TrapCode, Val, ValType,
+    Memory, Module, Store, TrapCode, Val, ValType,
 };
 use wasmo_tests::wat;
 
@@ -78,15 +79,25 @@ fn load(text: &str, bounds_checks: BoundsChecks) -> Compiled {
     }
 }
 
+thread_local! {
+    /// This thread's store (libtest runs each test on a thread of its own).
+    static STORE: RefCell<Store<()>> = RefCell::new(Store::new(()));
+}
+
+/// Runs `f` with this thread's store.
+fn with_store<R>(f: impl FnOnce(&mut Store<()>) -> R) -> R {
+    STORE.with(|s| f(&mut s.borrow_mut()))
+}
+
 fn instantiate(module: &Module, imports: &Imports) -> Instance {
-    match Instance::new(module, imports) {
+    match with_store(|s| Instance::new(s, module, imports)) {
         Ok(i) => i,
         Err(e) => panic!("instantiation failed: {e}"),
     }
 }
 
 fn memory(instance: &Instance) -> Memory {
-    match instance.get_memory("memory") {
+    match with_store(|s| instance.get_memory(&*s, "memory")) {
         Some(m) => m,
         None => panic!("no exported memory"),
     }
@@ -94,17 +105,17 @@ fn memory(instance: &Instance) -> Memory {
 
 fn read(mem: &Memory, offset: u64, len: usize) -> Vec<u8> {
     let mut buf = vec![0u8; len];
-    if let Err(e) = mem.read(offset, &mut buf) {
+    if let Err(e) = with_store(|s| mem.read(&*s, offset, &mut buf)) {
         panic!("reading {len} bytes at {offset}: {e}");
     }
     buf
 }
 
 fn call(instance: &Instance, name: &str, args: &[Val]) -> Result<Vec<Val>, CallError> {
-    match instance.get_func(name) {
-        Some(f) => f.call(args),
+    with_store(|s| match instance.get_func(&*s, name) {
+        Some(f) => wasmo_tests::call(s, f, args),
         None => panic!("no export `{name}`"),
-    }
+    })
 }
 
 fn call_i32(instance: &Instance, name: &str, args: &[Val]) -> i32 {
@@ -126,7 +137,7 @@ fn expect_trap(instance: &Instance, name: &str, args: &[Val], code: TrapCode) {
 }
 
 fn expect_instantiation_trap(module: &Module, imports: &Imports, code: TrapCode) {
-    match Instance::new(module, imports) {
+    match with_store(|s| Instance::new(s, module, imports)) {
         Err(InstantiationError::Trap(t)) => assert_eq!(t.code, code),
         Err(e) => panic!("instantiation failed without a trap: {e}"),
         Ok(_) => panic!("instantiation succeeded; expected a {code:?} trap"),
@@ -216,12 +227,13 @@ fn the_image_is_mapped_privately_from_the_artifact() {
     let c = load(&data_module(), BoundsChecks::GuardPages);
     let writable = |maps: &[String]| maps.iter().filter(|l| l.contains(" rw-p ")).count();
     assert_eq!(writable(&snapshot_mappings_of(&c.path)), 0);
-    let a = instantiate(&c.module, &Imports::new());
-    let b = instantiate(&c.module, &Imports::new());
+    let _a = instantiate(&c.module, &Imports::new());
+    let _b = instantiate(&c.module, &Imports::new());
     // One private read-write mapping of the snapshot per instance.
     assert_eq!(writable(&snapshot_mappings_of(&c.path)), 2);
     assert_eq!(mappings_of(&c.path), Vec::<String>::new());
-    drop((a, b));
+    // Instances live as long as their store: dropping it unmaps them.
+    with_store(|s| *s = Store::new(()));
     assert_eq!(writable(&snapshot_mappings_of(&c.path)), 0);
 }
 
@@ -234,7 +246,8 @@ fn instances_do_not_see_each_others_writes() {
         // Through compiled code in `a`, through the host API in `b`.
         let _ = call(&a, "store8", &[Val::I32(0), Val::I32(i32::from(b'S'))]);
         let _ = call(&a, "store8", &[Val::I32(70000), Val::I32(i32::from(b'X'))]);
-        if let Err(e) = memory(&b).write(65530, b"EDGE") {
+        let mem_b = memory(&b);
+        if let Err(e) = with_store(|s| mem_b.write(s, 65530, b"EDGE")) {
             panic!("host write: {e}");
         }
         assert_eq!(read(&memory(&a), 0, 5), b"Start");
@@ -244,7 +257,6 @@ fn instances_do_not_see_each_others_writes() {
         assert_eq!(read(&memory(&b), 65530, 6), b"EDGE!!");
         assert_eq!(call_i32(&b, "load8", &[Val::I32(70000)]), i32::from(b's'));
         // A later instance starts from the artifact, not from either.
-        drop(a);
         let fresh = instantiate(&c.module, &Imports::new());
         check_initial_data(&fresh);
         // And the file itself was never written.
@@ -299,7 +311,7 @@ fn global_imports(value: i32) -> Imports {
         content: ValType::I32,
         mutable: false,
     };
-    let g = match Global::new(ty, Val::I32(value)) {
+    let g = match with_store(|s| Global::new(s, ty, Val::I32(value))) {
         Ok(g) => g,
         Err(e) => panic!("global: {e}"),
     };
@@ -356,12 +368,12 @@ fn imported_memories_get_their_segments_copied() {
         memory64: false,
         shared: false,
     };
-    let mem = match Memory::new(ty) {
+    let mem = match with_store(|s| Memory::new(s, ty)) {
         Ok(m) => m,
         Err(e) => panic!("memory: {e}"),
     };
     let mut imports = Imports::new();
-    imports.define("env", "memory", Extern::Memory(mem.clone()));
+    imports.define("env", "memory", Extern::Memory(mem));
     let _inst = instantiate(&c.module, &imports);
     assert_eq!(read(&mem, 16, 22), b"into the host's memory");
 }

@@ -53,7 +53,7 @@ use wasmo_artifact_format::{BoundsChecks, Limits, MemoryType, TableType};
 use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel, WasmVersion};
 use wasmo_loader::{
     CallError, Extern, Func, FuncType, Global, GlobalType, HostError, Imports, Instance,
-    InstantiationError, Memory, Module, Table, Val, ValType,
+    InstantiationError, Memory, Module, Store, Table, Val, ValType,
 };
 use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
@@ -734,6 +734,9 @@ struct Runner {
     config: CompileConfig,
     dir: PathBuf,
     artifacts: usize,
+    /// One store per script: every module of it lives here, as the
+    /// spec's embedding keeps one store.
+    store: Store<()>,
     imports: Imports,
     current: Option<Slot<Instance>>,
     named: HashMap<String, Slot<Instance>>,
@@ -747,8 +750,9 @@ impl Runner {
             .and_then(|s| s.parse().ok())
             .and_then(OptLevel::from_number)
             .unwrap_or(strategy.opt);
+        let mut store = Store::new(());
         let mut imports = Imports::new();
-        define_spectest(&mut imports);
+        define_spectest(&mut store, &mut imports);
         Runner {
             config: CompileConfig {
                 opt_level: opt,
@@ -761,6 +765,7 @@ impl Runner {
             },
             dir,
             artifacts: 0,
+            store,
             imports,
             current: None,
             named: HashMap::new(),
@@ -794,7 +799,9 @@ impl Runner {
             } => {
                 let def = module.map(|id| id.name().to_owned()).unwrap_or_default();
                 let inst = match self.definitions.get(&def) {
-                    Some(Ok(m)) => Instance::new(m, &self.imports).map_err(|e| e.to_string()),
+                    Some(Ok(m)) => {
+                        Instance::new(&mut self.store, m, &self.imports).map_err(|e| e.to_string())
+                    }
                     Some(Err(e)) => Err(format!("module definition failed: {e}")),
                     None => Err(format!("no module definition `{def}`")),
                 };
@@ -807,7 +814,7 @@ impl Runner {
             }
             WastDirective::Register { name, module, .. } => {
                 let inst = self.instance(module.map(|id| id.name()))?;
-                for (export, ext) in inst.exports() {
+                for (export, ext) in inst.exports(&self.store) {
                     self.imports.define(name, &export, ext);
                 }
                 Ok(())
@@ -852,7 +859,7 @@ impl Runner {
                 ..
             } => {
                 let module = self.load_wat(&mut module)?;
-                match Instance::new(&module, &self.imports) {
+                match Instance::new(&mut self.store, &module, &self.imports) {
                     Ok(_) => Err(format!("module linked, expected `{message}`")),
                     Err(e @ InstantiationError::Link { .. }) => {
                         expect_message(&e.to_string(), message)
@@ -893,7 +900,8 @@ impl Runner {
 
     fn instantiate_quote(&mut self, m: &mut QuoteWat<'_>) -> Slot<Instance> {
         let module = self.load(m)?;
-        Instance::new(&module, &self.imports).map_err(|e| format!("instantiate: {e}"))
+        Instance::new(&mut self.store, &module, &self.imports)
+            .map_err(|e| format!("instantiate: {e}"))
     }
 
     fn instance(&self, name: Option<&str>) -> Result<Instance, String> {
@@ -910,17 +918,25 @@ impl Runner {
     fn invoke(&mut self, inv: &WastInvoke<'_>) -> Result<Vec<Val>, String> {
         let inst = self.instance(inv.module.map(|id| id.name()))?;
         let func = inst
-            .get_func(inv.name)
+            .get_func(&self.store, inv.name)
             .ok_or_else(|| format!("no exported function `{}`", inv.name))?;
         let args = inv
             .args
             .iter()
             .map(arg_val)
             .collect::<Result<Vec<_>, _>>()?;
-        func.call(&args).map_err(|e| match e {
-            CallError::Trap(t) => t.to_string(),
-            other => format!("call failed: {other}"),
-        })
+        let mut results: Vec<Val> = func
+            .ty(&self.store)
+            .results
+            .iter()
+            .map(|&t| Val::default_for(t))
+            .collect();
+        func.call(&mut self.store, &args, &mut results)
+            .map_err(|e| match e {
+                CallError::Trap(t) => t.to_string(),
+                other => format!("call failed: {other}"),
+            })?;
+        Ok(results)
     }
 
     /// Runs an action; a trap or error becomes `Err(message)`.
@@ -929,8 +945,8 @@ impl Runner {
             WastExecute::Invoke(inv) => self.invoke(&inv),
             WastExecute::Get { module, global, .. } => {
                 let inst = self.instance(module.map(|id| id.name()))?;
-                match inst.get_export(global) {
-                    Some(Extern::Global(g)) => Ok(vec![g.get()]),
+                match inst.get_export(&self.store, global) {
+                    Some(Extern::Global(g)) => Ok(vec![g.get(&self.store)]),
                     _ => Err(format!("no exported global `{global}`")),
                 }
             }
@@ -938,7 +954,7 @@ impl Runner {
                 let module = self
                     .load_wat(&mut w)
                     .map_err(|e| format!("module failed: {e}"))?;
-                match Instance::new(&module, &self.imports) {
+                match Instance::new(&mut self.store, &module, &self.imports) {
                     Ok(_) => Ok(Vec::new()),
                     Err(InstantiationError::Trap(t)) => Err(t.to_string()),
                     Err(e) => Err(format!("instantiate: {e}")),
@@ -960,13 +976,17 @@ fn expect_message(actual: &str, expected: &str) -> Result<(), String> {
     }
 }
 
-fn define_spectest(imports: &mut Imports) {
-    let func = |params: &[ValType]| {
+fn define_spectest(store: &mut Store<()>, imports: &mut Imports) {
+    let mut func = |params: &[ValType]| {
         let ty = FuncType {
             params: params.to_vec(),
             results: Vec::new(),
         };
-        Extern::Func(Func::new_host(ty, |_, _, _| Ok::<(), HostError>(())))
+        Extern::Func(Func::new(
+            &mut *store,
+            ty,
+            |_, _, _| Ok::<(), HostError>(()),
+        ))
     };
     use ValType::{F32, F64, I32, I64};
     for (name, params) in [
@@ -988,6 +1008,7 @@ fn define_spectest(imports: &mut Imports) {
     ];
     for (name, content, v) in globals {
         if let Ok(g) = Global::new(
+            &mut *store,
             GlobalType {
                 content,
                 mutable: false,
@@ -1004,7 +1025,7 @@ fn define_spectest(imports: &mut Imports) {
             max: Some(20),
         },
     };
-    if let Ok(t) = Table::new(table_ty) {
+    if let Ok(t) = Table::new(&mut *store, table_ty) {
         imports.define("spectest", "table", Extern::Table(t));
     }
     let mem_ty = MemoryType {
@@ -1015,7 +1036,7 @@ fn define_spectest(imports: &mut Imports) {
         memory64: false,
         shared: false,
     };
-    if let Ok(m) = Memory::new(mem_ty) {
+    if let Ok(m) = Memory::new(&mut *store, mem_ty) {
         imports.define("spectest", "memory", Extern::Memory(m));
     }
 }

@@ -9,22 +9,17 @@
 //!
 //! Rule: every expectation names the exact trap code and the exact frames;
 //! "it trapped somehow" is not a pass (runtimes that report the wrong kind
-//! of trap are the bug this file exists to catch).
+//! of trap are the bug this file exists to catch). Each test thread has
+//! its own store ([`with_store`]); instantiate and call on the same thread.
 
-use std::path::PathBuf;
+use std::cell::RefCell;
 
 use wasmo_artifact_format::{ArtifactRef, BoundsChecks, TrapCode};
 use wasmo_compiler::CompileConfig;
 use wasmo_loader::{
-    CallError, Extern, Func, FuncType, HostError, Imports, Instance, Module, Trap, Val,
+    CallError, Extern, Func, FuncType, HostError, Imports, Instance, Module, Store, Trap, Val,
 };
-use wasmo_tests::wat;
-
-/// A compiled module and the directory its artifact lives in.
-struct Compiled {
-    module: Module,
-    _dir: tempfile::TempDir,
-}
+use wasmo_tests::{load, wat, Compiled};
 
 fn config(bounds_checks: BoundsChecks) -> CompileConfig {
     CompileConfig {
@@ -40,39 +35,40 @@ fn artifact(text: &str, bounds_checks: BoundsChecks) -> Vec<u8> {
     }
 }
 
-fn load(text: &str, bounds_checks: BoundsChecks) -> Compiled {
-    let bytes = artifact(text, bounds_checks);
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => panic!("tempdir: {e}"),
-    };
-    let path: PathBuf = dir.path().join("module.wasmo");
-    if let Err(e) = std::fs::write(&path, bytes) {
-        panic!("writing the artifact: {e}");
-    }
-    match Module::from_file(&path) {
-        Ok(module) => Compiled { module, _dir: dir },
-        Err(e) => panic!("loading the artifact: {e}"),
-    }
+thread_local! {
+    /// This thread's store: libtest runs each test on a thread of its own,
+    /// and the worker threads a test spawns get theirs.
+    static STORE: RefCell<Store<()>> = RefCell::new(Store::new(()));
+}
+
+/// Runs `f` with this thread's store (not re-entrantly: host functions
+/// here use their `Caller`).
+fn with_store<R>(f: impl FnOnce(&mut Store<()>) -> R) -> R {
+    STORE.with(|s| f(&mut s.borrow_mut()))
 }
 
 fn instantiate(module: &Module, imports: &Imports) -> Instance {
-    match Instance::new(module, imports) {
+    match with_store(|s| Instance::new(s, module, imports)) {
         Ok(i) => i,
         Err(e) => panic!("instantiation failed: {e}"),
     }
 }
 
 fn func(instance: &Instance, name: &str) -> Func {
-    match instance.get_func(name) {
+    match with_store(|s| instance.get_func(&*s, name)) {
         Some(f) => f,
         None => panic!("no export `{name}`"),
     }
 }
 
+/// Calls `f` with `args`; its results.
+fn call(f: Func, args: &[Val]) -> Result<Vec<Val>, CallError> {
+    with_store(|s| wasmo_tests::call(s, f, args))
+}
+
 /// Calls `name` and returns its trap, failing the test on anything else.
 fn expect_trap(instance: &Instance, name: &str, args: &[Val]) -> Trap {
-    match func(instance, name).call(args) {
+    match call(func(instance, name), args) {
         Err(CallError::Trap(t)) => t,
         Err(e) => panic!("`{name}` failed without a trap: {e}"),
         Ok(v) => panic!("`{name}` returned {v:?} instead of trapping"),
@@ -80,7 +76,7 @@ fn expect_trap(instance: &Instance, name: &str, args: &[Val]) -> Trap {
 }
 
 fn expect_i32(instance: &Instance, name: &str, args: &[Val]) -> i32 {
-    match func(instance, name).call(args) {
+    match call(func(instance, name), args) {
         Ok(v) => match v.as_slice() {
             [Val::I32(x)] => *x,
             other => panic!("`{name}` returned {other:?}"),
@@ -173,8 +169,10 @@ fn host_imports() -> Imports {
         params: vec![],
         results: vec![],
     };
-    let fail = Func::new_host(ty, |_caller, _args, _results| {
-        Err(HostError::Trap(TrapCode::IntegerOverflow))
+    let fail = with_store(|s| {
+        Func::new(s, ty, |_caller, _args, _results| {
+            Err(HostError::Trap(TrapCode::IntegerOverflow))
+        })
     });
     imports.define("host", "fail", Extern::Func(fail));
     imports
@@ -515,20 +513,22 @@ fn sealed_imports() -> Imports {
         params: vec![wasmo_loader::ValType::I32],
         results: vec![wasmo_loader::ValType::I32],
     };
-    let seven = Func::new_host(ty, |_caller, args, results| {
-        let x = match args {
-            [Val::I32(x)] => *x,
-            _ => 0,
-        };
-        results[0] = Val::I32(x + 7);
-        Ok(())
+    let seven = with_store(|s| {
+        Func::new(s, ty, |_caller, args, results| {
+            let x = match args {
+                [Val::I32(x)] => *x,
+                _ => 0,
+            };
+            results[0] = Val::I32(x + 7);
+            Ok(())
+        })
     });
     imports.define("host", "seven", Extern::Func(seven));
     let gty = wasmo_loader::GlobalType {
         content: wasmo_loader::ValType::I32,
         mutable: false,
     };
-    match wasmo_loader::Global::new(gty, Val::I32(1)) {
+    match with_store(|s| wasmo_loader::Global::new(s, gty, Val::I32(1))) {
         Ok(g) => imports.define("host", "base", Extern::Global(g)),
         Err(e) => panic!("global: {e}"),
     }
@@ -568,7 +568,7 @@ fn call_indirect_through_sealed_tables() {
         let v = |elem: i32| [Val::I32(elem)];
         expect_trap_code(&i, "known_v", &v(0), BadSignature, "call_known_v");
         expect_trap_code(&i, "known_v", &v(1), BadSignature, "call_known_v");
-        assert!(func(&i, "known_v").call(&v(3)).is_ok_and(|r| r.is_empty()));
+        assert!(call(func(&i, "known_v"), &v(3)).is_ok_and(|r| r.is_empty()));
         expect_trap_code(&i, "known_v", &v(4), IndirectCallToNull, "call_known_v");
         // Constant indices, which LLVM may fold into a direct call.
         expect_trap_code(&i, "const_null", &[], IndirectCallToNull, "call_const_null");

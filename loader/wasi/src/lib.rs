@@ -1,10 +1,12 @@
 //! WASI preview1 (`wasi_snapshot_preview1`) for the wasmo loader: build a
-//! [`WasiCtx`] from a [`WasiConfig`], then [`add_to_imports`] defines every
-//! preview1 function in an [`Imports`](wasmo_loader::Imports).
+//! [`WasiCtx`] from a [`WasiConfig`] and keep it in the store's data (or
+//! anywhere reachable from it), then [`add_to_imports`] defines every
+//! preview1 function in an [`Imports`](wasmo_loader::Imports), each
+//! finding the context through the accessor it is given (as
+//! `wasmtime_wasi::add_to_linker` does).
 //!
 //! ```no_run
-//! use std::sync::{Arc, Mutex};
-//! use wasmo_loader::{CallError, Imports, Instance, Module};
+//! use wasmo_loader::{CallError, Imports, Instance, Module, Store};
 //! use wasmo_wasi::{parse_env, Preopen, WasiConfig, WasiCtx};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,11 +18,12 @@
 //!     env: ["K=V", "HOME"].iter().filter_map(|s| parse_env(s).transpose()).collect::<Result<_, _>>()?,
 //!     preopens: vec![Preopen::parse("."), ro],               // fds 3, 4
 //! };
-//! let ctx = Arc::new(Mutex::new(WasiCtx::new(cfg)?));
+//! let mut store = Store::new(WasiCtx::new(cfg)?);
 //! let mut imports = Imports::new();
-//! wasmo_wasi::add_to_imports(&ctx, &mut imports);
-//! let instance = Instance::new(&module, &imports)?;
-//! let status = match instance.get_func("_start").map(|f| f.call(&[])) {
+//! wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
+//! let instance = Instance::new(&mut store, &module, &imports)?;
+//! let start = instance.get_func(&store, "_start");
+//! let status = match start.map(|f| f.call(&mut store, &[], &mut [])) {
 //!     Some(Ok(_)) => 0,
 //!     Some(Err(CallError::Exit(code))) => code, // proc_exit(code)
 //!     Some(Err(e)) => return Err(e.into()),
@@ -53,8 +56,6 @@ mod table;
 #[cfg(test)]
 mod scenario_tests;
 
-use std::sync::{Arc, Mutex};
-
 pub use ctx::{Preopen, WasiConfig, WasiCtx, WasiError};
 pub use errno::Errno;
 pub use spec::parse_env;
@@ -62,12 +63,18 @@ pub use spec::parse_env;
 /// The import module name of every function defined here.
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
-/// Defines all of `wasi_snapshot_preview1` in `imports`, each function
-/// sharing `ctx`. `proc_exit(code)` fails the call with
-/// `HostError::Exit(code)`, which reaches the embedder as
-/// `CallError::Exit(code)`.
-pub fn add_to_imports(ctx: &Arc<Mutex<WasiCtx>>, imports: &mut wasmo_loader::Imports) {
-    table::define_all(ctx, imports);
+/// Defines all of `wasi_snapshot_preview1` in `imports` as host functions
+/// of `store`, each reaching the store's [`WasiCtx`] through `get` (and
+/// the calling instance's memory 0 through the store, so a host call holds
+/// no lock and borrows guest memory only for its own length).
+/// `proc_exit(code)` fails the call with `HostError::Exit(code)`, which
+/// reaches the embedder as `CallError::Exit(code)`.
+pub fn add_to_imports<T: 'static>(
+    store: impl wasmo_loader::AsContextMut<Data = T>,
+    imports: &mut wasmo_loader::Imports,
+    get: fn(&mut T) -> &mut WasiCtx,
+) {
+    table::define_all(store, imports, get);
 }
 
 /// The names of the functions [`add_to_imports`] defines.

@@ -6,9 +6,9 @@
 //! [`Mem`](crate::mem::Mem), and every handler but `proc_exit` returns a
 //! WASI errno as its single `i32` result.
 
-use std::sync::{Arc, Mutex};
-
-use wasmo_loader::{Caller, Extern, Func, FuncType, HostError, Imports, Val, ValType};
+use wasmo_loader::{
+    AsContextMut, Caller, Extern, Func, FuncType, HostError, Imports, Val, ValType,
+};
 
 use crate::ctx::WasiCtx;
 use crate::errno::Errno;
@@ -210,11 +210,12 @@ impl WasiFunc {
         }
     }
 
-    /// Runs the function for one guest call.
-    fn call(
+    /// Runs the function for one guest call; `get` finds the WASI context
+    /// in the store's data.
+    fn call<T>(
         &self,
-        ctx: &Mutex<WasiCtx>,
-        caller: &mut Caller<'_>,
+        get: fn(&mut T) -> &mut WasiCtx,
+        mut caller: Caller<'_, T>,
         args: &[Val],
         results: &mut [Val],
     ) -> Result<(), HostError> {
@@ -222,15 +223,13 @@ impl WasiFunc {
             Kind::Exit => return Err(HostError::Exit(Args(args).u32(0).cast_signed())),
             Kind::Errno(h) => h,
         };
-        let mut ctx = ctx.lock().map_err(|_| {
-            HostError::Message(format!(
-                "wasi context unusable after an earlier failure in `{}`",
-                self.name
-            ))
-        })?;
-        let mut no_memory: [u8; 0] = [];
-        let bytes = caller.memory().unwrap_or(&mut no_memory);
-        let errno = match handler(&mut ctx, &mut Mem::new(bytes), &Args(args)) {
+        // The calling instance's memory 0 and the store's data, borrowed
+        // together from the store (disjoint parts of it).
+        let (bytes, data) = match caller.memory() {
+            Some(mem) => mem.data_and_store_mut(&mut caller),
+            None => (&mut [][..], caller.data_mut()),
+        };
+        let errno = match handler(get(data), &mut Mem::new(bytes), &Args(args)) {
             Ok(()) => Errno::SUCCESS,
             Err(e) => e,
         };
@@ -241,12 +240,16 @@ impl WasiFunc {
     }
 }
 
-/// Defines every function of [`FUNCS`] under [`MODULE`].
-pub fn define_all(ctx: &Arc<Mutex<WasiCtx>>, imports: &mut Imports) {
+/// Defines every function of [`FUNCS`] under [`MODULE`], as host
+/// functions of `store` that find their context with `get`.
+pub fn define_all<T: 'static>(
+    mut store: impl AsContextMut<Data = T>,
+    imports: &mut Imports,
+    get: fn(&mut T) -> &mut WasiCtx,
+) {
     for func in FUNCS {
-        let ctx = Arc::clone(ctx);
-        let host = Func::new_host(func.ty(), move |caller, args, results| {
-            func.call(&ctx, caller, args, results)
+        let host = Func::new(&mut store, func.ty(), move |caller, args, results| {
+            func.call(get, caller, args, results)
         });
         imports.define(MODULE, func.name, Extern::Func(host));
     }

@@ -14,10 +14,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use wasmo_loader::{CallError, Imports, Instance, Module};
+use wasmo_loader::{CallError, Imports, Instance, Module, Store};
 use wasmo_wasi::{Preopen, WasiConfig, WasiCtx};
 
 /// Set in the child: the artifact to run.
@@ -104,14 +103,14 @@ fn child(artifact: &Path, root: &Path) -> ExitCode {
 fn run_guest(artifact: &Path, cfg: WasiConfig) -> Result<(), CallError> {
     let host = |e: &dyn std::fmt::Display| CallError::Host(e.to_string());
     let module = Module::from_file(artifact).map_err(|e| host(&e))?;
-    let ctx = Arc::new(Mutex::new(WasiCtx::new(cfg).map_err(|e| host(&e))?));
+    let mut store = Store::new(WasiCtx::new(cfg).map_err(|e| host(&e))?);
     let mut imports = Imports::new();
-    wasmo_wasi::add_to_imports(&ctx, &mut imports);
-    let instance = Instance::new(&module, &imports).map_err(|e| host(&e))?;
+    wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
+    let instance = Instance::new(&mut store, &module, &imports).map_err(|e| host(&e))?;
     let start = instance
-        .get_func("_start")
+        .get_func(&store, "_start")
         .ok_or_else(|| host(&"no `_start` export"))?;
-    start.call(&[]).map(drop)
+    start.call(&mut store, &[], &mut [])
 }
 
 /// The scratch tree the guest sees: `sandbox/` (writable, with
