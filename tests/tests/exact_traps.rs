@@ -5,7 +5,8 @@
 //!
 //! Everything runs through the real binaries (`wasmoc build`, `wasmo
 //! exec`), as a user would, for wat modules and for a C program built with
-//! clang-19.
+//! clang-19; what an embedder sees after a trap (globals, memory: accesses
+//! stay in order with other side effects) through the API.
 //!
 //! Rule: every case is checked under both strategies, and "it failed
 //! somehow" is not a pass: the exit status is 134 and the first line of
@@ -14,7 +15,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use wasmo_tests::{bin_path, workspace_root};
+use wasmo_artifact_format::{BoundsChecks, TrapCode};
+use wasmo_loader::{CallError, Imports, Instance, Store, Val};
+use wasmo_tests::{bin_path, call, load, workspace_root};
 
 const STRATEGIES: [&str; 2] = ["guard-pages", "explicit"];
 const OOB: &str = "error: wasm trap: out of bounds memory access";
@@ -179,5 +182,76 @@ fn issue9_c_fill_and_copy_loops_out_of_bounds_trap() {
         for mode in ["set", "copy"] {
             assert_oob(&format!("{mode} ({strategy})"), exec(&[&artifact, mode]));
         }
+    }
+}
+
+/// What the embedder sees after a trap: the exported global `g` and the
+/// first bytes of memory, through the API.
+fn state_after_trap(text: &str, strategy: BoundsChecks, arg: i32) -> (i32, Vec<u8>) {
+    let c = load(text, strategy);
+    let mut store = Store::new(());
+    let inst = match Instance::new(&mut store, &c.module, &Imports::new()) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiation failed: {e}"),
+    };
+    let Some(f) = inst.get_func(&store, "f") else {
+        panic!("no export `f`")
+    };
+    match call(&mut store, f, &[Val::I32(arg)]) {
+        Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{strategy:?}"),
+        other => panic!("{strategy:?}: expected the out-of-bounds trap, got {other:?}"),
+    }
+    let g = match inst.get_global(&store, "g").map(|g| g.get(&store)) {
+        Some(Val::I32(v)) => v,
+        other => panic!("global g: {other:?}"),
+    };
+    let Some(memory) = inst.get_memory(&store, "m") else {
+        panic!("no exported memory `m`")
+    };
+    (g, memory.data(&store)[..16].to_vec())
+}
+
+#[test]
+fn issue9_trapping_accesses_stay_in_order_with_side_effects() {
+    // A global updated in a loop that traps on its 17th load: LLVM must not
+    // keep the global in a register across iterations (the trap would lose
+    // the updates), and a store before the trapping access must happen
+    // while a store after it must not, even where a later store to the
+    // same place would let LLVM delete the earlier one as dead.
+    let looped = r#"(module
+        (memory (export "m") 1)
+        (global $g (export "g") (mut i32) (i32.const 0))
+        (func (export "f") (param $p i32) (local $i i32)
+          (loop
+            (global.set $g (i32.add (global.get $g) (i32.const 1)))
+            (i32.store8 (local.get $i) (i32.const 7))
+            (drop (i32.load (i32.add (local.get $p) (i32.mul (local.get $i) (i32.const 4096)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if 0 (i32.lt_u (local.get $i) (i32.const 100))))))"#;
+    let straight = r#"(module
+        (memory (export "m") 1)
+        (global $g (export "g") (mut i32) (i32.const 0))
+        (func (export "f") (param $p i32)
+          (global.set $g (i32.const 1))
+          (i32.store (i32.const 0) (i32.const 0x01020304))
+          (i32.store (local.get $p) (i32.load (local.get $p)))
+          (global.set $g (i32.const 2))
+          (i32.store (i32.const 0) (i32.const 0x0a0b0c0d))
+          (i32.store (i32.const 4) (i32.const 0x05060708))
+          (memory.fill (i32.const 8) (i32.const 9) (i32.const 4))))"#;
+    for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let (g, mem) = state_after_trap(looped, strategy, 0);
+        assert_eq!(
+            g, 17,
+            "{strategy:?}: the loop's global updates before the trap"
+        );
+        assert_eq!(
+            &mem[..16],
+            &[7u8; 16],
+            "{strategy:?}: the loop's stores before the trap"
+        );
+        let (g, mem) = state_after_trap(straight, strategy, 65534);
+        assert_eq!(g, 1, "{strategy:?}: only the global set before the trap");
+        assert_eq!(&mem[..8], &[4, 3, 2, 1, 0, 0, 0, 0], "{strategy:?}: memory");
     }
 }

@@ -24,7 +24,9 @@
 use super::{FuncTranslator, Mutability, Region};
 use crate::CompileError;
 use inkwell::types::{BasicType, BasicTypeEnum, IntType};
-use inkwell::values::{BasicValue, BasicValueEnum, InstructionValue, PointerValue};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, InstructionValue, PointerValue,
+};
 use inkwell::IntPredicate;
 use wasmo_artifact_format::vmctx::MEMORY_DEF_CURRENT_LENGTH;
 use wasmo_artifact_format::{BoundsChecks, TrapCode, VMOffsets, WASM_PAGE_SIZE};
@@ -153,19 +155,29 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// Finishes a linear-memory access: any alignment, the TBAA region,
-    /// and `volatile` when the access may fault (the exact-trap rule).
+    /// and `volatile` as the exact-trap rule says.
     fn finish_access(
         &self,
         inst: Option<InstructionValue<'ctx>>,
-        access: &Access<'ctx>,
+        volatile: bool,
     ) -> Result<(), CompileError> {
         set_unaligned(inst)?;
         self.tag(inst, Region::Linear)?;
-        if let (Some(inst), true) = (inst, access.may_fault) {
-            inst.set_volatile(true)
-                .map_err(|e| CompileError::Internal(format!("volatile access: {e}")))?;
+        if volatile {
+            set_volatile(inst)?;
         }
         Ok(())
+    }
+
+    /// Whether every side effect an embedder can observe after a trap
+    /// (stores to linear memory and globals, bulk operations) is volatile
+    /// too: under guard pages, where the accesses that may fault are
+    /// volatile loads and stores that LLVM would otherwise reorder ordinary
+    /// stores around, or delete a store before them that a later one
+    /// overwrites. Explicit checks trap through a call, which LLVM already
+    /// keeps every store in order with.
+    pub(crate) fn orders_side_effects(&self) -> bool {
+        self.env.config.bounds_checks == BoundsChecks::GuardPages
     }
 
     /// A load of `mem_ty` widened to `result_ty` as `extend` says.
@@ -221,7 +233,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         access: &Access<'ctx>,
     ) -> Result<BasicValueEnum<'ctx>, CompileError> {
         let v = self.builder.build_load(ty, access.ptr, "load")?;
-        self.finish_access(v.as_instruction_value(), access)?;
+        self.finish_access(v.as_instruction_value(), access.may_fault)?;
         Ok(v)
     }
 
@@ -233,7 +245,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         access: &Access<'ctx>,
     ) -> Result<(), CompileError> {
         let store = self.builder.build_store(access.ptr, value)?;
-        self.finish_access(Some(store), access)?;
+        self.finish_access(Some(store), access.may_fault || self.orders_side_effects())?;
         Ok(())
     }
 
@@ -356,7 +368,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
                 "memory.copy takes two ranges".into(),
             ));
         };
-        self.builder.build_memmove(dst, 1, src, 1, len)?;
+        self.bulk_call("llvm.memmove", &[dst.into(), src.into(), len.into()])?;
         Ok(())
     }
 
@@ -375,7 +387,42 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let [dst] = ptrs[..] else {
             return Err(CompileError::Internal("memory.fill takes one range".into()));
         };
-        self.builder.build_memset(dst, 1, byte, len)?;
+        self.bulk_call("llvm.memset", &[dst.into(), byte.into(), len.into()])?;
+        Ok(())
+    }
+}
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// Calls `llvm.memmove`/`llvm.memset` with `args` (destination, source
+    /// or byte, length), volatile when side effects must keep their order
+    /// (see [`Self::orders_side_effects`]); the ranges were checked already.
+    fn bulk_call(
+        &mut self,
+        name: &str,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> Result<(), CompileError> {
+        let types: Vec<BasicTypeEnum<'ctx>> = args
+            .iter()
+            .map(|a| match a {
+                BasicMetadataValueEnum::PointerValue(p) => p.get_type().into(),
+                BasicMetadataValueEnum::IntValue(i) => i.get_type().into(),
+                _ => self.cx.i64_type().into(),
+            })
+            .collect();
+        // memmove is overloaded on (dst, src, len), memset on (dst, len).
+        let overload: Vec<BasicTypeEnum<'ctx>> = if name == "llvm.memset" {
+            vec![types[0], types[2]]
+        } else {
+            types
+        };
+        let f = self.intrinsic(name, &overload)?;
+        let volatile = self
+            .cx
+            .bool_type()
+            .const_int(u64::from(self.orders_side_effects()), false);
+        let mut all = args.to_vec();
+        all.push(volatile.into());
+        self.builder.build_call(f, &all, "")?;
         Ok(())
     }
 }
@@ -385,6 +432,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 pub(crate) struct Access<'ctx> {
     ptr: PointerValue<'ctx>,
     may_fault: bool,
+}
+
+/// Marks a load or store volatile.
+pub(crate) fn set_volatile(inst: Option<InstructionValue<'_>>) -> Result<(), CompileError> {
+    if let Some(inst) = inst {
+        inst.set_volatile(true)
+            .map_err(|e| CompileError::Internal(format!("volatile access: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Wasm accesses may be unaligned; the alignment hint is not a promise.

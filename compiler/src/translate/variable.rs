@@ -83,6 +83,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let v = self.pop()?;
         let store = self.builder.build_store(ptr, v)?;
         self.tag(Some(store), Region::Runtime)?;
+        if self.orders_side_effects() {
+            super::memory::set_volatile(Some(store))?;
+        }
         Ok(())
     }
 }
