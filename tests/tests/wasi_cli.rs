@@ -4,7 +4,7 @@
 //! `exec::NAME` (`wasmoc build` then `wasmo exec`), each checked against
 //! `NAME.stdout`, `NAME.stderr` and `NAME.status` beside the source.
 //! `NAME.cflags` (optional) holds extra clang flags for the wasm build
-//! (`-msimd128`); `NAME.args` (optional) holds the arguments, one per line; `NAME.stdin`
+//! (`-msimd128`), `NAME.cc` (optional) another compiler for it (`clang-22`); `NAME.args` (optional) holds the arguments, one per line; `NAME.stdin`
 //! (optional) is fed to stdin; if `NAME.pipe` exists, the reading end of
 //! stdout is closed at once (`wasmo exec app.wasmo | head -0`) and there is
 //! no `.stdout`. `BLESS=1` rewrites the goldens.
@@ -28,7 +28,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use wasmo_tests::bin_path;
 
 const INSTALL_HINT: &str = "run .ci/setup (Debian packages clang-19 lld-19 wasi-libc \
-                            libclang-rt-19-dev-wasm32; `pip install wasmtime==48.0.0`)";
+                            libclang-rt-19-dev-wasm32 clang-22 lld-22 libclang-rt-22-dev-wasm32; \
+                            `pip install wasmtime==48.0.0`)";
 
 fn wasi_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("wasi")
@@ -85,7 +86,16 @@ impl Mode {
 /// `clang-19 --target=wasm32-wasi -O2 SRC -o OUT` (or a native build when
 /// `target` is `None`).
 fn clang(src: &Path, out: &Path, target: Option<&str>) -> Result<(), Failed> {
-    let mut cmd = Command::new("clang-19");
+    // `NAME.cc` names another compiler for the wasm build (clang-22, whose
+    // wasm defaults are today's: bulk memory, multi-value, reference
+    // types, non-trapping conversions); the native build stays clang-19.
+    let compiler = match target {
+        Some(_) => read_opt(&src.with_extension("cc"))
+            .map(|c| c.trim().to_owned())
+            .unwrap_or_else(|| "clang-19".to_owned()),
+        None => "clang-19".to_owned(),
+    };
+    let mut cmd = Command::new(&compiler);
     if let Some(t) = target {
         cmd.arg(format!("--target={t}"));
         let flags = read_opt(&src.with_extension("cflags")).unwrap_or_default();
@@ -101,10 +111,10 @@ fn clang(src: &Path, out: &Path, target: Option<&str>) -> Result<(), Failed> {
         .arg(out);
     let o = cmd
         .output()
-        .map_err(|e| format!("cannot run clang-19 ({e}); {INSTALL_HINT}"))?;
+        .map_err(|e| format!("cannot run {compiler} ({e}); {INSTALL_HINT}"))?;
     if !o.status.success() {
         return Err(format!(
-            "clang-19 failed on {} ({INSTALL_HINT}):\n{}",
+            "{compiler} failed on {} ({INSTALL_HINT}):\n{}",
             src.display(),
             String::from_utf8_lossy(&o.stderr)
         )
