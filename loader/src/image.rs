@@ -130,19 +130,31 @@ impl Image {
         let len = usize::try_from(header.image.len).map_err(std::io::Error::other)?;
         let file_off = libc::off_t::try_from(header.image.offset).map_err(std::io::Error::other)?;
         let page = crate::vm::host_page_size();
-        // SAFETY: a new private read-only mapping of our open file at an
-        // address the kernel chooses; `file_off` is page-aligned (checked by
-        // the caller) and `len` is non-zero.
-        let raw = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
+        // With a perf map requested, the image is copied into anonymous
+        // memory: perf symbolises only anonymous executable mappings
+        // through /tmp/perf-PID.map, and would look for symbols in the
+        // snapshot file otherwise.
+        let anonymous = crate::perfmap::enabled();
+        let (prot, flags, fd, off) = if anonymous {
+            (
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        } else {
+            (
                 libc::PROT_READ,
                 libc::MAP_PRIVATE,
                 file.as_raw_fd(),
                 file_off,
             )
         };
+        // SAFETY: a new private mapping (of our open file, read-only, or
+        // anonymous and writable) at an address the kernel chooses;
+        // `file_off` is page-aligned (checked by the caller) and `len` is
+        // non-zero.
+        let raw = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, off) };
         if raw == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
@@ -150,6 +162,13 @@ impl Image {
             .ok_or_else(|| std::io::Error::other("mmap returned null"))?;
         let image = Image { base, len };
         let b = base.as_ptr();
+        if anonymous {
+            // SAFETY: `b..b + len` is the writable mapping made above, which
+            // nothing else references yet.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(b, len) };
+            std::os::unix::fs::FileExt::read_exact_at(file, bytes, header.image.offset)?;
+            image.protect(0, len, libc::PROT_READ)?;
+        }
 
         let relro_start = header.relro.offset as usize;
         let relro_len = align_up(header.relro.len as usize, page).min(len - relro_start.min(len));

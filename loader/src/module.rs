@@ -185,6 +185,18 @@ impl Module {
             num_imported_funcs,
         });
         if inner.image.is_some() {
+            crate::perfmap::record(text, &inner.func_ranges, |index| {
+                let names = &inner.meta.names;
+                let func = names
+                    .funcs
+                    .binary_search_by_key(&index, |(f, _)| f.0)
+                    .ok()
+                    .map_or_else(|| format!("func[{index}]"), |i| names.funcs[i].1.clone());
+                match names.module.as_deref() {
+                    Some(m) => format!("wasm[{m}]::{func}"),
+                    None => format!("wasm::{func}"),
+                }
+            });
             let func_starts = inner.func_ranges.iter().map(|r| r.0).collect();
             traphandler::register_code(
                 text,
