@@ -11,7 +11,9 @@ use wasmo_loader::{Val, ValType};
 /// Parses one argument as a value of type `ty`.
 ///
 /// Integers are decimal, signed or (for convenience) unsigned within the
-/// type's width; floats are decimal and also `nan`, `inf` and `-inf`.
+/// type's width; floats are decimal and also `nan`, `inf` and `-inf`; a
+/// `v128` is `0x` and up to 32 hex digits (lane 0 in the low bits, as it is
+/// printed) or a decimal `u128`.
 pub fn parse_value(text: &str, ty: ValType) -> Result<Val, String> {
     let bad = || format!("expected {ty}, found `{text}`");
     match ty {
@@ -33,7 +35,14 @@ pub fn parse_value(text: &str, ty: ValType) -> Result<Val, String> {
             .parse::<f64>()
             .map(|f| Val::F64(f.to_bits()))
             .map_err(|_| bad()),
-        ValType::V128 | ValType::FuncRef | ValType::ExternRef => Err(format!(
+        ValType::V128 => match text.strip_prefix("0x") {
+            Some(hex) if !hex.is_empty() && hex.len() <= 32 => u128::from_str_radix(hex, 16),
+            Some(_) => return Err(bad()),
+            None => text.parse::<u128>(),
+        }
+        .map(Val::V128)
+        .map_err(|_| bad()),
+        ValType::FuncRef | ValType::ExternRef => Err(format!(
             "parameters of type {ty} cannot be given on the command line"
         )),
     }
@@ -86,6 +95,15 @@ mod tests {
         assert_eq!(round_trip("0.1", ValType::F64), "0.1");
         assert_eq!(round_trip("-inf", ValType::F64), "-inf");
         assert_eq!(round_trip("inf", ValType::F32), "inf");
+        assert_eq!(
+            round_trip("0x0102030405060708090a0b0c0d0e0f10", ValType::V128),
+            "0x0102030405060708090a0b0c0d0e0f10"
+        );
+        assert_eq!(
+            round_trip("255", ValType::V128),
+            "0x000000000000000000000000000000ff"
+        );
+        assert_eq!(round_trip("0x", ValType::V128), "expected v128, found `0x`");
         assert_eq!(round_trip("nan", ValType::F32), "NaN");
         assert_eq!(
             round_trip("1e40", ValType::F64),
