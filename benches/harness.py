@@ -28,7 +28,8 @@ WASMTIME = os.environ.get("WASMTIME", os.path.join(ROOT, "target", "wasmtime-cli
 NODE = os.path.join(ROOT, "benches", "run_node.mjs")
 CRASHES = []
 HAVE_NODE = shutil.which("node") is not None
-ENGINES = ["native", "wasmo", "wasmo-native", "wasmtime"] + (["node"] if HAVE_NODE else [])
+ENGINES = (["native", "wasmo", "wasmo-native", "wasmtime"] + (["node"] if HAVE_NODE else [])
+           + ["wasmo-simd", "wasmtime-simd"])
 
 
 def cmd_for(engine, k):
@@ -39,6 +40,9 @@ def cmd_for(engine, k):
         "wasmo-native": [WASMO, "exec", b + ".native.wasmo"],
         "wasmtime": [WASMTIME, "run", "--allow-precompiled", b + ".cwasm"],
         "node": ["node", "--no-warnings", NODE, b + ".wasm"],
+        # The SIMD build: clang's defaults plus -msimd128 (issue 10).
+        "wasmo-simd": [WASMO, "exec", b + ".simd.wasmo"],
+        "wasmtime-simd": [WASMTIME, "run", "--allow-precompiled", b + ".simd.cwasm"],
     }[engine]
 
 
@@ -228,6 +232,19 @@ def report(kernels, med, st_med):
     w(f"| **geomean** | | | | | | **{gmean(rn):.2f}** | **{gmean(rw):.2f}** | **{gmean(rnn):.2f}** |\n")
     w(f"Other geometric means vs native: Wasmtime {gmean(rwt):.2f}, node {gmean(rnode):.2f}"
       + (" (over the kernels it finished)" if len(rnode) < len(kernels) else "") + ".\n")
+    w("## SIMD build (seconds, median)\n")
+    w("The same kernels built with `clang-19 --target=wasm32-wasi -O2 -msimd128` (clang's defaults plus")
+    w("SIMD: clang vectorises for wasm itself, so these builds do not rely on LLVM re-vectorising), each")
+    w("engine on its precompiled artifact; native as above.\n")
+    w("| kernel | native | wasmo | Wasmtime | wasmo/native | wasmo/Wasmtime |")
+    w("|---|---:|---:|---:|---:|---:|")
+    sn, sw = [], []
+    for k in kernels:
+        n, ws, ts = med[(k, "native")], med[(k, "wasmo-simd")], med[(k, "wasmtime-simd")]
+        sn.append(ws / n); sw.append(ws / ts)
+        w(f"| {k} | {n:.3f} | {ws:.3f} | {ts:.3f} | {ws / n:.2f} | {ws / ts:.2f} |")
+    w(f"| **geomean** | | | | **{gmean(sn):.2f}** | **{gmean(sw):.2f}** |\n")
+    simd_slower = [k for k, r in zip(kernels, sw) if r >= 1.0]
     w(f"## Start-up (hello-world, whole process, median of {STARTUP_RUNS}, interleaved)\n")
     w("| native | `wasmo exec hello.wasmo` | `wasmtime run --allow-precompiled hello.cwasm` | wasmo/native | wasmo/Wasmtime |")
     w("|---:|---:|---:|---:|---:|")
@@ -260,6 +277,11 @@ def report(kernels, med, st_med):
       f"{yn(st_med['wasmo'] <= 2 * st_med['native'])}")
     w(f"- hello-world faster than `wasmtime run` of a .cwasm: {st_med['wasmo'] * 1e3:.2f} ms vs "
       f"{st_med['wasmtime'] * 1e3:.2f} ms -> {yn(st_med['wasmo'] < st_med['wasmtime'])}")
+    w("\n## Targets of issue 10 (SIMD build)\n")
+    w(f"- geomean wasmo/native <= 1.10: {gmean(sn):.2f} -> {yn(gmean(sn) <= 1.10)}")
+    w(f"- geomean wasmo/Wasmtime <= 0.80: {gmean(sw):.2f} -> {yn(gmean(sw) <= 0.80)}")
+    w(f"- no kernel slower than on Wasmtime: {yn(not simd_slower)}"
+      + (f" (slower or equal on: {', '.join(simd_slower)})" if simd_slower else ""))
     if inst:
         us = micros(inst[1][1])
         w(f"- instantiation with 1 MiB data segment < 50 us: {us:.1f} us -> {yn(us < 50)}")

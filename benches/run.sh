@@ -51,6 +51,10 @@ for src in benches/kernels/*.c; do
   "$wasmoc" build -O2 "$out/$k.wasm" -o "$out/$k.wasmo"
   "$wasmoc" build -O2 --cpu native "$out/$k.wasm" -o "$out/$k.native.wasmo"
   "$wasmtime" compile "$out/$k.wasm" -o "$out/$k.cwasm"
+  # The SIMD build (issue 10): clang's defaults plus -msimd128.
+  clang-19 --target=wasm32-wasi -O2 -msimd128 -o "$out/$k.simd.wasm" "$src" -lm
+  "$wasmoc" build -O2 "$out/$k.simd.wasm" -o "$out/$k.simd.wasmo"
+  "$wasmtime" compile "$out/$k.simd.wasm" -o "$out/$k.simd.cwasm"
   [[ "$k" == hello ]] || kernels+=("$k")
 done
 
@@ -59,7 +63,7 @@ done
 # (about 6 minutes of it). The harness turns the log into a table.
 rm -f "$out/criterion.log"
 if [[ -z "${BENCH_SKIP_CRITERION:-}" ]]; then
-  filter='load|instantiate|call/|memory_grow'
+  filter='load|instantiate|call/|memory_grow|bulk_memory'
   [[ "${BENCH_COMPILE:-1}" == 0 ]] || filter="$filter|compile"
   echo "== criterion micro-benchmarks ($filter)"
   cargo bench -p wasmo-benches --bench pipeline -- "$filter" 2>&1 | tee "$out/criterion.log"
