@@ -10,8 +10,8 @@
 //!
 //! Rule: what passes this gate is exactly what `module_info` and the
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
-//! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`
-//! and segment forms, and SIMD); implementing a proposal means removing its refusal here
+//! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
+//! `memory.init`/`data.drop` and segment forms, and SIMD); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -364,6 +364,8 @@ macro_rules! proposal_of {
     (one @bulk_memory MemoryCopy) => { None };
     (one @simd $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
+    (one @bulk_memory MemoryInit) => { None };
+    (one @bulk_memory DataDrop) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
     };

@@ -14,12 +14,15 @@
 
 use wasmo_artifact_format::{Helper, Libcall, VMOffsets};
 
+use crate::instance::InstanceData;
 use crate::store::StoreOpaque;
 
 /// Implementations, named after the `Helper`/`Libcall` variants.
 #[expect(non_snake_case, reason = "named after the enum variants by the macros")]
 mod impls {
+    pub(super) use super::data_drop as DataDrop;
     pub(super) use super::memory_grow as MemoryGrow;
+    pub(super) use super::memory_init as MemoryInit;
     pub(super) use crate::traphandler::wasmo_helper_trap as Trap;
 
     pub(super) use libc::{memcpy as Memcpy, memmove as Memmove, memset as Memset};
@@ -140,23 +143,78 @@ pub(crate) unsafe fn runtime_of(vmctx: *mut u8) -> Runtime {
     }
 }
 
-/// `wasmo_helper_memory_grow(vmctx, memory, delta_pages) -> old pages or -1`.
-extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
-    // SAFETY: compiled code passes its own instance's vmctx.
+/// The calling instance's store and its data there.
+///
+/// # Safety
+///
+/// `vmctx` must be the VMContext of a live instance made by this loader,
+/// passed by its compiled code while it runs (so the store is lent to
+/// wasm and no `&mut` into it is live).
+unsafe fn caller_instance<'a>(vmctx: *mut u8) -> Option<(&'a StoreOpaque, &'a InstanceData)> {
+    // SAFETY: per the contract, `vmctx` is a live instance's.
     let rt = unsafe { runtime_of(vmctx) };
     // SAFETY: the store outlives its instances' code; it is lent to the
     // running wasm (the host frame that entered wasm holds no reference
     // into it), so a shared reference for this call aliases no `&mut`.
     let store = unsafe { &*rt.store };
+    Some((store, store.instances.get(rt.instance as usize)?))
+}
+
+/// `wasmo_helper_memory_grow(vmctx, memory, delta_pages) -> old pages or -1`.
+extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
+        return -1;
+    };
     let Some(mem) = usize::try_from(memory)
         .ok()
-        .and_then(|i| store.instances.get(rt.instance as usize)?.memories.get(i))
+        .and_then(|i| inst.memories.get(i))
     else {
         return -1;
     };
     match mem.data_of(store).grow_pages(delta as u64) {
         Some(old) => old as i64,
         None => -1,
+    }
+}
+
+/// `wasmo_helper_memory_init(vmctx, memory, segment, dst, src, len) -> 0`,
+/// or 1 (nothing written) when `dst..+len` leaves the memory or
+/// `src..+len` the segment.
+extern "C" fn memory_init(
+    vmctx: *mut u8,
+    memory: i32,
+    segment: i32,
+    dst: i32,
+    src: i32,
+    len: i32,
+) -> i32 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
+        return 1;
+    };
+    let (Some(mem), Some(bytes)) = (
+        inst.memories.get(memory as u32 as usize),
+        inst.data_segment(segment as u32),
+    ) else {
+        return 1;
+    };
+    let (dst, src, len) = (dst as u32 as u64, src as u32 as u64, len as u32 as u64);
+    let mem = mem.data_of(store);
+    if dst + len > mem.len_bytes() || src + len > bytes.len() as u64 {
+        return 1;
+    }
+    let from = &bytes[src as usize..(src + len) as usize];
+    i32::from(!mem.res.write(dst as usize, from))
+}
+
+/// `wasmo_helper_data_drop(vmctx, segment)`.
+extern "C" fn data_drop(vmctx: *mut u8, segment: i32) {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    if let Some((_, inst)) = unsafe { caller_instance(vmctx) } {
+        if let Some(dropped) = inst.dropped_data.get(segment as u32 as usize) {
+            dropped.set(true);
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! (see `image.rs`) is put in where the data segments start. No unsafe
 //! code here.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use wasmo_artifact_format::metadata::{
@@ -60,6 +61,12 @@ pub(crate) struct InstanceData {
     pub(crate) memories: Vec<Memory>,
     /// Every global, imports first.
     pub(crate) globals: Vec<Global>,
+    /// Per data segment, whether it is dropped (`data.drop`, or active:
+    /// wasm 2.0 drops an active segment once instantiation applied it).
+    /// A dropped segment has length 0. Set by compiled code through the
+    /// `data.drop` helper while only a shared borrow of the store exists,
+    /// hence the cells.
+    pub(crate) dropped_data: Box<[Cell<bool>]>,
 }
 
 fn link(module: &str, name: &str, reason: String) -> InstantiationError {
@@ -393,6 +400,11 @@ fn instantiate(
         tables,
         memories,
         globals,
+        dropped_data: meta
+            .data
+            .iter()
+            .map(|seg| Cell::new(matches!(seg.mode, DataMode::Active { .. })))
+            .collect(),
     });
     Ok(Instance { store: o.id, index })
 }
@@ -462,6 +474,18 @@ fn init_segments(o: &mut StoreOpaque, index: u32) -> Result<(), InstantiationErr
 }
 
 impl InstanceData {
+    /// The bytes of data segment `index` as `memory.init` sees them: empty
+    /// once dropped; `None` for an index the module does not have.
+    pub(crate) fn data_segment(&self, index: u32) -> Option<&[u8]> {
+        let i = index as usize;
+        let seg = self.module.inner.meta.data.get(i)?;
+        if self.dropped_data.get(i)?.get() {
+            Some(&[])
+        } else {
+            Some(&seg.bytes)
+        }
+    }
+
     /// The export `name`.
     pub(crate) fn export(&self, o: &StoreOpaque, name: &str) -> Option<Extern> {
         let e = self

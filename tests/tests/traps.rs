@@ -635,3 +635,64 @@ fn issue10_dropped_simd_loads_trap() {
         }
     }
 }
+
+/// A passive segment, a second one, an active one (dropped once applied).
+const SEGMENTS: &str = r#"
+(module
+  (memory 1)
+  (data $p "\01\02\03\04")
+  (data $q "\aa")
+  (data $a (i32.const 100) "\ff")
+  (func (export "init") (param i32 i32 i32)
+    (memory.init $p (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "init_active") (param i32)
+    (memory.init $a (i32.const 0) (i32.const 0) (local.get 0)))
+  (func (export "drop") (data.drop $p))
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))
+"#;
+
+/// Issue 10: `memory.init` and `data.drop` were refused at build time.
+/// Each range is checked before anything is written; a dropped segment
+/// (by `data.drop`, or an active one after instantiation) has length 0;
+/// the dropped state is the instance's, not the module's.
+#[test]
+fn issue10_memory_init_and_data_drop() {
+    for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let compiled = load(SEGMENTS, strategy);
+        let a = instantiate(&compiled.module, &Imports::new());
+        let b = instantiate(&compiled.module, &Imports::new());
+        let init = |inst: &Instance, d: i32, s: i32, n: i32| {
+            call(func(inst, "init"), &[Val::I32(d), Val::I32(s), Val::I32(n)])
+        };
+        assert!(init(&a, 10, 1, 3).is_ok());
+        let bytes: Vec<i32> = (9..14)
+            .map(|i| expect_i32(&a, "load", &[Val::I32(i)]))
+            .collect();
+        assert_eq!(bytes, [0, 2, 3, 4, 0]);
+        // Source past the segment's end: trap, nothing written.
+        let trap = expect_trap(&a, "init", &[Val::I32(20), Val::I32(2), Val::I32(3)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert_eq!(expect_i32(&a, "load", &[Val::I32(20)]), 0);
+        // Destination past the memory's end, even by one byte.
+        let trap = expect_trap(&a, "init", &[Val::I32(65533), Val::I32(0), Val::I32(4)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert_eq!(expect_i32(&a, "load", &[Val::I32(65533)]), 0);
+        assert!(init(&a, 65532, 0, 4).is_ok());
+        // Length 0 at the very ends is fine; one past them is not.
+        assert!(init(&a, 65536, 4, 0).is_ok());
+        let trap = expect_trap(&a, "init", &[Val::I32(65537), Val::I32(0), Val::I32(0)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        // Dropped in `a` only.
+        assert!(call(func(&a, "drop"), &[]).is_ok());
+        let trap = expect_trap(&a, "init", &[Val::I32(0), Val::I32(0), Val::I32(1)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert!(init(&a, 0, 0, 0).is_ok());
+        assert!(init(&b, 0, 0, 1).is_ok());
+        assert_eq!(expect_i32(&b, "load", &[Val::I32(0)]), 1);
+        // The active segment was applied, then dropped.
+        assert_eq!(expect_i32(&b, "load", &[Val::I32(100)]), 255);
+        let trap = expect_trap(&b, "init_active", &[Val::I32(1)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert!(call(func(&b, "init_active"), &[Val::I32(0)]).is_ok());
+    }
+}

@@ -39,7 +39,7 @@ use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, FloatValue, FunctionValue,
     InstructionValue, IntValue, PointerValue,
 };
-use wasmo_artifact_format::TrapCode;
+use wasmo_artifact_format::{Helper, TrapCode};
 
 /// The two kinds of memory compiled code touches. Rule: they never
 /// overlap: linear memory is its own reservation, and the runtime's
@@ -203,6 +203,34 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let br = self.builder.build_conditional_branch(cond, trap, cont)?;
         self.mark_unlikely_true(br)?;
         self.builder.position_at_end(cont);
+        Ok(())
+    }
+
+    /// Calls runtime helper `h`, which returns an integer.
+    pub(crate) fn call_helper(
+        &mut self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> Result<IntValue<'ctx>, CompileError> {
+        let call = self
+            .builder
+            .build_call(self.env.helper(h), args, h.symbol())?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(BasicValueEnum::IntValue(v)) => Ok(v),
+            _ => Err(CompileError::Internal(format!(
+                "{} returns no integer",
+                h.symbol()
+            ))),
+        }
+    }
+
+    /// Calls runtime helper `h`, which returns nothing.
+    pub(crate) fn call_helper_void(
+        &mut self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> Result<(), CompileError> {
+        self.builder.build_call(self.env.helper(h), args, "")?;
         Ok(())
     }
 

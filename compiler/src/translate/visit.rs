@@ -42,6 +42,8 @@ macro_rules! unsupported_visitors {
     (one @saturating_float_to_int $($rest:tt)*) => {};
     (one @bulk_memory MemoryCopy $($rest:tt)*) => {};
     (one @bulk_memory MemoryFill $($rest:tt)*) => {};
+    (one @bulk_memory MemoryInit $($rest:tt)*) => {};
+    (one @bulk_memory DataDrop $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
@@ -328,6 +330,14 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     fn visit_memory_fill(&mut self, mem: u32) -> Self::Output {
         skip_if_dead!(self);
         self.op_memory_fill(mem)
+    }
+    fn visit_memory_init(&mut self, data_index: u32, mem: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_memory_init(data_index, mem)
+    }
+    fn visit_data_drop(&mut self, data_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_data_drop(data_index)
     }
 }
 
