@@ -17,10 +17,10 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         0x4e,
     ),
     (
-        "bulk_memory_data_drop",
-        r#"(module (memory 1) (func (data.drop 0)) (data "x"))"#,
+        "bulk_memory_elem_drop",
+        r#"(module (table 1 funcref) (func (elem.drop 0)) (elem func))"#,
         "bulk-memory",
-        0x1f,
+        0x23,
     ),
     (
         "reference_types_externref_table",
