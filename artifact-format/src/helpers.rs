@@ -36,6 +36,16 @@ macro_rules! foreach_helper {
             // data.drop: (vmctx, data segment index); the segment's length
             // becomes 0 for this instance.
             DataDrop = 3, "wasmo_helper_data_drop", (ptr, i32) -> void;
+            // table.init: (vmctx, table index, element segment index, dst,
+            // src, len) -> 0, or 1 when either range is out of bounds
+            // (nothing written; compiled code traps with
+            // `out of bounds table access`).
+            TableInit = 4, "wasmo_helper_table_init", (ptr, i32, i32, i32, i32, i32) -> i32;
+            // table.copy: (vmctx, dst table, src table, dst, src, len) -> 0,
+            // or 1 when either range is out of bounds (nothing written).
+            TableCopy = 5, "wasmo_helper_table_copy", (ptr, i32, i32, i32, i32, i32) -> i32;
+            // elem.drop: (vmctx, element segment index).
+            ElemDrop = 6, "wasmo_helper_elem_drop", (ptr, i32) -> void;
         }
     };
 }

@@ -17,22 +17,16 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         0x4e,
     ),
     (
-        "bulk_memory_elem_drop",
-        r#"(module (table 1 funcref) (func (elem.drop 0)) (elem func))"#,
-        "bulk-memory",
-        0x23,
-    ),
-    (
         "reference_types_externref_table",
         r#"(module (table 1 externref))"#,
         "reference-types",
         0xb,
     ),
     (
-        "reference_types_two_tables",
-        r#"(module (table 1 funcref) (table 1 funcref))"#,
+        "reference_types_funcref_global",
+        r#"(module (global funcref (ref.null func)))"#,
         "reference-types",
-        0xe,
+        0xb,
     ),
     (
         "reference_types_op",

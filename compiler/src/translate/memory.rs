@@ -358,30 +358,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         if mem != 0 {
             return Err(self.unsupported("multiple memories (multi-memory proposal)"));
         }
-        let [dst, src, len] = self.pop_n(3)?[..] else {
-            return Err(CompileError::Internal(
-                "memory.init takes three operands".into(),
-            ));
-        };
-        let i32t = self.cx.i32_type();
-        let status = self.call_helper(
-            Helper::MemoryInit,
-            &[
-                self.vmctx.into(),
-                i32t.const_int(u64::from(mem), false).into(),
-                i32t.const_int(u64::from(data), false).into(),
-                dst.into(),
-                src.into(),
-                len.into(),
-            ],
-        )?;
-        let oob = self.builder.build_int_compare(
-            IntPredicate::NE,
-            status,
-            i32t.const_zero(),
-            "init_oob",
-        )?;
-        self.trap_if(oob, TrapCode::MemoryOutOfBounds)
+        self.checked_segment_helper(Helper::MemoryInit, [mem, data], TrapCode::MemoryOutOfBounds)
     }
 
     /// `data.drop`, through the helper (the instance keeps the state).

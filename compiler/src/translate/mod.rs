@@ -22,6 +22,7 @@ mod conversion;
 mod memory;
 mod numeric;
 mod simd;
+mod table;
 mod variable;
 mod visit;
 
@@ -222,6 +223,33 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
                 h.symbol()
             ))),
         }
+    }
+
+    /// Pops `dst, src, len` and calls bulk helper `h` with the vmctx,
+    /// `indices` (two of: memory or table, segment or source table) and
+    /// them; traps with `code` when it answers non-zero (a range out of
+    /// bounds: the helper wrote nothing).
+    pub(crate) fn checked_segment_helper(
+        &mut self,
+        h: Helper,
+        indices: [u32; 2],
+        code: TrapCode,
+    ) -> Result<(), CompileError> {
+        let operands = self.pop_n(3)?;
+        let i32t = self.cx.i32_type();
+        let mut args: Vec<BasicMetadataValueEnum<'ctx>> = vec![self.vmctx.into()];
+        args.extend(
+            indices.map(|i| BasicMetadataValueEnum::from(i32t.const_int(u64::from(i), false))),
+        );
+        args.extend(operands.into_iter().map(BasicMetadataValueEnum::from));
+        let status = self.call_helper(h, &args)?;
+        let failed = self.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            status,
+            i32t.const_zero(),
+            "bulk_oob",
+        )?;
+        self.trap_if(failed, code)
     }
 
     /// Calls runtime helper `h`, which returns nothing.
