@@ -26,7 +26,7 @@ use inkwell::values::{
 };
 use inkwell::{AddressSpace, GlobalVisibility};
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
-use wasmo_artifact_format::{FuncIndex, FuncType, Helper, TrapCode, VMOffsets, ValType};
+use wasmo_artifact_format::{AbiType, FuncIndex, FuncType, Helper, TrapCode, VMOffsets, ValType};
 
 /// Symbol of defined function `n`.
 pub(crate) fn func_symbol(n: u32) -> String {
@@ -55,8 +55,9 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
     pub(crate) config: &'a CompileConfig,
     /// The opaque pointer type.
     pub(crate) ptr: PointerType<'ctx>,
-    /// `wasmo_helper_memory_grow`.
-    pub(crate) helper_memory_grow: FunctionValue<'ctx>,
+    /// The runtime helpers other than `Trap`, declared up front, indexed
+    /// by helper number (see [`ModuleEnv::helper`]).
+    pub(crate) helpers: Vec<FunctionValue<'ctx>>,
     /// The `tune-cpu` attribute of every function, if any.
     pub(crate) tune_cpu: Option<&'static str>,
     /// The CPU features the code may use (empty off x86-64): a few SIMD
@@ -66,6 +67,11 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
 }
 
 impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
+    /// The declaration of runtime helper `h`.
+    pub(crate) fn helper(&self, h: Helper) -> FunctionValue<'ctx> {
+        self.helpers[h as usize]
+    }
+
     /// The VMContext layout.
     pub(crate) fn offsets(&self) -> &VMOffsets {
         &self.info.offsets
@@ -394,12 +400,25 @@ fn declare_external<'ctx>(
     helper: Helper,
 ) -> FunctionValue<'ctx> {
     let ptr = cx.ptr_type(AddressSpace::default());
-    let ty = match helper {
-        Helper::Trap => cx.void_type().fn_type(&[ptr.into()], false),
-        Helper::MemoryGrow => cx.i64_type().fn_type(
-            &[ptr.into(), cx.i32_type().into(), cx.i64_type().into()],
-            false,
-        ),
+    let basic = |t: AbiType| -> Option<BasicTypeEnum<'ctx>> {
+        Some(match t {
+            AbiType::ptr => ptr.into(),
+            AbiType::i32 => cx.i32_type().into(),
+            AbiType::i64 | AbiType::usize => cx.i64_type().into(),
+            AbiType::f32 => cx.f32_type().into(),
+            AbiType::f64 => cx.f64_type().into(),
+            AbiType::void => return None,
+        })
+    };
+    let (params, ret) = helper.signature();
+    let params: Vec<BasicMetadataTypeEnum<'ctx>> = params
+        .iter()
+        .filter_map(|&t| basic(t))
+        .map(Into::into)
+        .collect();
+    let ty = match basic(ret) {
+        Some(r) => r.fn_type(&params, false),
+        None => cx.void_type().fn_type(&params, false),
     };
     let f = module.add_function(name, ty, Some(Linkage::External));
     f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
@@ -443,7 +462,10 @@ pub(crate) fn compile_chunk(
         info,
         config,
         ptr: cx.ptr_type(AddressSpace::default()),
-        helper_memory_grow: declare_helper(&cx, &module, Helper::MemoryGrow),
+        helpers: Helper::ALL
+            .iter()
+            .map(|&h| declare_helper(&cx, &module, h))
+            .collect(),
         tune_cpu: target.tune_cpu,
         cpu_features: target.cpu_features,
     };

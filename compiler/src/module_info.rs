@@ -74,8 +74,9 @@ pub(crate) struct ModuleInfo<'w> {
 
 /// A table defined here and not exported. Nothing but this module's
 /// active element segments ever writes it, and nothing grows it. Rule:
-/// when `table.set`, `table.grow`, `table.init` or `table.copy` become
-/// supported, a table they touch is not sealed.
+/// a table that `table.init` or `table.copy` writes is not sealed
+/// ([`written_tables`]); when `table.set`, `table.grow` or `table.fill`
+/// become supported, a table they touch must not be sealed either.
 #[derive(Debug)]
 pub(crate) struct SealedTable {
     /// Its length, for the instance's whole life.
@@ -147,6 +148,18 @@ pub(crate) fn read_module(
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
+        // Reference types' multiple tables and table operators are in; the
+        // rest of that proposal is refused by the gate, which then runs on
+        // every module that needs the proposal to validate.
+        let mut refs = wasmparser::Validator::new_with_features(
+            features | wasmparser::WasmFeatures::REFERENCE_TYPES,
+        );
+        let needs_refs = version == crate::WasmVersion::Latest && refs.validate_all(wasm).is_ok();
+        if needs_refs {
+            crate::proposals::check(wasm)?;
+            crate::proposals::check_operators(wasm)?;
+            return read_validated(wasm);
+        }
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
         let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
@@ -156,6 +169,11 @@ pub(crate) fn read_module(
         }
         return Err(e.into());
     }
+    read_validated(wasm)
+}
+
+/// Reads `wasm`, which was validated.
+fn read_validated(wasm: &[u8]) -> Result<ModuleInfo<'_>, CompileError> {
     let mut reader = Reader::default();
     for payload in Parser::new(0).parse_all(wasm) {
         reader.payload(payload?)?;
@@ -292,8 +310,13 @@ impl<'w> Reader<'w> {
         let offsets = VMOffsets::new(counts);
         self.metadata.vmctx_size = offsets.size();
         self.metadata.vm_counts = counts;
-        let sealed_tables =
+        let mut sealed_tables =
             sealed_tables(&self.metadata, self.imported_tables, self.imported_funcs);
+        for t in written_tables(&self.bodies) {
+            if let Some(slot) = sealed_tables.get_mut(t as usize) {
+                *slot = None;
+            }
+        }
         ModuleInfo {
             sealed_tables,
             metadata: self.metadata,
@@ -305,6 +328,27 @@ impl<'w> Reader<'w> {
             offsets,
         }
     }
+}
+
+/// Every table an operator of `bodies` writes (`table.init`, `table.copy`),
+/// which is therefore not sealed. Bodies were validated already, so a
+/// reader error cannot occur; one just ends that body's scan.
+fn written_tables(bodies: &[FunctionBody<'_>]) -> Vec<u32> {
+    let mut written = Vec::new();
+    for body in bodies {
+        let Ok(mut reader) = body.get_operators_reader() else {
+            continue;
+        };
+        while !reader.eof() {
+            match reader.read() {
+                Ok(wasmparser::Operator::TableInit { table, .. }) => written.push(table),
+                Ok(wasmparser::Operator::TableCopy { dst_table, .. }) => written.push(dst_table),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    written
 }
 
 /// [`SealedTable`] facts for each table of the index space.
@@ -333,7 +377,7 @@ fn sealed_tables(
         let (table, offset) = match &segment.mode {
             ElementMode::Active { table, offset } => (table.index(), offset),
             // Passive and declared segments reach a table only through
-            // `table.init`, which is not supported (see SealedTable).
+            // `table.init`, whose tables are not sealed (see SealedTable).
             ElementMode::Passive | ElementMode::Declared => continue,
         };
         let Some(slot) = sealed.get_mut(table) else {
@@ -513,7 +557,12 @@ fn element_segment(element: wasmparser::Element<'_>) -> Result<ElementSegment, C
         }
         wasmparser::ElementItems::Expressions(_, exprs) => {
             for e in exprs {
-                items.push(ElementItem::Expr(const_expr(&e?)?));
+                // `ref.func f` is the function itself, which keeps what
+                // `sealed_tables` knows of the table.
+                items.push(match const_expr(&e?)?.ops[..] {
+                    [ConstOp::RefFunc(f)] => ElementItem::Func(f),
+                    ref ops => ElementItem::Expr(ConstExpr { ops: ops.to_vec() }),
+                });
             }
         }
     }

@@ -10,8 +10,9 @@
 //!
 //! Rule: what passes this gate is exactly what `module_info` and the
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
-//! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`
-//! and segment forms, and SIMD); implementing a proposal means removing its refusal here
+//! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
+//! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
+//! segment forms, several `funcref` tables, and SIMD); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -33,7 +34,6 @@ fn refuse(what: &str, proposal: &str, offset: u64) -> CompileError {
 /// Counts kept across sections.
 #[derive(Default)]
 struct Gate {
-    tables: u32,
     memories: u32,
     imported_globals: u32,
 }
@@ -136,22 +136,17 @@ impl Gate {
                     let element = element?;
                     let offset = element.range.start;
                     match element.kind {
-                        ElementKind::Passive => {}
-                        ElementKind::Declared => {
-                            return Err(refuse(
-                                "declarative element segments",
-                                "reference-types",
-                                offset,
-                            ))
-                        }
+                        ElementKind::Passive | ElementKind::Declared => {}
                         ElementKind::Active { offset_expr, .. } => self.const_expr(&offset_expr)?,
                     }
-                    if let ElementItems::Expressions(..) = element.items {
-                        return Err(refuse(
-                            "element segments of expressions",
-                            "reference-types",
-                            offset,
-                        ));
+                    if let ElementItems::Expressions(ty, exprs) = element.items {
+                        if ty != RefType::FUNCREF {
+                            let what = format!("element segments of `{ty}`");
+                            return Err(refuse(&what, ref_proposal(ty), offset));
+                        }
+                        for expr in exprs {
+                            self.element_expr(&expr?)?;
+                        }
                     }
                 }
             }
@@ -176,10 +171,6 @@ impl Gate {
     }
 
     fn table(&mut self, t: &TableType, offset: u64) -> Result<(), CompileError> {
-        self.tables += 1;
-        if self.tables > 1 {
-            return Err(refuse("multiple tables", "reference-types", offset));
-        }
         if t.table64 {
             return Err(refuse("64-bit tables", "memory64", offset));
         }
@@ -208,6 +199,21 @@ impl Gate {
             return Err(refuse("custom page sizes", "custom-page-sizes", offset));
         }
         Ok(())
+    }
+
+    /// An element of a `funcref` segment: `ref.null func`, `ref.func`, or
+    /// what [`Self::const_expr`] takes (`global.get` of an imported global,
+    /// whose type the gate already checked).
+    fn element_expr(&self, expr: &ConstExpr<'_>) -> Result<(), CompileError> {
+        let mut reader = expr.get_operators_reader();
+        if let (Operator::RefNull { .. } | Operator::RefFunc { .. }, Operator::End) =
+            (reader.read()?, reader.read()?)
+        {
+            if reader.eof() {
+                return Ok(());
+            }
+        }
+        self.const_expr(expr)
     }
 
     /// WebAssembly 1.0 constant expressions: one constant, or `global.get`
@@ -364,6 +370,11 @@ macro_rules! proposal_of {
     (one @bulk_memory MemoryCopy) => { None };
     (one @simd $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
+    (one @bulk_memory MemoryInit) => { None };
+    (one @bulk_memory DataDrop) => { None };
+    (one @bulk_memory TableInit) => { None };
+    (one @bulk_memory TableCopy) => { None };
+    (one @bulk_memory ElemDrop) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
     };
@@ -398,6 +409,14 @@ pub(crate) fn check_operators(wasm: &[u8]) -> Result<(), CompileError> {
         while !reader.eof() {
             let offset = reader.original_position();
             let op = reader.read()?;
+            if let Operator::Block { blockty }
+            | Operator::Loop { blockty }
+            | Operator::If { blockty } = op
+            {
+                if let wasmparser::BlockType::Type(ty) = blockty {
+                    val_type(ty, "block results", offset)?;
+                }
+            }
             if let Some((name, proposal)) = op_proposal(&op) {
                 let what = format!("operator `{name}`");
                 return Err(refuse(&what, &proposal.replace('_', "-"), offset));

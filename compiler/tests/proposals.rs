@@ -17,22 +17,16 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         0x4e,
     ),
     (
-        "bulk_memory_data_drop",
-        r#"(module (memory 1) (func (data.drop 0)) (data "x"))"#,
-        "bulk-memory",
-        0x1f,
-    ),
-    (
         "reference_types_externref_table",
         r#"(module (table 1 externref))"#,
         "reference-types",
         0xb,
     ),
     (
-        "reference_types_two_tables",
-        r#"(module (table 1 funcref) (table 1 funcref))"#,
+        "reference_types_funcref_global",
+        r#"(module (global funcref (ref.null func)))"#,
         "reference-types",
-        0xe,
+        0xb,
     ),
     (
         "reference_types_op",

@@ -12,14 +12,22 @@
     reason = "helpers are called by compiled code with raw VMContext pointers"
 )]
 
+use std::cell::Cell;
+
 use wasmo_artifact_format::{Helper, Libcall, VMOffsets};
 
+use crate::instance::InstanceData;
 use crate::store::StoreOpaque;
 
 /// Implementations, named after the `Helper`/`Libcall` variants.
 #[expect(non_snake_case, reason = "named after the enum variants by the macros")]
 mod impls {
+    pub(super) use super::data_drop as DataDrop;
+    pub(super) use super::elem_drop as ElemDrop;
     pub(super) use super::memory_grow as MemoryGrow;
+    pub(super) use super::memory_init as MemoryInit;
+    pub(super) use super::table_copy as TableCopy;
+    pub(super) use super::table_init as TableInit;
     pub(super) use crate::traphandler::wasmo_helper_trap as Trap;
 
     pub(super) use libc::{memcpy as Memcpy, memmove as Memmove, memset as Memset};
@@ -140,17 +148,32 @@ pub(crate) unsafe fn runtime_of(vmctx: *mut u8) -> Runtime {
     }
 }
 
-/// `wasmo_helper_memory_grow(vmctx, memory, delta_pages) -> old pages or -1`.
-extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
-    // SAFETY: compiled code passes its own instance's vmctx.
+/// The calling instance's store and its data there.
+///
+/// # Safety
+///
+/// `vmctx` must be the VMContext of a live instance made by this loader,
+/// passed by its compiled code while it runs (so the store is lent to
+/// wasm and no `&mut` into it is live).
+unsafe fn caller_instance<'a>(vmctx: *mut u8) -> Option<(&'a StoreOpaque, &'a InstanceData)> {
+    // SAFETY: per the contract, `vmctx` is a live instance's.
     let rt = unsafe { runtime_of(vmctx) };
     // SAFETY: the store outlives its instances' code; it is lent to the
     // running wasm (the host frame that entered wasm holds no reference
     // into it), so a shared reference for this call aliases no `&mut`.
     let store = unsafe { &*rt.store };
+    Some((store, store.instances.get(rt.instance as usize)?))
+}
+
+/// `wasmo_helper_memory_grow(vmctx, memory, delta_pages) -> old pages or -1`.
+extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
+        return -1;
+    };
     let Some(mem) = usize::try_from(memory)
         .ok()
-        .and_then(|i| store.instances.get(rt.instance as usize)?.memories.get(i))
+        .and_then(|i| inst.memories.get(i))
     else {
         return -1;
     };
@@ -158,6 +181,148 @@ extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
         Some(old) => old as i64,
         None => -1,
     }
+}
+
+/// The shared part of the bulk helpers: finds the calling instance, asks
+/// `find` for the destination and source (`None`: an index the instance
+/// does not have) with their lengths, checks `dst..+len` and `src..+len`
+/// against those, and only then runs `copy(target, source, dst, src,
+/// len)`. Answers 0, or 1 with nothing written (compiled code traps).
+fn checked_bulk<'a, D, S>(
+    vmctx: *mut u8,
+    [dst, src, len]: [i32; 3],
+    find: impl FnOnce(&'a StoreOpaque, &'a InstanceData) -> Option<((D, u64), (S, u64))>,
+    copy: impl FnOnce(&'a StoreOpaque, &'a InstanceData, D, S, [u64; 3]) -> bool,
+) -> i32 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
+        return 1;
+    };
+    let Some(((d, d_len), (s, s_len))) = find(store, inst) else {
+        return 1;
+    };
+    // Zero-extended 32-bit values: the sums cannot wrap.
+    let [dst, src, len] = [dst, src, len].map(|v| u64::from(v as u32));
+    if dst + len > d_len || src + len > s_len {
+        return 1;
+    }
+    i32::from(!copy(store, inst, d, s, [dst, src, len]))
+}
+
+/// `wasmo_helper_memory_init(vmctx, memory, segment, dst, src, len) -> 0`,
+/// or 1 (nothing written) when `dst..+len` leaves the memory or
+/// `src..+len` the segment.
+extern "C" fn memory_init(
+    vmctx: *mut u8,
+    memory: i32,
+    segment: i32,
+    dst: i32,
+    src: i32,
+    len: i32,
+) -> i32 {
+    checked_bulk(
+        vmctx,
+        [dst, src, len],
+        |store, inst| {
+            let mem = inst.memories.get(memory as u32 as usize)?.data_of(store);
+            let bytes = inst.data_segment(segment as u32)?;
+            Some(((mem, mem.len_bytes()), (bytes, bytes.len() as u64)))
+        },
+        |_, _, mem, bytes, [dst, src, len]| {
+            mem.res
+                .write(dst as usize, &bytes[src as usize..][..len as usize])
+        },
+    )
+}
+
+/// `wasmo_helper_table_init(vmctx, table, segment, dst, src, len) -> 0`,
+/// or 1 (nothing written) when `dst..+len` leaves the table or `src..+len`
+/// the segment.
+extern "C" fn table_init(
+    vmctx: *mut u8,
+    table: i32,
+    segment: i32,
+    dst: i32,
+    src: i32,
+    len: i32,
+) -> i32 {
+    checked_bulk(
+        vmctx,
+        [dst, src, len],
+        |store, inst| {
+            let t = inst.tables.get(table as u32 as usize)?.data_of(store);
+            let items = inst.elem_segment(segment as u32)?;
+            Some(((t, t.size()), (items, items.len() as u64)))
+        },
+        |store, inst, t, items, [dst, src, len]| {
+            let items = &items[src as usize..][..len as usize];
+            // Evaluate first, so a failure writes nothing.
+            let raws: Result<Vec<u64>, _> = items
+                .iter()
+                .map(|item| inst.elem_item_raw(store, item))
+                .collect();
+            let Ok(raws) = raws else { return false };
+            for (i, raw) in raws.into_iter().enumerate() {
+                t.set_raw(dst + i as u64, raw);
+            }
+            true
+        },
+    )
+}
+
+/// `wasmo_helper_table_copy(vmctx, dst_table, src_table, dst, src, len)
+/// -> 0`, or 1 (nothing written) when either range leaves its table. The
+/// ranges may overlap (within one table): copied as by `memmove`.
+extern "C" fn table_copy(
+    vmctx: *mut u8,
+    dst_table: i32,
+    src_table: i32,
+    dst: i32,
+    src: i32,
+    len: i32,
+) -> i32 {
+    checked_bulk(
+        vmctx,
+        [dst, src, len],
+        |store, inst| {
+            let d = inst.tables.get(dst_table as u32 as usize)?.data_of(store);
+            let s = inst.tables.get(src_table as u32 as usize)?.data_of(store);
+            Some(((d, d.size()), (s, s.size())))
+        },
+        |_, _, d, s, [dst, src, len]| {
+            let one = |i: u64| {
+                let raw = s.get_raw(src + i).unwrap_or(0);
+                d.set_raw(dst + i, raw);
+            };
+            if dst <= src {
+                (0..len).for_each(one);
+            } else {
+                (0..len).rev().for_each(one);
+            }
+            true
+        },
+    )
+}
+
+/// Marks segment `segment` of the caller dropped in the flags `which`
+/// picks (an index it does not have changes nothing).
+fn drop_segment(vmctx: *mut u8, segment: i32, which: fn(&InstanceData) -> &[Cell<bool>]) {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    if let Some((_, inst)) = unsafe { caller_instance(vmctx) } {
+        if let Some(dropped) = which(inst).get(segment as u32 as usize) {
+            dropped.set(true);
+        }
+    }
+}
+
+/// `wasmo_helper_data_drop(vmctx, segment)`.
+extern "C" fn data_drop(vmctx: *mut u8, segment: i32) {
+    drop_segment(vmctx, segment, |inst| &inst.dropped_data);
+}
+
+/// `wasmo_helper_elem_drop(vmctx, segment)`.
+extern "C" fn elem_drop(vmctx: *mut u8, segment: i32) {
+    drop_segment(vmctx, segment, |inst| &inst.dropped_elems);
 }
 
 #[cfg(test)]

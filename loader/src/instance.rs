@@ -12,6 +12,7 @@
 //! (see `image.rs`) is put in where the data segments start. No unsafe
 //! code here.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use wasmo_artifact_format::metadata::{
@@ -60,6 +61,16 @@ pub(crate) struct InstanceData {
     pub(crate) memories: Vec<Memory>,
     /// Every global, imports first.
     pub(crate) globals: Vec<Global>,
+    /// Per data segment, whether it is dropped (`data.drop`, or active:
+    /// wasm 2.0 drops an active segment once instantiation applied it).
+    /// A dropped segment has length 0. Set by compiled code through the
+    /// `data.drop` helper while only a shared borrow of the store exists,
+    /// hence the cells.
+    pub(crate) dropped_data: Box<[Cell<bool>]>,
+    /// Per element segment, whether it is dropped (`elem.drop`, or active
+    /// or declared: wasm 2.0 drops both at instantiation). Cells for the
+    /// same reason.
+    pub(crate) dropped_elems: Box<[Cell<bool>]>,
 }
 
 fn link(module: &str, name: &str, reason: String) -> InstantiationError {
@@ -393,6 +404,16 @@ fn instantiate(
         tables,
         memories,
         globals,
+        dropped_data: meta
+            .data
+            .iter()
+            .map(|seg| Cell::new(matches!(seg.mode, DataMode::Active { .. })))
+            .collect(),
+        dropped_elems: meta
+            .elements
+            .iter()
+            .map(|seg| Cell::new(!matches!(seg.mode, ElementMode::Passive)))
+            .collect(),
     });
     Ok(Instance { store: o.id, index })
 }
@@ -420,11 +441,7 @@ fn init_segments(o: &mut StoreOpaque, index: u32) -> Result<(), InstantiationErr
             return Err(trap(TrapCode::TableOutOfBounds));
         }
         for (i, item) in seg.items.iter().enumerate() {
-            let ptr = match item {
-                ElementItem::Func(f) => inner.func_ref_addr(f.0),
-                ElementItem::Expr(e) => lo64(eval(e, &env)?),
-            };
-            table.set_raw(start + i as u64, ptr);
+            table.set_raw(start + i as u64, inner.elem_item_raw(o, item)?);
         }
     }
     // The data image stands for active segments the compiler proved
@@ -462,6 +479,52 @@ fn init_segments(o: &mut StoreOpaque, index: u32) -> Result<(), InstantiationErr
 }
 
 impl InstanceData {
+    /// Element `item` of one of this instance's segments in a table's raw
+    /// form (a `*const VMFuncRef`, 0 for null).
+    pub(crate) fn elem_item_raw(
+        &self,
+        o: &StoreOpaque,
+        item: &ElementItem,
+    ) -> Result<u64, InstantiationError> {
+        Ok(match item {
+            ElementItem::Func(f) => self.func_ref_addr(f.0),
+            ElementItem::Expr(e) => {
+                let env = EvalEnv {
+                    store: o,
+                    globals: &self.globals,
+                    vmctx: &self.vmctx,
+                    offsets: &self.offsets,
+                };
+                let b = eval(e, &env)?;
+                u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            }
+        })
+    }
+
+    /// The items of element segment `index` as `table.init` sees them:
+    /// none once dropped; `None` for an index the module does not have.
+    pub(crate) fn elem_segment(&self, index: u32) -> Option<&[ElementItem]> {
+        let i = index as usize;
+        let seg = self.module.inner.meta.elements.get(i)?;
+        if self.dropped_elems.get(i)?.get() {
+            Some(&[])
+        } else {
+            Some(&seg.items)
+        }
+    }
+
+    /// The bytes of data segment `index` as `memory.init` sees them: empty
+    /// once dropped; `None` for an index the module does not have.
+    pub(crate) fn data_segment(&self, index: u32) -> Option<&[u8]> {
+        let i = index as usize;
+        let seg = self.module.inner.meta.data.get(i)?;
+        if self.dropped_data.get(i)?.get() {
+            Some(&[])
+        } else {
+            Some(&seg.bytes)
+        }
+    }
+
     /// The export `name`.
     pub(crate) fn export(&self, o: &StoreOpaque, name: &str) -> Option<Extern> {
         let e = self

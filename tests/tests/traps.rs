@@ -635,3 +635,142 @@ fn issue10_dropped_simd_loads_trap() {
         }
     }
 }
+
+/// A passive segment, a second one, an active one (dropped once applied).
+const SEGMENTS: &str = r#"
+(module
+  (memory 1)
+  (data $p "\01\02\03\04")
+  (data $q "\aa")
+  (data $a (i32.const 100) "\ff")
+  (func (export "init") (param i32 i32 i32)
+    (memory.init $p (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "init_active") (param i32)
+    (memory.init $a (i32.const 0) (i32.const 0) (local.get 0)))
+  (func (export "drop") (data.drop $p))
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))
+"#;
+
+/// Issue 10: `memory.init` and `data.drop` were refused at build time.
+/// Each range is checked before anything is written; a dropped segment
+/// (by `data.drop`, or an active one after instantiation) has length 0;
+/// the dropped state is the instance's, not the module's.
+#[test]
+fn issue10_memory_init_and_data_drop() {
+    for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let compiled = load(SEGMENTS, strategy);
+        let a = instantiate(&compiled.module, &Imports::new());
+        let b = instantiate(&compiled.module, &Imports::new());
+        let init = |inst: &Instance, d: i32, s: i32, n: i32| {
+            call(func(inst, "init"), &[Val::I32(d), Val::I32(s), Val::I32(n)])
+        };
+        assert!(init(&a, 10, 1, 3).is_ok());
+        let bytes: Vec<i32> = (9..14)
+            .map(|i| expect_i32(&a, "load", &[Val::I32(i)]))
+            .collect();
+        assert_eq!(bytes, [0, 2, 3, 4, 0]);
+        // Source past the segment's end: trap, nothing written.
+        let trap = expect_trap(&a, "init", &[Val::I32(20), Val::I32(2), Val::I32(3)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert_eq!(expect_i32(&a, "load", &[Val::I32(20)]), 0);
+        // Destination past the memory's end, even by one byte.
+        let trap = expect_trap(&a, "init", &[Val::I32(65533), Val::I32(0), Val::I32(4)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert_eq!(expect_i32(&a, "load", &[Val::I32(65533)]), 0);
+        assert!(init(&a, 65532, 0, 4).is_ok());
+        // Length 0 at the very ends is fine; one past them is not.
+        assert!(init(&a, 65536, 4, 0).is_ok());
+        let trap = expect_trap(&a, "init", &[Val::I32(65537), Val::I32(0), Val::I32(0)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        // Dropped in `a` only.
+        assert!(call(func(&a, "drop"), &[]).is_ok());
+        let trap = expect_trap(&a, "init", &[Val::I32(0), Val::I32(0), Val::I32(1)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert!(init(&a, 0, 0, 0).is_ok());
+        assert!(init(&b, 0, 0, 1).is_ok());
+        assert_eq!(expect_i32(&b, "load", &[Val::I32(0)]), 1);
+        // The active segment was applied, then dropped.
+        assert_eq!(expect_i32(&b, "load", &[Val::I32(100)]), 255);
+        let trap = expect_trap(&b, "init_active", &[Val::I32(1)]);
+        assert_eq!(trap.code, TrapCode::MemoryOutOfBounds);
+        assert!(call(func(&b, "init_active"), &[Val::I32(0)]).is_ok());
+    }
+}
+
+/// Two tables, neither exported: $t0 has an active segment (without
+/// `table.copy`/`table.init` it would be sealed, its contents known at
+/// compile time), $t1 is filled from a passive segment of expressions.
+const TABLES: &str = r#"
+(module
+  (type $r (func (result i32)))
+  (table $t0 4 funcref)
+  (table $t1 4 funcref)
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.const 2))
+  (func $three (result i32) (i32.const 3))
+  (elem (table $t0) (i32.const 0) func $one $one)
+  (elem $p funcref (ref.func $two) (ref.null func) (ref.func $three))
+  (elem declare func $one)
+  (func (export "init") (param i32 i32 i32)
+    (table.init $t1 $p (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy") (param i32 i32 i32)
+    (table.copy $t0 $t1 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy_within") (param i32 i32 i32)
+    (table.copy $t0 $t0 (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "drop") (elem.drop $p))
+  (func (export "call0") (param i32) (result i32)
+    (call_indirect $t0 (type $r) (local.get 0)))
+  (func (export "call1") (param i32) (result i32)
+    (call_indirect $t1 (type $r) (local.get 0))))
+"#;
+
+/// Issue 10: several tables, `table.init`, `table.copy`, `elem.drop` and
+/// element segments of `ref.func`/`ref.null` were refused at build time.
+/// A table `table.copy` writes is no longer sealed, so `call_indirect`
+/// sees what was copied; out-of-bounds ranges write nothing.
+#[test]
+fn issue10_table_init_copy_and_elem_drop() {
+    for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let compiled = load(TABLES, strategy);
+        let inst = instantiate(&compiled.module, &Imports::new());
+        let run = |name: &str, a: i32, b: i32, n: i32| {
+            call(func(&inst, name), &[Val::I32(a), Val::I32(b), Val::I32(n)])
+        };
+        let trap_of = |name: &str, args: &[i32]| {
+            let args: Vec<Val> = args.iter().map(|&a| Val::I32(a)).collect();
+            expect_trap(&inst, name, &args).code
+        };
+        assert_eq!(trap_of("call1", &[0]), TrapCode::IndirectCallToNull);
+        assert!(run("init", 1, 0, 3).is_ok());
+        assert_eq!(expect_i32(&inst, "call1", &[Val::I32(1)]), 2);
+        assert_eq!(trap_of("call1", &[2]), TrapCode::IndirectCallToNull);
+        assert_eq!(expect_i32(&inst, "call1", &[Val::I32(3)]), 3);
+        // Source range past the segment: trap, nothing written.
+        assert_eq!(trap_of("init", &[0, 1, 3]), TrapCode::TableOutOfBounds);
+        assert_eq!(trap_of("call1", &[0]), TrapCode::IndirectCallToNull);
+        // $t1 -> $t0: the sealed-looking table now holds `$three`.
+        assert!(run("copy", 0, 3, 1).is_ok());
+        assert_eq!(expect_i32(&inst, "call0", &[Val::I32(0)]), 3);
+        assert_eq!(expect_i32(&inst, "call0", &[Val::I32(1)]), 1);
+        // Overlapping copy within $t0, both directions.
+        assert!(run("copy_within", 1, 0, 2).is_ok());
+        let t0: Vec<i32> = (0..3)
+            .map(|i| expect_i32(&inst, "call0", &[Val::I32(i)]))
+            .collect();
+        assert_eq!(t0, [3, 3, 1]);
+        assert!(run("copy_within", 0, 1, 2).is_ok());
+        let t0: Vec<i32> = (0..2)
+            .map(|i| expect_i32(&inst, "call0", &[Val::I32(i)]))
+            .collect();
+        assert_eq!(t0, [3, 1]);
+        // Destination one past the end: trap, nothing written.
+        assert_eq!(trap_of("copy", &[2, 0, 3]), TrapCode::TableOutOfBounds);
+        assert_eq!(expect_i32(&inst, "call0", &[Val::I32(2)]), 1);
+        assert!(run("copy", 4, 0, 0).is_ok());
+        assert_eq!(trap_of("copy", &[5, 0, 0]), TrapCode::TableOutOfBounds);
+        // A dropped segment has length 0.
+        assert!(call(func(&inst, "drop"), &[]).is_ok());
+        assert!(run("init", 0, 0, 0).is_ok());
+        assert_eq!(trap_of("init", &[0, 0, 1]), TrapCode::TableOutOfBounds);
+    }
+}

@@ -1,4 +1,7 @@
-//! Linear memory: loads, stores, `memory.size` and `memory.grow`.
+//! Linear memory: loads, stores, `memory.size`, `memory.grow` and the
+//! bulk operators (`memory.copy`/`memory.fill` inline, `memory.init` and
+//! `data.drop` through runtime helpers, since segments and their dropped
+//! state live in the instance).
 //!
 //! The effective address is `memory0_base + zext(addr) + offset`, computed
 //! in 64 bits so it cannot wrap. With guard pages (the default) the access
@@ -29,7 +32,7 @@ use inkwell::values::{
 };
 use inkwell::IntPredicate;
 use wasmo_artifact_format::vmctx::MEMORY_DEF_CURRENT_LENGTH;
-use wasmo_artifact_format::{BoundsChecks, TrapCode, VMOffsets, WASM_PAGE_SIZE};
+use wasmo_artifact_format::{BoundsChecks, Helper, TrapCode, VMOffsets, WASM_PAGE_SIZE};
 
 /// Guard region after each 32-bit memory's 4 GiB reservation (guard-page
 /// strategy). Must match what the artifact records as `guard_size`.
@@ -296,22 +299,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .builder
             .build_int_z_extend(delta, self.cx.i64_type(), "delta")?;
         let index = self.cx.i32_type().const_int(u64::from(mem), false);
-        let old = self
-            .builder
-            .build_call(
-                self.env.helper_memory_grow,
-                &[self.vmctx.into(), index.into(), delta.into()],
-                "grow",
-            )?
-            .try_as_basic_value();
-        let old = match old {
-            inkwell::values::ValueKind::Basic(BasicValueEnum::IntValue(v)) => v,
-            _ => {
-                return Err(CompileError::Internal(
-                    "memory.grow helper returns no value".into(),
-                ))
-            }
-        };
+        let old = self.call_helper(
+            Helper::MemoryGrow,
+            &[self.vmctx.into(), index.into(), delta.into()],
+        )?;
         let old = self
             .builder
             .build_int_truncate(old, self.cx.i32_type(), "old_pages")?;
@@ -370,6 +361,22 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         };
         self.bulk_call("llvm.memmove", &[dst.into(), src.into(), len.into()])?;
         Ok(())
+    }
+
+    /// `memory.init`: the helper checks both ranges against the memory and
+    /// the segment (a dropped one has length 0) and copies; it answers
+    /// non-zero, having written nothing, when either is out of bounds.
+    pub(crate) fn op_memory_init(&mut self, data: u32, mem: u32) -> Result<(), CompileError> {
+        if mem != 0 {
+            return Err(self.unsupported("multiple memories (multi-memory proposal)"));
+        }
+        self.checked_segment_helper(Helper::MemoryInit, [mem, data], TrapCode::MemoryOutOfBounds)
+    }
+
+    /// `data.drop`, through the helper (the instance keeps the state).
+    pub(crate) fn op_data_drop(&mut self, data: u32) -> Result<(), CompileError> {
+        let index = self.cx.i32_type().const_int(u64::from(data), false);
+        self.call_helper_void(Helper::DataDrop, &[self.vmctx.into(), index.into()])
     }
 
     /// `memory.fill` of memory 0: one bounds check, then `memset`.

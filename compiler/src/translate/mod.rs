@@ -22,6 +22,7 @@ mod conversion;
 mod memory;
 mod numeric;
 mod simd;
+mod table;
 mod variable;
 mod visit;
 
@@ -39,7 +40,7 @@ use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, FloatValue, FunctionValue,
     InstructionValue, IntValue, PointerValue,
 };
-use wasmo_artifact_format::TrapCode;
+use wasmo_artifact_format::{Helper, TrapCode};
 
 /// The two kinds of memory compiled code touches. Rule: they never
 /// overlap: linear memory is its own reservation, and the runtime's
@@ -203,6 +204,61 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let br = self.builder.build_conditional_branch(cond, trap, cont)?;
         self.mark_unlikely_true(br)?;
         self.builder.position_at_end(cont);
+        Ok(())
+    }
+
+    /// Calls runtime helper `h`, which returns an integer.
+    pub(crate) fn call_helper(
+        &mut self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> Result<IntValue<'ctx>, CompileError> {
+        let call = self
+            .builder
+            .build_call(self.env.helper(h), args, h.symbol())?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(BasicValueEnum::IntValue(v)) => Ok(v),
+            _ => Err(CompileError::Internal(format!(
+                "{} returns no integer",
+                h.symbol()
+            ))),
+        }
+    }
+
+    /// Pops `dst, src, len` and calls bulk helper `h` with the vmctx,
+    /// `indices` (two of: memory or table, segment or source table) and
+    /// them; traps with `code` when it answers non-zero (a range out of
+    /// bounds: the helper wrote nothing).
+    pub(crate) fn checked_segment_helper(
+        &mut self,
+        h: Helper,
+        indices: [u32; 2],
+        code: TrapCode,
+    ) -> Result<(), CompileError> {
+        let operands = self.pop_n(3)?;
+        let i32t = self.cx.i32_type();
+        let mut args: Vec<BasicMetadataValueEnum<'ctx>> = vec![self.vmctx.into()];
+        args.extend(
+            indices.map(|i| BasicMetadataValueEnum::from(i32t.const_int(u64::from(i), false))),
+        );
+        args.extend(operands.into_iter().map(BasicMetadataValueEnum::from));
+        let status = self.call_helper(h, &args)?;
+        let failed = self.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            status,
+            i32t.const_zero(),
+            "bulk_oob",
+        )?;
+        self.trap_if(failed, code)
+    }
+
+    /// Calls runtime helper `h`, which returns nothing.
+    pub(crate) fn call_helper_void(
+        &mut self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> Result<(), CompileError> {
+        self.builder.build_call(self.env.helper(h), args, "")?;
         Ok(())
     }
 

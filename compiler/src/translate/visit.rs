@@ -42,6 +42,11 @@ macro_rules! unsupported_visitors {
     (one @saturating_float_to_int $($rest:tt)*) => {};
     (one @bulk_memory MemoryCopy $($rest:tt)*) => {};
     (one @bulk_memory MemoryFill $($rest:tt)*) => {};
+    (one @bulk_memory MemoryInit $($rest:tt)*) => {};
+    (one @bulk_memory DataDrop $($rest:tt)*) => {};
+    (one @bulk_memory TableInit $($rest:tt)*) => {};
+    (one @bulk_memory TableCopy $($rest:tt)*) => {};
+    (one @bulk_memory ElemDrop $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
@@ -328,6 +333,26 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     fn visit_memory_fill(&mut self, mem: u32) -> Self::Output {
         skip_if_dead!(self);
         self.op_memory_fill(mem)
+    }
+    fn visit_memory_init(&mut self, data_index: u32, mem: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_memory_init(data_index, mem)
+    }
+    fn visit_data_drop(&mut self, data_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_data_drop(data_index)
+    }
+    fn visit_table_init(&mut self, elem_index: u32, table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_init(elem_index, table)
+    }
+    fn visit_table_copy(&mut self, dst_table: u32, src_table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_copy(dst_table, src_table)
+    }
+    fn visit_elem_drop(&mut self, elem_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_elem_drop(elem_index)
     }
 }
 
