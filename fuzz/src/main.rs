@@ -24,6 +24,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use wasmo_fuzz::case::{self, Kind, Stats, FOUND};
+use wasmo_fuzz::diff::REFERENCE_RUNNING;
 
 /// Address space a compile case may use: LLVM on a small module needs a
 /// few hundred MiB; a mutated module must not be able to take the machine.
@@ -194,6 +195,13 @@ fn one_case(
     o: &Options,
 ) -> Result<(Stats, Option<PathBuf>), String> {
     let (ended, stdout, stderr) = run_child(kind, seed, work, o.timeout)?;
+    if matches!(ended, Ended::Signal(_)) && work.join(REFERENCE_RUNNING).exists() {
+        eprintln!(
+            "wasmo-fuzz: {} seed {seed}: the reference interpreter crashed (not counted as a finding)",
+            kind.name()
+        );
+        return Ok((Stats::default(), None));
+    }
     let what = match ended {
         Ended::Status(0) => return Ok((Stats::parse(&stdout).unwrap_or_default(), None)),
         Ended::Status(c) if c == FOUND => String::new(),
