@@ -301,6 +301,19 @@ fn put_cstr(b: &mut [u8], off: usize, len: usize, s: &str) {
     b[off..off + n].copy_from_slice(&bytes[..n]);
 }
 
+/// Recomputes the content hash of a whole artifact file in place, as
+/// [`ArtifactBuilder`] computes it: what anyone who rewrites an artifact
+/// can do, which is why the hash catches corruption and not intent. For
+/// tests and the fuzzer that play that part; a file too short to hold a
+/// header is left alone.
+pub fn rewrite_body_hash(file: &mut [u8]) {
+    if file.len() < HEADER_SIZE {
+        return;
+    }
+    let hash = body_hash(file);
+    file[OFF_BODY_HASH..OFF_BODY_HASH + 32].copy_from_slice(&hash);
+}
+
 fn body_hash(file: &[u8]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(&file[..OFF_BODY_HASH]);

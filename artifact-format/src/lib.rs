@@ -21,7 +21,10 @@ pub mod traps;
 pub mod types;
 pub mod vmctx;
 
-pub use artifact::{ArtifactBuilder, ArtifactRef, BuildFacts, Header, Range64, HEADER_SIZE, MAGIC};
+pub use artifact::{
+    rewrite_body_hash, ArtifactBuilder, ArtifactRef, BuildFacts, Header, Range64, HEADER_SIZE,
+    MAGIC,
+};
 pub use compat::{
     abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures, GUARD_PAGES_GUARD_SIZE,
     MEMORY_RESERVATION,

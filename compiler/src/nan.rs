@@ -112,7 +112,7 @@ fn is_quiet(v: BasicValueEnum<'_>, budget: &mut u32) -> bool {
     }
     if let BasicValueEnum::FloatValue(x) = v {
         if x.is_const() {
-            return x.get_constant().is_some_and(|(f, _)| !f.is_nan());
+            return constant_fp(x).is_some_and(|f| !f.is_nan());
         }
     }
     let Some(inst) = v.as_instruction_value() else {
@@ -134,6 +134,31 @@ fn is_quiet(v: BasicValueEnum<'_>, budget: &mut u32) -> bool {
         InstructionOpcode::Phi => (0..inst.get_num_operands()).all(&mut quiet),
         _ => false,
     }
+}
+
+/// The number a float constant holds, if it is a plain number
+/// (`ConstantFP`). inkwell's `get_constant` asks only `is_const`, and
+/// LLVM's `LLVMConstRealGetDouble` crashes on the other float constants:
+/// a constant expression (`extractelement (<2 x double> bitcast (<4 x
+/// i32> ...)), i32 1)`, which `f64x2.extract_lane` of a `v128.const`
+/// leaves at `-O0`), `undef` or `poison`. Found by the fuzzer (issue 13).
+/// inkwell offers no safe `isa<ConstantFP>`; the printed form tells them
+/// apart without an `unsafe` block: a `ConstantFP` prints as its type and
+/// a number (`double 0x5555555555555555`, `float 1.000000e+00`), the
+/// others as their type and a word.
+fn constant_fp(x: inkwell::values::FloatValue<'_>) -> Option<f64> {
+    use inkwell::values::AnyValue as _;
+    if !x.is_const() || x.is_undef() {
+        return None;
+    }
+    let text = x.print_to_string().to_string();
+    let number = text.split_once(' ').is_some_and(|(_, rest)| {
+        rest.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+    });
+    if !number {
+        return None;
+    }
+    x.get_constant().map(|(f, _)| f)
 }
 
 fn is_undef(v: BasicValueEnum<'_>) -> bool {
@@ -190,10 +215,9 @@ fn quiets_in_hardware(inst: InstructionValue<'_>) -> bool {
 
 /// Whether `v` is a constant of which some lane may satisfy `identity`.
 /// A constant this cannot read lane by lane (a constant expression,
-/// `zeroinitializer`) counts.
+/// `zeroinitializer`, `undef`, `poison`) counts.
 fn may_be(v: BasicValueEnum<'_>, identity: &dyn Fn(f64) -> bool) -> bool {
-    let lane =
-        |x: inkwell::values::FloatValue<'_>| x.get_constant().is_none_or(|(f, _)| identity(f));
+    let lane = |x: inkwell::values::FloatValue<'_>| constant_fp(x).is_none_or(identity);
     match v {
         BasicValueEnum::FloatValue(x) if x.is_const() => lane(x),
         BasicValueEnum::VectorValue(x) if x.is_const() => {

@@ -19,7 +19,8 @@ use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, ElementItem, ExternKind, GlobalDef, ModuleMetadata,
 };
 use wasmo_artifact_format::{
-    ArtifactBuilder, ArtifactRef, BuildFacts, GlobalType, Header, ValType, HEADER_SIZE,
+    rewrite_body_hash, ArtifactBuilder, ArtifactRef, BuildFacts, GlobalType, Header, ValType,
+    HEADER_SIZE,
 };
 use wasmo_compiler::CompileConfig;
 use wasmo_tests::{bin_path, wat};
@@ -86,19 +87,12 @@ fn tampered(bytes: &[u8], change: impl FnOnce(&mut Parts)) -> Vec<u8> {
 /// Offsets of the header fields patched in place (see the layout in
 /// `artifact-format/src/artifact.rs`).
 const OFF_COMPAT: usize = 16;
-const OFF_BODY_HASH: usize = 48;
 const OFF_RESERVATION: usize = 208;
 const OFF_GUARD: usize = 216;
 
-/// BLAKE3 over the whole file with the body-hash field taken as zeros,
-/// written into that field, exactly as `artifact-format` defines it.
+/// The content hash recomputed, exactly as `artifact-format` defines it.
 fn rehash(bytes: &mut [u8]) {
-    let mut h = blake3::Hasher::new();
-    h.update(&bytes[..OFF_BODY_HASH]);
-    h.update(&[0u8; 32]);
-    h.update(&bytes[OFF_BODY_HASH + 32..]);
-    let digest = *h.finalize().as_bytes();
-    bytes[OFF_BODY_HASH..OFF_BODY_HASH + 32].copy_from_slice(&digest);
+    rewrite_body_hash(bytes);
 }
 
 /// Recomputes the compatibility hash from the header's own facts, then the
