@@ -46,6 +46,14 @@ macro_rules! foreach_helper {
             TableCopy = 5, "wasmo_helper_table_copy", (ptr, i32, i32, i32, i32, i32) -> i32;
             // elem.drop: (vmctx, element segment index).
             ElemDrop = 6, "wasmo_helper_elem_drop", (ptr, i32) -> void;
+            // table.grow: (vmctx, table index, init reference, delta) -> old
+            // size, or -1 (nothing changed) past the table's maximum or the
+            // loader's limit. The table's base may move: compiled code
+            // reloads base and length from its definition afterwards.
+            TableGrow = 7, "wasmo_helper_table_grow", (ptr, i32, ptr, i32) -> i32;
+            // table.fill: (vmctx, table index, dst, reference, len) -> 0, or
+            // 1 when `dst..+len` leaves the table (nothing written).
+            TableFill = 8, "wasmo_helper_table_fill", (ptr, i32, i32, ptr, i32) -> i32;
         }
     };
 }

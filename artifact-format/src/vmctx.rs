@@ -23,7 +23,8 @@
 //! +------------------------------+ imported_globals()
 //! | *mut VMGlobalDefinition x N  |
 //! +------------------------------+ defined_tables()
-//! | VMTableDefinition x N        |  { base: *mut *const VMFuncRef, current_elements: u64 }
+//! | VMTableDefinition x N        |  { base: *mut u64 (one word per element), current_elements: u64 };
+//! |                              |  `base` moves when the table grows (see below)
 //! +------------------------------+ defined_memories()
 //! | VMMemoryDefinition x N       |  { base: *mut u8, current_length: u64 (bytes) }
 //! +------------------------------+ defined_globals() (16-byte aligned)
@@ -58,12 +59,29 @@
 //!   type, which spills the arguments to a `ValRaw` array on its stack and
 //!   calls that function.
 //! - [`ValRaw`] is 16 bytes; a value is stored little-endian from byte 0
-//!   (`i32`/`f32` in the low 4 bytes; floats as their bits), funcref as a
-//!   `*const VMFuncRef` (null for `ref.null`).
+//!   (`i32`/`f32` in the low 4 bytes; floats as their bits), a reference
+//!   as one pointer-sized word (below).
 //!
-//! A table element is a `*const VMFuncRef`, null when uninitialised.
-//! `call_indirect` compares the element's `type_id` with
-//! `type_ids[expected type]`.
+//! # References
+//!
+//! Every reference value is one 8-byte word, 0 for `ref.null`, in locals,
+//! globals, `ValRaw` slots and table elements alike:
+//! - a `funcref` is a `*const VMFuncRef`: the function's entry in the
+//!   `func_refs` of the instance whose index space names it (an imported
+//!   function's entry there holds the import slot's code and vmctx);
+//! - an `externref` is `index + 1` into its store's list of externrefs,
+//!   every one of which the store keeps alive until it is dropped (the
+//!   loader's rooting rule), so wasm can neither forge one (the validator
+//!   types references) nor make one dangle. Compiled code never looks
+//!   inside it.
+//!
+//! A table element is such a word. `call_indirect` compares the element's
+//! `type_id` with `type_ids[expected type]`. A table grows by moving its
+//! elements: `table.grow` (and the host) may replace `base`, so compiled
+//! code loads `base` and `current_elements` afresh after every call and
+//! `table.grow`, and caches them only for a table defined and not exported
+//! by its module that no `table.grow` of the module names (nothing else
+//! can reach it).
 
 /// Names the calling convention of wasm functions (see the module docs);
 /// part of the ABI fingerprint, so artifacts that call each other's
@@ -89,7 +107,7 @@ pub const FUNC_REF_TYPE_ID: u32 = 8;
 /// Offset of `vmctx` in `VMFuncRef`.
 pub const FUNC_REF_VMCTX: u32 = 16;
 
-/// Size of `VMTableDefinition`: `{ base: *mut *const VMFuncRef, current_elements: u64 }`.
+/// Size of `VMTableDefinition`: `{ base: *mut u64, current_elements: u64 }`.
 pub const TABLE_DEF_SIZE: u32 = 16;
 /// Offset of `base` in `VMTableDefinition`.
 pub const TABLE_DEF_BASE: u32 = 0;

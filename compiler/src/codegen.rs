@@ -217,13 +217,17 @@ pub(crate) fn llvm_type<'ctx>(
         ValType::F32 => cx.f32_type().into(),
         ValType::F64 => cx.f64_type().into(),
         ValType::V128 => v128_type(cx).into(),
-        other => {
-            return Err(CompileError::Unsupported {
-                feature: format!("{other} values"),
-                offset: 0,
-            })
-        }
+        ValType::FuncRef | ValType::ExternRef => reference_type(cx).into(),
     })
+}
+
+/// The LLVM type of every reference value (`funcref`, `externref`): one
+/// pointer-sized word, null for `ref.null` (see `vmctx.rs`: a funcref is a
+/// `*const VMFuncRef`, an externref the store's `index + 1`). Compiled code
+/// never looks inside an externref, so both travel as `ptr`; a reference
+/// type added later (exnref) maps here too.
+pub(crate) fn reference_type(cx: &Context) -> PointerType<'_> {
+    cx.ptr_type(AddressSpace::default())
 }
 
 /// The LLVM type every `v128` has on the operand stack, in locals, globals,

@@ -112,6 +112,10 @@ pub enum WasmVersion {
     /// as the 1.0 spec suite expects (several memories, a `shared` global,
     /// an overlong table index in `call_indirect`, ...).
     V1,
+    /// WebAssembly 2.0 alone: a module that needs a later proposal
+    /// (several memories, ...) is invalid rather than unsupported, as the
+    /// 2.0 spec suite expects.
+    V2,
 }
 
 /// Why a module could not be compiled.

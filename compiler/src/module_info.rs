@@ -18,8 +18,9 @@ use wasmo_artifact_format::{
 };
 use wasmparser::{FunctionBody, Parser, Payload};
 
-/// The wasm features wasmo compiles: WebAssembly 1.0 plus the two cheap
-/// proposals the translator implements, and the overlong encoding of
+/// The wasm features wasmo compiles: WebAssembly 2.0 (1.0, sign extension,
+/// saturating conversions, multi-value, bulk memory, reference types,
+/// SIMD), and the overlong encoding of
 /// `call_indirect`'s table index (table 0 only), which clang 19 and rustc
 /// emit by default because they enable reference types; Wasmtime accepts it
 /// too. It changes decoding only, not generated code. A module this set
@@ -32,6 +33,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT
         | wasmparser::WasmFeatures::MULTI_VALUE
         | wasmparser::WasmFeatures::BULK_MEMORY
+        | wasmparser::WasmFeatures::REFERENCE_TYPES
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
 }
@@ -45,6 +47,7 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::SATURATING_FLOAT_TO_INT
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
+            | WasmFeatures::REFERENCE_TYPES
             | WasmFeatures::SIMD,
     )
 }
@@ -70,13 +73,18 @@ pub(crate) struct ModuleInfo<'w> {
     /// What is known of each table (index space, imports first) that
     /// nothing outside this module can reach; `None` for the others.
     pub(crate) sealed_tables: Vec<Option<SealedTable>>,
+    /// Per table (index space), whether its base and length stay as
+    /// instantiation left them: defined here, not exported, and never the
+    /// target of a `table.grow` of this module. Only such a table's
+    /// definition may be loaded as invariant; every other table's base
+    /// can move when it grows (see `vmctx.rs`).
+    pub(crate) fixed_tables: Vec<bool>,
 }
 
 /// A table defined here and not exported. Nothing but this module's
 /// active element segments ever writes it, and nothing grows it. Rule:
-/// a table that `table.init` or `table.copy` writes is not sealed
-/// ([`written_tables`]); when `table.set`, `table.grow` or `table.fill`
-/// become supported, a table they touch must not be sealed either.
+/// a table that `table.init`, `table.copy`, `table.set`, `table.grow` or
+/// `table.fill` writes is not sealed ([`written_tables`]).
 #[derive(Debug)]
 pub(crate) struct SealedTable {
     /// Its length, for the instance's whole life.
@@ -106,6 +114,15 @@ impl<'w> ModuleInfo<'w> {
                 .iter()
                 .all(|&held| self.type_at(held).is_ok_and(|h| h == ty))
         })
+    }
+
+    /// Whether `table`'s base and length never change (see
+    /// [`ModuleInfo::fixed_tables`]).
+    pub(crate) fn table_is_fixed(&self, table: u32) -> bool {
+        self.fixed_tables
+            .get(table as usize)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// [`SealedTable`] facts of `table`, if it is sealed.
@@ -145,21 +162,10 @@ pub(crate) fn read_module(
     let features = match version {
         crate::WasmVersion::Latest => wasm_features(),
         crate::WasmVersion::V1 => wasmparser::WasmFeatures::WASM1,
+        crate::WasmVersion::V2 => wasmparser::WasmFeatures::WASM2,
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
-        // Reference types' multiple tables and table operators are in; the
-        // rest of that proposal is refused by the gate, which then runs on
-        // every module that needs the proposal to validate.
-        let mut refs = wasmparser::Validator::new_with_features(
-            features | wasmparser::WasmFeatures::REFERENCE_TYPES,
-        );
-        let needs_refs = version == crate::WasmVersion::Latest && refs.validate_all(wasm).is_ok();
-        if needs_refs {
-            crate::proposals::check(wasm)?;
-            crate::proposals::check_operators(wasm)?;
-            return read_validated(wasm);
-        }
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
         let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
@@ -312,13 +318,30 @@ impl<'w> Reader<'w> {
         self.metadata.vm_counts = counts;
         let mut sealed_tables =
             sealed_tables(&self.metadata, self.imported_tables, self.imported_funcs);
-        for t in written_tables(&self.bodies) {
+        let mut fixed_tables: Vec<bool> = (0..sealed_tables.len())
+            .map(|t| {
+                t >= self.imported_tables as usize
+                    && !self
+                        .metadata
+                        .exports
+                        .iter()
+                        .any(|e| e.kind == ExternKind::Table && e.index as usize == t)
+            })
+            .collect();
+        let written = written_tables(&self.bodies);
+        for &t in &written.written {
             if let Some(slot) = sealed_tables.get_mut(t as usize) {
                 *slot = None;
             }
         }
+        for &t in &written.grown {
+            if let Some(fixed) = fixed_tables.get_mut(t as usize) {
+                *fixed = false;
+            }
+        }
         ModuleInfo {
             sealed_tables,
+            fixed_tables,
             metadata: self.metadata,
             bodies: self.bodies,
             imported_funcs: self.imported_funcs,
@@ -330,25 +353,44 @@ impl<'w> Reader<'w> {
     }
 }
 
-/// Every table an operator of `bodies` writes (`table.init`, `table.copy`),
-/// which is therefore not sealed. Bodies were validated already, so a
-/// reader error cannot occur; one just ends that body's scan.
-fn written_tables(bodies: &[FunctionBody<'_>]) -> Vec<u32> {
-    let mut written = Vec::new();
+/// The tables the operators of a module's bodies change.
+#[derive(Default)]
+struct WrittenTables {
+    /// Written by `table.init`, `table.copy`, `table.set`, `table.fill` or
+    /// `table.grow`: not sealed.
+    written: Vec<u32>,
+    /// Grown by `table.grow`: base and length may change.
+    grown: Vec<u32>,
+}
+
+/// Every table an operator of `bodies` writes or grows. Bodies were
+/// validated already, so a reader error cannot occur; one just ends that
+/// body's scan.
+fn written_tables(bodies: &[FunctionBody<'_>]) -> WrittenTables {
+    use wasmparser::Operator;
+    let mut w = WrittenTables::default();
     for body in bodies {
         let Ok(mut reader) = body.get_operators_reader() else {
             continue;
         };
         while !reader.eof() {
             match reader.read() {
-                Ok(wasmparser::Operator::TableInit { table, .. }) => written.push(table),
-                Ok(wasmparser::Operator::TableCopy { dst_table, .. }) => written.push(dst_table),
+                Ok(Operator::TableInit { table, .. })
+                | Ok(Operator::TableSet { table })
+                | Ok(Operator::TableFill { table })
+                | Ok(Operator::TableCopy {
+                    dst_table: table, ..
+                }) => w.written.push(table),
+                Ok(Operator::TableGrow { table }) => {
+                    w.written.push(table);
+                    w.grown.push(table);
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
         }
     }
-    written
+    w
 }
 
 /// [`SealedTable`] facts for each table of the index space.

@@ -12,8 +12,10 @@
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
-//! segment forms, several `funcref` tables, and SIMD); implementing a proposal means removing its refusal here
-//! in the same change.
+//! segment forms, reference types (`funcref` and `externref` values,
+//! tables and segments, `ref.*`, `table.*`, typed `select`), and SIMD);
+//! implementing a proposal means removing its refusal here in the same
+//! change.
 
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, Encoding,
@@ -140,12 +142,12 @@ impl Gate {
                         ElementKind::Active { offset_expr, .. } => self.const_expr(&offset_expr)?,
                     }
                     if let ElementItems::Expressions(ty, exprs) = element.items {
-                        if ty != RefType::FUNCREF {
+                        if !is_reference_type(ty) {
                             let what = format!("element segments of `{ty}`");
                             return Err(refuse(&what, ref_proposal(ty), offset));
                         }
                         for expr in exprs {
-                            self.element_expr(&expr?)?;
+                            self.const_expr(&expr?)?;
                         }
                     }
                 }
@@ -177,7 +179,7 @@ impl Gate {
         if t.shared {
             return Err(refuse("shared tables", "shared-everything-threads", offset));
         }
-        if t.element_type != RefType::FUNCREF {
+        if !is_reference_type(t.element_type) {
             let what = format!("tables of `{}`", t.element_type);
             return Err(refuse(&what, ref_proposal(t.element_type), offset));
         }
@@ -201,23 +203,8 @@ impl Gate {
         Ok(())
     }
 
-    /// An element of a `funcref` segment: `ref.null func`, `ref.func`, or
-    /// what [`Self::const_expr`] takes (`global.get` of an imported global,
-    /// whose type the gate already checked).
-    fn element_expr(&self, expr: &ConstExpr<'_>) -> Result<(), CompileError> {
-        let mut reader = expr.get_operators_reader();
-        if let (Operator::RefNull { .. } | Operator::RefFunc { .. }, Operator::End) =
-            (reader.read()?, reader.read()?)
-        {
-            if reader.eof() {
-                return Ok(());
-            }
-        }
-        self.const_expr(expr)
-    }
-
-    /// WebAssembly 1.0 constant expressions: one constant, or `global.get`
-    /// of an imported global.
+    /// WebAssembly 2.0 constant expressions: one constant, `ref.null`,
+    /// `ref.func`, or `global.get` of an imported global.
     fn const_expr(&self, expr: &ConstExpr<'_>) -> Result<(), CompileError> {
         let mut reader = expr.get_operators_reader();
         while !reader.eof() {
@@ -237,13 +224,7 @@ impl Gate {
                         offset,
                     ))
                 }
-                Operator::RefNull { .. } | Operator::RefFunc { .. } => {
-                    return Err(refuse(
-                        "references in constant expressions",
-                        "reference-types",
-                        offset,
-                    ))
-                }
+                Operator::RefNull { .. } | Operator::RefFunc { .. } => {}
                 Operator::I32Add
                 | Operator::I32Sub
                 | Operator::I32Mul
@@ -313,6 +294,7 @@ fn global_type(g: &GlobalType, offset: u64) -> Result<(), CompileError> {
 fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
     match ty {
         ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 | ValType::V128 => Ok(()),
+        ValType::Ref(r) if is_reference_type(r) => Ok(()),
         ValType::Ref(r) => {
             let what = match r.heap_type() {
                 HeapType::Concrete(_) | HeapType::Exact(_) => {
@@ -323,6 +305,12 @@ fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
             Err(refuse(&what, ref_proposal(r), offset))
         }
     }
+}
+
+/// Whether `r` is one of the reference types wasmo implements: `funcref`
+/// and `externref` (nullable, not shared).
+fn is_reference_type(r: RefType) -> bool {
+    r == RefType::FUNCREF || r == RefType::EXTERNREF
 }
 
 /// The proposal that introduced reference type `r`.
@@ -375,6 +363,15 @@ macro_rules! proposal_of {
     (one @bulk_memory TableInit) => { None };
     (one @bulk_memory TableCopy) => { None };
     (one @bulk_memory ElemDrop) => { None };
+    (one @reference_types TypedSelect) => { None };
+    (one @reference_types RefNull) => { None };
+    (one @reference_types RefIsNull) => { None };
+    (one @reference_types RefFunc) => { None };
+    (one @reference_types TableFill) => { None };
+    (one @reference_types TableGet) => { None };
+    (one @reference_types TableSet) => { None };
+    (one @reference_types TableGrow) => { None };
+    (one @reference_types TableSize) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
     };

@@ -18,9 +18,14 @@ use wasmo_compiler::{CompileConfig, CompileError, OptLevel};
 
 use crate::gen::{arg_bits, Rng};
 
-/// A wasm value as bits (no references: the generator makes none).
+/// A wasm value as bits; a reference as whether it is null (the engines'
+/// references cannot be compared otherwise, and arguments are null).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bits {
+    /// `funcref`: `true` when not null.
+    FuncRef(bool),
+    /// `externref`: `true` when not null.
+    ExternRef(bool),
     /// `i32`
     I32(u32),
     /// `i64`
@@ -53,6 +58,8 @@ impl std::fmt::Display for Bits {
             Bits::F32(b) => write!(f, "f32:{:#x} ({})", b, f32::from_bits(b)),
             Bits::F64(b) => write!(f, "f64:{:#x} ({})", b, f64::from_bits(b)),
             Bits::V128(b) => write!(f, "v128:{b:#034x}"),
+            Bits::FuncRef(set) => f.write_str(if set { "funcref" } else { "ref.null func" }),
+            Bits::ExternRef(set) => f.write_str(if set { "externref" } else { "ref.null extern" }),
         }
     }
 }
@@ -116,6 +123,10 @@ pub enum Ty {
     F64,
     /// `v128`
     V128,
+    /// `funcref`
+    FuncRef,
+    /// `externref`
+    ExternRef,
 }
 
 /// One exported function to call, with its arguments.
@@ -200,7 +211,8 @@ fn ty(t: wasmi::ValType) -> Result<Ty, String> {
         wasmi::ValType::F32 => Ty::F32,
         wasmi::ValType::F64 => Ty::F64,
         wasmi::ValType::V128 => Ty::V128,
-        other => return Err(format!("unexpected value type {other:?}")),
+        wasmi::ValType::FuncRef => Ty::FuncRef,
+        wasmi::ValType::ExternRef => Ty::ExternRef,
     })
 }
 
@@ -216,6 +228,8 @@ fn arg(rng: &mut Rng, t: Ty) -> Bits {
             let hi = arg_bits(rng, float, 64);
             Bits::V128(lo | (hi << 64))
         }
+        Ty::FuncRef => Bits::FuncRef(false),
+        Ty::ExternRef => Bits::ExternRef(false),
     }
 }
 
@@ -241,7 +255,7 @@ fn reference_engine() -> wasmi::Engine {
         .wasm_simd(true)
         .wasm_bulk_memory(true)
         .wasm_multi_value(true)
-        .wasm_reference_types(false)
+        .wasm_reference_types(true)
         .set_max_recursion_depth(100_000)
         .set_max_stack_height(64 << 20);
     wasmi::Engine::new(&config)
@@ -290,6 +304,8 @@ fn to_wasmi(b: Bits) -> wasmi::Val {
         Bits::F32(v) => wasmi::Val::F32(wasmi::F32::from_bits(v)),
         Bits::F64(v) => wasmi::Val::F64(wasmi::F64::from_bits(v)),
         Bits::V128(v) => wasmi::Val::V128(wasmi::V128::from(v)),
+        Bits::FuncRef(_) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
+        Bits::ExternRef(_) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
     }
 }
 
@@ -300,9 +316,8 @@ fn from_wasmi(v: &wasmi::Val) -> Bits {
         wasmi::Val::F32(v) => Bits::F32(v.to_bits()),
         wasmi::Val::F64(v) => Bits::F64(v.to_bits()),
         wasmi::Val::V128(v) => Bits::V128(v.as_u128()),
-        // The generator makes no references; zero keeps the comparison
-        // going and wasmo's side says what it saw.
-        _ => Bits::I32(0),
+        wasmi::Val::FuncRef(r) => Bits::FuncRef(!r.is_null()),
+        wasmi::Val::ExternRef(r) => Bits::ExternRef(!r.is_null()),
     }
 }
 
@@ -313,6 +328,8 @@ fn wasmi_zero(t: Ty) -> wasmi::Val {
         Ty::F32 => Bits::F32(0),
         Ty::F64 => Bits::F64(0),
         Ty::V128 => Bits::V128(0),
+        Ty::FuncRef => Bits::FuncRef(false),
+        Ty::ExternRef => Bits::ExternRef(false),
     })
 }
 
@@ -375,6 +392,8 @@ fn to_wasmo(b: Bits) -> wasmo_loader::Val {
         Bits::F32(v) => wasmo_loader::Val::F32(v),
         Bits::F64(v) => wasmo_loader::Val::F64(v),
         Bits::V128(v) => wasmo_loader::Val::V128(v),
+        Bits::FuncRef(_) => wasmo_loader::Val::FuncRef(None),
+        Bits::ExternRef(_) => wasmo_loader::Val::ExternRef(None),
     }
 }
 
@@ -385,7 +404,8 @@ fn from_wasmo(v: &wasmo_loader::Val) -> Bits {
         wasmo_loader::Val::F32(v) => Bits::F32(*v),
         wasmo_loader::Val::F64(v) => Bits::F64(*v),
         wasmo_loader::Val::V128(v) => Bits::V128(*v),
-        _ => Bits::I32(0),
+        wasmo_loader::Val::FuncRef(r) => Bits::FuncRef(r.is_some()),
+        wasmo_loader::Val::ExternRef(r) => Bits::ExternRef(r.is_some()),
     }
 }
 

@@ -51,9 +51,9 @@ impl Rng {
 }
 
 /// The `wasm-smith` configuration: WebAssembly 1.0, sign extension,
-/// saturating conversions, multi-value, bulk memory (without the table
-/// operators, and see below for `memory.init`), SIMD; no reference types,
-/// imports, multi-memory, memory64, threads, exceptions, GC, tail calls,
+/// saturating conversions, multi-value, bulk memory (see below for
+/// `memory.init`), reference types with their table operators (on the
+/// seeds with bulk memory, which they need), SIMD; no imports, multi-memory, memory64, threads, exceptions, GC, tail calls,
 /// relaxed SIMD, wide arithmetic or extended constants. Everything is
 /// exported, NaNs are canonicalised (so results and memory are
 /// deterministic), memories are small and declare a maximum (so
@@ -73,6 +73,8 @@ pub fn smith_config(seed: u64) -> Config {
             InstructionKind::Variable,
             InstructionKind::Memory,
             InstructionKind::Control,
+            InstructionKind::Reference,
+            InstructionKind::Table,
         ]),
         bulk_memory_enabled: bulk,
         canonicalize_nans: true,
@@ -89,7 +91,7 @@ pub fn smith_config(seed: u64) -> Config {
         max_memories: 1,
         max_memory32_bytes: 16 * 65536,
         memory_max_size_required: true,
-        max_tables: 1,
+        max_tables: if bulk { 3 } else { 1 },
         max_table_elements: 1000,
         table_max_size_required: true,
         max_data_segments: if bulk { 0 } else { 10 },
@@ -97,7 +99,7 @@ pub fn smith_config(seed: u64) -> Config {
         max_elements: 50,
         memory64_enabled: false,
         multi_value_enabled: true,
-        reference_types_enabled: false,
+        reference_types_enabled: bulk,
         relaxed_simd_enabled: false,
         saturating_float_to_int_enabled: true,
         sign_extension_ops_enabled: true,

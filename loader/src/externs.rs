@@ -24,6 +24,7 @@ use crate::func::{val_from_raw, val_to_raw};
 use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
 use crate::values::Val;
 use crate::vm::{Block, Reservation, Slot};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Default address-space reservation of a 32-bit memory.
@@ -304,11 +305,16 @@ pub struct Table {
 }
 
 /// What a store keeps of a table.
+///
+/// Its elements live in a block that `grow` may replace with a larger one
+/// (copying them over): the definition's `base` and `current_elements`
+/// are the truth, which compiled code reloads after every call and
+/// `table.grow` (see `vmctx.rs`). Grown by compiled code under a shared
+/// borrow of the store, hence the cell.
 pub(crate) struct TableData {
     ty: TableType,
     pub(crate) def: Slot,
-    elems: Rc<Block>,
-    size: u64,
+    elems: RefCell<Rc<Block>>,
 }
 
 impl Table {
@@ -340,8 +346,7 @@ impl Table {
         store.tables.push(TableData {
             ty,
             def,
-            elems,
-            size,
+            elems: RefCell::new(elems),
         });
         Ok(Table {
             store: store.id,
@@ -363,7 +368,7 @@ impl Table {
         let t = self.data_of(o);
         TableType {
             limits: Limits {
-                min: t.size,
+                min: t.size(),
                 max: t.ty.limits.max,
             },
             ..t.ty
@@ -372,7 +377,45 @@ impl Table {
 
     /// Current number of elements.
     pub fn size(&self, store: impl AsContext) -> u64 {
-        self.data_of(store.as_context().opaque()).size
+        self.data_of(store.as_context().opaque()).size()
+    }
+
+    /// Grows the table by `delta` elements set to `init` (a reference of
+    /// the table's element type from this store); returns the old size.
+    /// Past the table's maximum or [`MAX_TABLE_ELEMENTS`] nothing changes
+    /// and the error is a host error.
+    pub fn grow(
+        &self,
+        mut store: impl AsContextMut,
+        delta: u64,
+        init: Val,
+    ) -> Result<u64, CallError> {
+        let mut ctx = store.as_context_mut();
+        let o = ctx.opaque_mut();
+        let raw = self.raw_element(o, &init)?;
+        o.tables[self.index as usize]
+            .grow(delta, raw)
+            .ok_or_else(|| CallError::Host(format!("cannot grow the table by {delta} elements")))
+    }
+
+    /// `v` in a table element's raw form, after checking the store and
+    /// the element type.
+    fn raw_element(&self, o: &mut StoreOpaque, v: &Val) -> Result<u64, CallError> {
+        if self.store != o.id {
+            return Err(CallError::WrongStore("table"));
+        }
+        let element = o.tables[self.index as usize].ty.element;
+        if v.ty() != element {
+            return Err(CallError::ArgumentType {
+                index: 0,
+                expected: element,
+                got: v.ty(),
+            });
+        }
+        let raw = val_to_raw(o, v).map_err(CallError::Host)?;
+        Ok(u64::from_le_bytes([
+            raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+        ]))
     }
 
     /// Element `i`, if in bounds: the function (or externref) that is set
@@ -392,21 +435,7 @@ impl Table {
     pub fn set(&self, mut store: impl AsContextMut, i: u64, v: Val) -> Result<(), CallError> {
         let mut ctx = store.as_context_mut();
         let o = ctx.opaque_mut();
-        if self.store != o.id {
-            return Err(CallError::WrongStore("table"));
-        }
-        let element = o.tables[self.index as usize].ty.element;
-        if v.ty() != element {
-            return Err(CallError::ArgumentType {
-                index: 0,
-                expected: element,
-                got: v.ty(),
-            });
-        }
-        let raw = val_to_raw(o, &v).map_err(CallError::Host)?;
-        let raw = u64::from_le_bytes([
-            raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-        ]);
+        let raw = self.raw_element(o, &v)?;
         if o.tables[self.index as usize].set_raw(i, raw) {
             Ok(())
         } else {
@@ -418,23 +447,75 @@ impl Table {
 impl TableData {
     /// Current number of elements.
     pub(crate) fn size(&self) -> u64 {
-        self.size
+        self.def.read_u64(TABLE_DEF_CURRENT_ELEMENTS)
     }
 
     /// Element `i` (a `*const VMFuncRef`, or an externref's raw form) as
     /// an integer, 0 for null.
     pub(crate) fn get_raw(&self, i: u64) -> Option<u64> {
-        (i < self.size).then(|| self.elems.read_u64(i as u32 * 8))
+        (i < self.size()).then(|| self.elems.borrow().read_u64(i as u32 * 8))
     }
 
     /// Sets element `i`; the value must point into (or be rooted in) the
     /// table's own store, which keeps it valid as long as the table.
     pub(crate) fn set_raw(&self, i: u64, raw: u64) -> bool {
-        if i >= self.size {
+        if i >= self.size() {
             return false;
         }
-        self.elems.write_u64(i as u32 * 8, raw);
+        self.elems.borrow().write_u64(i as u32 * 8, raw);
         true
+    }
+
+    /// Sets `len` elements from `dst` to `raw`, or nothing (`false`) when
+    /// the range leaves the table.
+    pub(crate) fn fill_raw(&self, dst: u64, raw: u64, len: u64) -> bool {
+        if dst.checked_add(len).is_none_or(|end| end > self.size()) {
+            return false;
+        }
+        let elems = self.elems.borrow();
+        for i in dst..dst + len {
+            elems.write_u64(i as u32 * 8, raw);
+        }
+        true
+    }
+
+    /// The most elements this table may have: its declared maximum, at
+    /// most [`MAX_TABLE_ELEMENTS`].
+    fn max_elements(&self) -> u64 {
+        self.ty
+            .limits
+            .max
+            .unwrap_or(u64::MAX)
+            .min(MAX_TABLE_ELEMENTS)
+    }
+
+    /// `table.grow`: adds `delta` elements set to `raw` and returns the old
+    /// size, or `None` (nothing changed) past the maximum. When the block
+    /// is too small the elements move to a new one (room for twice the
+    /// size, amortising repeated growth) and the definition's base is
+    /// updated; the old block is freed, since compiled code never keeps a
+    /// base across a `table.grow` or a call.
+    pub(crate) fn grow(&self, delta: u64, raw: u64) -> Option<u64> {
+        let old = self.size();
+        let new = old
+            .checked_add(delta)
+            .filter(|&n| n <= self.max_elements())?;
+        let capacity = (self.elems.borrow().size() / 8) as u64;
+        if new > capacity {
+            let room = new.max(old.saturating_mul(2)).min(self.max_elements());
+            let bigger = Block::new(usize::try_from(room * 8).ok()?).ok()?;
+            {
+                let elems = self.elems.borrow();
+                for i in 0..old {
+                    bigger.write_u64(i as u32 * 8, elems.read_u64(i as u32 * 8));
+                }
+            }
+            self.def.write_u64(TABLE_DEF_BASE, bigger.base() as u64);
+            *self.elems.borrow_mut() = bigger;
+        }
+        self.def.write_u64(TABLE_DEF_CURRENT_ELEMENTS, new);
+        self.fill_raw(old, raw, delta);
+        Some(old)
     }
 }
 

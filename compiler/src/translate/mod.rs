@@ -21,6 +21,7 @@ mod control;
 mod conversion;
 mod memory;
 mod numeric;
+mod reference;
 mod simd;
 mod table;
 mod variable;
@@ -57,12 +58,14 @@ pub(crate) enum Region {
 /// Whether a runtime value may change while the instance lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mutability {
-    /// A mutable global, a memory's length, a table element.
+    /// A mutable global, a memory's length, a table element, the base and
+    /// length of a table that can grow (reloaded after every call and
+    /// `table.grow`, since LLVM keeps no ordinary load across a call).
     Mutable,
     /// Fixed at instantiation: memory bases, import slots, type ids,
-    /// function references, immutable globals, and (while tables cannot
-    /// grow: no `table.grow`, no host API) table bases and lengths. LLVM
-    /// may then hoist and merge these loads freely (`!invariant.load`).
+    /// function references, immutable globals, and the base and length of
+    /// a table nothing can grow (`ModuleInfo::table_is_fixed`). LLVM may
+    /// then hoist and merge these loads freely (`!invariant.load`).
     Invariant,
 }
 

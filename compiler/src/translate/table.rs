@@ -1,17 +1,143 @@
-//! Bulk memory's table operators: `table.init`, `table.copy` and
-//! `elem.drop`, each a runtime helper call, since element segments (with
-//! their dropped state) and tables other than sealed ones live in the
-//! instance and its store.
+//! Table operators: `table.get`, `table.set` and `table.size` inline (one
+//! bounds check against the definition's length, then the element), and
+//! `table.grow`, `table.fill`, `table.init`, `table.copy` and `elem.drop`
+//! as runtime helper calls, since growing moves a table's elements and
+//! element segments (with their dropped state) live in the instance.
 //!
-//! Rule: a table these write is not sealed (`module_info::written_tables`),
-//! so no `call_indirect` keeps a length or contents known at compile time
-//! for it.
+//! Rule: a table any of these writes is not sealed
+//! (`module_info::written_tables`), so no `call_indirect` keeps a length or
+//! contents known at compile time for it; and the base and length of a
+//! table that can grow are loaded as [`Mutability::Mutable`], never cached
+//! across a call or `table.grow` (see `ModuleInfo::table_is_fixed`).
 
-use super::FuncTranslator;
+use super::{FuncTranslator, Mutability, Region};
 use crate::CompileError;
+use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
+use inkwell::IntPredicate;
+use wasmo_artifact_format::vmctx::{TABLE_DEF_BASE, TABLE_DEF_CURRENT_ELEMENTS};
 use wasmo_artifact_format::{Helper, TrapCode};
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// How loads of `table`'s base and length may be treated.
+    pub(crate) fn table_mutability(&self, table: u32) -> Mutability {
+        if self.env.info.table_is_fixed(table) {
+            Mutability::Invariant
+        } else {
+            Mutability::Mutable
+        }
+    }
+
+    /// Table `table`'s current length (`i64`).
+    fn table_len(&self, table: u32) -> Result<IntValue<'ctx>, CompileError> {
+        let def = self.table_definition(table)?;
+        let addr = self.field(def, TABLE_DEF_CURRENT_ELEMENTS)?;
+        let i64t = self.cx.i64_type();
+        Ok(self
+            .load_runtime(i64t.into(), addr, "table_len", self.table_mutability(table))?
+            .into_int_value())
+    }
+
+    /// The address of element `index` (an `i32`) of `table`, after
+    /// trapping with `TableOutOfBounds` when it is not below the length.
+    fn table_elem_addr(
+        &mut self,
+        table: u32,
+        index: IntValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>, CompileError> {
+        let i64t = self.cx.i64_type();
+        let index = self.builder.build_int_z_extend(index, i64t, "elem_index")?;
+        let len = self.table_len(table)?;
+        let oob = self
+            .builder
+            .build_int_compare(IntPredicate::UGE, index, len, "table_oob")?;
+        self.trap_if(oob, TrapCode::TableOutOfBounds)?;
+        let def = self.table_definition(table)?;
+        let base_addr = self.field(def, TABLE_DEF_BASE)?;
+        let base = self
+            .load_runtime(
+                self.env.ptr.into(),
+                base_addr,
+                "table_base",
+                self.table_mutability(table),
+            )?
+            .into_pointer_value();
+        let offset = self
+            .builder
+            .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
+        self.byte_offset(base, offset)
+    }
+
+    /// `table.get`.
+    pub(crate) fn op_table_get(&mut self, table: u32) -> Result<(), CompileError> {
+        let index = self.pop_int()?;
+        let addr = self.table_elem_addr(table, index)?;
+        let v = self.load_runtime(self.env.ptr.into(), addr, "elem", Mutability::Mutable)?;
+        self.push(v);
+        Ok(())
+    }
+
+    /// `table.set`: a side effect an embedder sees after a trap, so ordered
+    /// like `global.set`.
+    pub(crate) fn op_table_set(&mut self, table: u32) -> Result<(), CompileError> {
+        let value = self.pop()?;
+        let index = self.pop_int()?;
+        let addr = self.table_elem_addr(table, index)?;
+        let store = self.builder.build_store(addr, value)?;
+        self.tag(Some(store), Region::Runtime)?;
+        if self.orders_side_effects() {
+            super::memory::set_volatile(Some(store))?;
+        }
+        Ok(())
+    }
+
+    /// `table.size`.
+    pub(crate) fn op_table_size(&mut self, table: u32) -> Result<(), CompileError> {
+        let len = self.table_len(table)?;
+        let v = self
+            .builder
+            .build_int_truncate(len, self.cx.i32_type(), "table_size")?;
+        self.push(v);
+        Ok(())
+    }
+
+    /// `table.grow`: the helper answers the old size or -1.
+    pub(crate) fn op_table_grow(&mut self, table: u32) -> Result<(), CompileError> {
+        let delta = self.pop_int()?;
+        let init = self.pop()?;
+        let index = self.cx.i32_type().const_int(u64::from(table), false);
+        let old = self.call_helper(
+            Helper::TableGrow,
+            &[self.vmctx.into(), index.into(), init.into(), delta.into()],
+        )?;
+        self.push(old);
+        Ok(())
+    }
+
+    /// `table.fill`: the helper checks the range before writing anything.
+    pub(crate) fn op_table_fill(&mut self, table: u32) -> Result<(), CompileError> {
+        let [dst, value, len]: [_; 3] = self
+            .pop_n(3)?
+            .try_into()
+            .map_err(|_| CompileError::Internal("table.fill operands".into()))?;
+        let i32t = self.cx.i32_type();
+        let index = i32t.const_int(u64::from(table), false);
+        let args: [BasicMetadataValueEnum<'ctx>; 5] = [
+            self.vmctx.into(),
+            index.into(),
+            dst.into(),
+            value.into(),
+            len.into(),
+        ];
+        let status = self.call_helper(Helper::TableFill, &args)?;
+        let failed = self.builder.build_int_compare(
+            IntPredicate::NE,
+            status,
+            i32t.const_zero(),
+            "fill_oob",
+        )?;
+        self.trap_if(failed, TrapCode::TableOutOfBounds)
+    }
+
     /// `table.init`: the helper checks both ranges against the table and
     /// the segment (a dropped one has length 0) before writing anything.
     pub(crate) fn op_table_init(&mut self, segment: u32, table: u32) -> Result<(), CompileError> {

@@ -47,6 +47,15 @@ macro_rules! unsupported_visitors {
     (one @bulk_memory TableInit $($rest:tt)*) => {};
     (one @bulk_memory TableCopy $($rest:tt)*) => {};
     (one @bulk_memory ElemDrop $($rest:tt)*) => {};
+    (one @reference_types TypedSelect $($rest:tt)*) => {};
+    (one @reference_types RefNull $($rest:tt)*) => {};
+    (one @reference_types RefIsNull $($rest:tt)*) => {};
+    (one @reference_types RefFunc $($rest:tt)*) => {};
+    (one @reference_types TableFill $($rest:tt)*) => {};
+    (one @reference_types TableGet $($rest:tt)*) => {};
+    (one @reference_types TableSet $($rest:tt)*) => {};
+    (one @reference_types TableGrow $($rest:tt)*) => {};
+    (one @reference_types TableSize $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
@@ -353,6 +362,42 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     fn visit_elem_drop(&mut self, elem_index: u32) -> Self::Output {
         skip_if_dead!(self);
         self.op_elem_drop(elem_index)
+    }
+    fn visit_typed_select(&mut self, _ty: wasmparser::ValType) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_select()
+    }
+    fn visit_ref_null(&mut self, _hty: wasmparser::HeapType) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_ref_null()
+    }
+    fn visit_ref_is_null(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_ref_is_null()
+    }
+    fn visit_ref_func(&mut self, function_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_ref_func(function_index)
+    }
+    fn visit_table_get(&mut self, table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_get(table)
+    }
+    fn visit_table_set(&mut self, table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_set(table)
+    }
+    fn visit_table_size(&mut self, table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_size(table)
+    }
+    fn visit_table_grow(&mut self, table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_grow(table)
+    }
+    fn visit_table_fill(&mut self, table: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_table_fill(table)
     }
 }
 
