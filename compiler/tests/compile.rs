@@ -292,10 +292,10 @@ fn many_functions_compile_in_several_chunks() {
 fn unsupported_proposals_are_reported() {
     // The validator accepts every proposal; the translator's stub names
     // it (tests/proposals.rs has one case per proposal).
-    let bytes = wasm("(module (func (result i32) (ref.is_null (ref.null func))))");
+    let bytes = wasm("(module (func (drop (ref.i31 (i32.const 0)))))");
     match compile(&bytes, &CompileConfig::default()) {
         Err(CompileError::Unsupported { feature, .. }) => {
-            assert!(feature.contains("reference-types"), "{feature}")
+            assert!(feature.contains("gc"), "{feature}")
         }
         other => panic!("expected Unsupported, got {other:?}"),
     }
