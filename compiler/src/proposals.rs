@@ -12,7 +12,7 @@
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
-//! segment forms, several `funcref` tables, and SIMD); implementing a proposal means removing its refusal here
+//! segment forms, several `funcref` tables, SIMD, and tail calls); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -369,6 +369,7 @@ macro_rules! proposal_of {
     (one @saturating_float_to_int $op:ident) => { None };
     (one @bulk_memory MemoryCopy) => { None };
     (one @simd $op:ident) => { None };
+    (one @tail_call $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
     (one @bulk_memory MemoryInit) => { None };
     (one @bulk_memory DataDrop) => { None };

@@ -12,6 +12,7 @@
 //! `memory.copy` and `memory.fill`); the other operators are written here
 //! by hand.
 
+use super::call::CallKind;
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
 use super::simd::prelude::*;
@@ -48,6 +49,7 @@ macro_rules! unsupported_visitors {
     (one @bulk_memory TableCopy $($rest:tt)*) => {};
     (one @bulk_memory ElemDrop $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
+    (one @tail_call $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
             $($(let _ = $arg;)*)?
@@ -178,11 +180,19 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     }
     fn visit_call(&mut self, function_index: u32) -> Self::Output {
         skip_if_dead!(self);
-        self.op_call(function_index)
+        self.op_call(function_index, CallKind::Plain)
     }
     fn visit_call_indirect(&mut self, type_index: u32, table_index: u32) -> Self::Output {
         skip_if_dead!(self);
-        self.op_call_indirect(type_index, table_index)
+        self.op_call_indirect(type_index, table_index, CallKind::Plain)
+    }
+    fn visit_return_call(&mut self, function_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call(function_index, CallKind::Tail)
+    }
+    fn visit_return_call_indirect(&mut self, type_index: u32, table_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call_indirect(type_index, table_index, CallKind::Tail)
     }
     fn visit_drop(&mut self) -> Self::Output {
         skip_if_dead!(self);
