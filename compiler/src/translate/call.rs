@@ -19,7 +19,10 @@
 //! (`swifttailcc`) has the callee pop its stack arguments. Calls through
 //! an import slot are tail calls too: into the exporting instance's
 //! function, or into the wasm-to-array trampoline of a host function,
-//! whose frame then replaces the caller's while the host runs.
+//! whose frame then replaces the caller's while the host runs. A tail call
+//! takes a sealed table's dispatch array only when the array holds no
+//! trap stub, so that a failing `return_call_indirect` traps in its own
+//! frame.
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
@@ -147,7 +150,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let elem_offset =
             self.builder
                 .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
-        if let Some(contents) = sealed.and_then(|t| t.contents.as_deref()) {
+        let contents = sealed
+            .and_then(|t| t.contents.as_deref())
+            .filter(|c| kind == CallKind::Plain || every_entry_has_type(info, c, ty));
+        if let Some(contents) = contents {
             let dispatch = self.env.dispatch_array(table_index, ty, contents)?;
             let elem_addr = self.byte_offset(dispatch.as_pointer_value(), elem_offset)?;
             let native_fn = self
@@ -195,4 +201,19 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
         self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
     }
+}
+
+/// Whether every element of a sealed table's `contents` is a function of
+/// type `ty`, so a dispatch array for `ty` holds no trap stub. A tail call
+/// uses the dispatch array only then: a stub reached by a tail call would
+/// raise its trap after the calling frame is gone, and the backtrace would
+/// lack the function whose `return_call_indirect` failed.
+fn every_entry_has_type(
+    info: &crate::module_info::ModuleInfo<'_>,
+    contents: &[Option<FuncIndex>],
+    ty: &FuncType,
+) -> bool {
+    contents
+        .iter()
+        .all(|e| e.is_some_and(|f| info.func_type(f).is_ok_and(|t| t == ty)))
 }
