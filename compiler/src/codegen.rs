@@ -241,17 +241,16 @@ pub(crate) fn v128_type(cx: &Context) -> inkwell::types::VectorType<'_> {
 const SWIFT_TAIL_CC: u32 = 20;
 
 /// Gives `f` the wasm calling convention ([`WASM_CALL_CONV`]):
-/// `swifttailcc`, the callee vmctx as its `swiftself` parameter. On x86-64
-/// that parameter travels in r13, which is callee-saved, so a function
-/// that calls others keeps its vmctx where every callee wants it and never
-/// saves, moves or reloads it around a call (the C convention's rdi is
-/// clobbered by every call). `swifttailcc` is `swiftcc` with callee-popped
-/// stack arguments, which is what lets a `musttail` call go to a function
-/// with another signature (more stack arguments than the caller received)
-/// in constant stack: `return_call`. Rule: every wasm function, dispatch
-/// stub and import trampoline is made with this, and every call of one
-/// goes through [`set_wasm_call_abi`]; a mismatch is undefined behaviour
-/// LLVM may turn into `unreachable`.
+/// `swifttailcc`, the callee vmctx as its `swiftself` parameter (r13 on
+/// x86-64). `swifttailcc` is `swiftcc` with callee-popped stack
+/// arguments, which is what lets a `musttail` call go to a function with
+/// another signature (more stack arguments than the caller received) in
+/// constant stack: `return_call`. Unlike `swiftcc` it does not keep r13
+/// callee-saved, so a function that calls others keeps its vmctx in a
+/// callee-saved register of its own (see ARCHITECTURE.md, "Decisions").
+/// Rule: every wasm function, dispatch stub and import trampoline is made
+/// with this, and every call of one goes through [`set_wasm_call_abi`]; a
+/// mismatch is undefined behaviour LLVM may turn into `unreachable`.
 ///
 /// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
 pub(crate) fn set_wasm_fn_abi(cx: &Context, f: FunctionValue<'_>) {
@@ -517,10 +516,11 @@ pub(crate) fn array_fn_type(cx: &Context) -> FunctionType<'_> {
 /// The attributes every function we generate carries: frame pointers for
 /// the loader's backtraces, inline stack probes so a big frame cannot jump
 /// over the guard page, no unwinding (wasm frames are never unwound
-/// through by the C++/Rust unwinder), and no tail calls: a wasm `call`
-/// consumes stack, so runaway recursion must exhaust it (and trap) instead
-/// of becoming an endless loop through tail-recursion elimination or
-/// sibling calls. Plus the target's `tune-cpu`, if it has one.
+/// through by the C++/Rust unwinder), and no tail calls but the `musttail`
+/// ones of `return_call` (which the attribute does not affect): a wasm
+/// `call` consumes stack, so runaway recursion must exhaust it (and trap)
+/// instead of becoming an endless loop through tail-recursion elimination
+/// or sibling calls. Plus the target's `tune-cpu`, if it has one.
 fn add_codegen_attributes<'ctx>(env: &ModuleEnv<'_, 'ctx>, f: FunctionValue<'ctx>) {
     let cx = env.cx;
     if let Some(tune) = env.tune_cpu {
