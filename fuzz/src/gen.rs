@@ -52,9 +52,9 @@ impl Rng {
 
 /// The `wasm-smith` configuration: WebAssembly 1.0, sign extension,
 /// saturating conversions, multi-value, bulk memory (without the table
-/// operators, and see below for `memory.init`), SIMD; no reference types,
-/// imports, multi-memory, memory64, threads, exceptions, GC, tail calls,
-/// relaxed SIMD, wide arithmetic or extended constants. Everything is
+/// operators, and see below for `memory.init`), SIMD, tail calls; no
+/// reference types, imports, multi-memory, memory64, threads, exceptions,
+/// GC, relaxed SIMD, wide arithmetic or extended constants. Everything is
 /// exported, NaNs are canonicalised (so results and memory are
 /// deterministic), memories are small and declare a maximum (so
 /// `memory.grow` cannot allocate gigabytes in the interpreter).
@@ -103,7 +103,7 @@ pub fn smith_config(seed: u64) -> Config {
         sign_extension_ops_enabled: true,
         shared_everything_threads_enabled: false,
         simd_enabled: true,
-        tail_call_enabled: false,
+        tail_call_enabled: true,
         threads_enabled: false,
         wide_arithmetic_enabled: false,
         extended_const_enabled: false,
