@@ -86,6 +86,8 @@ impl WasmFeatures {
     pub const REFERENCE_TYPES: u64 = 1 << 5;
     /// 128-bit SIMD.
     pub const SIMD: u64 = 1 << 6;
+    /// Tail calls (`return_call`, `return_call_indirect`).
+    pub const TAIL_CALL: u64 = 1 << 7;
 }
 
 /// Everything that must match between an artifact and the loader running

@@ -41,12 +41,19 @@
 //!
 //! - A wasm function: `fn(callee_vmctx, caller_vmctx, params...) -> result`,
 //!   `result` absent for no results, the value for one, and a literal
-//!   LLVM struct of them all for several (multi-value; LLVM returns a small
-//!   struct in registers and demotes a large one to a hidden pointer), in
-//!   the convention [`WASM_CALL_CONV`] names: LLVM's `swiftcc` with
-//!   `callee_vmctx` as the `swiftself` parameter (r13 on x86-64,
-//!   callee-saved), the rest as in the C ABI. Only compiled code calls
-//!   wasm functions; the host enters through array-call trampolines.
+//!   LLVM struct of them all for several (multi-value), in the convention
+//!   [`WASM_CALL_CONV`] names: LLVM's `swifttailcc` with `callee_vmctx` as
+//!   the `swiftself` parameter (r13 on x86-64, caller-saved under this
+//!   convention), the rest as in the C ABI but that the callee pops its
+//!   stack arguments (an area padded to 16n+8 bytes on x86-64), which is
+//!   what lets `return_call` replace its frame with a callee's of any
+//!   signature. Results that do not fit the return registers (more than
+//!   four integers or more than four floats and vectors) go through a
+//!   return area instead: `fn(callee_vmctx, caller_vmctx, params...,
+//!   return_area)` returning nothing, the struct stored at `return_area`
+//!   (memory of the caller's; a tail call passes its own on). Only
+//!   compiled code calls wasm functions; the host enters through
+//!   array-call trampolines.
 //! - Everything else below, and every helper and libcall, is the C ABI.
 //! - An array-call trampoline, the host's way in:
 //!   `fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, len: usize)`; it
@@ -86,7 +93,7 @@
 /// Names the calling convention of wasm functions (see the module docs);
 /// part of the ABI fingerprint, so artifacts that call each other's
 /// functions through import slots always agree on it.
-pub const WASM_CALL_CONV: &str = "swiftcc-swiftself-vmctx-structret";
+pub const WASM_CALL_CONV: &str = "swifttailcc-swiftself-vmctx-structret-retarea4x4-last";
 
 /// Size of one `ValRaw` slot in array calls.
 pub const VAL_RAW_SIZE: u32 = 16;

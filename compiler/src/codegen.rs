@@ -19,7 +19,9 @@ use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::FileType;
-use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, PointerType};
+use inkwell::types::{
+    BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FunctionType, PointerType, StructType,
+};
 use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue, GlobalValue,
     IntValue, PointerValue,
@@ -238,32 +240,61 @@ pub(crate) fn v128_type(cx: &Context) -> inkwell::types::VectorType<'_> {
     cx.i32_type().vec_type(4)
 }
 
-/// LLVM's number for the `swiftcc` calling convention (`CallingConv::Swift`).
-const SWIFT_CC: u32 = 16;
+/// LLVM's number for the `swifttailcc` calling convention
+/// (`CallingConv::SwiftTail`).
+const SWIFT_TAIL_CC: u32 = 20;
 
-/// Gives `f` the wasm calling convention ([`WASM_CALL_CONV`]): `swiftcc`,
-/// the callee vmctx as its `swiftself` parameter. On x86-64 that parameter
-/// travels in r13, which is callee-saved, so a function that calls others
-/// keeps its vmctx where every callee wants it and never saves, moves or
-/// reloads it around a call (the C convention's rdi is clobbered by every
-/// call). Rule: every wasm function, dispatch stub and import trampoline
-/// is made with this, and every call of one goes through
-/// [`set_wasm_call_abi`]; a mismatch is undefined behaviour LLVM may turn
-/// into `unreachable`.
+/// Gives `f` the wasm calling convention ([`WASM_CALL_CONV`]):
+/// `swifttailcc`, the callee vmctx as its `swiftself` parameter (r13 on
+/// x86-64). `swifttailcc` is `swiftcc` with callee-popped stack
+/// arguments, which is what lets a `musttail` call go to a function with
+/// another signature (more stack arguments than the caller received) in
+/// constant stack: `return_call`. Unlike `swiftcc` it does not keep r13
+/// callee-saved, so a function that calls others keeps its vmctx in a
+/// callee-saved register of its own (see ARCHITECTURE.md, "Decisions").
+/// Rule: every wasm function, dispatch stub and import trampoline is made
+/// with this, and every call of one goes through [`set_wasm_call_abi`]; a
+/// mismatch is undefined behaviour LLVM may turn into `unreachable`.
 ///
 /// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
 pub(crate) fn set_wasm_fn_abi(cx: &Context, f: FunctionValue<'_>) {
-    f.set_call_conventions(SWIFT_CC);
+    f.set_call_conventions(SWIFT_TAIL_CC);
     f.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
 }
 
 /// The call-site half of [`set_wasm_fn_abi`].
 pub(crate) fn set_wasm_call_abi(cx: &Context, call: CallSiteValue<'_>) {
-    call.set_call_convention(SWIFT_CC);
+    call.set_call_convention(SWIFT_TAIL_CC);
     call.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
 }
 
-/// `fn(callee_vmctx, caller_vmctx, params...) -> result`.
+/// How many results of each register class a wasm function returns in
+/// registers: `swifttailcc` returns up to four integers (rax, rdx, rcx,
+/// r8 on x86-64; x0-x7 on aarch64) and four floats or vectors (xmm0-3;
+/// v0-v7). More than that, LLVM would demote the result struct to a
+/// hidden pointer into the caller's frame, which a `musttail` call cannot
+/// forward (LLVM aborts), so wasmo passes an explicit return area instead
+/// ([`returns_in_memory`]).
+const RETURN_REGS_PER_CLASS: usize = 4;
+
+/// Whether a function of type `ty` returns its results through a return
+/// area: a pointer parameter after the wasm parameters, to memory the
+/// caller owns and that holds the results as [`wasm_fn_type`]'s struct of
+/// them; the function then returns `void`. A `return_call` passes its own
+/// return area on, since caller and callee have the same results.
+pub(crate) fn returns_in_memory(ty: &FuncType) -> bool {
+    let vectors = ty
+        .results
+        .iter()
+        .filter(|r| matches!(r, ValType::F32 | ValType::F64 | ValType::V128))
+        .count();
+    let integers = ty.results.len() - vectors;
+    integers > RETURN_REGS_PER_CLASS || vectors > RETURN_REGS_PER_CLASS
+}
+
+/// `fn(callee_vmctx, caller_vmctx, params...) -> result`, or
+/// `fn(callee_vmctx, caller_vmctx, params..., return_area)` when the
+/// results go through memory ([`returns_in_memory`]).
 pub(crate) fn wasm_fn_type<'ctx>(
     cx: &'ctx Context,
     ty: &FuncType,
@@ -273,24 +304,167 @@ pub(crate) fn wasm_fn_type<'ctx>(
     for &p in &ty.params {
         params.push(llvm_type(cx, p)?.into());
     }
+    if returns_in_memory(ty) {
+        params.push(ptr.into());
+        return Ok(cx.void_type().fn_type(&params, false));
+    }
     match ty.results.as_slice() {
         [] => Ok(cx.void_type().fn_type(&params, false)),
         [r] => Ok(llvm_type(cx, *r)?.fn_type(&params, false)),
-        many => {
-            let fields = many
-                .iter()
-                .map(|&r| llvm_type(cx, r))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(cx.struct_type(&fields, false).fn_type(&params, false))
-        }
+        many => Ok(results_struct_type(cx, many)?.fn_type(&params, false)),
     }
+}
+
+/// The literal struct of several results, as returned in registers or
+/// stored in a return area.
+fn results_struct_type<'ctx>(
+    cx: &'ctx Context,
+    results: &[ValType],
+) -> Result<StructType<'ctx>, CompileError> {
+    let fields = results
+        .iter()
+        .map(|&r| llvm_type(cx, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(cx.struct_type(&fields, false))
+}
+
+/// A wasm function to call: one declared in this module, or a pointer to
+/// one of type `ty` (import slot, table element, dispatch array).
+pub(crate) enum Callee<'ctx> {
+    /// Called by name.
+    Direct(FunctionValue<'ctx>),
+    /// Called through a pointer.
+    Indirect(PointerValue<'ctx>),
+}
+
+/// Calls wasm function `callee` of type `ty` with `args` (both vmctx
+/// arguments and the parameters) in the wasm ABI and returns its results.
+/// A return area, when the type needs one, is a slot in the calling
+/// function's entry block, so a call in a loop does not grow the stack.
+pub(crate) fn call_wasm<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    callee: Callee<'ctx>,
+    ty: &FuncType,
+    mut args: Vec<BasicMetadataValueEnum<'ctx>>,
+) -> Result<Vec<BasicValueEnum<'ctx>>, CompileError> {
+    let area = if returns_in_memory(ty) {
+        let results = results_struct_type(cx, &ty.results)?;
+        let area = entry_alloca(builder, cx, results.into())?;
+        args.push(area.into());
+        Some((area, results))
+    } else {
+        None
+    };
+    let call = build_wasm_call(builder, cx, callee, ty, &args)?;
+    match area {
+        Some((area, results)) => {
+            let agg = builder.build_load(results, area, "results")?;
+            unpack_results(builder, Some(agg), ty.results.len())
+        }
+        None => unpack_results(builder, call.try_as_basic_value().basic(), ty.results.len()),
+    }
+}
+
+/// `return_call`: calls wasm function `callee` of type `ty` from `caller`
+/// as a `musttail` call and returns what it returns, so the callee
+/// replaces the caller's frame (constant stack however long the chain of
+/// tail calls). `args` are both vmctx arguments and the parameters; the
+/// caller's return area, if the results need one, is passed on (caller
+/// and callee have the same results). The builder is left after the
+/// `ret`, in no block the caller may add to.
+pub(crate) fn tail_call_wasm<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    caller: FunctionValue<'ctx>,
+    callee: Callee<'ctx>,
+    ty: &FuncType,
+    mut args: Vec<BasicMetadataValueEnum<'ctx>>,
+) -> Result<(), CompileError> {
+    if returns_in_memory(ty) {
+        args.push(return_area(caller)?.into());
+    }
+    let call = build_wasm_call(builder, cx, callee, ty, &args)?;
+    call.set_tail_call_kind(inkwell::values::LLVMTailCallKind::LLVMTailCallKindMustTail);
+    match call.try_as_basic_value().basic() {
+        Some(v) => builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?,
+        None => builder.build_return(None)?,
+    };
+    Ok(())
+}
+
+/// The call instruction of [`call_wasm`] and [`tail_call_wasm`].
+fn build_wasm_call<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    callee: Callee<'ctx>,
+    ty: &FuncType,
+    args: &[BasicMetadataValueEnum<'ctx>],
+) -> Result<CallSiteValue<'ctx>, CompileError> {
+    let call = match callee {
+        Callee::Direct(f) => builder.build_call(f, args, "call")?,
+        Callee::Indirect(p) => {
+            builder.build_indirect_call(wasm_fn_type(cx, ty)?, p, args, "call")?
+        }
+    };
+    set_wasm_call_abi(cx, call);
+    Ok(call)
+}
+
+/// Returns `results` from wasm function `function` (whose body the
+/// builder is in): in registers, or through the return area
+/// ([`returns_in_memory`]) when the function's LLVM type returns nothing.
+pub(crate) fn build_wasm_return<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    function: FunctionValue<'ctx>,
+    results: &[BasicValueEnum<'ctx>],
+) -> Result<(), CompileError> {
+    let packed = pack_results(builder, cx, results)?;
+    match packed {
+        Some(v) if function.get_type().get_return_type().is_none() => {
+            builder.build_store(return_area(function)?, v)?;
+            builder.build_return(None)?
+        }
+        Some(v) => builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?,
+        None => builder.build_return(None)?,
+    };
+    Ok(())
+}
+
+/// The return area parameter of wasm function `f`, whose results go
+/// through memory: its last.
+fn return_area(f: FunctionValue<'_>) -> Result<PointerValue<'_>, CompileError> {
+    f.get_last_param()
+        .map(BasicValueEnum::into_pointer_value)
+        .ok_or_else(|| CompileError::Internal("return area missing".into()))
+}
+
+/// A stack slot of type `ty` in the entry block of the function the
+/// builder is in, before its first instruction.
+fn entry_alloca<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    ty: BasicTypeEnum<'ctx>,
+) -> Result<PointerValue<'ctx>, CompileError> {
+    let entry = builder
+        .get_insert_block()
+        .and_then(|b| b.get_parent())
+        .and_then(|f| f.get_first_basic_block())
+        .ok_or_else(|| CompileError::Internal("alloca outside a function".into()))?;
+    let at_entry = cx.create_builder();
+    match entry.get_first_instruction() {
+        Some(first) => at_entry.position_before(&first),
+        None => at_entry.position_at_end(entry),
+    }
+    Ok(at_entry.build_alloca(ty, "return_area")?)
 }
 
 /// The value a wasm function returns for `results`: nothing, the one
 /// value, or (multi-value) a literal struct of them all, as
-/// [`wasm_fn_type`] declares. LLVM returns a small struct in registers and
-/// demotes a large one to a hidden pointer.
-pub(crate) fn pack_results<'ctx>(
+/// [`wasm_fn_type`] declares (returned in registers, or stored in the
+/// return area by [`build_wasm_return`]).
+fn pack_results<'ctx>(
     builder: &Builder<'ctx>,
     cx: &'ctx Context,
     results: &[BasicValueEnum<'ctx>],
@@ -313,7 +487,7 @@ pub(crate) fn pack_results<'ctx>(
 
 /// The inverse of [`pack_results`]: the result values of a call that
 /// returned `returned` for a function with `count` results.
-pub(crate) fn unpack_results<'ctx>(
+fn unpack_results<'ctx>(
     builder: &Builder<'ctx>,
     returned: Option<BasicValueEnum<'ctx>>,
     count: usize,
@@ -346,10 +520,11 @@ pub(crate) fn array_fn_type(cx: &Context) -> FunctionType<'_> {
 /// The attributes every function we generate carries: frame pointers for
 /// the loader's backtraces, inline stack probes so a big frame cannot jump
 /// over the guard page, no unwinding (wasm frames are never unwound
-/// through by the C++/Rust unwinder), and no tail calls: a wasm `call`
-/// consumes stack, so runaway recursion must exhaust it (and trap) instead
-/// of becoming an endless loop through tail-recursion elimination or
-/// sibling calls. Plus the target's `tune-cpu`, if it has one.
+/// through by the C++/Rust unwinder), and no tail calls but the `musttail`
+/// ones of `return_call` (which the attribute does not affect): a wasm
+/// `call` consumes stack, so runaway recursion must exhaust it (and trap)
+/// instead of becoming an endless loop through tail-recursion elimination
+/// or sibling calls. Plus the target's `tune-cpu`, if it has one.
 fn add_codegen_attributes<'ctx>(env: &ModuleEnv<'_, 'ctx>, f: FunctionValue<'ctx>) {
     let cx = env.cx;
     if let Some(tune) = env.tune_cpu {
@@ -660,9 +835,7 @@ fn build_array_trampoline<'ctx>(
         set_val_raw_alignment(v.as_instruction_value())?;
         args.push(v.into());
     }
-    let call = builder.build_call(callee, &args, "")?;
-    set_wasm_call_abi(cx, call);
-    let results = unpack_results(builder, call.try_as_basic_value().basic(), ty.results.len())?;
+    let results = call_wasm(builder, cx, Callee::Direct(callee), ty, args)?;
     for (i, v) in results.into_iter().enumerate() {
         let slot = val_raw_slot(env, builder, values, i)?;
         let store = builder.build_store(slot, v)?;
@@ -742,9 +915,5 @@ fn build_import_trampoline<'ctx>(
         let slot = val_raw_slot(env, builder, values, i)?;
         results.push(builder.build_load(llvm_type(cx, r)?, slot, "result")?);
     }
-    match pack_results(builder, cx, &results)? {
-        Some(v) => builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?,
-        None => builder.build_return(None)?,
-    };
-    Ok(())
+    build_wasm_return(builder, cx, tramp, &results)
 }

@@ -36,6 +36,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::REFERENCE_TYPES
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
+        | wasmparser::WasmFeatures::TAIL_CALL
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -48,7 +49,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
             | WasmFeatures::REFERENCE_TYPES
-            | WasmFeatures::SIMD,
+            | WasmFeatures::SIMD
+            | WasmFeatures::TAIL_CALL,
     )
 }
 

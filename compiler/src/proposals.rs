@@ -13,9 +13,9 @@
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
 //! segment forms, reference types (`funcref` and `externref` values,
-//! tables and segments, `ref.*`, `table.*`, typed `select`), and SIMD);
-//! implementing a proposal means removing its refusal here in the same
-//! change.
+//! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, and
+//! tail calls); implementing a proposal means removing its refusal here
+//! in the same change.
 
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, Encoding,
@@ -357,6 +357,7 @@ macro_rules! proposal_of {
     (one @saturating_float_to_int $op:ident) => { None };
     (one @bulk_memory MemoryCopy) => { None };
     (one @simd $op:ident) => { None };
+    (one @tail_call $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
     (one @bulk_memory MemoryInit) => { None };
     (one @bulk_memory DataDrop) => { None };

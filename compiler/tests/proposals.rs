@@ -43,12 +43,6 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         0x14,
     ),
     (
-        "tail_call",
-        r#"(module (func $f (return_call $f)))"#,
-        "tail-call",
-        0x17,
-    ),
-    (
         "extended_const",
         r#"(module (global i32 (i32.add (i32.const 1) (i32.const 2))))"#,
         "extended-const",

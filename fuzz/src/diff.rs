@@ -256,6 +256,7 @@ fn reference_engine() -> wasmi::Engine {
         .wasm_bulk_memory(true)
         .wasm_multi_value(true)
         .wasm_reference_types(true)
+        .wasm_tail_call(true)
         .set_max_recursion_depth(100_000)
         .set_max_stack_height(64 << 20);
     wasmi::Engine::new(&config)

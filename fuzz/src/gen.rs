@@ -53,8 +53,9 @@ impl Rng {
 /// The `wasm-smith` configuration: WebAssembly 1.0, sign extension,
 /// saturating conversions, multi-value, bulk memory (see below for
 /// `memory.init`), reference types with their table operators (on the
-/// seeds with bulk memory, which they need), SIMD; no imports, multi-memory, memory64, threads, exceptions, GC, tail calls,
-/// relaxed SIMD, wide arithmetic or extended constants. Everything is
+/// seeds with bulk memory, which they need), SIMD, tail calls; no imports,
+/// multi-memory, memory64, threads, exceptions, GC, relaxed SIMD, wide
+/// arithmetic or extended constants. Everything is
 /// exported, NaNs are canonicalised (so results and memory are
 /// deterministic), memories are small and declare a maximum (so
 /// `memory.grow` cannot allocate gigabytes in the interpreter).
@@ -105,7 +106,7 @@ pub fn smith_config(seed: u64) -> Config {
         sign_extension_ops_enabled: true,
         shared_everything_threads_enabled: false,
         simd_enabled: true,
-        tail_call_enabled: false,
+        tail_call_enabled: true,
         threads_enabled: false,
         wide_arithmetic_enabled: false,
         extended_const_enabled: false,

@@ -385,8 +385,10 @@ extern "C" fn trap_helper(_vmctx: *mut u8, ret: usize, fp: usize) -> ! {
 /// take the frameless reading only when the function does not begin with
 /// the prologue (or the fault is the prologue's first instruction) and
 /// `[rsp]` is a return address into registered text just past a `call`
-/// that could have reached this function (a direct call to its entry or
-/// an indirect call). The worst a misreading can do (a framed function
+/// that could have reached this function: an indirect call, or a direct
+/// call to the entry of any function, since the function called may have
+/// tail-called this one (`return_call`), which leaves the return address
+/// as the call left it. The worst a misreading can do (a framed function
 /// whose `[rsp]` slot happens to hold such an address) is one extra frame.
 fn frameless_return(reg: &Registry, act: &Activation, pc: usize, sp: usize) -> Option<usize> {
     let (start, entry) = reg.code_at(pc)?;
@@ -400,7 +402,7 @@ fn frameless_return(reg: &Registry, act: &Activation, pc: usize, sp: usize) -> O
     reg.code_at(ret.checked_sub(1)?)?;
     let direct = read_code(ret.checked_sub(5)?, 5).is_some_and(|b| {
         let rel = i32::from_le_bytes([b[1], b[2], b[3], b[4]]);
-        b[0] == 0xe8 && ret.wrapping_add_signed(rel as isize) == func
+        b[0] == 0xe8 && reg.is_func_start(ret.wrapping_add_signed(rel as isize))
     });
     (direct || is_indirect_call_before(ret, read_code)).then_some(ret)
 }
@@ -501,6 +503,12 @@ impl Registry {
     fn code_at(&self, pc: usize) -> Option<(usize, &CodeEntry)> {
         let (&start, e) = self.code.range(..=pc).next_back()?;
         (pc < e.end).then_some((start, e))
+    }
+
+    /// Whether `addr` is the entry of a function of registered text.
+    fn is_func_start(&self, addr: usize) -> bool {
+        self.code_at(addr)
+            .is_some_and(|(start, e)| e.func_start(addr - start) == Some(addr - start))
     }
 
     /// The bytes `from..from + len`, if they lie in one registered text.

@@ -161,3 +161,15 @@ pub fn call(
     f.call(&mut store, args, &mut results)?;
     Ok(results)
 }
+
+/// The names of a trap's frames, innermost first (`<func N>` for a
+/// function without a name).
+pub fn frame_names(trap: &wasmo_loader::Trap) -> Vec<String> {
+    trap.backtrace
+        .iter()
+        .map(|f| match &f.func_name {
+            Some(n) => n.clone(),
+            None => format!("<func {}>", f.func_index),
+        })
+        .collect()
+}

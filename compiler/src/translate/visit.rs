@@ -12,6 +12,7 @@
 //! `memory.copy` and `memory.fill`); the other operators are written here
 //! by hand.
 
+use super::call::CallKind;
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
 use super::simd::prelude::*;
@@ -57,6 +58,7 @@ macro_rules! unsupported_visitors {
     (one @reference_types TableGrow $($rest:tt)*) => {};
     (one @reference_types TableSize $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
+    (one @tail_call $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
             $($(let _ = $arg;)*)?
@@ -187,11 +189,19 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     }
     fn visit_call(&mut self, function_index: u32) -> Self::Output {
         skip_if_dead!(self);
-        self.op_call(function_index)
+        self.op_call(function_index, CallKind::Plain)
     }
     fn visit_call_indirect(&mut self, type_index: u32, table_index: u32) -> Self::Output {
         skip_if_dead!(self);
-        self.op_call_indirect(type_index, table_index)
+        self.op_call_indirect(type_index, table_index, CallKind::Plain)
+    }
+    fn visit_return_call(&mut self, function_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call(function_index, CallKind::Tail)
+    }
+    fn visit_return_call_indirect(&mut self, type_index: u32, table_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call_indirect(type_index, table_index, CallKind::Tail)
     }
     fn visit_drop(&mut self) -> Self::Output {
         skip_if_dead!(self);
