@@ -86,6 +86,8 @@ impl WasmFeatures {
     pub const REFERENCE_TYPES: u64 = 1 << 5;
     /// 128-bit SIMD.
     pub const SIMD: u64 = 1 << 6;
+    /// `i32`/`i64` `add`, `sub`, `mul` in constant expressions.
+    pub const EXTENDED_CONST: u64 = 1 << 7;
 }
 
 /// Everything that must match between an artifact and the loader running

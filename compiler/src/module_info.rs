@@ -34,6 +34,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::BULK_MEMORY
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
+        | wasmparser::WasmFeatures::EXTENDED_CONST
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -45,7 +46,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::SATURATING_FLOAT_TO_INT
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
-            | WasmFeatures::SIMD,
+            | WasmFeatures::SIMD
+            | WasmFeatures::EXTENDED_CONST,
     )
 }
 
@@ -162,7 +164,12 @@ pub(crate) fn read_module(
         }
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
-        let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
+        // Every proposal but shared-everything-threads (phase 1), which
+        // reads a global mutability byte of 0x02 as "shared": the standard
+        // and the proposals' own tests call that malformed.
+        let mut all = wasmparser::Validator::new_with_features(
+            wasmparser::WasmFeatures::all() - wasmparser::WasmFeatures::SHARED_EVERYTHING_THREADS,
+        );
         if version == crate::WasmVersion::Latest && all.validate_all(wasm).is_ok() {
             crate::proposals::check(wasm)?;
             crate::proposals::check_operators(wasm)?;

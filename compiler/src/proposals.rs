@@ -216,8 +216,8 @@ impl Gate {
         self.const_expr(expr)
     }
 
-    /// WebAssembly 1.0 constant expressions: one constant, or `global.get`
-    /// of an imported global.
+    /// Constant expressions: constants, `global.get` of an imported global,
+    /// and extended-const's `i32`/`i64` `add`, `sub`, `mul`.
     fn const_expr(&self, expr: &ConstExpr<'_>) -> Result<(), CompileError> {
         let mut reader = expr.get_operators_reader();
         while !reader.eof() {
@@ -244,18 +244,13 @@ impl Gate {
                         offset,
                     ))
                 }
+                // extended-const
                 Operator::I32Add
                 | Operator::I32Sub
                 | Operator::I32Mul
                 | Operator::I64Add
                 | Operator::I64Sub
-                | Operator::I64Mul => {
-                    return Err(refuse(
-                        "arithmetic in constant expressions",
-                        "extended-const",
-                        offset,
-                    ))
-                }
+                | Operator::I64Mul => {}
                 _ => return Err(refuse("this constant expression operator", "gc", offset)),
             }
         }
