@@ -46,6 +46,14 @@ macro_rules! foreach_helper {
             TableCopy = 5, "wasmo_helper_table_copy", (ptr, i32, i32, i32, i32, i32) -> i32;
             // elem.drop: (vmctx, element segment index).
             ElemDrop = 6, "wasmo_helper_elem_drop", (ptr, i32) -> void;
+            // memory.atomic.wait32/64 on a shared memory: (host address,
+            // expected value zero-extended, timeout in ns (negative: none),
+            // width in bits 32 or 64) -> 0 woken, 1 not equal, 2 timed out.
+            // Compiled code has checked alignment and bounds.
+            AtomicWait = 7, "wasmo_helper_atomic_wait", (ptr, i64, i64, i32) -> i32;
+            // memory.atomic.notify on a shared memory: (host address, count)
+            // -> waiters woken.
+            AtomicNotify = 8, "wasmo_helper_atomic_notify", (ptr, i32) -> i32;
         }
     };
 }

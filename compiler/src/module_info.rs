@@ -35,6 +35,8 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
         | wasmparser::WasmFeatures::EXTENDED_CONST
+        | wasmparser::WasmFeatures::RELAXED_SIMD
+        | wasmparser::WasmFeatures::THREADS
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -47,7 +49,9 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
             | WasmFeatures::SIMD
-            | WasmFeatures::EXTENDED_CONST,
+            | WasmFeatures::EXTENDED_CONST
+            | WasmFeatures::RELAXED_SIMD
+            | WasmFeatures::THREADS,
     )
 }
 

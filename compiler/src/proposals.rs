@@ -12,7 +12,9 @@
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
-//! segment forms, several `funcref` tables, and SIMD); implementing a proposal means removing its refusal here
+//! segment forms, several `funcref` tables, SIMD, relaxed SIMD,
+//! extended-const, and threads' shared memories and atomic operators);
+//! implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -192,9 +194,6 @@ impl Gate {
         if m.memory64 {
             return Err(refuse("64-bit memories", "memory64", offset));
         }
-        if m.shared {
-            return Err(refuse("shared memories", "threads", offset));
-        }
         if m.page_size_log2.is_some() {
             return Err(refuse("custom page sizes", "custom-page-sizes", offset));
         }
@@ -364,6 +363,8 @@ macro_rules! proposal_of {
     (one @saturating_float_to_int $op:ident) => { None };
     (one @bulk_memory MemoryCopy) => { None };
     (one @simd $op:ident) => { None };
+    (one @relaxed_simd $op:ident) => { None };
+    (one @threads $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
     (one @bulk_memory MemoryInit) => { None };
     (one @bulk_memory DataDrop) => { None };

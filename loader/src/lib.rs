@@ -56,6 +56,7 @@ mod image;
 mod imports;
 mod instance;
 mod module;
+mod parking;
 mod perfmap;
 mod store;
 mod traphandler;

@@ -147,14 +147,18 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Memory 0's minimum size in bytes: no access below it can fault.
     fn memory0_min_bytes(&self) -> u64 {
+        self.memory0_type()
+            .map_or(0, |m| m.limits.min.saturating_mul(WASM_PAGE_SIZE))
+    }
+
+    /// Memory 0's type, imported or defined.
+    pub(super) fn memory0_type(&self) -> Option<&wasmo_artifact_format::MemoryType> {
         let meta = &self.env.info.metadata;
         let imported = meta.imports.iter().find_map(|i| match &i.kind {
             wasmo_artifact_format::metadata::ImportKind::Memory(m) => Some(m),
             _ => None,
         });
-        imported
-            .or_else(|| meta.memories.first())
-            .map_or(0, |m| m.limits.min.saturating_mul(WASM_PAGE_SIZE))
+        imported.or_else(|| meta.memories.first())
     }
 
     /// Finishes a linear-memory access: any alignment, the TBAA region,
@@ -437,8 +441,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 /// The host address of a linear-memory access, and whether the access
 /// itself may fault (guard pages, address not known to be in bounds).
 pub(crate) struct Access<'ctx> {
-    ptr: PointerValue<'ctx>,
-    may_fault: bool,
+    pub(super) ptr: PointerValue<'ctx>,
+    pub(super) may_fault: bool,
 }
 
 /// Marks a load or store volatile.
