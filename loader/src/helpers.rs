@@ -231,7 +231,7 @@ extern "C" fn memory_init(
             Some(((mem, mem.len_bytes()), (bytes, bytes.len() as u64)))
         },
         |_, _, mem, bytes, [dst, src, len]| {
-            mem.res
+            mem.res()
                 .write(dst as usize, &bytes[src as usize..][..len as usize])
         },
     )
