@@ -39,7 +39,8 @@ const MODULE: &str = r#"(module
   (func (export "wake") (result i32)
     (i32.atomic.store (i32.const 8) (i32.const 1))
     (memory.atomic.notify (i32.const 8) (i32.const -1)))
-  (func (export "grow") (result i32) (memory.grow (i32.const 1))))"#;
+  (func (export "grow") (result i32) (memory.grow (i32.const 1)))
+  (func (export "oob") (result i32) (i32.load (i32.const 0x7fff_fff0))))"#;
 
 const THREADS: usize = 4;
 const ITERATIONS: i32 = 20_000;
@@ -196,5 +197,40 @@ fn issue12_threads_grow_a_shared_memory_concurrently() {
         // From 1 page to the maximum of 4: exactly three grows succeed.
         assert_eq!(grown.load(Ordering::SeqCst), 3, "{strategy:?}");
         assert_eq!(mem.size(), 4, "{strategy:?}");
+    }
+}
+
+#[test]
+fn issue12_threads_trap_while_others_register_memories() {
+    for strategy in STRATEGIES {
+        let compiled = load(MODULE, strategy);
+        let mem = shared_memory();
+        let done = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let (mut store, instance) = instantiate(&compiled, &mem);
+                    let f = func(&store, &instance, "oob");
+                    for _ in 0..300 {
+                        match wasmo_tests::call(&mut store, f, &[]) {
+                            Err(wasmo_loader::CallError::Trap(t)) => assert_eq!(
+                                t.code,
+                                wasmo_loader::TrapCode::MemoryOutOfBounds,
+                                "{strategy:?}"
+                            ),
+                            other => panic!("{strategy:?}: expected a trap, got {other:?}"),
+                        }
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            // Meanwhile: reservations registered and unregistered with the
+            // trap handler, under its write lock.
+            s.spawn(|| {
+                while done.load(Ordering::SeqCst) < 2 {
+                    drop(shared_memory());
+                }
+            });
+        });
     }
 }
