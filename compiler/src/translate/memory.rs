@@ -89,18 +89,27 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
     }
 
-    /// Memory 0's current length in bytes (reloaded: `memory.grow` changes it).
+    /// Memory 0's current length in bytes (reloaded: `memory.grow` changes
+    /// it). A shared memory's length is written by other threads' grows,
+    /// so it is loaded `monotonic` (a plain `mov` on x86-64 all the same).
     fn memory_length(&self) -> Result<inkwell::values::IntValue<'ctx>, CompileError> {
         let (_, def) = self.memory_pointers()?;
         let addr = self.field(def, MEMORY_DEF_CURRENT_LENGTH)?;
-        Ok(self
-            .load_runtime(
-                self.cx.i64_type().into(),
-                addr,
-                "memory_length",
-                Mutability::Mutable,
-            )?
-            .into_int_value())
+        let len = self.load_runtime(
+            self.cx.i64_type().into(),
+            addr,
+            "memory_length",
+            Mutability::Mutable,
+        )?;
+        if let Some(load) = len
+            .as_instruction_value()
+            .filter(|_| self.memory0_type().is_some_and(|m| m.shared))
+        {
+            load.set_alignment(8)
+                .and_then(|()| load.set_atomic_ordering(inkwell::AtomicOrdering::Monotonic))
+                .map_err(|e| CompileError::Internal(format!("shared memory length: {e}")))?;
+        }
+        Ok(len.into_int_value())
     }
 
     /// Pops an address and returns the host pointer of an access of `size`
