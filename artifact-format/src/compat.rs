@@ -88,7 +88,22 @@ impl WasmFeatures {
     pub const SIMD: u64 = 1 << 6;
     /// Tail calls (`return_call`, `return_call_indirect`).
     pub const TAIL_CALL: u64 = 1 << 7;
+    /// `i32`/`i64` `add`, `sub`, `mul` in constant expressions.
+    pub const EXTENDED_CONST: u64 = 1 << 8;
+    /// Relaxed SIMD, with the behaviours [`RELAXED_SIMD_SEMANTICS`] names.
+    pub const RELAXED_SIMD: u64 = 1 << 9;
+    /// Threads: shared memories, atomic operators, wait and notify.
+    pub const THREADS: u64 = 1 << 10;
 }
+
+/// Which of the behaviours relaxed SIMD allows the compiler gives each
+/// operator (the table in `compiler/src/translate/simd/relaxed.rs`): x86
+/// SSE's, with unfused `madd`. Fed into every compatibility hash, so an
+/// artifact is never run by a loader that expects other relaxed results,
+/// and changed (a new name) whenever any row of that table changes.
+pub const RELAXED_SIMD_SEMANTICS: &str =
+    "relaxed-simd x86-sse v1: pshufb, cvtt (unsigned saturating), \
+     unfused madd, pblendvb/bitselect/blendvps/blendvpd, minps/maxps, pmulhrsw, pmaddubsw";
 
 /// Everything that must match between an artifact and the loader running
 /// it, besides the ABI lists this crate was built with.
@@ -125,6 +140,8 @@ impl CompatFacts {
         h.update(&self.memory_reservation.to_le_bytes());
         h.update(&self.guard_size.to_le_bytes());
         h.update(&self.wasm_features.0.to_le_bytes());
+        h.update(RELAXED_SIMD_SEMANTICS.as_bytes());
+        h.update(b"\0");
         h.update(&self.page_align.to_le_bytes());
         *h.finalize().as_bytes()
     }

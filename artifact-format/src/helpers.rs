@@ -54,6 +54,14 @@ macro_rules! foreach_helper {
             // table.fill: (vmctx, table index, dst, reference, len) -> 0, or
             // 1 when `dst..+len` leaves the table (nothing written).
             TableFill = 8, "wasmo_helper_table_fill", (ptr, i32, i32, ptr, i32) -> i32;
+            // memory.atomic.wait32/64 on a shared memory: (host address,
+            // expected value zero-extended, timeout in ns (negative: none),
+            // width in bits 32 or 64) -> 0 woken, 1 not equal, 2 timed out.
+            // Compiled code has checked alignment and bounds.
+            AtomicWait = 9, "wasmo_helper_atomic_wait", (ptr, i64, i64, i32) -> i32;
+            // memory.atomic.notify on a shared memory: (host address, count)
+            // -> waiters woken.
+            AtomicNotify = 10, "wasmo_helper_atomic_notify", (ptr, i32) -> i32;
         }
     };
 }

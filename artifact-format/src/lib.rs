@@ -27,7 +27,7 @@ pub use artifact::{
 };
 pub use compat::{
     abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures, GUARD_PAGES_GUARD_SIZE,
-    MEMORY_RESERVATION,
+    MEMORY_RESERVATION, RELAXED_SIMD_SEMANTICS,
 };
 pub use cpu::{CpuFeatures, X86Feature};
 pub use helpers::{AbiType, GotSymbol, Helper, Libcall};

@@ -37,6 +37,9 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
         | wasmparser::WasmFeatures::TAIL_CALL
+        | wasmparser::WasmFeatures::EXTENDED_CONST
+        | wasmparser::WasmFeatures::RELAXED_SIMD
+        | wasmparser::WasmFeatures::THREADS
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -50,7 +53,10 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::BULK_MEMORY
             | WasmFeatures::REFERENCE_TYPES
             | WasmFeatures::SIMD
-            | WasmFeatures::TAIL_CALL,
+            | WasmFeatures::TAIL_CALL
+            | WasmFeatures::EXTENDED_CONST
+            | WasmFeatures::RELAXED_SIMD
+            | WasmFeatures::THREADS,
     )
 }
 
@@ -170,7 +176,12 @@ pub(crate) fn read_module(
     if let Err(e) = validator.validate_all(wasm) {
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
-        let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
+        // Every proposal but shared-everything-threads (phase 1), which
+        // reads a global mutability byte of 0x02 as "shared": the standard
+        // and the proposals' own tests call that malformed.
+        let mut all = wasmparser::Validator::new_with_features(
+            wasmparser::WasmFeatures::all() - wasmparser::WasmFeatures::SHARED_EVERYTHING_THREADS,
+        );
         if version == crate::WasmVersion::Latest && all.validate_all(wasm).is_ok() {
             crate::proposals::check(wasm)?;
             crate::proposals::check_operators(wasm)?;

@@ -13,8 +13,9 @@
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
 //! segment forms, reference types (`funcref` and `externref` values,
-//! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, and
-//! tail calls); implementing a proposal means removing its refusal here
+//! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
+//! calls, relaxed SIMD, extended-const, and threads' shared memories and
+//! atomic operators); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -194,17 +195,15 @@ impl Gate {
         if m.memory64 {
             return Err(refuse("64-bit memories", "memory64", offset));
         }
-        if m.shared {
-            return Err(refuse("shared memories", "threads", offset));
-        }
         if m.page_size_log2.is_some() {
             return Err(refuse("custom page sizes", "custom-page-sizes", offset));
         }
         Ok(())
     }
 
-    /// WebAssembly 2.0 constant expressions: one constant, `ref.null`,
-    /// `ref.func`, or `global.get` of an imported global.
+    /// Constant expressions: constants, `ref.null`, `ref.func`,
+    /// `global.get` of an imported global, and extended-const's `i32`/`i64`
+    /// `add`, `sub`, `mul`.
     fn const_expr(&self, expr: &ConstExpr<'_>) -> Result<(), CompileError> {
         let mut reader = expr.get_operators_reader();
         while !reader.eof() {
@@ -225,18 +224,13 @@ impl Gate {
                     ))
                 }
                 Operator::RefNull { .. } | Operator::RefFunc { .. } => {}
+                // extended-const
                 Operator::I32Add
                 | Operator::I32Sub
                 | Operator::I32Mul
                 | Operator::I64Add
                 | Operator::I64Sub
-                | Operator::I64Mul => {
-                    return Err(refuse(
-                        "arithmetic in constant expressions",
-                        "extended-const",
-                        offset,
-                    ))
-                }
+                | Operator::I64Mul => {}
                 _ => return Err(refuse("this constant expression operator", "gc", offset)),
             }
         }
@@ -358,6 +352,8 @@ macro_rules! proposal_of {
     (one @bulk_memory MemoryCopy) => { None };
     (one @simd $op:ident) => { None };
     (one @tail_call $op:ident) => { None };
+    (one @relaxed_simd $op:ident) => { None };
+    (one @threads $op:ident) => { None };
     (one @bulk_memory MemoryFill) => { None };
     (one @bulk_memory MemoryInit) => { None };
     (one @bulk_memory DataDrop) => { None };

@@ -8,26 +8,10 @@
 
 use wasmo_compiler::{compile, CompileConfig, CompileError};
 
-/// (case, module text, proposal named, byte offset).
+/// (case, module text, proposal named, byte offset). Relaxed SIMD,
+/// threads and extended-const left this list when they were implemented
+/// (issue 12); the spec runner's groups cover them.
 const CASES: &[(&str, &str, &str, u64)] = &[
-    (
-        "relaxed_simd_op",
-        r#"(module (func (result v128) (f32x4.relaxed_madd (v128.const i64x2 0 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0))))"#,
-        "relaxed-simd",
-        0x4e,
-    ),
-    (
-        "threads_shared_memory",
-        r#"(module (memory 1 1 shared))"#,
-        "threads",
-        0xb,
-    ),
-    (
-        "threads_atomic_op",
-        r#"(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))"#,
-        "threads",
-        0x1e,
-    ),
     ("memory64", r#"(module (memory i64 1))"#, "memory64", 0xb),
     (
         "multi_memory",
@@ -41,12 +25,6 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         r#"(module (tag $t) (func (throw $t)))"#,
         "exceptions",
         0x14,
-    ),
-    (
-        "extended_const",
-        r#"(module (global i32 (i32.add (i32.const 1) (i32.const 2))))"#,
-        "extended-const",
-        0x11,
     ),
     ("gc_struct", r#"(module (type (struct)))"#, "gc", 0xb),
     (

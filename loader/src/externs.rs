@@ -7,7 +7,10 @@
 //! the borrow checker keeps them from outliving a call into wasm. A handle
 //! used with another store panics where the method returns no `Result`
 //! (as in Wasmtime) and is an error where it does. The only unsafe code
-//! turns a memory into a slice under that borrow.
+//! turns a memory into a slice under that borrow, and declares a
+//! [`SharedMemory`] (the one memory no store owns: several stores on
+//! several threads import it) `Send + Sync`; its bytes are never lent as
+//! a slice.
 
 #![expect(
     unsafe_code,
@@ -26,6 +29,8 @@ use crate::values::Val;
 use crate::vm::{Block, Reservation, Slot};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Default address-space reservation of a 32-bit memory.
 pub const DEFAULT_MEMORY_RESERVATION: u64 = 4 << 30;
@@ -66,9 +71,190 @@ pub struct Memory {
 /// What a store keeps of a memory.
 pub(crate) struct MemoryData {
     ty: MemoryType,
-    pub(crate) def: Slot,
-    pub(crate) res: Reservation,
+    backing: Backing,
     max_pages: u64,
+}
+
+/// Where a memory's definition and bytes live.
+enum Backing {
+    /// In this store: made by the host or defined by one of its instances.
+    Owned { def: Slot, res: Reservation },
+    /// A [`SharedMemory`], owned jointly by every store it is attached to.
+    Shared(Arc<SharedMemoryInner>),
+}
+
+/// A shared linear memory (`(memory min max shared)`) that belongs to no
+/// store: every store it is [attached](SharedMemory::attach) to keeps it
+/// alive, and instances of those stores, running on several threads at
+/// once, import the same bytes. Cheap to clone (an `Arc`).
+///
+/// Its bytes are never lent as a slice: [`Memory::data`] and
+/// [`Memory::data_mut`] give an empty slice for it, since another thread
+/// may write it at any time. [`Memory::read`] and [`Memory::write`] copy,
+/// without atomicity; synchronise with the program (its atomics) first.
+#[derive(Clone)]
+pub struct SharedMemory {
+    inner: Arc<SharedMemoryInner>,
+}
+
+impl std::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMemory")
+            .field("ty", &self.inner.ty)
+            .field("pages", &self.size())
+            .finish()
+    }
+}
+
+pub(crate) struct SharedMemoryInner {
+    ty: MemoryType,
+    max_pages: u64,
+    res: Reservation,
+    /// The memory definition compiled code reads (`MEMORY_DEF_BASE`,
+    /// `MEMORY_DEF_CURRENT_LENGTH`), one for every instance of every store.
+    def: Box<SharedDef>,
+    /// Held across a whole `memory.grow`, so concurrent grows are atomic.
+    grow: Mutex<()>,
+}
+
+/// A memory definition shared across threads, laid out as compiled code
+/// expects (checked below).
+#[repr(C)]
+struct SharedDef {
+    base: AtomicU64,
+    current_length: AtomicU64,
+}
+
+const _: () = assert!(MEMORY_DEF_BASE == 0 && MEMORY_DEF_CURRENT_LENGTH == 8);
+
+// SAFETY: the fields that are not `Send + Sync` by themselves are the
+// reservation's base pointer, which never changes and points into a
+// mapping this value owns (unmapped only when the last `Arc` goes), and
+// its accessible size, behind its own `Mutex`. The definition is atomics;
+// `memory.grow` is serialised by `grow`. Nothing else is mutable.
+unsafe impl Send for SharedMemoryInner {}
+// SAFETY: as above: every shared access is to atomics, a `Mutex`, or the
+// immutable base pointer and type.
+unsafe impl Sync for SharedMemoryInner {}
+
+impl SharedMemory {
+    /// A new shared memory of type `ty`, which must be `shared` and have
+    /// a maximum (as the threads proposal requires of shared memories).
+    pub fn new(ty: MemoryType) -> Result<SharedMemory, InstantiationError> {
+        if !ty.shared || ty.limits.max.is_none() {
+            return Err(InstantiationError::Resource(
+                "a shared memory must be declared shared, with a maximum".into(),
+            ));
+        }
+        let (res, max_pages) = reserve(ty, MemoryConfig::default())?;
+        let def = Box::new(SharedDef {
+            base: AtomicU64::new(res.base() as u64),
+            current_length: AtomicU64::new(ty.limits.min * WASM_PAGE_SIZE),
+        });
+        Ok(SharedMemory {
+            inner: Arc::new(SharedMemoryInner {
+                ty,
+                max_pages,
+                res,
+                def,
+                grow: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Its type, with its current size as minimum.
+    pub fn ty(&self) -> MemoryType {
+        MemoryType {
+            limits: Limits {
+                min: self.size(),
+                max: self.inner.ty.limits.max,
+            },
+            ..self.inner.ty
+        }
+    }
+
+    /// Current size in 64 KiB pages.
+    pub fn size(&self) -> u64 {
+        self.inner.len_bytes() / WASM_PAGE_SIZE
+    }
+
+    /// Grows by `delta` pages (atomically with respect to every other
+    /// grow, from any thread); the old size, or `None`.
+    pub fn grow(&self, delta: u64) -> Option<u64> {
+        self.inner.grow_pages(delta)
+    }
+
+    /// This memory as a memory of `store`, to import into its instances.
+    pub fn attach(&self, mut store: impl AsContextMut) -> Memory {
+        let mut ctx = store.as_context_mut();
+        let store = ctx.opaque_mut();
+        let index = store.memories.len() as u32;
+        store.memories.push(MemoryData {
+            ty: self.inner.ty,
+            backing: Backing::Shared(Arc::clone(&self.inner)),
+            max_pages: self.inner.max_pages,
+        });
+        Memory {
+            store: store.id,
+            index,
+        }
+    }
+}
+
+impl SharedMemoryInner {
+    fn len_bytes(&self) -> u64 {
+        self.def.current_length.load(Ordering::SeqCst)
+    }
+
+    fn grow_pages(&self, delta: u64) -> Option<u64> {
+        let _held = self.grow.lock().unwrap_or_else(PoisonError::into_inner);
+        let old_bytes = self.len_bytes();
+        let new_bytes = grown_bytes(old_bytes, delta, self.max_pages)?;
+        self.res
+            .make_accessible(usize::try_from(new_bytes).ok()?)
+            .ok()?;
+        // Published only once the pages are accessible.
+        self.def.current_length.store(new_bytes, Ordering::SeqCst);
+        Some(old_bytes / WASM_PAGE_SIZE)
+    }
+}
+
+/// The size in bytes after growing `old_bytes` by `delta` pages, if
+/// `max_pages` allows it.
+fn grown_bytes(old_bytes: u64, delta: u64, max_pages: u64) -> Option<u64> {
+    let new = (old_bytes / WASM_PAGE_SIZE).checked_add(delta)?;
+    if new > max_pages {
+        return None;
+    }
+    new.checked_mul(WASM_PAGE_SIZE)
+}
+
+/// Reserves the address space of a memory of type `ty`: its reservation,
+/// with the minimum accessible, and the most pages it may grow to.
+fn reserve(ty: MemoryType, cfg: MemoryConfig) -> Result<(Reservation, u64), InstantiationError> {
+    let limit = if ty.memory64 {
+        u64::MAX / WASM_PAGE_SIZE
+    } else {
+        65536
+    };
+    let declared_max = ty.limits.max.unwrap_or(limit).min(limit);
+    let max_pages = declared_max.min(cfg.reservation / WASM_PAGE_SIZE);
+    if ty.limits.min > max_pages {
+        return Err(InstantiationError::Resource(format!(
+            "memory minimum of {} pages exceeds the maximum this loader can reserve ({max_pages} pages)",
+            ty.limits.min
+        )));
+    }
+    let total = cfg
+        .reservation
+        .checked_add(cfg.guard)
+        .and_then(|t| usize::try_from(t).ok());
+    let total =
+        total.ok_or_else(|| InstantiationError::Resource("memory reservation too large".into()))?;
+    let initial = usize::try_from(ty.limits.min * WASM_PAGE_SIZE)
+        .map_err(|_| InstantiationError::Resource("memory too large".into()))?;
+    let res = Reservation::new(total, initial).map_err(InstantiationError::Resource)?;
+    Ok((res, max_pages))
 }
 
 impl Memory {
@@ -91,35 +277,13 @@ impl Memory {
         def: Slot,
         cfg: MemoryConfig,
     ) -> Result<Memory, InstantiationError> {
-        let limit = if ty.memory64 {
-            u64::MAX / WASM_PAGE_SIZE
-        } else {
-            65536
-        };
-        let declared_max = ty.limits.max.unwrap_or(limit).min(limit);
-        let max_pages = declared_max.min(cfg.reservation / WASM_PAGE_SIZE);
-        if ty.limits.min > max_pages {
-            return Err(InstantiationError::Resource(format!(
-                "memory minimum of {} pages exceeds the maximum this loader can reserve ({max_pages} pages)",
-                ty.limits.min
-            )));
-        }
-        let total = cfg
-            .reservation
-            .checked_add(cfg.guard)
-            .and_then(|t| usize::try_from(t).ok());
-        let total = total
-            .ok_or_else(|| InstantiationError::Resource("memory reservation too large".into()))?;
-        let initial = usize::try_from(ty.limits.min * WASM_PAGE_SIZE)
-            .map_err(|_| InstantiationError::Resource("memory too large".into()))?;
-        let res = Reservation::new(total, initial).map_err(InstantiationError::Resource)?;
+        let (res, max_pages) = reserve(ty, cfg)?;
         def.write_u64(MEMORY_DEF_BASE, res.base() as u64);
         def.write_u64(MEMORY_DEF_CURRENT_LENGTH, ty.limits.min * WASM_PAGE_SIZE);
         let index = store.memories.len() as u32;
         store.memories.push(MemoryData {
             ty,
-            def,
-            res,
+            backing: Backing::Owned { def, res },
             max_pages,
         });
         Ok(Memory {
@@ -181,7 +345,7 @@ impl Memory {
         let ctx = store.as_context();
         let m = self.checked(ctx.opaque())?;
         m.check(offset, buf.len())?;
-        if m.res.read(offset as usize, buf) {
+        if m.res().read(offset as usize, buf) {
             Ok(())
         } else {
             Err(oob())
@@ -198,7 +362,7 @@ impl Memory {
         let mut ctx = store.as_context_mut();
         let m = self.checked(ctx.opaque_mut())?;
         m.check(offset, data.len())?;
-        if m.res.write(offset as usize, data) {
+        if m.res().write(offset as usize, data) {
             Ok(())
         } else {
             Err(oob())
@@ -216,12 +380,16 @@ impl Memory {
     /// grow the memory) while they are borrowed.
     pub fn data<'a, S: AsContext>(&self, store: &'a S) -> &'a [u8] {
         let m = self.data_of(store.as_context().opaque());
+        let Backing::Owned { res, .. } = &m.backing else {
+            return &[];
+        };
         let len = usize::try_from(m.len_bytes()).unwrap_or(0);
         // SAFETY: `store` is borrowed for `'a`, and wasm of this store runs
         // only under an exclusive borrow of it, so compiled code does not
         // write the memory while the slice lives; host writes need
-        // `&mut` too.
-        unsafe { m.res.bytes(len) }.unwrap_or(&[])
+        // `&mut` too. The memory is this store's own (not shared), so no
+        // other store's wasm can write it either.
+        unsafe { res.bytes(len) }.unwrap_or(&[])
     }
 
     /// The memory's bytes, mutably, borrowed from the store.
@@ -238,17 +406,21 @@ impl Memory {
         let inner = store.as_context_mut().into_inner_mut();
         let m = self.data_of_mut(&mut inner.opaque);
         let len = usize::try_from(m.len_bytes()).unwrap_or(0);
-        // SAFETY: `store` is borrowed exclusively for `'a`: no wasm of the
-        // store runs and no other slice of this memory exists while this
-        // one lives (`m` is borrowed exclusively from it).
-        let bytes = unsafe { m.res.bytes_mut(len) }.unwrap_or(&mut []);
+        let bytes = match &mut m.backing {
+            // SAFETY: `store` is borrowed exclusively for `'a`: no wasm of
+            // the store runs and no other slice of this memory exists while
+            // this one lives (`m` is borrowed exclusively from it); the
+            // memory is the store's own, so no other store's wasm runs on it.
+            Backing::Owned { res, .. } => unsafe { res.bytes_mut(len) }.unwrap_or(&mut []),
+            Backing::Shared(_) => &mut [],
+        };
         (bytes, &mut inner.data)
     }
 
     /// The bytes of the memory's address space (reservation and guard), as
     /// a guard-page artifact importing it needs.
     pub(crate) fn reserved_bytes(&self, store: &StoreOpaque) -> u64 {
-        self.data_of(store).res.len() as u64
+        self.data_of(store).res().len() as u64
     }
 }
 
@@ -263,11 +435,30 @@ impl MemoryData {
     }
 
     pub(crate) fn len_bytes(&self) -> u64 {
-        self.def.read_u64(MEMORY_DEF_CURRENT_LENGTH)
+        match &self.backing {
+            Backing::Owned { def, .. } => def.read_u64(MEMORY_DEF_CURRENT_LENGTH),
+            Backing::Shared(s) => s.len_bytes(),
+        }
     }
 
     pub(crate) fn base(&self) -> *mut u8 {
-        self.res.base()
+        self.res().base()
+    }
+
+    /// The reservation holding the bytes.
+    pub(crate) fn res(&self) -> &Reservation {
+        match &self.backing {
+            Backing::Owned { res, .. } => res,
+            Backing::Shared(s) => &s.res,
+        }
+    }
+
+    /// The address of the definition compiled code reads.
+    pub(crate) fn def_addr(&self) -> *mut u8 {
+        match &self.backing {
+            Backing::Owned { def, .. } => def.addr(),
+            Backing::Shared(s) => std::ptr::from_ref::<SharedDef>(&s.def).cast_mut().cast(),
+        }
     }
 
     fn check(&self, offset: u64, len: usize) -> Result<(), CallError> {
@@ -279,18 +470,15 @@ impl MemoryData {
 
     /// memory.grow: the old size in pages, or `None`.
     pub(crate) fn grow_pages(&self, delta: u64) -> Option<u64> {
+        let (def, res) = match &self.backing {
+            Backing::Owned { def, res } => (def, res),
+            Backing::Shared(s) => return s.grow_pages(delta),
+        };
         let old_bytes = self.len_bytes();
-        let old = old_bytes / WASM_PAGE_SIZE;
-        let new = old.checked_add(delta)?;
-        if new > self.max_pages {
-            return None;
-        }
-        let new_bytes = new.checked_mul(WASM_PAGE_SIZE)?;
-        self.res
-            .make_accessible(usize::try_from(new_bytes).ok()?)
-            .ok()?;
-        self.def.write_u64(MEMORY_DEF_CURRENT_LENGTH, new_bytes);
-        Some(old)
+        let new_bytes = grown_bytes(old_bytes, delta, self.max_pages)?;
+        res.make_accessible(usize::try_from(new_bytes).ok()?).ok()?;
+        def.write_u64(MEMORY_DEF_CURRENT_LENGTH, new_bytes);
+        Some(old_bytes / WASM_PAGE_SIZE)
     }
 }
 

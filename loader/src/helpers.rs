@@ -22,6 +22,8 @@ use crate::store::StoreOpaque;
 /// Implementations, named after the `Helper`/`Libcall` variants.
 #[expect(non_snake_case, reason = "named after the enum variants by the macros")]
 mod impls {
+    pub(super) use super::atomic_notify as AtomicNotify;
+    pub(super) use super::atomic_wait as AtomicWait;
     pub(super) use super::data_drop as DataDrop;
     pub(super) use super::elem_drop as ElemDrop;
     pub(super) use super::memory_grow as MemoryGrow;
@@ -231,7 +233,7 @@ extern "C" fn memory_init(
             Some(((mem, mem.len_bytes()), (bytes, bytes.len() as u64)))
         },
         |_, _, mem, bytes, [dst, src, len]| {
-            mem.res
+            mem.res()
                 .write(dst as usize, &bytes[src as usize..][..len as usize])
         },
     )
@@ -353,6 +355,39 @@ fn drop_segment(vmctx: *mut u8, segment: i32, which: fn(&InstanceData) -> &[Cell
 /// `wasmo_helper_data_drop(vmctx, segment)`.
 extern "C" fn data_drop(vmctx: *mut u8, segment: i32) {
     drop_segment(vmctx, segment, |inst| &inst.dropped_data);
+}
+
+/// `wasmo_helper_atomic_wait(addr, expected, timeout_ns, bits) -> 0 | 1 | 2`
+/// (woken, not equal, timed out); a negative timeout waits forever.
+extern "C" fn atomic_wait(addr: *mut u8, expected: i64, timeout: i64, bits: i32) -> i32 {
+    let timeout = u64::try_from(timeout)
+        .ok()
+        .map(std::time::Duration::from_nanos);
+    let holds_expected = || {
+        // SAFETY: compiled code calls this helper only for a shared memory,
+        // with the address of an access it has checked (it traps
+        // `unaligned atomic` and out of bounds first): `bits / 8` bytes,
+        // aligned to that size (memory bases are page-aligned), inside the
+        // accessible part of a memory that never moves or shrinks while
+        // an instance using it can run. Wasm writes it only atomically
+        // or with plain stores, which a concurrent atomic read tolerates
+        // on x86-64 (no torn aligned accesses).
+        unsafe {
+            if bits == 32 {
+                let cell = &*addr.cast::<std::sync::atomic::AtomicU32>();
+                i64::from(cell.load(std::sync::atomic::Ordering::SeqCst)) == expected
+            } else {
+                let cell = &*addr.cast::<std::sync::atomic::AtomicU64>();
+                cell.load(std::sync::atomic::Ordering::SeqCst) as i64 == expected
+            }
+        }
+    };
+    crate::parking::wait(addr as usize, holds_expected, timeout) as i32
+}
+
+/// `wasmo_helper_atomic_notify(addr, count) -> woken`.
+extern "C" fn atomic_notify(addr: *mut u8, count: i32) -> i32 {
+    crate::parking::notify(addr as usize, count as u32) as i32
 }
 
 /// `wasmo_helper_elem_drop(vmctx, segment)`.

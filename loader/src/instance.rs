@@ -305,7 +305,7 @@ fn instantiate(
                 }
                 vmctx.write_u64(
                     offsets.imported_memory(memories.len() as u32),
-                    mem.data_of(o).def.addr() as u64,
+                    mem.data_of(o).def_addr() as u64,
                 );
                 memories.push(mem);
             }
@@ -337,7 +337,7 @@ fn instantiate(
     if let Some(mem0) = memories.first() {
         let d = mem0.data_of(o);
         vmctx.write_u64(VMOffsets::MEMORY0_BASE, d.base() as u64);
-        vmctx.write_u64(VMOffsets::MEMORY0_DEF, d.def.addr() as u64);
+        vmctx.write_u64(VMOffsets::MEMORY0_DEF, d.def_addr() as u64);
     }
     for (d, ty) in meta.tables.iter().enumerate() {
         let slot = Slot {
@@ -454,7 +454,7 @@ fn init_segments(o: &mut StoreOpaque, index: u32) -> Result<(), InstantiationErr
             InstantiationError::Resource("data image for a missing memory".into())
         })?;
         image
-            .apply(&mem.data_of(o).res)
+            .apply(mem.data_of(o).res())
             .map_err(|e| InstantiationError::Resource(format!("data image: {e}")))?;
     }
     for seg in &meta.data {
@@ -471,7 +471,7 @@ fn init_segments(o: &mut StoreOpaque, index: u32) -> Result<(), InstantiationErr
         let fits = start
             .checked_add(seg.bytes.len() as u64)
             .is_some_and(|end| end <= mem.len_bytes());
-        if !fits || !mem.res.write(start as usize, &seg.bytes) {
+        if !fits || !mem.res().write(start as usize, &seg.bytes) {
             return Err(trap(TrapCode::MemoryOutOfBounds));
         }
     }

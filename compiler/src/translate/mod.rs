@@ -16,6 +16,7 @@
 //! - `trap_if(cond, code)` branches to a shared cold trap block;
 //! - `intrinsic(name, types)` declares/returns an LLVM intrinsic.
 
+mod atomic;
 mod call;
 mod control;
 mod conversion;

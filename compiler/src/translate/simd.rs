@@ -1,5 +1,6 @@
 //! 128-bit SIMD (`v128`): every operator of the fixed-width SIMD proposal
-//! (WebAssembly 2.0), plus [`simd_visitors`], the `VisitSimdOperator`
+//! (WebAssembly 2.0) and of relaxed SIMD (`relaxed.rs`, one fixed
+//! behaviour each), plus [`simd_visitors`], the `VisitSimdOperator`
 //! methods that delegate here.
 //!
 //! A `v128` is `<4 x i32>` wherever it is stored or passed
@@ -31,6 +32,8 @@ use inkwell::types::{BasicTypeEnum, IntType, VectorType};
 use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, IntValue, VectorValue};
 use wasmo_artifact_format::X86Feature;
 use wasmparser::MemArg;
+
+mod relaxed;
 
 /// Expands (inside `impl VisitSimdOperator for FuncTranslator`) to one
 /// `visit_*` method per SIMD operator. Each entry reads
@@ -284,6 +287,27 @@ macro_rules! simd_visitors {
             visit_f64x2_convert_low_i32x4_u() => op_v_convert(F64x2, Unsigned);
             visit_f32x4_demote_f64x2_zero() => op_demote_zero();
             visit_f64x2_promote_low_f32x4() => op_promote_low();
+
+            visit_i8x16_relaxed_swizzle() => op_relaxed_swizzle();
+            visit_i32x4_relaxed_trunc_f32x4_s() => op_relaxed_trunc(F32x4, Signed);
+            visit_i32x4_relaxed_trunc_f32x4_u() => op_relaxed_trunc(F32x4, Unsigned);
+            visit_i32x4_relaxed_trunc_f64x2_s_zero() => op_relaxed_trunc(F64x2, Signed);
+            visit_i32x4_relaxed_trunc_f64x2_u_zero() => op_relaxed_trunc(F64x2, Unsigned);
+            visit_f32x4_relaxed_madd() => op_relaxed_madd(F32x4, Madd::Madd);
+            visit_f32x4_relaxed_nmadd() => op_relaxed_madd(F32x4, Madd::Nmadd);
+            visit_f64x2_relaxed_madd() => op_relaxed_madd(F64x2, Madd::Madd);
+            visit_f64x2_relaxed_nmadd() => op_relaxed_madd(F64x2, Madd::Nmadd);
+            visit_i8x16_relaxed_laneselect() => op_relaxed_laneselect(I8x16);
+            visit_i16x8_relaxed_laneselect() => op_relaxed_laneselect(I16x8);
+            visit_i32x4_relaxed_laneselect() => op_relaxed_laneselect(I32x4);
+            visit_i64x2_relaxed_laneselect() => op_relaxed_laneselect(I64x2);
+            visit_f32x4_relaxed_min() => op_relaxed_min_max(F32x4, FloatPredicate::OLT);
+            visit_f32x4_relaxed_max() => op_relaxed_min_max(F32x4, FloatPredicate::OGT);
+            visit_f64x2_relaxed_min() => op_relaxed_min_max(F64x2, FloatPredicate::OLT);
+            visit_f64x2_relaxed_max() => op_relaxed_min_max(F64x2, FloatPredicate::OGT);
+            visit_i16x8_relaxed_q15mulr_s() => op_relaxed_q15mulr();
+            visit_i16x8_relaxed_dot_i8x16_i7x16_s() => op_relaxed_dot();
+            visit_i32x4_relaxed_dot_i8x16_i7x16_add_s() => op_relaxed_dot_add();
         }
     };
     (@items $(
@@ -305,6 +329,7 @@ pub(crate) use simd_visitors;
 pub(crate) mod prelude {
     pub(crate) use super::super::conversion::Sign::{Signed, Unsigned};
     pub(crate) use super::super::numeric::{FloatPredicate, FloatUnary, IntPredicate};
+    pub(crate) use super::relaxed::Madd;
     pub(crate) use super::Shape::{F32x4, F64x2, I16x8, I32x4, I64x2, I8x16};
     pub(crate) use super::{Bitwise, Half, Shift, VFloatBinary, VIntBinary, VIntUnary};
 }
@@ -701,21 +726,35 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// zeroes a lane only when its index has the top bit set, so indices
     /// are first added to 0x70 with unsigned saturation: 0..15 keep their
     /// low four bits with the top bit clear, and 16 and above reach 0x80
-    /// or more. Without SSSE3, one lane at a time.
+    /// or more.
     pub(crate) fn op_swizzle(&mut self) -> Result<(), CompileError> {
         let s = self.pop_v(Shape::I8x16)?;
         let a = self.pop_v(Shape::I8x16)?;
-        if self.env.cpu_features.contains(X86Feature::Ssse3) {
+        let s = if self.env.cpu_features.contains(X86Feature::Ssse3) {
             let bias = self.splat_const(Shape::I8x16, 0x70);
-            let index = self.lanewise("llvm.uadd.sat", &[s, bias])?;
-            let f = self.intrinsic("llvm.x86.ssse3.pshuf.b.128", &[])?;
-            let v = self
-                .builder
-                .build_call(f, &[a.into(), index.into()], "swizzle")?
-                .try_as_basic_value()
-                .basic()
-                .ok_or_else(|| CompileError::Internal("pshufb returned void".into()))?;
-            return self.push_v(v.into_vector_value());
+            self.lanewise("llvm.uadd.sat", &[s, bias])?
+        } else {
+            s
+        };
+        let v = self.swizzle(a, s, 16)?;
+        self.push_v(v)
+    }
+
+    /// `a[s[i] & 15]` where `s[i] < limit` (unsigned), else 0: `pshufb`
+    /// itself with a limit of 0x80 (its behaviour for any index), which is
+    /// what it computes with SSSE3; without, one lane at a time.
+    fn swizzle(
+        &self,
+        a: VectorValue<'ctx>,
+        s: VectorValue<'ctx>,
+        limit: u64,
+    ) -> Result<VectorValue<'ctx>, CompileError> {
+        if self.env.cpu_features.contains(X86Feature::Ssse3) {
+            return self.call_vector_intrinsic(
+                "llvm.x86.ssse3.pshuf.b.128",
+                &[],
+                &[a.into(), s.into()],
+            );
         }
         let i8t = self.cx.i8_type();
         let mut out = self.vec_type(Shape::I8x16).const_zero();
@@ -724,14 +763,18 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             let idx = b
                 .build_extract_element(s, self.lane_index(i), "idx")?
                 .into_int_value();
-            let in_range =
-                b.build_int_compare(IntPredicate::ULT, idx, i8t.const_int(16, false), "in_range")?;
+            let in_range = b.build_int_compare(
+                IntPredicate::ULT,
+                idx,
+                i8t.const_int(limit, false),
+                "in_range",
+            )?;
             let masked = b.build_and(idx, i8t.const_int(15, false), "masked")?;
             let x = b.build_extract_element(a, masked, "byte")?;
             let x = b.build_select(in_range, x, i8t.const_zero().into(), "lane")?;
             out = b.build_insert_element(out, x, self.lane_index(i), "swizzled")?;
         }
-        self.push_v(out)
+        Ok(out)
     }
 
     /// `*.extract_lane[_s|_u]`: narrow lanes are extended to `i32`.
@@ -1013,24 +1056,30 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// `i16x8.q15mulr_sat_s`: `sat((a * b + 0x4000) >> 15)`; only
-    /// `0x8000 * 0x8000` saturates. With SSSE3, `pmulhrsw`, which gives
-    /// 0x8000 for that one case, then lanes equal to 0x8000 flipped to
-    /// 0x7fff (no other product rounds to 0x8000).
+    /// `0x8000 * 0x8000` saturates, and [`Self::pop_q15mulr`] gives 0x8000
+    /// for it, so lanes equal to 0x8000 are flipped to 0x7fff (no other
+    /// product rounds to 0x8000).
     pub(crate) fn op_q15mulr_sat(&mut self) -> Result<(), CompileError> {
+        let r = self.pop_q15mulr()?;
+        let b = self.builder;
+        let min = self.splat_const(Shape::I16x8, 0x8000);
+        let is_min = b.build_int_compare(IntPredicate::EQ, r, min, "is_min")?;
+        let flip = b.build_int_s_extend(is_min, r.get_type(), "flip")?;
+        let v = b.build_xor(r, flip, "q15mulr")?;
+        self.push_v(v)
+    }
+
+    /// Pops two `i16x8` and gives `pmulhrsw`: `(a * b + 0x4000) >> 15`,
+    /// truncated to 16 bits (SSSE3; computed lane-wise without it).
+    fn pop_q15mulr(&mut self) -> Result<VectorValue<'ctx>, CompileError> {
         if self.env.cpu_features.contains(X86Feature::Ssse3) {
             let rhs = self.pop_v(Shape::I16x8)?;
             let lhs = self.pop_v(Shape::I16x8)?;
-            let r = self.call_vector_intrinsic(
+            return self.call_vector_intrinsic(
                 "llvm.x86.ssse3.pmul.hr.sw.128",
                 &[],
                 &[lhs.into(), rhs.into()],
-            )?;
-            let b = self.builder;
-            let min = self.splat_const(Shape::I16x8, 0x8000);
-            let is_min = b.build_int_compare(IntPredicate::EQ, r, min, "is_min")?;
-            let flip = b.build_int_s_extend(is_min, r.get_type(), "flip")?;
-            let v = b.build_xor(r, flip, "q15mulr")?;
-            return self.push_v(v);
+            );
         }
         let prod = self.pop_wide_product(Shape::I16x8, None, Sign::Signed)?;
         let b = self.builder;
@@ -1038,9 +1087,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let splat8 = |x: u64| VectorType::const_vector(&[i32t.const_int(x, false); 8]);
         let rounded = b.build_int_add(prod, splat8(0x4000), "rounded")?;
         let shifted = b.build_right_shift(rounded, splat8(15), true, "shifted")?;
-        let sat = self.lanewise("llvm.smin", &[shifted, splat8(0x7fff)])?;
-        let v = b.build_int_truncate(sat, self.vec_type(Shape::I16x8), "q15mulr")?;
-        self.push_v(v)
+        Ok(b.build_int_truncate(shifted, self.vec_type(Shape::I16x8), "q15mulr")?)
     }
 
     /// `i32x4.dot_i16x8_s`: sums of adjacent signed products (`pmaddwd`).

@@ -6,13 +6,15 @@
 //! ones, which count the blocks opened in dead code (`dead_depth`) so the
 //! `else`/`end` that closes live code is still found. Rule: numeric
 //! operators come from `numeric_visitors!` (numeric.rs), SIMD ones from
-//! `simd_visitors!` (simd.rs), operators of proposals we do not support
+//! `simd_visitors!` (simd.rs), atomic ones from `atomic_visitors!`
+//! (atomic.rs), operators of proposals we do not support
 //! from the `unsupported_visitors!` stubs (whole proposals, or single
 //! operators of a proposal already built, such as bulk memory's
 //! `memory.copy` and `memory.fill`); the other operators are written here
 //! by hand.
 
 use super::call::CallKind;
+use super::atomic::atomic_visitors;
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
 use super::simd::prelude::*;
@@ -20,6 +22,7 @@ use super::simd::simd_visitors;
 use super::FuncTranslator;
 use crate::CompileError;
 use inkwell::types::{BasicTypeEnum, IntType};
+use inkwell::AtomicRMWBinOp;
 use wasmparser::{MemArg, VisitOperator, VisitSimdOperator};
 
 /// Returns `Ok(())` from the visitor when the current code is dead.
@@ -59,6 +62,8 @@ macro_rules! unsupported_visitors {
     (one @reference_types TableSize $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @tail_call $($rest:tt)*) => {};
+    (one @relaxed_simd $($rest:tt)*) => {};
+    (one @threads $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
             $($(let _ = $arg;)*)?
@@ -124,6 +129,7 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     type Output = Result<(), CompileError>;
 
     numeric_visitors!();
+    atomic_visitors!();
     wasmparser::for_each_visit_operator!(unsupported_visitors);
 
     fn simd_visitor(&mut self) -> Option<&mut dyn VisitSimdOperator<'w, Output = Self::Output>> {
@@ -411,7 +417,7 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     }
 }
 
-/// The SIMD operators (`simd.rs`); relaxed SIMD is not supported.
+/// The SIMD and relaxed SIMD operators (`simd.rs`).
 impl<'w, 'a, 'ctx> VisitSimdOperator<'w> for FuncTranslator<'a, 'ctx> {
     simd_visitors!();
     wasmparser::for_each_visit_simd_operator!(unsupported_visitors);
