@@ -86,6 +86,10 @@ impl WasmFeatures {
     pub const REFERENCE_TYPES: u64 = 1 << 5;
     /// 128-bit SIMD.
     pub const SIMD: u64 = 1 << 6;
+    /// Several memories per module.
+    pub const MULTI_MEMORY: u64 = 1 << 12;
+    /// 64-bit memory indices.
+    pub const MEMORY64: u64 = 1 << 13;
 }
 
 /// Everything that must match between an artifact and the loader running

@@ -34,6 +34,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::BULK_MEMORY
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
+        | wasmparser::WasmFeatures::MULTI_MEMORY
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -45,7 +46,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::SATURATING_FLOAT_TO_INT
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
-            | WasmFeatures::SIMD,
+            | WasmFeatures::SIMD
+            | WasmFeatures::MULTI_MEMORY,
     )
 }
 

@@ -12,7 +12,7 @@
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
-//! segment forms, several `funcref` tables, and SIMD); implementing a proposal means removing its refusal here
+//! segment forms, several `funcref` tables, SIMD, and several memories); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -34,7 +34,6 @@ fn refuse(what: &str, proposal: &str, offset: u64) -> CompileError {
 /// Counts kept across sections.
 #[derive(Default)]
 struct Gate {
-    memories: u32,
     imported_globals: u32,
 }
 
@@ -185,10 +184,6 @@ impl Gate {
     }
 
     fn memory(&mut self, m: &MemoryType, offset: u64) -> Result<(), CompileError> {
-        self.memories += 1;
-        if self.memories > 1 {
-            return Err(refuse("multiple memories", "multi-memory", offset));
-        }
         if m.memory64 {
             return Err(refuse("64-bit memories", "memory64", offset));
         }

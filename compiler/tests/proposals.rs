@@ -53,12 +53,6 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         0x1e,
     ),
     ("memory64", r#"(module (memory i64 1))"#, "memory64", 0xb),
-    (
-        "multi_memory",
-        r#"(module (memory 1) (memory 1))"#,
-        "multi-memory",
-        0xd,
-    ),
     ("exceptions_tag", r#"(module (tag))"#, "exceptions", 0x10),
     (
         "exceptions_op",

