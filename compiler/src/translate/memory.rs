@@ -3,14 +3,19 @@
 //! `data.drop` through runtime helpers, since segments and their dropped
 //! state live in the instance).
 //!
-//! The effective address is `memory0_base + zext(addr) + offset`, computed
-//! in 64 bits so it cannot wrap. With guard pages (the default) the access
-//! is unchecked: the loader reserves `4 GiB + guard` bytes per memory, so
-//! any access whose `offset + size` fits in the guard faults instead of
-//! touching foreign memory, and the fault becomes the out-of-bounds trap.
-//! Rule: an access that could reach past the guard (a huge static offset)
-//! and every access under the explicit strategy compare
-//! `zext(addr) + offset + size` with the current length first.
+//! Any memory of the index space (multi-memory), 32- or 64-bit (memory64).
+//! The effective address is `base + zext(addr) + offset`, computed in 64
+//! bits, `base` loaded once per function ([`FuncTranslator::
+//! load_memory_pointers`]). With guard pages (the default) an access to a
+//! 32-bit memory is unchecked: the loader reserves `4 GiB + guard` bytes
+//! per memory, so any access whose `offset + size` fits in the guard
+//! faults instead of touching foreign memory, and the fault becomes the
+//! out-of-bounds trap. Rule: an access that could reach past the guard (a
+//! huge static offset), every access under the explicit strategy and
+//! every access to a 64-bit memory (no guard covers 2^64) compare
+//! `addr + offset + size` with the current length first, overflow-safe
+//! for 64-bit addresses. Every load and store, scalar, SIMD or atomic,
+//! gets its address from [`FuncTranslator::effective_address`].
 //!
 //! Rule (exact traps): LLVM assumes an ordinary load or store never faults,
 //! so it deletes loads whose value is unused, moves accesses past other side
