@@ -241,6 +241,8 @@ fn reference_engine() -> wasmi::Engine {
         .wasm_simd(true)
         .wasm_bulk_memory(true)
         .wasm_multi_value(true)
+        .wasm_multi_memory(true)
+        .wasm_memory64(true)
         .wasm_reference_types(false)
         .set_max_recursion_depth(100_000)
         .set_max_stack_height(64 << 20);

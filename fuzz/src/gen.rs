@@ -52,9 +52,11 @@ impl Rng {
 
 /// The `wasm-smith` configuration: WebAssembly 1.0, sign extension,
 /// saturating conversions, multi-value, bulk memory (without the table
-/// operators, and see below for `memory.init`), SIMD; no reference types,
-/// imports, multi-memory, memory64, threads, exceptions, GC, tail calls,
-/// relaxed SIMD, wide arithmetic or extended constants. Everything is
+/// operators, and see below for `memory.init`), SIMD, multi-memory (two
+/// memories on half the seeds) and memory64 (on a third of the seeds,
+/// without tables there, since wasm-smith then makes 64-bit tables, which
+/// wasmo lacks); no reference types, imports, threads, exceptions, GC,
+/// tail calls, relaxed SIMD, wide arithmetic or extended constants. Everything is
 /// exported, NaNs are canonicalised (so results and memory are
 /// deterministic), memories are small and declare a maximum (so
 /// `memory.grow` cannot allocate gigabytes in the interpreter).
@@ -64,6 +66,7 @@ pub fn smith_config(seed: u64) -> Config {
     // with bulk memory has data segments: every other seed has bulk memory
     // and no data segments, the others data segments and no bulk memory.
     let bulk = seed.is_multiple_of(2);
+    let memory64 = seed % 3 == 2;
     Config {
         allow_start_export: true,
         allowed_instructions: InstructionKinds::new(&[
@@ -86,16 +89,17 @@ pub fn smith_config(seed: u64) -> Config {
         max_funcs: 20,
         max_globals: 20,
         max_instructions: 200,
-        max_memories: 1,
+        max_memories: if seed % 4 >= 2 { 2 } else { 1 },
         max_memory32_bytes: 16 * 65536,
+        max_memory64_bytes: 16 * 65536,
         memory_max_size_required: true,
-        max_tables: 1,
+        max_tables: if memory64 { 0 } else { 1 },
         max_table_elements: 1000,
         table_max_size_required: true,
         max_data_segments: if bulk { 0 } else { 10 },
         max_element_segments: 10,
         max_elements: 50,
-        memory64_enabled: false,
+        memory64_enabled: memory64,
         multi_value_enabled: true,
         reference_types_enabled: false,
         relaxed_simd_enabled: false,
