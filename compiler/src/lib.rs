@@ -117,6 +117,11 @@ pub enum WasmVersion {
     /// non-zero memory index byte, to be refused. Generated code is the
     /// same as under [`WasmVersion::Latest`].
     Memory64Proposal,
+    /// WebAssembly 2.0 as its spec suite expects: what wasmo compiles but
+    /// several memories and 64-bit memories, whose encodings (a memory
+    /// index byte, limits flags) 2.0 calls malformed. Generated code is the
+    /// same as under [`WasmVersion::Latest`].
+    V2,
 }
 
 /// Why a module could not be compiled.

@@ -149,6 +149,11 @@ pub(crate) fn read_module(
     let features = match version {
         crate::WasmVersion::Latest => wasm_features(),
         crate::WasmVersion::V1 => wasmparser::WasmFeatures::WASM1,
+        crate::WasmVersion::V2 => {
+            wasm_features()
+                - wasmparser::WasmFeatures::MULTI_MEMORY
+                - wasmparser::WasmFeatures::MEMORY64
+        }
         crate::WasmVersion::Memory64Proposal => {
             wasm_features() - wasmparser::WasmFeatures::MULTI_MEMORY
         }

@@ -92,7 +92,7 @@ const GROUPS: [Group; 5] = [
         name: "wasm-v2",
         known_failures: "spec-wasm-v2-known-failures.txt",
         strategies: &STRATEGIES,
-        wasm: WasmVersion::Latest,
+        wasm: WasmVersion::V2,
     },
     Group {
         name: "simd",
