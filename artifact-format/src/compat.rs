@@ -94,6 +94,10 @@ impl WasmFeatures {
     pub const RELAXED_SIMD: u64 = 1 << 9;
     /// Threads: shared memories, atomic operators, wait and notify.
     pub const THREADS: u64 = 1 << 10;
+    /// Several memories per module.
+    pub const MULTI_MEMORY: u64 = 1 << 12;
+    /// 64-bit memory indices.
+    pub const MEMORY64: u64 = 1 << 13;
 }
 
 /// Which of the behaviours relaxed SIMD allows the compiler gives each

@@ -28,11 +28,12 @@ macro_rules! foreach_helper {
             // memory.grow: (vmctx, memory index, delta in pages) -> old size in
             // pages, or u64::MAX (-1) on failure.
             MemoryGrow = 1, "wasmo_helper_memory_grow", (ptr, i32, i64) -> i64;
-            // memory.init: (vmctx, memory index, data segment index, dst,
-            // src, len) -> 0, or 1 when either range is out of bounds (then
-            // nothing is written and compiled code traps with
+            // memory.init: (vmctx, memory index, data segment index, dst
+            // (zero-extended from a 32-bit memory's i32), src, len) -> 0,
+            // or 1 when either range is out of bounds (then nothing is
+            // written and compiled code traps with
             // `out of bounds memory access`). A dropped segment has length 0.
-            MemoryInit = 2, "wasmo_helper_memory_init", (ptr, i32, i32, i32, i32, i32) -> i32;
+            MemoryInit = 2, "wasmo_helper_memory_init", (ptr, i32, i32, i64, i32, i32) -> i32;
             // data.drop: (vmctx, data segment index); the segment's length
             // becomes 0 for this instance.
             DataDrop = 3, "wasmo_helper_data_drop", (ptr, i32) -> void;

@@ -40,6 +40,8 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::EXTENDED_CONST
         | wasmparser::WasmFeatures::RELAXED_SIMD
         | wasmparser::WasmFeatures::THREADS
+        | wasmparser::WasmFeatures::MULTI_MEMORY
+        | wasmparser::WasmFeatures::MEMORY64
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -56,7 +58,9 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::TAIL_CALL
             | WasmFeatures::EXTENDED_CONST
             | WasmFeatures::RELAXED_SIMD
-            | WasmFeatures::THREADS,
+            | WasmFeatures::THREADS
+            | WasmFeatures::MULTI_MEMORY
+            | WasmFeatures::MEMORY64,
     )
 }
 
@@ -171,6 +175,9 @@ pub(crate) fn read_module(
         crate::WasmVersion::Latest => wasm_features(),
         crate::WasmVersion::V1 => wasmparser::WasmFeatures::WASM1,
         crate::WasmVersion::V2 => wasmparser::WasmFeatures::WASM2,
+        crate::WasmVersion::Memory64Proposal => {
+            wasm_features() - wasmparser::WasmFeatures::MULTI_MEMORY
+        }
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
@@ -235,9 +242,9 @@ impl<'w> Reader<'w> {
                 }
             }
             Payload::TableSection(s) => {
-                let offset = s.range().start;
-                for table in s {
-                    self.metadata.tables.push(table_type(&table?.ty, offset)?);
+                for table in s.into_iter_with_offsets() {
+                    let (offset, table) = table?;
+                    self.metadata.tables.push(table_type(&table.ty, offset)?);
                 }
             }
             Payload::MemorySection(s) => {
@@ -521,6 +528,10 @@ fn val_types(tys: &[wasmparser::ValType], offset: u64) -> Result<Vec<ValType>, C
 }
 
 fn table_type(t: &wasmparser::TableType, offset: u64) -> Result<TableType, CompileError> {
+    // memory64 validates with 64-bit tables too; wasmo has 64-bit memories only.
+    if t.table64 {
+        return Err(unsupported("64-bit tables (memory64 proposal)", offset));
+    }
     Ok(TableType {
         element: val_type(wasmparser::ValType::Ref(t.element_type), offset)?,
         limits: Limits {

@@ -14,8 +14,9 @@
 //! `memory.init`/`data.drop`, `table.init`/`table.copy`/`elem.drop` and
 //! segment forms, reference types (`funcref` and `externref` values,
 //! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
-//! calls, relaxed SIMD, extended-const, and threads' shared memories and
-//! atomic operators); implementing a proposal means removing its refusal here
+//! calls, relaxed SIMD, extended-const, threads' shared memories and
+//! atomic operators, several memories, and 64-bit memories (not 64-bit
+//! tables)); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -37,7 +38,6 @@ fn refuse(what: &str, proposal: &str, offset: u64) -> CompileError {
 /// Counts kept across sections.
 #[derive(Default)]
 struct Gate {
-    memories: u32,
     imported_globals: u32,
 }
 
@@ -188,13 +188,6 @@ impl Gate {
     }
 
     fn memory(&mut self, m: &MemoryType, offset: u64) -> Result<(), CompileError> {
-        self.memories += 1;
-        if self.memories > 1 {
-            return Err(refuse("multiple memories", "multi-memory", offset));
-        }
-        if m.memory64 {
-            return Err(refuse("64-bit memories", "memory64", offset));
-        }
         if m.page_size_log2.is_some() {
             return Err(refuse("custom page sizes", "custom-page-sizes", offset));
         }

@@ -257,6 +257,8 @@ fn reference_engine() -> wasmi::Engine {
         .wasm_multi_value(true)
         .wasm_reference_types(true)
         .wasm_tail_call(true)
+        .wasm_multi_memory(true)
+        .wasm_memory64(true)
         .set_max_recursion_depth(100_000)
         .set_max_stack_height(64 << 20);
     wasmi::Engine::new(&config)

@@ -53,8 +53,10 @@ impl Rng {
 /// The `wasm-smith` configuration: WebAssembly 1.0, sign extension,
 /// saturating conversions, multi-value, bulk memory (see below for
 /// `memory.init`), reference types with their table operators (on the
-/// seeds with bulk memory, which they need), SIMD, tail calls; no imports,
-/// multi-memory, memory64, threads, exceptions, GC, relaxed SIMD, wide
+/// seeds with bulk memory, which they need), SIMD, tail calls, multi-memory
+/// (two memories on half the seeds) and memory64 (on a third of the seeds,
+/// without tables there, since wasm-smith then makes 64-bit tables, which
+/// wasmo lacks); no imports, threads, exceptions, GC, relaxed SIMD, wide
 /// arithmetic or extended constants. Everything is
 /// exported, NaNs are canonicalised (so results and memory are
 /// deterministic), memories are small and declare a maximum (so
@@ -65,6 +67,7 @@ pub fn smith_config(seed: u64) -> Config {
     // with bulk memory has data segments: every other seed has bulk memory
     // and no data segments, the others data segments and no bulk memory.
     let bulk = seed.is_multiple_of(2);
+    let memory64 = seed % 3 == 2;
     Config {
         allow_start_export: true,
         allowed_instructions: InstructionKinds::new(&[
@@ -89,16 +92,17 @@ pub fn smith_config(seed: u64) -> Config {
         max_funcs: 20,
         max_globals: 20,
         max_instructions: 200,
-        max_memories: 1,
+        max_memories: if seed % 4 >= 2 { 2 } else { 1 },
         max_memory32_bytes: 16 * 65536,
+        max_memory64_bytes: 16 * 65536,
         memory_max_size_required: true,
-        max_tables: if bulk { 3 } else { 1 },
+        max_tables: if memory64 { 0 } else if bulk { 3 } else { 1 },
         max_table_elements: 1000,
         table_max_size_required: true,
         max_data_segments: if bulk { 0 } else { 10 },
         max_element_segments: 10,
         max_elements: 50,
-        memory64_enabled: false,
+        memory64_enabled: memory64,
         multi_value_enabled: true,
         reference_types_enabled: bulk,
         relaxed_simd_enabled: false,

@@ -194,7 +194,7 @@ extern "C" fn memory_grow(vmctx: *mut u8, memory: i32, delta: i64) -> i64 {
 /// len)`. Answers 0, or 1 with nothing written (compiled code traps).
 fn checked_bulk<'a, D, S>(
     vmctx: *mut u8,
-    [dst, src, len]: [i32; 3],
+    [dst, src, len]: [u64; 3],
     find: impl FnOnce(&'a StoreOpaque, &'a InstanceData) -> Option<((D, u64), (S, u64))>,
     copy: impl FnOnce(&'a StoreOpaque, &'a InstanceData, D, S, [u64; 3]) -> bool,
 ) -> i32 {
@@ -205,12 +205,18 @@ fn checked_bulk<'a, D, S>(
     let Some(((d, d_len), (s, s_len))) = find(store, inst) else {
         return 1;
     };
-    // Zero-extended 32-bit values: the sums cannot wrap.
-    let [dst, src, len] = [dst, src, len].map(|v| u64::from(v as u32));
-    if dst + len > d_len || src + len > s_len {
+    // A 64-bit memory's destination may be anything: a sum that wraps is
+    // out of bounds.
+    let past = |start: u64, limit: u64| start.checked_add(len).is_none_or(|end| end > limit);
+    if past(dst, d_len) || past(src, s_len) {
         return 1;
     }
     i32::from(!copy(store, inst, d, s, [dst, src, len]))
+}
+
+/// A 32-bit index or length as compiled code passes it, zero-extended.
+fn zext(v: i32) -> u64 {
+    u64::from(v as u32)
 }
 
 /// `wasmo_helper_memory_init(vmctx, memory, segment, dst, src, len) -> 0`,
@@ -220,13 +226,13 @@ extern "C" fn memory_init(
     vmctx: *mut u8,
     memory: i32,
     segment: i32,
-    dst: i32,
+    dst: i64,
     src: i32,
     len: i32,
 ) -> i32 {
     checked_bulk(
         vmctx,
-        [dst, src, len],
+        [dst as u64, zext(src), zext(len)],
         |store, inst| {
             let mem = inst.memories.get(memory as u32 as usize)?.data_of(store);
             let bytes = inst.data_segment(segment as u32)?;
@@ -252,7 +258,7 @@ extern "C" fn table_init(
 ) -> i32 {
     checked_bulk(
         vmctx,
-        [dst, src, len],
+        [dst, src, len].map(zext),
         |store, inst| {
             let t = inst.tables.get(table as u32 as usize)?.data_of(store);
             let items = inst.elem_segment(segment as u32)?;
@@ -287,7 +293,7 @@ extern "C" fn table_copy(
 ) -> i32 {
     checked_bulk(
         vmctx,
-        [dst, src, len],
+        [dst, src, len].map(zext),
         |store, inst| {
             let d = inst.tables.get(dst_table as u32 as usize)?.data_of(store);
             let s = inst.tables.get(src_table as u32 as usize)?.data_of(store);

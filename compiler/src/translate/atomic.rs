@@ -124,9 +124,13 @@ macro_rules! atomic_visitors {
 pub(crate) use atomic_visitors;
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
-    /// Whether memory 0 is shared (its type says so, imported or defined).
-    fn memory0_shared(&self) -> bool {
-        self.memory0_type().is_some_and(|m| m.shared)
+    /// Whether the memory `memarg` names is shared (its type says so,
+    /// imported or defined).
+    fn memory_shared(&self, memarg: &MemArg) -> Result<bool, CompileError> {
+        let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
+            return Err(self.unsupported("array accesses (gc proposal)"));
+        };
+        Ok(self.memory(index)?.shared)
     }
 
     /// Pops an address and returns the access of `bits / 8` bytes at
@@ -308,7 +312,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let timeout = self.pop_int()?;
         let expected = self.pop_int()?;
         let access = self.atomic_address(memarg, bits)?;
-        if !self.memory0_shared() {
+        if !self.memory_shared(memarg)? {
             self.trap(TrapCode::AtomicWaitNonShared)?;
             self.builder.build_unreachable()?;
             self.reachable = false;
@@ -340,7 +344,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     pub(crate) fn op_atomic_notify(&mut self, memarg: &MemArg) -> Result<(), CompileError> {
         let count = self.pop_int()?;
         let access = self.atomic_address(memarg, 32)?;
-        if !self.memory0_shared() {
+        if !self.memory_shared(memarg)? {
             self.push(self.cx.i32_type().const_zero());
             return Ok(());
         }

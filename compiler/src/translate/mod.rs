@@ -101,10 +101,9 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     pub(crate) dead_depth: u32,
     /// The shared trap block of each trap code, created on first use.
     trap_blocks: Vec<Option<BasicBlock<'ctx>>>,
-    /// `memory0_base`, loaded once in the entry block (memories never move).
-    pub(crate) memory_base: Option<PointerValue<'ctx>>,
-    /// `memory0_def`, loaded once in the entry block.
-    pub(crate) memory_def: Option<PointerValue<'ctx>>,
+    /// Every memory's base and definition, loaded once in the entry block
+    /// (memories never move), imports first.
+    pub(crate) memories: Vec<memory::MemoryRef<'ctx>>,
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
@@ -131,8 +130,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             control: Vec::new(),
             dead_depth: 0,
             trap_blocks: vec![None; TrapCode::ALL.len()],
-            memory_base: None,
-            memory_def: None,
+            memories: Vec::new(),
         }
     }
 
