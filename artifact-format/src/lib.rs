@@ -26,8 +26,8 @@ pub use artifact::{
     MAGIC,
 };
 pub use compat::{
-    abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures, GUARD_PAGES_GUARD_SIZE,
-    MEMORY_RESERVATION,
+    abi_fingerprint, BoundsChecks, CompatFacts, Instrumentation, WasmFeatures,
+    GUARD_PAGES_GUARD_SIZE, MEMORY_RESERVATION,
 };
 pub use cpu::{CpuFeatures, X86Feature};
 pub use helpers::{AbiType, GotSymbol, Helper, Libcall};

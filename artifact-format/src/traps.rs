@@ -29,6 +29,8 @@ macro_rules! foreach_trap_code {
             // trap (a broken or rewritten artifact, or a compiler bug). The
             // loader reports it instead of letting the process die.
             UnexpectedFault = 12, "unexpected fault in compiled code";
+            // Resource limits (issue 13): the store's fuel ran out.
+            OutOfFuel = 13, "all fuel consumed";
         }
     };
 }

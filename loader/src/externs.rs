@@ -21,6 +21,7 @@ use wasmo_artifact_format::{GlobalType, Limits, MemoryType, TableType, TrapCode,
 
 use crate::error::{CallError, InstantiationError, Trap};
 use crate::func::{val_from_raw, val_to_raw};
+use crate::limits::StoreLimits;
 use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
 use crate::values::Val;
 use crate::vm::{Block, Reservation, Slot};
@@ -96,7 +97,17 @@ impl Memory {
             65536
         };
         let declared_max = ty.limits.max.unwrap_or(limit).min(limit);
-        let max_pages = declared_max.min(cfg.reservation / WASM_PAGE_SIZE);
+        let mut max_pages = declared_max.min(cfg.reservation / WASM_PAGE_SIZE);
+        StoreLimits::check_count(store.memories.len(), store.limits.max_memories, "memories")?;
+        if let Some(max_bytes) = store.limits.max_memory_size {
+            if ty.limits.min.saturating_mul(WASM_PAGE_SIZE) > max_bytes {
+                return Err(InstantiationError::Resource(format!(
+                    "memory minimum of {} bytes exceeds the store's limit of {max_bytes} bytes per memory (max-memory-size)",
+                    ty.limits.min.saturating_mul(WASM_PAGE_SIZE)
+                )));
+            }
+            max_pages = max_pages.min(max_bytes / WASM_PAGE_SIZE);
+        }
         if ty.limits.min > max_pages {
             return Err(InstantiationError::Resource(format!(
                 "memory minimum of {} pages exceeds the maximum this loader can reserve ({max_pages} pages)",
@@ -332,6 +343,14 @@ impl Table {
             return Err(InstantiationError::Resource(format!(
                 "table of {size} elements exceeds this loader's limit of {MAX_TABLE_ELEMENTS}"
             )));
+        }
+        StoreLimits::check_count(store.tables.len(), store.limits.max_tables, "tables")?;
+        if let Some(max) = store.limits.max_table_elements {
+            if size > max {
+                return Err(InstantiationError::Resource(format!(
+                    "table minimum of {size} elements exceeds the store's limit of {max} elements per table"
+                )));
+            }
         }
         let elems = Block::new(size as usize * 8).map_err(InstantiationError::Resource)?;
         def.write_u64(TABLE_DEF_BASE, elems.base() as u64);

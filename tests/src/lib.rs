@@ -127,7 +127,12 @@ pub fn load(text: &str, bounds_checks: wasmo_artifact_format::BoundsChecks) -> C
         bounds_checks,
         ..wasmo_compiler::CompileConfig::default()
     };
-    let bytes = match wasmo_compiler::compile(&wat(text), &config) {
+    load_with(text, &config)
+}
+
+/// [`load`] with a whole compile configuration.
+pub fn load_with(text: &str, config: &wasmo_compiler::CompileConfig) -> Compiled {
+    let bytes = match wasmo_compiler::compile(&wat(text), config) {
         Ok(a) => a,
         Err(e) => panic!("compile failed: {e}"),
     };

@@ -3,7 +3,8 @@
 //! [`FuncTranslator`] implements `wasmparser::VisitOperator` (in `visit.rs`):
 //! one short `visit_*` method per opcode that delegates to typed helpers in
 //! the category files (`numeric.rs`, `conversion.rs`, `memory.rs`,
-//! `control.rs`, `call.rs`, `variable.rs`, `simd.rs`). Rule: no giant `match` on
+//! `control.rs`, `call.rs`, `variable.rs`, `simd.rs`; resource-limit
+//! checks around them in `limits.rs`). Rule: no giant `match` on
 //! operators; no `.unwrap()` on builder calls (`?` them); every trap goes
 //! through [`FuncTranslator::trap_if`] or [`FuncTranslator::trap`] with its
 //! exact [`TrapCode`].
@@ -19,6 +20,7 @@
 mod call;
 mod control;
 mod conversion;
+mod limits;
 mod memory;
 mod numeric;
 mod simd;
@@ -101,6 +103,8 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     pub(crate) memory_base: Option<PointerValue<'ctx>>,
     /// `memory0_def`, loaded once in the entry block.
     pub(crate) memory_def: Option<PointerValue<'ctx>>,
+    /// Resource-limit instrumentation's state (`limits.rs`).
+    limits: limits::LimitsState,
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
@@ -129,6 +133,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             trap_blocks: vec![None; TrapCode::ALL.len()],
             memory_base: None,
             memory_def: None,
+            limits: limits::LimitsState::default(),
         }
     }
 
