@@ -46,6 +46,14 @@ enum Cmd {
     Exec(ExecArgs),
     /// Compile a .wasm or .wat module with wasmoc, then run it.
     Run(RunArgs),
+    /// Compile a module into an artifact: `wasmoc build` under another
+    /// name (`wasmo compile --help` shows its options).
+    #[command(disable_help_flag = true)]
+    Compile {
+        /// Arguments for `wasmoc build`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +69,10 @@ struct RunOptions {
     /// The program's `argv[0]` (default: the module path as given).
     #[arg(long, value_name = "NAME")]
     argv0: Option<String>,
+    /// Instantiate MODULE first and link its exports under the import
+    /// module name NAME (an artifact for `exec`, a module for `run`).
+    #[arg(long = "preload", value_name = "NAME=MODULE")]
+    preloads: Vec<String>,
 }
 
 /// What a WASI program sees of the host (ignored by modules that do not
@@ -151,13 +163,12 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Cmd::Exec(a) => Options::parse(&a.opts, &a.wasi).and_then(|o| {
-            let o = match o {
-                Some(o) => o,
-                None => return Ok(()),
-            };
-            load_artifact(&a.app).and_then(|m| exec(&m, &a.app, &o, &a.args))
+            let Some(o) = o else { return Ok(()) };
+            let preloads = load_preloads(&o, load_artifact)?;
+            load_artifact(&a.app).and_then(|m| exec(&m, &a.app, &o, &preloads, &a.args))
         }),
         Cmd::Run(a) => run(a),
+        Cmd::Compile { args } => compile::compile_alias(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -296,18 +307,25 @@ fn define_unknown_imports(
     }
 }
 
-/// Instantiates `module` (with WASI when it imports it) and runs it; `app`
-/// is the path given on the command line, the program's `argv[0]` unless
-/// `--argv0` says otherwise.
-fn exec(module: &Module, app: &Path, o: &Options<'_>, args: &[String]) -> Result<(), Failure> {
+/// Instantiates `module` (with WASI when it or a preloaded module imports
+/// it, and the exports of the `--preload` modules under their names) and
+/// runs it: `_initialize` first when it exports one (a reactor, as
+/// `wasmtime run` does), then `--invoke`'s function or the entry point.
+/// `app` is the path given on the command line, the program's `argv[0]`
+/// unless `--argv0` says otherwise.
+fn exec(
+    module: &Module,
+    app: &Path,
+    o: &Options<'_>,
+    preloads: &[(String, Module)],
+    args: &[String],
+) -> Result<(), Failure> {
     apply_limits(&o.wasm_opts)?;
     let mut imports = Imports::new();
-    let module_imports = module.imports();
-    let uses_wasi = module_imports
-        .iter()
-        .any(|i| i.module == wasmo_wasi::MODULE);
+    let imports_wasi = |m: &Module| m.imports().iter().any(|i| i.module == wasmo_wasi::MODULE);
+    let uses_wasi = imports_wasi(module) || preloads.iter().any(|(_, m)| imports_wasi(m));
     // The store's data is the WASI context (an empty one, never reached,
-    // for a module that does not import WASI).
+    // when no module imports WASI).
     let mut store = if uses_wasi {
         let mut store = Store::new(wasi_ctx(app, o, args)?);
         wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
@@ -315,27 +333,72 @@ fn exec(module: &Module, app: &Path, o: &Options<'_>, args: &[String]) -> Result
     } else {
         Store::new(WasiCtx::new(WasiConfig::default()).map_err(anyhow::Error::from)?)
     };
-    define_unknown_imports(&mut store, &mut imports, module, &o.wasm_opts);
-    if let Some(import) = module_imports
+    for (name, preload) in preloads {
+        let instance = instantiate(&mut store, &mut imports, preload, o)?;
+        for (export, ext) in instance.exports(&store) {
+            imports.define(name, &export, ext);
+        }
+    }
+    let instance = instantiate(&mut store, &mut imports, module, o)?;
+    match &o.run.invoke {
+        Some(name) => invoke(&mut store, &instance, name, args),
+        None => run_entry(&mut store, &instance, imports_wasi(module), args),
+    }
+}
+
+/// Instantiates `module` against `imports` (plus whatever `-W
+/// unknown-imports-*` fills in) and runs its `_initialize` if it exports
+/// one.
+fn instantiate(
+    store: &mut Store<WasiCtx>,
+    imports: &mut Imports,
+    module: &Module,
+    o: &Options<'_>,
+) -> Result<Instance, Failure> {
+    define_unknown_imports(store, imports, module, &o.wasm_opts);
+    if let Some(import) = module
+        .imports()
         .iter()
         .find(|i| imports.get(&i.module, &i.name).is_none())
     {
         return Err(anyhow!(
-            "unresolvable import `{}.{}`: wasmo provides only `{}`",
+            "unresolvable import `{}.{}`: wasmo provides only `{}` and the `--preload` modules \
+             (-W unknown-imports-trap or -W unknown-imports-default stub unknown functions)",
             import.module,
             import.name,
             wasmo_wasi::MODULE
         )
         .into());
     }
-    let instance = Instance::new(&mut store, module, &imports).map_err(|e| match e {
+    let instance = Instance::new(&mut *store, module, imports).map_err(|e| match e {
         InstantiationError::Trap(t) => Failure::Trap(t),
         other => Failure::Error(anyhow!("cannot instantiate the module: {other}")),
     })?;
-    match &o.run.invoke {
-        Some(name) => invoke(&mut store, &instance, name, args),
-        None => run_entry(&mut store, &instance, uses_wasi, args),
+    if let Some(init) = instance.get_func(&*store, "_initialize") {
+        let ty = init.ty(&*store);
+        if !ty.params.is_empty() || !ty.results.is_empty() {
+            return Err(anyhow!("exported `_initialize` has type {ty}, expected [] -> []").into());
+        }
+        call(store, &init, &[], &mut [])?;
     }
+    Ok(instance)
+}
+
+/// The `--preload NAME=MODULE` modules, in order, each loaded by `load`.
+fn load_preloads(
+    o: &Options<'_>,
+    load: impl Fn(&Path) -> Result<Module, Failure>,
+) -> Result<Vec<(String, Module)>, Failure> {
+    let mut preloads = Vec::new();
+    for spec in &o.run.preloads {
+        match spec.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+                preloads.push((name.to_owned(), load(Path::new(path))?));
+            }
+            _ => return Err(anyhow!("invalid --preload `{spec}`: expected NAME=MODULE").into()),
+        }
+    }
+    Ok(preloads)
 }
 
 fn wasi_ctx(app: &Path, o: &Options<'_>, args: &[String]) -> anyhow::Result<WasiCtx> {
@@ -478,8 +541,9 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     let Some(o) = Options::parse(&a.opts, &a.wasi)? else {
         return Ok(());
     };
-    let module = cache::module_for(a)?;
-    exec(&module, &a.input, &o, &a.args)
+    let preloads = load_preloads(&o, |path| cache::module_for(a, path))?;
+    let module = cache::module_for(a, &a.input)?;
+    exec(&module, &a.input, &o, &preloads, &a.args)
 }
 
 /// `wasmo exec`'s artifact; a directory is named as such (mapping one
