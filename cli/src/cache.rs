@@ -72,9 +72,9 @@ impl CacheKey<'_> {
 
 /// The module `wasmo run` runs: from the cache when an entry is usable,
 /// else compiled by `wasmoc` (and stored, unless there is no cache).
-pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
+pub fn module_for(a: &RunArgs, input: &Path) -> Result<Module, Failure> {
     let bytes =
-        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
+        std::fs::read(input).with_context(|| format!("cannot read `{}`", input.display()))?;
     let dir = if a.no_cache {
         None
     } else {
@@ -85,7 +85,7 @@ pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
     // wasmoc as it is, uncached: wasmoc reports the error.
     let (Some(dir), Ok(wasm)) = (dir, wat::parse_bytes(&bytes)) else {
         let wasm = wat::parse_bytes(&bytes).unwrap_or(Cow::Borrowed(&bytes));
-        return load_unnamed(&compile::compile(a, &wasm)?);
+        return load_unnamed(&compile::compile(a, input, &wasm)?);
     };
     let key = CacheKey {
         module: &wasm,
@@ -102,12 +102,12 @@ pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
         Entry::Unusable(reason) => {
             eprintln!(
                 "wasmo: cached artifact for {} is unusable ({reason}); recompiling",
-                a.input.display()
+                input.display()
             );
             remove_entry(&entry).with_context(|| format!("cannot remove `{}`", entry.display()))?;
         }
     }
-    let mut artifact = compile::compile(a, &wasm)?;
+    let mut artifact = compile::compile(a, input, &wasm)?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the cache directory `{}`", dir.display()))?;
     store(&dir, &entry, &mut artifact)

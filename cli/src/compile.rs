@@ -25,10 +25,10 @@ use crate::{Failure, RunArgs};
 pub const BUILD_ID: &str = env!("WASMO_COMPILER_BUILD_ID");
 
 /// Compiles `wasm` (binary, or text `wasmoc` reports on) with the options
-/// of `a`; messages call the module `a.input`. The artifact comes back as
+/// of `a`; messages call the module `input`. The artifact comes back as
 /// an unnamed file; `Failure::Exit(1)` when `wasmoc` failed and has said
 /// why.
-pub fn compile(a: &RunArgs, wasm: &[u8]) -> Result<File, Failure> {
+pub fn compile(a: &RunArgs, input: &Path, wasm: &[u8]) -> Result<File, Failure> {
     let wasmoc = find_wasmoc()?;
     let artifact = tempfile::tempfile().context("cannot create a temporary file")?;
     let mut cmd = Command::new(&wasmoc);
@@ -42,7 +42,7 @@ pub fn compile(a: &RunArgs, wasm: &[u8]) -> Result<File, Failure> {
     cmd.arg("--expect-build-id")
         .arg(BUILD_ID)
         .arg("--input-name")
-        .arg(&a.input)
+        .arg(input)
         .args(["-", "-o", "-"])
         .stdin(Stdio::piped())
         .stdout(
@@ -69,6 +69,25 @@ pub fn compile(a: &RunArgs, wasm: &[u8]) -> Result<File, Failure> {
         return Err(Failure::Exit(1));
     }
     Ok(artifact)
+}
+
+/// `wasmo compile ARGS...`: runs `wasmoc build ARGS...` and exits as it
+/// does (its output and errors are its own).
+pub fn compile_alias(args: &[std::ffi::OsString]) -> Result<(), Failure> {
+    let wasmoc = find_wasmoc()?;
+    let status = Command::new(&wasmoc)
+        .arg("build")
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", wasmoc.display()))?;
+    if let Some(e) = status_error(status) {
+        return Err(Failure::Error(e));
+    }
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(Failure::Exit(code)),
+        None => Err(Failure::Exit(1)),
+    }
 }
 
 /// A path that opens `file` again (a new open file description on the same
