@@ -20,6 +20,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use anyhow::{anyhow, bail, Context as _};
 
 use crate::{Failure, RunArgs};
+use wasmo_artifact_format::Instrumentation;
 
 /// The compiler build this binary pairs with (`cli/build_id.rs`).
 pub const BUILD_ID: &str = env!("WASMO_COMPILER_BUILD_ID");
@@ -28,7 +29,12 @@ pub const BUILD_ID: &str = env!("WASMO_COMPILER_BUILD_ID");
 /// of `a`; messages call the module `input`. The artifact comes back as
 /// an unnamed file; `Failure::Exit(1)` when `wasmoc` failed and has said
 /// why.
-pub fn compile(a: &RunArgs, input: &Path, wasm: &[u8]) -> Result<File, Failure> {
+pub fn compile(
+    a: &RunArgs,
+    input: &Path,
+    wasm: &[u8],
+    instrumentation: Instrumentation,
+) -> Result<File, Failure> {
     let wasmoc = find_wasmoc()?;
     let artifact = tempfile::tempfile().context("cannot create a temporary file")?;
     let mut cmd = Command::new(&wasmoc);
@@ -38,6 +44,12 @@ pub fn compile(a: &RunArgs, input: &Path, wasm: &[u8]) -> Result<File, Failure> 
     }
     if let Some(b) = &a.bounds_checks {
         cmd.arg("--bounds-checks").arg(b);
+    }
+    if instrumentation.epoch_interruption() {
+        cmd.arg("--epoch-interruption");
+    }
+    if instrumentation.consume_fuel() {
+        cmd.arg("--consume-fuel");
     }
     cmd.arg("--expect-build-id")
         .arg(BUILD_ID)

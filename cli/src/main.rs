@@ -23,6 +23,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
+use wasmo_artifact_format::Instrumentation;
+use wasmo_loader::StoreLimits;
 use wasmo_loader::{
     CallError, Extern, Func, HostError, Imports, Instance, InstantiationError, Module, Store, Trap,
     Val,
@@ -251,20 +253,77 @@ impl<'a> Options<'a> {
     }
 }
 
-/// Applies the process-wide and per-store limits of `-W`.
-fn apply_limits(o: &wasmtime_opts::WasmOptions) -> anyhow::Result<()> {
-    if let Some(bytes) = o.max_wasm_stack {
-        wasmo_loader::set_wasm_stack_size(bytes);
+/// The checks `-W` options need compiled in: `timeout` needs
+/// interruption checks, `fuel` fuel counting. `wasmo run` compiles with
+/// them; `wasmo exec` refuses an artifact built without them.
+fn instrumentation_for(o: &wasmtime_opts::WasmOptions) -> Instrumentation {
+    let mut bits = 0;
+    if o.timeout.is_some() {
+        bits |= Instrumentation::EPOCH_INTERRUPTION;
     }
-    let pending = [
-        ("max-memory-size", o.max_memory_size.is_some()),
-        ("timeout", o.timeout.is_some()),
-        ("fuel", o.fuel.is_some()),
+    if o.fuel.is_some() {
+        bits |= Instrumentation::CONSUME_FUEL;
+    }
+    Instrumentation(bits)
+}
+
+/// Refuses `module` (at `path`) when it lacks a check a `-W` option needs,
+/// naming the `wasmoc` flag to rebuild it with.
+fn check_instrumentation(
+    module: &Module,
+    path: &Path,
+    o: &wasmtime_opts::WasmOptions,
+) -> anyhow::Result<()> {
+    let has = module.header().instrumentation;
+    let missing = [
+        (
+            "timeout",
+            o.timeout.is_some() && !has.epoch_interruption(),
+            "--epoch-interruption",
+        ),
+        (
+            "fuel",
+            o.fuel.is_some() && !has.consume_fuel(),
+            "--consume-fuel",
+        ),
     ];
-    if let Some((key, _)) = pending.iter().find(|(_, set)| *set) {
-        return Err(anyhow!("-W {key} is not supported yet"));
+    match missing.iter().find(|(_, lacks, _)| *lacks) {
+        Some((key, _, flag)) => Err(anyhow!(
+            "-W {key} needs an artifact built with `wasmoc build {flag}`, and `{}` was built without it; rebuild it with that flag (`wasmo run` does so itself)",
+            path.display()
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Applies the per-store limits of `-W` to `store`, and starts the
+/// `timeout` timer: a thread that interrupts the store's wasm when the
+/// time is up, unless the returned guard is dropped first.
+fn apply_limits(
+    store: &mut Store<WasiCtx>,
+    o: &wasmtime_opts::WasmOptions,
+) -> Option<std::sync::mpsc::Sender<()>> {
+    if let Some(bytes) = o.max_wasm_stack {
+        store.set_wasm_stack_size(bytes);
+    }
+    if let Some(bytes) = o.max_memory_size {
+        store.set_limits(StoreLimits {
+            max_memory_size: Some(bytes as u64),
+            ..store.limits()
+        });
+    }
+    if let Some(fuel) = o.fuel {
+        store.set_fuel(fuel);
+    }
+    let timeout = o.timeout?;
+    let handle = store.interrupt_handle();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(timeout) {
+            handle.interrupt();
+        }
+    });
+    Some(done)
 }
 
 /// Fills every function import nobody provides as `-W unknown-imports-trap`
@@ -320,7 +379,10 @@ fn exec(
     preloads: &[(String, Module)],
     args: &[String],
 ) -> Result<(), Failure> {
-    apply_limits(&o.wasm_opts)?;
+    check_instrumentation(module, app, &o.wasm_opts)?;
+    for (name, preload) in preloads {
+        check_instrumentation(preload, Path::new(name), &o.wasm_opts)?;
+    }
     let mut imports = Imports::new();
     let imports_wasi = |m: &Module| m.imports().iter().any(|i| i.module == wasmo_wasi::MODULE);
     let uses_wasi = imports_wasi(module) || preloads.iter().any(|(_, m)| imports_wasi(m));
@@ -333,6 +395,8 @@ fn exec(
     } else {
         Store::new(WasiCtx::new(WasiConfig::default()).map_err(anyhow::Error::from)?)
     };
+    // Dropped when this returns, which stops the timer.
+    let _timer = apply_limits(&mut store, &o.wasm_opts);
     for (name, preload) in preloads {
         let instance = instantiate(&mut store, &mut imports, preload, o)?;
         for (export, ext) in instance.exports(&store) {
@@ -541,8 +605,9 @@ fn run(a: &RunArgs) -> Result<(), Failure> {
     let Some(o) = Options::parse(&a.opts, &a.wasi)? else {
         return Ok(());
     };
-    let preloads = load_preloads(&o, |path| cache::module_for(a, path))?;
-    let module = cache::module_for(a, &a.input)?;
+    let instr = instrumentation_for(&o.wasm_opts);
+    let preloads = load_preloads(&o, |path| cache::module_for(a, path, instr))?;
+    let module = cache::module_for(a, &a.input, instr)?;
     exec(&module, &a.input, &o, &preloads, &a.args)
 }
 
