@@ -306,12 +306,13 @@ fn apply_limits(
     if let Some(bytes) = o.max_wasm_stack {
         store.set_wasm_stack_size(bytes);
     }
-    if let Some(bytes) = o.max_memory_size {
-        store.set_limits(StoreLimits {
-            max_memory_size: Some(bytes as u64),
-            ..store.limits()
-        });
-    }
+    store.set_limits(StoreLimits {
+        max_memory_size: o.max_memory_size.map(|b| b as u64),
+        max_table_elements: o.max_table_elements,
+        max_memories: o.max_memories,
+        max_tables: o.max_tables,
+        max_instances: o.max_instances,
+    });
     if let Some(fuel) = o.fuel {
         store.set_fuel(fuel);
     }

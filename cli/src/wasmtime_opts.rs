@@ -34,6 +34,15 @@ pub struct WasmOptions {
     pub timeout: Option<Duration>,
     /// `fuel=N`: the fuel the program starts with.
     pub fuel: Option<u64>,
+    /// `max-table-elements=N`: the most elements a table may have.
+    pub max_table_elements: Option<u64>,
+    /// `max-instances=N`, `max-tables=N`, `max-memories=N`: how many the
+    /// store may hold.
+    pub max_instances: Option<u32>,
+    /// See `max_instances`.
+    pub max_tables: Option<u32>,
+    /// See `max_instances`.
+    pub max_memories: Option<u32>,
 }
 
 /// The `-S` options (WASI) wasmo understands.
@@ -127,7 +136,49 @@ const WASM_KEYS: &[Key<WasmOptions>] = &[
             Ok(())
         },
     },
+    Key {
+        name: "max-table-elements",
+        val_help: "=N",
+        doc: "the most elements a table may have",
+        set: |o, v| {
+            o.max_table_elements = Some(parse_u64(v)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "max-instances",
+        val_help: "=N",
+        doc: "the most instances the program may make",
+        set: |o, v| {
+            o.max_instances = Some(parse_count(v)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "max-tables",
+        val_help: "=N",
+        doc: "the most tables the program may make",
+        set: |o, v| {
+            o.max_tables = Some(parse_count(v)?);
+            Ok(())
+        },
+    },
+    Key {
+        name: "max-memories",
+        val_help: "=N",
+        doc: "the most linear memories the program may make",
+        set: |o, v| {
+            o.max_memories = Some(parse_count(v)?);
+            Ok(())
+        },
+    },
 ];
+
+/// A count that fits a `u32`.
+fn parse_count(v: Option<&str>) -> Result<u32, OptError> {
+    let n = parse_u64(v)?;
+    u32::try_from(n).map_err(|_| err(format!("{n} is too large")))
+}
 
 const WASI_KEYS: &[Key<WasiOptions>] = &[
     Key {
@@ -164,10 +215,6 @@ const WASMTIME_ONLY_WASM: &[&str] = &[
     "async-stack-zeroing",
     "unknown-exports-allow",
     "wmemcheck",
-    "max-table-elements",
-    "max-instances",
-    "max-tables",
-    "max-memories",
     "trap-on-grow-failure",
     "all-proposals",
     "bulk-memory",

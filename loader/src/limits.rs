@@ -73,13 +73,25 @@ impl StoreLimits {
 /// The block compiled code reads (layout: `artifact-format`'s
 /// `vmctx::STORE_LIMITS_*`).
 #[repr(C)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct VMStoreLimits {
     /// Starts at minus the fuel; compiled code adds what it runs and traps
     /// once it is above zero.
     pub(crate) fuel_consumed: AtomicI64,
     /// Non-zero: compiled code traps "interrupt" at its next check.
     pub(crate) interrupt: AtomicU64,
+}
+
+impl Default for VMStoreLimits {
+    /// Fuel unlimited (`i64::MAX` left) until `Store::set_fuel`, so code
+    /// built with fuel counting runs in a store that does not meter it;
+    /// not interrupted.
+    fn default() -> Self {
+        VMStoreLimits {
+            fuel_consumed: AtomicI64::new(-i64::MAX),
+            interrupt: AtomicU64::new(0),
+        }
+    }
 }
 
 const _: () = {
@@ -159,7 +171,9 @@ impl<T> crate::Store<T> {
         set_fuel(&o.vm_limits, fuel);
     }
 
-    /// The fuel left (0 once it ran out). The count is deterministic: the
+    /// The fuel left (0 once it ran out; `i64::MAX` until
+    /// [`Store::set_fuel`](crate::Store::set_fuel) is first called, which
+    /// is as good as unlimited). The count is deterministic: the
     /// same calls with the same arguments leave the same fuel.
     pub fn get_fuel(&self) -> u64 {
         remaining_fuel(&self.as_context().opaque().vm_limits)

@@ -185,6 +185,12 @@ const SPIN: &str = r#"(module
 fn issue13_infinite_loop_stopped_by_fuel() {
     let c = instrumented(SPIN, Instrumentation::CONSUME_FUEL);
     let mut store = Store::new(());
+    // Until the store meters fuel, counting code runs unbounded.
+    assert_eq!(store.get_fuel(), i64::MAX as u64);
+    let i = instance(&mut store, &c);
+    let add = func(&store, &i, "add");
+    assert_eq!(i32_of(call(&mut store, add, &[])), 3);
+    assert_eq!(store.get_fuel(), i64::MAX as u64 - 4);
     store.set_fuel(1_000_000);
     let i = instance(&mut store, &c);
     let spin = func(&store, &i, "spin");
@@ -398,4 +404,67 @@ fn issue13_host_function_near_the_stack_limit_fails_cleanly() {
     }
     let calls = *store.data();
     assert!(calls > 10, "{calls} host calls");
+}
+
+/// `wasmoc build FLAGS` of `text`, then `wasmo exec ARGS... ARTIFACT` with
+/// `--invoke spin`; returns the exit status and stderr.
+fn exec_built(text: &str, build_flags: &[&str], exec_flags: &[&str]) -> (Option<i32>, String) {
+    let bin = |name: &str| match wasmo_tests::bin_path(name) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let wat = dir.path().join("app.wat");
+    let artifact = dir.path().join("app.wasmo");
+    if let Err(e) = std::fs::write(&wat, text) {
+        panic!("writing the module: {e}");
+    }
+    let built = std::process::Command::new(bin("wasmoc"))
+        .arg("build")
+        .args(build_flags)
+        .arg(&wat)
+        .arg("-o")
+        .arg(&artifact)
+        .status();
+    assert!(
+        built.is_ok_and(|s| s.success()),
+        "wasmoc build {build_flags:?}"
+    );
+    let out = std::process::Command::new(bin("wasmo"))
+        .arg("exec")
+        .args(exec_flags)
+        .args(["--invoke", "spin"])
+        .arg(&artifact)
+        .output();
+    match out {
+        Ok(o) => (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
+        Err(e) => panic!("running wasmo: {e}"),
+    }
+}
+
+#[test]
+fn issue13_exec_stops_an_instrumented_artifact_by_timeout_and_fuel() {
+    let started = std::time::Instant::now();
+    let (status, stderr) = exec_built(SPIN, &["--epoch-interruption"], &["-W", "timeout=300ms"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("wasm trap: interrupt"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(120));
+    let (status, stderr) = exec_built(SPIN, &["--consume-fuel"], &["-W", "fuel=100000"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("wasm trap: all fuel consumed"), "{stderr}");
+    // Both checks in one artifact; either limit alone stops it.
+    let both = ["--epoch-interruption", "--consume-fuel"];
+    let (status, stderr) = exec_built(SPIN, &both, &["-W", "fuel=5000"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("all fuel consumed"), "{stderr}");
+    // Plain seconds.
+    let (status, stderr) = exec_built(SPIN, &both, &["-W", "timeout=1"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("wasm trap: interrupt"), "{stderr}");
 }
