@@ -8,7 +8,8 @@
 //!                     |  48 body_hash[32]        80 source_hash[32] |
 //!                     | 112 target_triple[48]   160 cpu_name[32]    |
 //!                     | 192 cpu_features u64    200 bounds_checks u8|
-//!                     | 201 opt_level u8        204 page_align u32  |
+//!                     | 201 opt_level u8   202 instrumentation u8   |
+//!                     |                         204 page_align u32  |
 //!                     | 208 memory_reservation  216 guard_size      |
 //!                     | 224 wasm_features       232 metadata off,len|
 //!                     | 248 image off,len       264 text_len        |
@@ -49,7 +50,7 @@
 //! `body_hash` is BLAKE3 over the whole file with the 32 bytes of the
 //! `body_hash` field taken as zero, so one flipped byte anywhere is caught.
 
-use crate::compat::{BoundsChecks, CompatFacts, WasmFeatures};
+use crate::compat::{BoundsChecks, CompatFacts, Instrumentation, WasmFeatures};
 use crate::cpu::CpuFeatures;
 use crate::metadata::{ArchivedModuleMetadata, ModuleMetadata};
 use crate::{FormatError, FORMAT_VERSION};
@@ -72,6 +73,7 @@ const LEN_CPU_NAME: usize = 32;
 const OFF_CPU_FEATURES: usize = 192;
 const OFF_BOUNDS: usize = 200;
 const OFF_OPT: usize = 201;
+const OFF_INSTRUMENTATION: usize = 202;
 const OFF_PAGE_ALIGN: usize = 204;
 const OFF_RESERVATION: usize = 208;
 const OFF_GUARD: usize = 216;
@@ -105,6 +107,8 @@ pub struct Header {
     pub bounds_checks: BoundsChecks,
     /// LLVM optimisation level (0-3).
     pub opt_level: u8,
+    /// Resource-limit checks compiled in (interruption, fuel).
+    pub instrumentation: Instrumentation,
     /// Alignment of the image parts.
     pub page_align: u32,
     /// Bytes reserved per 32-bit memory.
@@ -161,6 +165,7 @@ impl Header {
             guard_size: self.guard_size,
             wasm_features: self.wasm_features,
             page_align: self.page_align,
+            instrumentation: self.instrumentation,
         }
     }
 
@@ -197,6 +202,13 @@ impl Header {
             offset: OFF_BOUNDS as u64,
             what: format!("unknown bounds-check strategy {bounds_byte}"),
         })?;
+        let instr_byte = bytes[OFF_INSTRUMENTATION];
+        let instrumentation =
+            Instrumentation::from_u8(instr_byte).ok_or(FormatError::Malformed {
+                section: "header",
+                offset: OFF_INSTRUMENTATION as u64,
+                what: format!("unknown instrumentation bits {instr_byte:#x}"),
+            })?;
         Ok(Header {
             format_version,
             compat_hash: arr32(bytes, OFF_COMPAT),
@@ -207,6 +219,7 @@ impl Header {
             cpu_features: CpuFeatures(le64(bytes, OFF_CPU_FEATURES)),
             bounds_checks,
             opt_level: bytes[OFF_OPT],
+            instrumentation,
             page_align: le32(bytes, OFF_PAGE_ALIGN),
             memory_reservation: le64(bytes, OFF_RESERVATION),
             guard_size: le64(bytes, OFF_GUARD),
@@ -236,6 +249,7 @@ impl Header {
             .copy_from_slice(&self.cpu_features.0.to_le_bytes());
         b[OFF_BOUNDS] = self.bounds_checks as u8;
         b[OFF_OPT] = self.opt_level;
+        b[OFF_INSTRUMENTATION] = self.instrumentation.0;
         b[OFF_PAGE_ALIGN..OFF_PAGE_ALIGN + 4].copy_from_slice(&self.page_align.to_le_bytes());
         b[OFF_RESERVATION..OFF_RESERVATION + 8]
             .copy_from_slice(&self.memory_reservation.to_le_bytes());
@@ -414,6 +428,7 @@ impl ArtifactBuilder {
             cpu_features: self.facts.compat.cpu_features,
             bounds_checks: self.facts.compat.bounds_checks,
             opt_level: self.facts.opt_level,
+            instrumentation: self.facts.compat.instrumentation,
             page_align: self.facts.compat.page_align,
             memory_reservation: self.facts.compat.memory_reservation,
             guard_size: self.facts.compat.guard_size,
@@ -630,6 +645,7 @@ mod tests {
                     guard_size: 4 << 30,
                     wasm_features: WasmFeatures(WasmFeatures::MVP),
                     page_align: 4096,
+                    instrumentation: crate::compat::Instrumentation::NONE,
                 },
                 cpu_name: "x86-64-v2".into(),
                 opt_level: 2,

@@ -108,6 +108,42 @@ impl WasmFeatures {
 pub const RELAXED_SIMD_SEMANTICS: &str =
     "relaxed-simd x86-sse v1: pshufb, cvtt (unsigned saturating), \
      unfused madd, pblendvb/bitselect/blendvps/blendvpd, minps/maxps, pmulhrsw, pmaddubsw";
+/// Checks compiled in for resource limits (issue 13), as header bits.
+///
+/// Code built with them reads the store's `VMStoreLimits` (see
+/// [`crate::vmctx`]); code built without them cannot be stopped by an
+/// interrupt or fuel, so the loader refuses those limits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Instrumentation(pub u8);
+
+impl Instrumentation {
+    /// No checks.
+    pub const NONE: Instrumentation = Instrumentation(0);
+    /// Function entries and loop headers check the store's interrupt
+    /// word (`wasmoc build --epoch-interruption`).
+    pub const EPOCH_INTERRUPTION: u8 = 1 << 0;
+    /// Every operator costs one unit of the store's fuel, charged per
+    /// straight-line run and checked at function entries and loop headers
+    /// (`wasmoc build --consume-fuel`).
+    pub const CONSUME_FUEL: u8 = 1 << 1;
+    /// Every bit this build knows.
+    pub const ALL: u8 = Self::EPOCH_INTERRUPTION | Self::CONSUME_FUEL;
+
+    /// Whether interruption checks are compiled in.
+    pub fn epoch_interruption(self) -> bool {
+        self.0 & Self::EPOCH_INTERRUPTION != 0
+    }
+
+    /// Whether fuel is counted.
+    pub fn consume_fuel(self) -> bool {
+        self.0 & Self::CONSUME_FUEL != 0
+    }
+
+    /// Decodes the header byte; `None` for a bit this build does not know.
+    pub fn from_u8(b: u8) -> Option<Instrumentation> {
+        (b & !Self::ALL == 0).then_some(Instrumentation(b))
+    }
+}
 
 /// Everything that must match between an artifact and the loader running
 /// it, besides the ABI lists this crate was built with.
@@ -127,6 +163,8 @@ pub struct CompatFacts {
     pub wasm_features: WasmFeatures,
     /// Alignment of the image's parts in the file.
     pub page_align: u32,
+    /// Resource-limit checks compiled in.
+    pub instrumentation: Instrumentation,
 }
 
 impl CompatFacts {
@@ -147,6 +185,7 @@ impl CompatFacts {
         h.update(RELAXED_SIMD_SEMANTICS.as_bytes());
         h.update(b"\0");
         h.update(&self.page_align.to_le_bytes());
+        h.update(&[self.instrumentation.0]);
         *h.finalize().as_bytes()
     }
 }
@@ -204,6 +243,7 @@ mod tests {
             guard_size: 4 << 30,
             wasm_features: WasmFeatures(WasmFeatures::MVP),
             page_align: 4096,
+            instrumentation: Instrumentation::NONE,
         }
     }
 
@@ -221,6 +261,12 @@ mod tests {
         assert_ne!(f.hash(), base);
         let mut f = facts();
         f.guard_size = 0;
+        assert_ne!(f.hash(), base);
+        let mut f = facts();
+        f.instrumentation = Instrumentation(Instrumentation::EPOCH_INTERRUPTION);
+        assert_ne!(f.hash(), base);
+        let mut f = facts();
+        f.instrumentation = Instrumentation(Instrumentation::CONSUME_FUEL);
         assert_ne!(f.hash(), base);
         assert_eq!(facts().hash(), base);
     }

@@ -26,8 +26,8 @@ pub use artifact::{
     MAGIC,
 };
 pub use compat::{
-    abi_fingerprint, BoundsChecks, CompatFacts, WasmFeatures, GUARD_PAGES_GUARD_SIZE,
-    MEMORY_RESERVATION, RELAXED_SIMD_SEMANTICS,
+    abi_fingerprint, BoundsChecks, CompatFacts, Instrumentation, WasmFeatures,
+    GUARD_PAGES_GUARD_SIZE, MEMORY_RESERVATION, RELAXED_SIMD_SEMANTICS,
 };
 pub use cpu::{CpuFeatures, X86Feature};
 pub use helpers::{AbiType, GotSymbol, Helper, Libcall};

@@ -31,6 +31,8 @@ macro_rules! foreach_trap_code {
             UnexpectedFault = 12, "unexpected fault in compiled code";
             UnalignedAtomic = 13, "unaligned atomic";
             AtomicWaitNonShared = 14, "atomic wait on non-shared memory";
+            // Resource limits (issue 13): the store's fuel ran out.
+            OutOfFuel = 15, "all fuel consumed";
         }
     };
 }

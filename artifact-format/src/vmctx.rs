@@ -13,7 +13,8 @@
 //! |                              |  constant for the instance's life (memories never move)
 //! | memory0_def: *mut VMMemoryDefinition | memory 0's definition (its current length)
 //! | runtime: *mut ()             |  the loader's instance; only helpers read it
-//! | reserved: u64                |
+//! | limits: *mut VMStoreLimits   |  the store's fuel and interrupt words (see below);
+//! |                              |  constant for the instance's life
 //! +------------------------------+ imported_funcs()
 //! | VMFuncImport  x N_imp_funcs  |  { native_fn, vmctx }            16 bytes each
 //! +------------------------------+ imported_tables()
@@ -89,6 +90,21 @@
 //! `table.grow`, and caches them only for a table defined and not exported
 //! by its module that no `table.grow` of the module names (nothing else
 //! can reach it).
+//!
+//! # The store's limits block
+//!
+//! Every instance of a store points at the same `VMStoreLimits`, which
+//! the store owns and never moves; compiled code built with
+//! [`Instrumentation`](crate::compat::Instrumentation) reads it:
+//!
+//! ```text
+//! +------------------------------+ 0
+//! | fuel_consumed: i64           |  starts at -fuel; code adds each block's cost and
+//! |                              |  traps "all fuel consumed" once it is above zero
+//! | interrupt: u64 (atomic)      |  non-zero: the next function entry or loop header
+//! |                              |  traps "interrupt"; set from any thread
+//! +------------------------------+ 16
+//! ```
 
 /// Names the calling convention of wasm functions (see the module docs);
 /// part of the ABI fingerprint, so artifacts that call each other's
@@ -134,6 +150,13 @@ pub const GLOBAL_DEF_SIZE: u32 = 16;
 /// Offset of the first word of a host function's context: its array-call
 /// function pointer.
 pub const HOST_CTX_ARRAY_FN: u32 = 0;
+
+/// Size of `VMStoreLimits` (see the module docs).
+pub const STORE_LIMITS_SIZE: u32 = 16;
+/// Offset of `fuel_consumed` (`i64`) in `VMStoreLimits`.
+pub const STORE_LIMITS_FUEL_CONSUMED: u32 = 0;
+/// Offset of `interrupt` (`u64`, read atomically) in `VMStoreLimits`.
+pub const STORE_LIMITS_INTERRUPT: u32 = 8;
 
 /// How many of each entity a module has: all [`VMOffsets`] needs.
 #[derive(
@@ -195,6 +218,8 @@ impl VMOffsets {
     pub const MEMORY0_DEF: u32 = 8;
     /// Offset of `runtime`.
     pub const RUNTIME: u32 = 16;
+    /// Offset of `limits`, the pointer to the store's `VMStoreLimits`.
+    pub const LIMITS: u32 = 24;
     /// Size of the fixed part.
     const FIXED: u32 = 32;
 
@@ -295,10 +320,14 @@ impl VMOffsets {
     /// A stable description of the layout rules, for the ABI fingerprint.
     pub fn layout_fingerprint() -> String {
         format!(
-            "{} cc={} fixed={} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
+            "{} cc={} fixed={} limits={}@{}/{}/{} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
             Self::LAYOUT_VERSION,
             WASM_CALL_CONV,
             Self::FIXED,
+            STORE_LIMITS_SIZE,
+            Self::LIMITS,
+            STORE_LIMITS_FUEL_CONSUMED,
+            STORE_LIMITS_INTERRUPT,
             FUNC_IMPORT_SIZE,
             FUNC_REF_SIZE,
             FUNC_REF_NATIVE_FN,

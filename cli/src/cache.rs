@@ -28,6 +28,7 @@ use anyhow::{anyhow, Context as _};
 use wasmo_loader::Module;
 
 use crate::{compile, Failure, RunArgs};
+use wasmo_artifact_format::Instrumentation;
 
 /// Everything that determines the artifact `wasmoc` makes of a module.
 #[derive(Debug)]
@@ -42,6 +43,8 @@ pub struct CacheKey<'a> {
     pub cpu: Option<&'a str>,
     /// `--bounds-checks` as given (`None`: the default).
     pub bounds_checks: Option<&'a str>,
+    /// `--epoch-interruption` and `--consume-fuel`, as header bits.
+    pub instrumentation: Instrumentation,
 }
 
 impl CacheKey<'_> {
@@ -65,6 +68,7 @@ impl CacheKey<'_> {
         field(&[self.opt_level]);
         field(self.cpu.unwrap_or("").as_bytes());
         field(self.bounds_checks.unwrap_or("").as_bytes());
+        field(&[self.instrumentation.0]);
         field(self.module);
         format!("{}.wasmo", h.finalize().to_hex())
     }
@@ -72,9 +76,13 @@ impl CacheKey<'_> {
 
 /// The module `wasmo run` runs: from the cache when an entry is usable,
 /// else compiled by `wasmoc` (and stored, unless there is no cache).
-pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
+pub fn module_for(
+    a: &RunArgs,
+    input: &Path,
+    instrumentation: Instrumentation,
+) -> Result<Module, Failure> {
     let bytes =
-        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
+        std::fs::read(input).with_context(|| format!("cannot read `{}`", input.display()))?;
     let dir = if a.no_cache {
         None
     } else {
@@ -85,7 +93,7 @@ pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
     // wasmoc as it is, uncached: wasmoc reports the error.
     let (Some(dir), Ok(wasm)) = (dir, wat::parse_bytes(&bytes)) else {
         let wasm = wat::parse_bytes(&bytes).unwrap_or(Cow::Borrowed(&bytes));
-        return load_unnamed(&compile::compile(a, &wasm)?);
+        return load_unnamed(&compile::compile(a, input, &wasm, instrumentation)?);
     };
     let key = CacheKey {
         module: &wasm,
@@ -93,6 +101,7 @@ pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
         opt_level: a.opt_level,
         cpu: a.cpu.as_deref(),
         bounds_checks: a.bounds_checks.as_deref(),
+        instrumentation,
     };
     let entry = dir.join(key.file_name());
     let source_hash = *blake3::hash(&wasm).as_bytes();
@@ -102,12 +111,12 @@ pub fn module_for(a: &RunArgs) -> Result<Module, Failure> {
         Entry::Unusable(reason) => {
             eprintln!(
                 "wasmo: cached artifact for {} is unusable ({reason}); recompiling",
-                a.input.display()
+                input.display()
             );
             remove_entry(&entry).with_context(|| format!("cannot remove `{}`", entry.display()))?;
         }
     }
-    let mut artifact = compile::compile(a, &wasm)?;
+    let mut artifact = compile::compile(a, input, &wasm, instrumentation)?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the cache directory `{}`", dir.display()))?;
     store(&dir, &entry, &mut artifact)
@@ -254,6 +263,7 @@ mod tests {
             opt_level: 2,
             cpu: None,
             bounds_checks: None,
+            instrumentation: Instrumentation::NONE,
         }
     }
 
@@ -270,6 +280,12 @@ mod tests {
         assert_ne!(base, k.file_name());
         let mut k = key(b"\0asm");
         k.bounds_checks = Some("explicit");
+        assert_ne!(base, k.file_name());
+        let mut k = key(b"\0asm");
+        k.instrumentation = Instrumentation(Instrumentation::EPOCH_INTERRUPTION);
+        assert_ne!(base, k.file_name());
+        let mut k = key(b"\0asm");
+        k.instrumentation = Instrumentation(Instrumentation::CONSUME_FUEL);
         assert_ne!(base, k.file_name());
         assert!(base.ends_with(".wasmo") && base.len() == 64 + 6);
     }

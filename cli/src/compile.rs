@@ -20,15 +20,21 @@ use std::process::{Command, ExitStatus, Stdio};
 use anyhow::{anyhow, bail, Context as _};
 
 use crate::{Failure, RunArgs};
+use wasmo_artifact_format::Instrumentation;
 
 /// The compiler build this binary pairs with (`cli/build_id.rs`).
 pub const BUILD_ID: &str = env!("WASMO_COMPILER_BUILD_ID");
 
 /// Compiles `wasm` (binary, or text `wasmoc` reports on) with the options
-/// of `a`; messages call the module `a.input`. The artifact comes back as
+/// of `a`; messages call the module `input`. The artifact comes back as
 /// an unnamed file; `Failure::Exit(1)` when `wasmoc` failed and has said
 /// why.
-pub fn compile(a: &RunArgs, wasm: &[u8]) -> Result<File, Failure> {
+pub fn compile(
+    a: &RunArgs,
+    input: &Path,
+    wasm: &[u8],
+    instrumentation: Instrumentation,
+) -> Result<File, Failure> {
     let wasmoc = find_wasmoc()?;
     let artifact = tempfile::tempfile().context("cannot create a temporary file")?;
     let mut cmd = Command::new(&wasmoc);
@@ -39,10 +45,16 @@ pub fn compile(a: &RunArgs, wasm: &[u8]) -> Result<File, Failure> {
     if let Some(b) = &a.bounds_checks {
         cmd.arg("--bounds-checks").arg(b);
     }
+    if instrumentation.epoch_interruption() {
+        cmd.arg("--epoch-interruption");
+    }
+    if instrumentation.consume_fuel() {
+        cmd.arg("--consume-fuel");
+    }
     cmd.arg("--expect-build-id")
         .arg(BUILD_ID)
         .arg("--input-name")
-        .arg(&a.input)
+        .arg(input)
         .args(["-", "-o", "-"])
         .stdin(Stdio::piped())
         .stdout(
@@ -69,6 +81,25 @@ pub fn compile(a: &RunArgs, wasm: &[u8]) -> Result<File, Failure> {
         return Err(Failure::Exit(1));
     }
     Ok(artifact)
+}
+
+/// `wasmo compile ARGS...`: runs `wasmoc build ARGS...` and exits as it
+/// does (its output and errors are its own).
+pub fn compile_alias(args: &[std::ffi::OsString]) -> Result<(), Failure> {
+    let wasmoc = find_wasmoc()?;
+    let status = Command::new(&wasmoc)
+        .arg("build")
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", wasmoc.display()))?;
+    if let Some(e) = status_error(status) {
+        return Err(Failure::Error(e));
+    }
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(Failure::Exit(code)),
+        None => Err(Failure::Exit(1)),
+    }
 }
 
 /// A path that opens `file` again (a new open file description on the same

@@ -15,6 +15,7 @@ mod args;
 mod cache;
 mod compile;
 mod values;
+mod wasmtime_opts;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,8 +23,11 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
+use wasmo_artifact_format::Instrumentation;
+use wasmo_loader::StoreLimits;
 use wasmo_loader::{
-    CallError, Func, Imports, Instance, InstantiationError, Module, Store, Trap, Val,
+    CallError, Extern, Func, HostError, Imports, Instance, InstantiationError, Module, Store, Trap,
+    Val,
 };
 use wasmo_wasi::{Preopen, WasiConfig, WasiCtx};
 
@@ -44,6 +48,14 @@ enum Cmd {
     Exec(ExecArgs),
     /// Compile a .wasm or .wat module with wasmoc, then run it.
     Run(RunArgs),
+    /// Compile a module into an artifact: `wasmoc build` under another
+    /// name (`wasmo compile --help` shows its options).
+    #[command(disable_help_flag = true)]
+    Compile {
+        /// Arguments for `wasmoc build`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +64,17 @@ struct RunOptions {
     /// of running `_start` or `main`.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Wasmtime's wasm options, e.g. `-W unknown-imports-trap,max-wasm-stack=N`
+    /// (`-W help` lists them).
+    #[arg(short = 'W', long = "wasm", value_name = "KEY[=VAL[,..]]")]
+    wasm: Vec<String>,
+    /// The program's `argv[0]` (default: the module path as given).
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<String>,
+    /// Instantiate MODULE first and link its exports under the import
+    /// module name NAME (an artifact for `exec`, a module for `run`).
+    #[arg(long = "preload", value_name = "NAME=MODULE")]
+    preloads: Vec<String>,
 }
 
 /// What a WASI program sees of the host (ignored by modules that do not
@@ -70,6 +93,9 @@ struct WasiArgs {
     /// visible).
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
+    /// Wasmtime's WASI options, e.g. `-S inherit-env` (`-S help` lists them).
+    #[arg(short = 'S', long = "wasi", value_name = "KEY[=VAL[,..]]")]
+    wasi: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,10 +164,13 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let result = match &cli.command {
-        Cmd::Exec(a) => {
-            load_artifact(&a.app).and_then(|m| exec(&m, &a.app, &a.opts, &a.wasi, &a.args))
-        }
+        Cmd::Exec(a) => Options::parse(&a.opts, &a.wasi).and_then(|o| {
+            let Some(o) = o else { return Ok(()) };
+            let preloads = load_preloads(&o, load_artifact)?;
+            load_artifact(&a.app).and_then(|m| exec(&m, &a.app, &o, &preloads, &a.args))
+        }),
         Cmd::Run(a) => run(a),
+        Cmd::Compile { args } => compile::compile_alias(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,65 +217,281 @@ fn print_backtrace(trap: &Trap) {
     }
 }
 
-/// Instantiates `module` (with WASI when it imports it) and runs it; `app`
-/// is the path given on the command line, the program's `argv[0]`.
+/// The options of `exec` and `run` once `-W` and `-S` are parsed.
+struct Options<'a> {
+    run: &'a RunOptions,
+    wasi: &'a WasiArgs,
+    wasm_opts: wasmtime_opts::WasmOptions,
+    wasi_opts: wasmtime_opts::WasiOptions,
+}
+
+impl<'a> Options<'a> {
+    /// Parses `-W` and `-S`; `None` when one of them asked for help, which
+    /// is then printed.
+    fn parse(run: &'a RunOptions, wasi: &'a WasiArgs) -> Result<Option<Self>, Failure> {
+        use wasmtime_opts::Parsed;
+        let wasm_opts = match wasmtime_opts::parse_wasm(&run.wasm).map_err(anyhow::Error::from)? {
+            Parsed::Options(o) => o,
+            Parsed::Help(h) => {
+                print!("{h}");
+                return Ok(None);
+            }
+        };
+        let wasi_opts = match wasmtime_opts::parse_wasi(&wasi.wasi).map_err(anyhow::Error::from)? {
+            Parsed::Options(o) => o,
+            Parsed::Help(h) => {
+                print!("{h}");
+                return Ok(None);
+            }
+        };
+        Ok(Some(Options {
+            run,
+            wasi,
+            wasm_opts,
+            wasi_opts,
+        }))
+    }
+}
+
+/// The checks `-W` options need compiled in: `timeout` needs
+/// interruption checks, `fuel` fuel counting. `wasmo run` compiles with
+/// them; `wasmo exec` refuses an artifact built without them.
+fn instrumentation_for(o: &wasmtime_opts::WasmOptions) -> Instrumentation {
+    let mut bits = 0;
+    if o.timeout.is_some() {
+        bits |= Instrumentation::EPOCH_INTERRUPTION;
+    }
+    if o.fuel.is_some() {
+        bits |= Instrumentation::CONSUME_FUEL;
+    }
+    Instrumentation(bits)
+}
+
+/// Refuses `module` (at `path`) when it lacks a check a `-W` option needs,
+/// naming the `wasmoc` flag to rebuild it with.
+fn check_instrumentation(
+    module: &Module,
+    path: &Path,
+    o: &wasmtime_opts::WasmOptions,
+) -> anyhow::Result<()> {
+    let has = module.header().instrumentation;
+    let missing = [
+        (
+            "timeout",
+            o.timeout.is_some() && !has.epoch_interruption(),
+            "--epoch-interruption",
+        ),
+        (
+            "fuel",
+            o.fuel.is_some() && !has.consume_fuel(),
+            "--consume-fuel",
+        ),
+    ];
+    match missing.iter().find(|(_, lacks, _)| *lacks) {
+        Some((key, _, flag)) => Err(anyhow!(
+            "-W {key} needs an artifact built with `wasmoc build {flag}`, and `{}` was built without it; rebuild it with that flag (`wasmo run` does so itself)",
+            path.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Applies the per-store limits of `-W` to `store`, and starts the
+/// `timeout` timer: a thread that interrupts the store's wasm when the
+/// time is up, unless the returned guard is dropped first.
+fn apply_limits(
+    store: &mut Store<WasiCtx>,
+    o: &wasmtime_opts::WasmOptions,
+) -> Option<std::sync::mpsc::Sender<()>> {
+    if let Some(bytes) = o.max_wasm_stack {
+        store.set_wasm_stack_size(bytes);
+    }
+    store.set_limits(StoreLimits {
+        max_memory_size: o.max_memory_size.map(|b| b as u64),
+        max_table_elements: o.max_table_elements,
+        max_memories: o.max_memories,
+        max_tables: o.max_tables,
+        max_instances: o.max_instances,
+    });
+    if let Some(fuel) = o.fuel {
+        store.set_fuel(fuel);
+    }
+    let timeout = o.timeout?;
+    let handle = store.interrupt_handle();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(timeout) {
+            handle.interrupt();
+        }
+    });
+    Some(done)
+}
+
+/// Fills every function import nobody provides as `-W unknown-imports-trap`
+/// or `-W unknown-imports-default` asks (the first wins when both are
+/// given, as in wasmtime); other unknown imports stay unknown.
+fn define_unknown_imports(
+    store: &mut Store<WasiCtx>,
+    imports: &mut Imports,
+    module: &Module,
+    o: &wasmtime_opts::WasmOptions,
+) {
+    if !o.unknown_imports_trap && !o.unknown_imports_default {
+        return;
+    }
+    for import in module.imports() {
+        let wasmo_loader::ExternType::Func(ty) = &import.ty else {
+            continue;
+        };
+        if imports.get(&import.module, &import.name).is_some() {
+            continue;
+        }
+        let func = if o.unknown_imports_trap {
+            let msg = format!(
+                "unknown import: `{}::{}` has not been defined",
+                import.module, import.name
+            );
+            Func::new(&mut *store, ty.clone(), move |_, _, _| {
+                Err(HostError::Message(msg.clone()))
+            })
+        } else {
+            let result_types = ty.results.clone();
+            Func::new(&mut *store, ty.clone(), move |_, _, results| {
+                for (r, &t) in results.iter_mut().zip(&result_types) {
+                    *r = Val::default_for(t);
+                }
+                Ok(())
+            })
+        };
+        imports.define(&import.module, &import.name, Extern::Func(func));
+    }
+}
+
+/// Instantiates `module` (with WASI when it or a preloaded module imports
+/// it, and the exports of the `--preload` modules under their names) and
+/// runs it: `_initialize` first when it exports one (a reactor, as
+/// `wasmtime run` does), then `--invoke`'s function or the entry point.
+/// `app` is the path given on the command line, the program's `argv[0]`
+/// unless `--argv0` says otherwise.
 fn exec(
     module: &Module,
     app: &Path,
-    opts: &RunOptions,
-    wasi: &WasiArgs,
+    o: &Options<'_>,
+    preloads: &[(String, Module)],
     args: &[String],
 ) -> Result<(), Failure> {
+    check_instrumentation(module, app, &o.wasm_opts)?;
+    for (name, preload) in preloads {
+        check_instrumentation(preload, Path::new(name), &o.wasm_opts)?;
+    }
     let mut imports = Imports::new();
-    let module_imports = module.imports();
-    let uses_wasi = module_imports
-        .iter()
-        .any(|i| i.module == wasmo_wasi::MODULE);
+    let imports_wasi = |m: &Module| m.imports().iter().any(|i| i.module == wasmo_wasi::MODULE);
+    let uses_wasi = imports_wasi(module) || preloads.iter().any(|(_, m)| imports_wasi(m));
     // The store's data is the WASI context (an empty one, never reached,
-    // for a module that does not import WASI).
+    // when no module imports WASI).
     let mut store = if uses_wasi {
-        let mut store = Store::new(wasi_ctx(app, wasi, args)?);
+        let mut store = Store::new(wasi_ctx(app, o, args)?);
         wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
         store
     } else {
         Store::new(WasiCtx::new(WasiConfig::default()).map_err(anyhow::Error::from)?)
     };
-    if let Some(import) = module_imports
+    // Dropped when this returns, which stops the timer.
+    let _timer = apply_limits(&mut store, &o.wasm_opts);
+    for (name, preload) in preloads {
+        let instance = instantiate(&mut store, &mut imports, preload, o)?;
+        for (export, ext) in instance.exports(&store) {
+            imports.define(name, &export, ext);
+        }
+    }
+    let instance = instantiate(&mut store, &mut imports, module, o)?;
+    match &o.run.invoke {
+        Some(name) => invoke(&mut store, &instance, name, args),
+        None => run_entry(&mut store, &instance, imports_wasi(module), args),
+    }
+}
+
+/// Instantiates `module` against `imports` (plus whatever `-W
+/// unknown-imports-*` fills in) and runs its `_initialize` if it exports
+/// one.
+fn instantiate(
+    store: &mut Store<WasiCtx>,
+    imports: &mut Imports,
+    module: &Module,
+    o: &Options<'_>,
+) -> Result<Instance, Failure> {
+    define_unknown_imports(store, imports, module, &o.wasm_opts);
+    if let Some(import) = module
+        .imports()
         .iter()
         .find(|i| imports.get(&i.module, &i.name).is_none())
     {
         return Err(anyhow!(
-            "unresolvable import `{}.{}`: wasmo provides only `{}`",
+            "unresolvable import `{}.{}`: wasmo provides only `{}` and the `--preload` modules \
+             (-W unknown-imports-trap or -W unknown-imports-default stub unknown functions)",
             import.module,
             import.name,
             wasmo_wasi::MODULE
         )
         .into());
     }
-    let instance = Instance::new(&mut store, module, &imports).map_err(|e| match e {
+    let instance = Instance::new(&mut *store, module, imports).map_err(|e| match e {
         InstantiationError::Trap(t) => Failure::Trap(t),
         other => Failure::Error(anyhow!("cannot instantiate the module: {other}")),
     })?;
-    match &opts.invoke {
-        Some(name) => invoke(&mut store, &instance, name, args),
-        None => run_entry(&mut store, &instance, uses_wasi, args),
+    if let Some(init) = instance.get_func(&*store, "_initialize") {
+        let ty = init.ty(&*store);
+        if !ty.params.is_empty() || !ty.results.is_empty() {
+            return Err(anyhow!("exported `_initialize` has type {ty}, expected [] -> []").into());
+        }
+        call(store, &init, &[], &mut [])?;
     }
+    Ok(instance)
 }
 
-fn wasi_ctx(app: &Path, wasi: &WasiArgs, args: &[String]) -> anyhow::Result<WasiCtx> {
+/// The `--preload NAME=MODULE` modules, in order, each loaded by `load`.
+fn load_preloads(
+    o: &Options<'_>,
+    load: impl Fn(&Path) -> Result<Module, Failure>,
+) -> Result<Vec<(String, Module)>, Failure> {
+    let mut preloads = Vec::new();
+    for spec in &o.run.preloads {
+        match spec.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !path.is_empty() => {
+                preloads.push((name.to_owned(), load(Path::new(path))?));
+            }
+            _ => return Err(anyhow!("invalid --preload `{spec}`: expected NAME=MODULE").into()),
+        }
+    }
+    Ok(preloads)
+}
+
+fn wasi_ctx(app: &Path, o: &Options<'_>, args: &[String]) -> anyhow::Result<WasiCtx> {
+    let wasi = o.wasi;
     let mut preopens: Vec<Preopen> = wasi.dirs.iter().map(|d| Preopen::parse(d)).collect();
     preopens.extend(wasi.dirs_ro.iter().map(|d| Preopen {
         read_only: true,
         ..Preopen::parse(d)
     }));
-    let mut env = Vec::new();
-    for spec in &wasi.env {
-        env.extend(wasmo_wasi::parse_env(spec)?);
+    let mut env: Vec<(String, std::ffi::OsString)> = Vec::new();
+    if o.wasi_opts.inherit_env {
+        // A variable whose name is not UTF-8 cannot be named by a WASI
+        // program's `getenv` either; it is left out.
+        env.extend(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v))));
     }
+    for spec in &wasi.env {
+        if let Some((key, value)) = wasmo_wasi::parse_env(spec)? {
+            // `--env` overrides an inherited (or earlier) value.
+            env.retain(|(k, _)| *k != key);
+            env.push((key, value));
+        }
+    }
+    let argv0 = match &o.run.argv0 {
+        Some(name) => name.clone(),
+        None => app.to_string_lossy().into_owned(),
+    };
     let cfg = WasiConfig {
-        args: std::iter::once(app.to_string_lossy().into_owned())
-            .chain(args.iter().cloned())
-            .collect(),
+        args: std::iter::once(argv0).chain(args.iter().cloned()).collect(),
         env,
         preopens,
     };
@@ -358,8 +603,13 @@ fn call(
 }
 
 fn run(a: &RunArgs) -> Result<(), Failure> {
-    let module = cache::module_for(a)?;
-    exec(&module, &a.input, &a.opts, &a.wasi, &a.args)
+    let Some(o) = Options::parse(&a.opts, &a.wasi)? else {
+        return Ok(());
+    };
+    let instr = instrumentation_for(&o.wasm_opts);
+    let preloads = load_preloads(&o, |path| cache::module_for(a, path, instr))?;
+    let module = cache::module_for(a, &a.input, instr)?;
+    exec(&module, &a.input, &o, &preloads, &a.args)
 }
 
 /// `wasmo exec`'s artifact; a directory is named as such (mapping one

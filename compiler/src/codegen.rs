@@ -763,10 +763,14 @@ fn translate_function<'a, 'ctx>(
     let end = t.new_block("return");
     t.control.push(ControlFrame::function(end, results));
 
+    t.limits_at_entry()?;
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
         t.offset = reader.original_position() as usize;
-        reader.visit_operator(&mut t)??;
+        let op = reader.read()?;
+        t.limits_before(&op)?;
+        wasmparser::VisitOperator::visit_operator(&mut t, &op)?;
+        t.limits_after(&op)?;
     }
     if !t.control.is_empty() {
         return Err(CompileError::Internal(format!(

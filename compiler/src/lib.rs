@@ -34,6 +34,8 @@ use rayon::prelude::*;
 use wasmo_artifact_format::metadata::{DefinedFunc, ModuleMetadata};
 use wasmo_artifact_format::{ArtifactBuilder, BoundsChecks, BuildFacts, CompatFacts};
 
+pub use wasmo_artifact_format::Instrumentation;
+
 pub use target::normalise_triple;
 
 /// LLVM optimisation level.
@@ -99,6 +101,9 @@ pub struct CompileConfig {
     pub bounds_checks: BoundsChecks,
     /// Which WebAssembly a module is validated against.
     pub wasm: WasmVersion,
+    /// Resource-limit checks to compile in (interruption, fuel); in the
+    /// header and the compatibility hash.
+    pub instrumentation: Instrumentation,
 }
 
 /// Which version of WebAssembly a module is validated against.
@@ -218,6 +223,7 @@ pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileEr
                 guard_size: config.bounds_checks.guard_size(),
                 wasm_features: module_info::artifact_wasm_features(),
                 page_align: link::PAGE_ALIGN as u32,
+                instrumentation: config.instrumentation,
             },
             cpu_name: target.cpu_name.clone(),
             opt_level: config.opt_level.as_number(),

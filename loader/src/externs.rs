@@ -24,6 +24,7 @@ use wasmo_artifact_format::{GlobalType, Limits, MemoryType, TableType, TrapCode,
 
 use crate::error::{CallError, InstantiationError, Trap};
 use crate::func::{val_from_raw, val_to_raw};
+use crate::limits::StoreLimits;
 use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
 use crate::values::Val;
 use crate::vm::{Block, Reservation, Slot};
@@ -146,7 +147,7 @@ impl SharedMemory {
                 "a shared memory must be declared shared, with a maximum".into(),
             ));
         }
-        let (res, max_pages) = reserve(ty, MemoryConfig::default())?;
+        let (res, max_pages) = reserve(ty, MemoryConfig::default(), None)?;
         let def = Box::new(SharedDef {
             base: AtomicU64::new(res.base() as u64),
             current_length: AtomicU64::new(ty.limits.min * WASM_PAGE_SIZE),
@@ -231,14 +232,30 @@ fn grown_bytes(old_bytes: u64, delta: u64, max_pages: u64) -> Option<u64> {
 
 /// Reserves the address space of a memory of type `ty`: its reservation,
 /// with the minimum accessible, and the most pages it may grow to.
-fn reserve(ty: MemoryType, cfg: MemoryConfig) -> Result<(Reservation, u64), InstantiationError> {
+/// Reserves a memory of type `ty`: its bytes and the most pages it may
+/// grow to (its maximum, the reservation's and `max_bytes`, the store's
+/// `max-memory-size`, whichever is least).
+fn reserve(
+    ty: MemoryType,
+    cfg: MemoryConfig,
+    max_bytes: Option<u64>,
+) -> Result<(Reservation, u64), InstantiationError> {
     let limit = if ty.memory64 {
         u64::MAX / WASM_PAGE_SIZE
     } else {
         65536
     };
     let declared_max = ty.limits.max.unwrap_or(limit).min(limit);
-    let max_pages = declared_max.min(cfg.reservation / WASM_PAGE_SIZE);
+    let mut max_pages = declared_max.min(cfg.reservation / WASM_PAGE_SIZE);
+    if let Some(max_bytes) = max_bytes {
+        if ty.limits.min.saturating_mul(WASM_PAGE_SIZE) > max_bytes {
+            return Err(InstantiationError::Resource(format!(
+                "memory minimum of {} bytes exceeds the store's limit of {max_bytes} bytes per memory (max-memory-size)",
+                ty.limits.min.saturating_mul(WASM_PAGE_SIZE)
+            )));
+        }
+        max_pages = max_pages.min(max_bytes / WASM_PAGE_SIZE);
+    }
     if ty.limits.min > max_pages {
         return Err(InstantiationError::Resource(format!(
             "memory minimum of {} pages exceeds the maximum this loader can reserve ({max_pages} pages)",
@@ -277,7 +294,8 @@ impl Memory {
         def: Slot,
         cfg: MemoryConfig,
     ) -> Result<Memory, InstantiationError> {
-        let (res, max_pages) = reserve(ty, cfg)?;
+        StoreLimits::check_count(store.memories.len(), store.limits.max_memories, "memories")?;
+        let (res, max_pages) = reserve(ty, cfg, store.limits.max_memory_size)?;
         def.write_u64(MEMORY_DEF_BASE, res.base() as u64);
         def.write_u64(MEMORY_DEF_CURRENT_LENGTH, ty.limits.min * WASM_PAGE_SIZE);
         let index = store.memories.len() as u32;
@@ -527,6 +545,14 @@ impl Table {
                 "table of {size} elements exceeds this loader's limit of {MAX_TABLE_ELEMENTS}"
             )));
         }
+        StoreLimits::check_count(store.tables.len(), store.limits.max_tables, "tables")?;
+        if let Some(max) = store.limits.max_table_elements {
+            if size > max {
+                return Err(InstantiationError::Resource(format!(
+                    "table minimum of {size} elements exceeds the store's limit of {max} elements per table"
+                )));
+            }
+        }
         let elems = Block::new(size as usize * 8).map_err(InstantiationError::Resource)?;
         def.write_u64(TABLE_DEF_BASE, elems.base() as u64);
         def.write_u64(TABLE_DEF_CURRENT_ELEMENTS, size);
@@ -570,8 +596,8 @@ impl Table {
 
     /// Grows the table by `delta` elements set to `init` (a reference of
     /// the table's element type from this store); returns the old size.
-    /// Past the table's maximum or [`MAX_TABLE_ELEMENTS`] nothing changes
-    /// and the error is a host error.
+    /// Past the table's maximum, [`MAX_TABLE_ELEMENTS`] or the store's
+    /// `max_table_elements` nothing changes and the error is a host error.
     pub fn grow(
         &self,
         mut store: impl AsContextMut,
@@ -581,8 +607,9 @@ impl Table {
         let mut ctx = store.as_context_mut();
         let o = ctx.opaque_mut();
         let raw = self.raw_element(o, &init)?;
+        let limit = o.max_table_elements();
         o.tables[self.index as usize]
-            .grow(delta, raw)
+            .grow(delta, raw, limit)
             .ok_or_else(|| CallError::Host(format!("cannot grow the table by {delta} elements")))
     }
 
@@ -678,19 +705,19 @@ impl TableData {
     }
 
     /// `table.grow`: adds `delta` elements set to `raw` and returns the old
-    /// size, or `None` (nothing changed) past the maximum. When the block
+    /// size, or `None` (nothing changed) past the maximum or `limit` (the
+    /// store's, [`StoreOpaque::max_table_elements`]). When the block
     /// is too small the elements move to a new one (room for twice the
     /// size, amortising repeated growth) and the definition's base is
     /// updated; the old block is freed, since compiled code never keeps a
     /// base across a `table.grow` or a call.
-    pub(crate) fn grow(&self, delta: u64, raw: u64) -> Option<u64> {
+    pub(crate) fn grow(&self, delta: u64, raw: u64, limit: u64) -> Option<u64> {
+        let max = self.max_elements().min(limit);
         let old = self.size();
-        let new = old
-            .checked_add(delta)
-            .filter(|&n| n <= self.max_elements())?;
+        let new = old.checked_add(delta).filter(|&n| n <= max)?;
         let capacity = (self.elems.borrow().size() / 8) as u64;
         if new > capacity {
-            let room = new.max(old.saturating_mul(2)).min(self.max_elements());
+            let room = new.max(old.saturating_mul(2)).min(max);
             let bigger = Block::new(usize::try_from(room * 8).ok()?).ok()?;
             {
                 let elems = self.elems.borrow();

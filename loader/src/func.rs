@@ -267,6 +267,7 @@ impl Func {
                 }
             }
             FuncKind::Wasm { instance, index } => {
+                let stack_size = ctx.opaque().wasm_stack_size;
                 let (addr, vmctx) = {
                     let inst = &ctx.opaque().instances[instance as usize];
                     let addr = inst
@@ -292,6 +293,7 @@ impl Func {
                         caller_vmctx: vmctx,
                         values: values.as_mut_ptr().cast(),
                         len,
+                        stack_size,
                     })
                 }
             }

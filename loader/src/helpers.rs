@@ -315,8 +315,9 @@ extern "C" fn table_copy(
 }
 
 /// `wasmo_helper_table_grow(vmctx, table, init, delta) -> old size`, or
-/// -1 (nothing changed) past the table's maximum or the loader's limit.
-/// The table's elements may move; compiled code reloads its base.
+/// -1 (nothing changed) past the table's maximum, the loader's limit or
+/// the store's `max_table_elements`. The table's elements may move;
+/// compiled code reloads its base.
 extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i32) -> i32 {
     // SAFETY: compiled code passes its own instance's vmctx.
     let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
@@ -325,7 +326,8 @@ extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i32) 
     let Some(t) = inst.tables.get(table as u32 as usize) else {
         return -1;
     };
-    match t.data_of(store).grow(u64::from(delta as u32), init as u64) {
+    let limit = store.max_table_elements();
+    match t.data_of(store).grow(u64::from(delta as u32), init as u64, limit) {
         Some(old) => old as i32,
         None => -1,
     }

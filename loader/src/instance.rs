@@ -14,6 +14,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind, ImportKind,
@@ -239,6 +240,7 @@ fn instantiate(
 ) -> Result<Instance, InstantiationError> {
     let m = &module.inner;
     let meta = &m.meta;
+    crate::limits::check_instantiation(o, &m.header, meta.memories.len(), meta.tables.len())?;
     let offsets = VMOffsets::new(meta.vm_counts());
     let vmctx = Block::new(offsets.size() as usize).map_err(InstantiationError::Resource)?;
 
@@ -392,6 +394,7 @@ fn instantiate(
     runtime.write_u64(crate::helpers::RUNTIME_STORE, store_ptr);
     runtime.write_u32(crate::helpers::RUNTIME_INSTANCE, index);
     vmctx.write_u64(VMOffsets::RUNTIME, runtime.base() as u64);
+    vmctx.write_u64(VMOffsets::LIMITS, Arc::as_ptr(&o.vm_limits) as u64);
     let start = vmctx.base() as usize;
     o.register_vmctx(start, start + vmctx.size(), index);
     o.instances.push(InstanceData {

@@ -55,6 +55,7 @@ mod helpers;
 mod image;
 mod imports;
 mod instance;
+mod limits;
 mod module;
 mod parking;
 mod perfmap;
@@ -74,6 +75,7 @@ pub use externs::{
 pub use func::{Caller, Func};
 pub use imports::{Extern, Imports};
 pub use instance::Instance;
+pub use limits::{InterruptHandle, StoreLimits};
 pub use module::{host_triple, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
 pub use types::{ExportType, ExternType, ImportType};
@@ -86,9 +88,10 @@ pub use wasmo_artifact_format::{
 /// [`set_wasm_stack_size`] says otherwise.
 pub const DEFAULT_WASM_STACK_SIZE: usize = traphandler::DEFAULT_WASM_STACK_SIZE;
 
-/// Sets the usable native stack size of every later call into wasm
-/// (process-wide; at least 256 KiB). Deep recursion beyond it traps with
-/// "call stack exhausted".
+/// Sets the usable native stack size of calls into wasm in stores made
+/// from now on (process-wide default; at least 256 KiB). Deep recursion
+/// beyond it traps with "call stack exhausted". A store's own size is
+/// [`Store::set_wasm_stack_size`].
 pub fn set_wasm_stack_size(bytes: usize) {
     traphandler::set_wasm_stack_size(bytes);
 }

@@ -23,10 +23,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::externs::{GlobalData, MemoryData, TableData};
 use crate::func::HostFuncHeader;
 use crate::instance::InstanceData;
+use crate::limits::{StoreLimits, VMStoreLimits};
 use crate::values::ExternRef;
 
 /// Identifies a store for the process's lifetime (never reused).
@@ -108,6 +110,15 @@ pub(crate) struct StoreOpaque {
     /// Instance VMContexts by start address: `(end, instance index)`, to
     /// map a funcref back to its function.
     vmctxs: BTreeMap<usize, (usize, u32)>,
+    /// Size and count limits (`limits.rs`).
+    pub(crate) limits: StoreLimits,
+    /// Fuel and interrupt words every instance's VMContext points at.
+    pub(crate) vm_limits: Arc<VMStoreLimits>,
+    /// Whether fuel is metered (set by `Store::set_fuel`): then only
+    /// modules built with fuel counting may be instantiated.
+    pub(crate) fuel_enabled: bool,
+    /// Usable bytes of the native stack each call into wasm runs on.
+    pub(crate) wasm_stack_size: usize,
 }
 
 impl<T> Store<T> {
@@ -124,6 +135,10 @@ impl<T> Store<T> {
                 externrefs: Vec::new(),
                 externref_ids: HashMap::new(),
                 vmctxs: BTreeMap::new(),
+                limits: StoreLimits::default(),
+                vm_limits: Arc::default(),
+                fuel_enabled: false,
+                wasm_stack_size: crate::traphandler::default_wasm_stack_size(),
             },
             data,
         });

@@ -167,6 +167,8 @@ pub(crate) struct ArrayCall {
     pub(crate) caller_vmctx: *mut u8,
     pub(crate) values: *mut u8,
     pub(crate) len: usize,
+    /// Usable bytes of the stack to run on (the store's size).
+    pub(crate) stack_size: usize,
 }
 
 /// Runs `call` on a wasm stack and returns how it ended.
@@ -181,8 +183,8 @@ pub(crate) struct ArrayCall {
 pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     install_signal_handlers();
     ensure_alt_stack();
-    let stack =
-        take_stack().map_err(|e| Unwind::Host(format!("cannot allocate a wasm stack: {e}")))?;
+    let stack = take_stack(call.stack_size)
+        .map_err(|e| Unwind::Host(format!("cannot allocate a wasm stack: {e}")))?;
     let page = crate::vm::host_page_size();
     let stack_limit = stack.limit().get();
     let mut act = Activation {
@@ -224,19 +226,29 @@ pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     outcome
 }
 
-/// Sets the usable stack size of every later entry into wasm (rounded up
-/// to pages; at least twice [`HOST_STACK_RESERVE`]). Stacks already pooled
-/// with another size are not reused.
+/// Sets the default usable stack size of stores made from now on (see
+/// [`clamp_wasm_stack_size`]).
 pub(crate) fn set_wasm_stack_size(bytes: usize) {
-    WASM_STACK_SIZE.store(bytes.max(2 * HOST_STACK_RESERVE), Ordering::Relaxed);
+    WASM_STACK_SIZE.store(clamp_wasm_stack_size(bytes), Ordering::Relaxed);
+}
+
+/// The default usable stack size of a new store.
+pub(crate) fn default_wasm_stack_size() -> usize {
+    WASM_STACK_SIZE.load(Ordering::Relaxed)
+}
+
+/// A usable stack size as entries use it: at least twice
+/// [`HOST_STACK_RESERVE`], so a host function can always be called from
+/// the first wasm frame.
+pub(crate) fn clamp_wasm_stack_size(bytes: usize) -> usize {
+    bytes.max(2 * HOST_STACK_RESERVE)
 }
 
 fn stack_usable(s: &DefaultStack) -> usize {
     s.base().get() - s.limit().get() - crate::vm::host_page_size()
 }
 
-fn take_stack() -> std::io::Result<DefaultStack> {
-    let want = WASM_STACK_SIZE.load(Ordering::Relaxed);
+fn take_stack(want: usize) -> std::io::Result<DefaultStack> {
     let page = crate::vm::host_page_size();
     let want_usable = want.div_ceil(page) * page;
     let pooled = STACKS.try_with(|s| s.borrow_mut().pop()).ok().flatten();

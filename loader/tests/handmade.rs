@@ -37,6 +37,7 @@ fn facts(triple: &str) -> BuildFacts {
             guard_size: 4 << 30,
             wasm_features: WasmFeatures(WasmFeatures::MVP),
             page_align: 4096,
+            instrumentation: wasmo_artifact_format::Instrumentation::NONE,
         },
         cpu_name: "x86-64-v2".into(),
         opt_level: 2,

@@ -6,9 +6,10 @@
 //! ;; run: wasmo exec --invoke fib {artifact} 30
 //! ```
 //!
-//! `{wat}` is the `.wat` file, `{artifact}` a temporary artifact path. For a
+//! `{wat}` is the `.wat` file, `{artifact}` a temporary artifact path,
+//! `{dir}` the directory of the `.wat` files. For a
 //! `wasmo` command the `.wat` is first compiled to `{artifact}` with
-//! `wasmoc build` (which must succeed). Beside it, `NAME.stdout`,
+//! `wasmoc build` (which must succeed), but for `wasmo compile`. Beside it, `NAME.stdout`,
 //! `NAME.stderr` and `NAME.status` hold what the command must print and its
 //! exit status; paths in the output are written as `$DIR` (this directory)
 //! and `$TMP` (the temporary directory). `BLESS=1` rewrites them.
@@ -64,13 +65,16 @@ fn golden(wat: &Path) -> Result<(), Failed> {
     let artifact = tmp.path().join("app.wasmo");
     let mut words = run.split_whitespace();
     let program = words.next().ok_or("empty `;; run:` line")?;
+    let dir = wat.parent().unwrap_or(Path::new("."));
     let args: Vec<String> = words
         .map(|w| {
             w.replace("{wat}", &wat.to_string_lossy())
                 .replace("{artifact}", &artifact.to_string_lossy())
+                .replace("{dir}", &dir.to_string_lossy())
         })
         .collect();
-    if program == "wasmo" {
+    // `wasmo compile` compiles by itself (and may be meant to fail).
+    if program == "wasmo" && args.first().is_none_or(|a| a != "compile") {
         let out = Command::new(bin_path("wasmoc")?)
             .arg("build")
             .arg(wat)
@@ -85,14 +89,13 @@ fn golden(wat: &Path) -> Result<(), Failed> {
             )
             .into());
         }
-    } else if program != "wasmoc" {
+    } else if program != "wasmoc" && program != "wasmo" {
         return Err(format!("`;; run:` must start with wasmo or wasmoc, not `{program}`").into());
     }
     let out = Command::new(bin_path(program)?)
         .args(&args)
         .output()
         .map_err(|e| e.to_string())?;
-    let dir = wat.parent().unwrap_or(Path::new("."));
     let normalize = |bytes: &[u8]| {
         String::from_utf8_lossy(bytes)
             .replace(&*tmp.path().to_string_lossy(), "$TMP")

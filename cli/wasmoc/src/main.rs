@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
-use wasmo_artifact_format::BoundsChecks;
+use wasmo_artifact_format::{BoundsChecks, Instrumentation};
 use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel};
 
 /// The wasmo ahead-of-time WebAssembly compiler.
@@ -56,6 +56,15 @@ struct BuildArgs {
     /// How linear-memory accesses are kept in bounds.
     #[arg(long, value_enum, default_value_t = BoundsArg::GuardPages)]
     bounds_checks: BoundsArg,
+    /// Check the store's interrupt flag at function entries and loop
+    /// headers, so `wasmo exec -W timeout=...` and the API's interrupt
+    /// handle can stop the code.
+    #[arg(long)]
+    epoch_interruption: bool,
+    /// Count executed operators against the store's fuel, so `wasmo exec
+    /// -W fuel=N` can bound the work the code does.
+    #[arg(long)]
+    consume_fuel: bool,
     /// The module to compile (.wasm binary or .wat/.wast text); `-` reads
     /// stdin.
     input: PathBuf,
@@ -135,6 +144,17 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
             Some(name) => CpuSelection::Named(name.to_owned()),
         },
         bounds_checks: args.bounds_checks.into(),
+        instrumentation: Instrumentation(
+            if args.epoch_interruption {
+                Instrumentation::EPOCH_INTERRUPTION
+            } else {
+                0
+            } | if args.consume_fuel {
+                Instrumentation::CONSUME_FUEL
+            } else {
+                0
+            },
+        ),
         ..CompileConfig::default()
     };
     let artifact = wasmo_compiler::compile(&wasm, &config)

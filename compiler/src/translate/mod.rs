@@ -3,7 +3,8 @@
 //! [`FuncTranslator`] implements `wasmparser::VisitOperator` (in `visit.rs`):
 //! one short `visit_*` method per opcode that delegates to typed helpers in
 //! the category files (`numeric.rs`, `conversion.rs`, `memory.rs`,
-//! `control.rs`, `call.rs`, `variable.rs`, `simd.rs`). Rule: no giant `match` on
+//! `control.rs`, `call.rs`, `variable.rs`, `simd.rs`; resource-limit
+//! checks around them in `limits.rs`). Rule: no giant `match` on
 //! operators; no `.unwrap()` on builder calls (`?` them); every trap goes
 //! through [`FuncTranslator::trap_if`] or [`FuncTranslator::trap`] with its
 //! exact [`TrapCode`].
@@ -20,6 +21,7 @@ mod atomic;
 mod call;
 mod control;
 mod conversion;
+mod limits;
 mod memory;
 mod numeric;
 mod reference;
@@ -104,6 +106,8 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     /// Every memory's base and definition, loaded once in the entry block
     /// (memories never move), imports first.
     pub(crate) memories: Vec<memory::MemoryRef<'ctx>>,
+    /// Resource-limit instrumentation's state (`limits.rs`).
+    limits: limits::LimitsState,
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
@@ -131,6 +135,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             dead_depth: 0,
             trap_blocks: vec![None; TrapCode::ALL.len()],
             memories: Vec::new(),
+            limits: limits::LimitsState::default(),
         }
     }
 

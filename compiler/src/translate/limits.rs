@@ -1,0 +1,183 @@
+//! Resource-limit instrumentation (issue 13): interruption checks and fuel
+//! counting, compiled in only when [`CompileConfig::instrumentation`]
+//! asks for them (`wasmoc build --epoch-interruption`, `--consume-fuel`).
+//!
+//! Both read the store's `VMStoreLimits`, reached through the VMContext's
+//! `limits` pointer (an invariant load, so LLVM loads it once per
+//! function). The translator calls three hooks around each operator
+//! (`codegen::translate_function`): [`FuncTranslator::limits_at_entry`]
+//! once, then [`FuncTranslator::limits_before`] and
+//! [`FuncTranslator::limits_after`] around every operator.
+//!
+//! - **Interruption**: at function entry and at every loop header (so
+//!   every cycle of execution, recursion or loop, passes one), one
+//!   monotonic atomic load of the interrupt word, a compare with zero and
+//!   a branch, marked cold, to the function's `interrupt` trap block. The
+//!   load is atomic so LLVM never hoists it out of a loop.
+//! - **Fuel**: each reachable operator costs one unit. The count of a
+//!   straight-line run is kept at compile time and charged
+//!   (`fuel_consumed += n`) just before the next operator that transfers
+//!   control (branches, calls, `if`/`else`/`end`, `loop`, `return`,
+//!   `unreachable`, exception operators), so every unit charged belongs to
+//!   an operator that ran, on every path, and the total is the same on
+//!   every run. Function entries and loop headers check
+//!   `fuel_consumed > 0` and trap "all fuel consumed".
+//!
+//! Rule: the hooks only ever add code at those points; they never change
+//! what the operators themselves translate to, so an artifact built
+//! without instrumentation is exactly what it was before.
+//!
+//! [`CompileConfig::instrumentation`]: crate::CompileConfig::instrumentation
+
+use super::{FuncTranslator, Mutability, Region};
+use crate::CompileError;
+use inkwell::values::{BasicValue, IntValue, PointerValue};
+use inkwell::AtomicOrdering;
+use wasmo_artifact_format::vmctx::{STORE_LIMITS_FUEL_CONSUMED, STORE_LIMITS_INTERRUPT};
+use wasmo_artifact_format::{Instrumentation, TrapCode, VMOffsets};
+use wasmparser::Operator;
+
+/// What the limit hooks remember while translating one function.
+#[derive(Debug, Default)]
+pub(crate) struct LimitsState {
+    /// Operators counted since fuel was last charged.
+    pending_fuel: u64,
+}
+
+/// Whether `op` may transfer control, so the fuel counted so far must be
+/// charged before it. Operators of proposals wasmo does not translate are
+/// listed too, so the rule holds as they arrive.
+fn transfers_control(op: &Operator<'_>) -> bool {
+    matches!(
+        op,
+        Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Else
+            | Operator::End
+            | Operator::Br { .. }
+            | Operator::BrIf { .. }
+            | Operator::BrTable { .. }
+            | Operator::Return
+            | Operator::Unreachable
+            | Operator::Call { .. }
+            | Operator::CallIndirect { .. }
+            | Operator::CallRef { .. }
+            | Operator::ReturnCall { .. }
+            | Operator::ReturnCallIndirect { .. }
+            | Operator::ReturnCallRef { .. }
+            | Operator::BrOnNull { .. }
+            | Operator::BrOnNonNull { .. }
+            | Operator::BrOnCast { .. }
+            | Operator::BrOnCastFail { .. }
+            | Operator::Try { .. }
+            | Operator::Catch { .. }
+            | Operator::CatchAll
+            | Operator::Delegate { .. }
+            | Operator::Rethrow { .. }
+            | Operator::Throw { .. }
+            | Operator::ThrowRef
+            | Operator::TryTable { .. }
+    )
+}
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    fn instrumentation(&self) -> Instrumentation {
+        self.env.config.instrumentation
+    }
+
+    /// The store's `VMStoreLimits`.
+    fn store_limits(&self) -> Result<PointerValue<'ctx>, CompileError> {
+        self.load_invariant_ptr(self.vmctx, VMOffsets::LIMITS, "store_limits")
+    }
+
+    /// At function entry, before the first operator: the interruption
+    /// and fuel checks.
+    pub(crate) fn limits_at_entry(&mut self) -> Result<(), CompileError> {
+        self.limit_checks()
+    }
+
+    /// Before operator `op`: counts it, and charges the run so far when
+    /// it transfers control.
+    pub(crate) fn limits_before(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        if !self.instrumentation().consume_fuel() || !self.reachable {
+            return Ok(());
+        }
+        self.limits.pending_fuel += 1;
+        if transfers_control(op) {
+            self.charge_fuel()?;
+        }
+        Ok(())
+    }
+
+    /// After operator `op`: a loop header gets the entry checks, so every
+    /// iteration passes them.
+    pub(crate) fn limits_after(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+        if matches!(op, Operator::Loop { .. }) && self.reachable {
+            self.limit_checks()?;
+        }
+        Ok(())
+    }
+
+    /// The checks of a function entry or loop header, as configured.
+    fn limit_checks(&mut self) -> Result<(), CompileError> {
+        let instr = self.instrumentation();
+        if instr.epoch_interruption() {
+            self.check_interrupt()?;
+        }
+        if instr.consume_fuel() {
+            let consumed = self.charge_fuel()?;
+            let out = self.builder.build_int_compare(
+                inkwell::IntPredicate::SGT,
+                consumed,
+                self.cx.i64_type().const_zero(),
+                "out_of_fuel",
+            )?;
+            self.trap_if(out, TrapCode::OutOfFuel)?;
+        }
+        Ok(())
+    }
+
+    /// Traps "interrupt" when the store's interrupt word is non-zero.
+    fn check_interrupt(&mut self) -> Result<(), CompileError> {
+        let limits = self.store_limits()?;
+        let addr = self.field(limits, STORE_LIMITS_INTERRUPT)?;
+        let i64t = self.cx.i64_type();
+        let word = self.builder.build_load(i64t, addr, "interrupt")?;
+        if let Some(load) = word.as_instruction_value() {
+            load.set_alignment(8)
+                .map_err(|e| CompileError::Internal(format!("interrupt load: {e}")))?;
+            load.set_atomic_ordering(AtomicOrdering::Monotonic)
+                .map_err(|e| CompileError::Internal(format!("interrupt load: {e}")))?;
+            self.tag(Some(load), Region::Runtime)?;
+        }
+        let set = self.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            word.into_int_value(),
+            i64t.const_zero(),
+            "interrupted",
+        )?;
+        self.trap_if(set, TrapCode::Interrupt)
+    }
+
+    /// Adds the pending count to the store's `fuel_consumed` (a plain
+    /// load and store when there is any) and returns the new value.
+    fn charge_fuel(&mut self) -> Result<IntValue<'ctx>, CompileError> {
+        let limits = self.store_limits()?;
+        let addr = self.field(limits, STORE_LIMITS_FUEL_CONSUMED)?;
+        let i64t = self.cx.i64_type();
+        let old = self
+            .load_runtime(i64t.into(), addr, "fuel", Mutability::Mutable)?
+            .into_int_value();
+        let pending = std::mem::take(&mut self.limits.pending_fuel);
+        if pending == 0 {
+            return Ok(old);
+        }
+        let new = self
+            .builder
+            .build_int_add(old, i64t.const_int(pending, false), "fuel")?;
+        let store = self.builder.build_store(addr, new)?;
+        self.tag(Some(store), Region::Runtime)?;
+        Ok(new)
+    }
+}

@@ -1,0 +1,511 @@
+//! Issue 13's resource limits through the loader API: per-store memory
+//! and table limits, fuel, interruption from another thread and the
+//! per-store wasm stack size. Each bomb is stopped by its limit and the
+//! test (the process) goes on to check what the store says afterwards.
+//!
+//! Rule: every limit is shown to bite (the same module runs further, or
+//! without a trap, when the limit is lifted), so no test passes because
+//! the limit did nothing.
+
+use std::time::Duration;
+
+use wasmo_artifact_format::{BoundsChecks, Instrumentation};
+use wasmo_compiler::CompileConfig;
+use wasmo_loader::{
+    CallError, Func, FuncType, Imports, Instance, InstantiationError, Store, StoreLimits, TrapCode,
+    Val,
+};
+use wasmo_tests::{load, load_with, Compiled};
+
+const STRATEGIES: [BoundsChecks; 2] = [BoundsChecks::GuardPages, BoundsChecks::Explicit];
+
+fn instrumented(text: &str, bits: u8) -> Compiled {
+    load_with(
+        text,
+        &CompileConfig {
+            instrumentation: Instrumentation(bits),
+            ..CompileConfig::default()
+        },
+    )
+}
+
+fn instance(store: &mut Store<()>, c: &Compiled) -> Instance {
+    match Instance::new(&mut *store, &c.module, &Imports::new()) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiation failed: {e}"),
+    }
+}
+
+fn func(store: &Store<()>, i: &Instance, name: &str) -> Func {
+    match i.get_func(store, name) {
+        Some(f) => f,
+        None => panic!("no export `{name}`"),
+    }
+}
+
+fn call(store: &mut Store<()>, f: Func, args: &[Val]) -> Result<Vec<Val>, CallError> {
+    wasmo_tests::call(store, f, args)
+}
+
+fn trap_code(r: Result<Vec<Val>, CallError>) -> TrapCode {
+    match r {
+        Err(CallError::Trap(t)) => t.code,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+fn i32_of(r: Result<Vec<Val>, CallError>) -> i32 {
+    match r.as_deref() {
+        Ok([Val::I32(x)]) => *x,
+        other => panic!("expected one i32, got {other:?}"),
+    }
+}
+
+/// Grows memory 0 by a page at a time until `memory.grow` fails; returns
+/// the size reached in pages.
+const MEMORY_BOMB: &str = r#"(module
+  (memory (export "m") 1)
+  (func (export "bomb") (result i32)
+    (block $done
+      (loop $more
+        (br_if $done (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+        (br $more)))
+    (memory.size)))"#;
+
+#[test]
+fn issue13_memory_bomb_stopped_by_max_memory_size() {
+    for strategy in STRATEGIES {
+        let c = load(MEMORY_BOMB, strategy);
+        let mut store = Store::new(());
+        store.set_limits(StoreLimits {
+            max_memory_size: Some(16 << 20),
+            ..StoreLimits::default()
+        });
+        let i = instance(&mut store, &c);
+        let bomb = func(&store, &i, "bomb");
+        assert_eq!(i32_of(call(&mut store, bomb, &[])), 256, "{strategy:?}");
+        let m = match i.get_memory(&store, "m") {
+            Some(m) => m,
+            None => panic!("no memory export"),
+        };
+        assert_eq!(m.grow(&mut store, 1), None, "host grow past the limit");
+        assert_eq!(m.data(&store).len(), 16 << 20);
+        // Without the limit the same module grows further.
+        let mut free = Store::new(());
+        free.set_limits(StoreLimits {
+            max_memory_size: Some(32 << 20),
+            ..StoreLimits::default()
+        });
+        let i = instance(&mut free, &c);
+        let bomb = func(&free, &i, "bomb");
+        assert_eq!(i32_of(call(&mut free, bomb, &[])), 512);
+    }
+}
+
+/// Grows a table by 100 elements at a time until `table.grow` fails;
+/// returns the size reached.
+const TABLE_BOMB: &str = r#"(module
+  (table (export "t") 0 funcref)
+  (func (export "bomb") (result i32)
+    (block $done
+      (loop $more
+        (br_if $done (i32.eq (table.grow (ref.null func) (i32.const 100)) (i32.const -1)))
+        (br $more)))
+    (table.size)))"#;
+
+#[test]
+fn issue13_table_bomb_stopped_by_max_table_elements() {
+    let c = load(TABLE_BOMB, STRATEGIES[0]);
+    let mut store = Store::new(());
+    store.set_limits(StoreLimits {
+        max_table_elements: Some(1000),
+        ..StoreLimits::default()
+    });
+    let i = instance(&mut store, &c);
+    let bomb = func(&store, &i, "bomb");
+    assert_eq!(i32_of(call(&mut store, bomb, &[])), 1000);
+    let t = match i.get_table(&store, "t") {
+        Some(t) => t,
+        None => panic!("no table export"),
+    };
+    assert!(
+        t.grow(&mut store, 1, Val::FuncRef(None)).is_err(),
+        "host grow past the limit"
+    );
+    assert_eq!(t.size(&store), 1000);
+    let mut free = Store::new(());
+    free.set_limits(StoreLimits {
+        max_table_elements: Some(5000),
+        ..StoreLimits::default()
+    });
+    let i = instance(&mut free, &c);
+    let bomb = func(&free, &i, "bomb");
+    assert_eq!(i32_of(call(&mut free, bomb, &[])), 5000);
+}
+
+#[test]
+fn issue13_instantiation_past_a_limit_fails_with_its_name() {
+    let big = load("(module (memory 300))", BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    store.set_limits(StoreLimits {
+        max_memory_size: Some(16 << 20),
+        ..StoreLimits::default()
+    });
+    match Instance::new(&mut store, &big.module, &Imports::new()) {
+        Err(InstantiationError::Resource(msg)) => {
+            assert!(msg.contains("max-memory-size"), "{msg}");
+            assert!(msg.contains(&(300u64 << 16).to_string()), "{msg}");
+        }
+        other => panic!("expected a resource error, got {other:?}"),
+    }
+
+    let table = load("(module (table 100 funcref))", BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    store.set_limits(StoreLimits {
+        max_table_elements: Some(10),
+        ..StoreLimits::default()
+    });
+    match Instance::new(&mut store, &table.module, &Imports::new()) {
+        Err(InstantiationError::Resource(msg)) => {
+            assert!(msg.contains("100 elements"), "{msg}")
+        }
+        other => panic!("expected a resource error, got {other:?}"),
+    }
+    store.set_limits(StoreLimits {
+        max_table_elements: Some(100),
+        ..StoreLimits::default()
+    });
+    instance(&mut store, &table);
+}
+
+#[test]
+fn issue13_store_counts_of_instances_memories_and_tables() {
+    let c = load(
+        "(module (memory 1) (table 1 funcref))",
+        BoundsChecks::GuardPages,
+    );
+    for (limits, what) in [
+        (
+            StoreLimits {
+                max_instances: Some(2),
+                ..StoreLimits::default()
+            },
+            "2 instances",
+        ),
+        (
+            StoreLimits {
+                max_memories: Some(2),
+                ..StoreLimits::default()
+            },
+            "2 memories",
+        ),
+        (
+            StoreLimits {
+                max_tables: Some(2),
+                ..StoreLimits::default()
+            },
+            "2 tables",
+        ),
+    ] {
+        let mut store = Store::new(());
+        store.set_limits(limits);
+        instance(&mut store, &c);
+        instance(&mut store, &c);
+        match Instance::new(&mut store, &c.module, &Imports::new()) {
+            Err(InstantiationError::Resource(msg)) => assert!(msg.contains(what), "{msg}"),
+            other => panic!("third instance under {limits:?}: {other:?}"),
+        }
+    }
+}
+
+const SPIN: &str = r#"(module
+  (func (export "spin") (loop $l (br $l)))
+  (func (export "add") (result i32) (i32.add (i32.const 1) (i32.const 2))))"#;
+
+#[test]
+fn issue13_infinite_loop_stopped_by_fuel() {
+    let c = instrumented(SPIN, Instrumentation::CONSUME_FUEL);
+    let mut store = Store::new(());
+    // Until the store meters fuel, counting code runs unbounded.
+    assert_eq!(store.get_fuel(), i64::MAX as u64);
+    let i = instance(&mut store, &c);
+    let add = func(&store, &i, "add");
+    assert_eq!(i32_of(call(&mut store, add, &[])), 3);
+    assert_eq!(store.get_fuel(), i64::MAX as u64 - 4);
+    store.set_fuel(1_000_000);
+    let i = instance(&mut store, &c);
+    let spin = func(&store, &i, "spin");
+    assert_eq!(trap_code(call(&mut store, spin, &[])), TrapCode::OutOfFuel);
+    assert_eq!(store.get_fuel(), 0);
+    // Out of fuel, even a short function traps at its entry; refuelled,
+    // it runs and costs exactly its four operators (two constants, `add`
+    // and `end`).
+    let add = func(&store, &i, "add");
+    assert_eq!(trap_code(call(&mut store, add, &[])), TrapCode::OutOfFuel);
+    store.set_fuel(100);
+    assert_eq!(i32_of(call(&mut store, add, &[])), 3);
+    assert_eq!(store.get_fuel(), 96);
+}
+
+#[test]
+fn issue13_fuel_counts_the_same_on_every_run() {
+    // Branches, calls and a data-dependent loop.
+    let text = r#"(module
+      (func $collatz (param $n i32) (result i32) (local $steps i32)
+        (block $done
+          (loop $next
+            (br_if $done (i32.le_u (local.get $n) (i32.const 1)))
+            (if (i32.and (local.get $n) (i32.const 1))
+              (then (local.set $n (i32.add (i32.mul (local.get $n) (i32.const 3)) (i32.const 1))))
+              (else (local.set $n (i32.shr_u (local.get $n) (i32.const 1)))))
+            (local.set $steps (i32.add (local.get $steps) (i32.const 1)))
+            (br $next)))
+        (local.get $steps))
+      (func (export "run") (param $k i32) (result i32) (local $sum i32)
+        (loop $l
+          (local.set $sum (i32.add (local.get $sum) (call $collatz (local.get $k))))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br_if $l (local.get $k)))
+        (local.get $sum)))"#;
+    let c = instrumented(text, Instrumentation::CONSUME_FUEL);
+    let used = |k: i32| {
+        let mut store = Store::new(());
+        store.set_fuel(u64::MAX / 2);
+        let i = instance(&mut store, &c);
+        let run = func(&store, &i, "run");
+        let r = i32_of(call(&mut store, run, &[Val::I32(k)]));
+        (r, u64::MAX / 2 - store.get_fuel())
+    };
+    let first = used(200);
+    assert_eq!(first, used(200));
+    assert_eq!(first, used(200));
+    // More work costs more.
+    assert!(used(300).1 > first.1, "{first:?}");
+    // Exactly that much fuel is enough; half of it is not (checks sit at
+    // function entries and loop headers, so the last straight run may
+    // overdraw, but no loop iteration or call does).
+    let mut store = Store::new(());
+    store.set_fuel(first.1);
+    let i = instance(&mut store, &c);
+    let run = func(&store, &i, "run");
+    assert_eq!(i32_of(call(&mut store, run, &[Val::I32(200)])), first.0);
+    assert_eq!(store.get_fuel(), 0);
+    let mut store = Store::new(());
+    store.set_fuel(first.1 / 2);
+    let i = instance(&mut store, &c);
+    let run = func(&store, &i, "run");
+    assert_eq!(
+        trap_code(call(&mut store, run, &[Val::I32(200)])),
+        TrapCode::OutOfFuel
+    );
+}
+
+#[test]
+fn issue13_fuel_store_refuses_code_that_cannot_count() {
+    let c = load(SPIN, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    store.set_fuel(10);
+    match Instance::new(&mut store, &c.module, &Imports::new()) {
+        Err(InstantiationError::Resource(msg)) => {
+            assert!(msg.contains("--consume-fuel"), "{msg}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn issue13_infinite_loop_interrupted_from_another_thread() {
+    let c = instrumented(SPIN, Instrumentation::EPOCH_INTERRUPTION);
+    let mut store = Store::new(());
+    let i = instance(&mut store, &c);
+    let spin = func(&store, &i, "spin");
+    let add = func(&store, &i, "add");
+    let handle = store.interrupt_handle();
+    let timer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        handle.interrupt();
+    });
+    let r = call(&mut store, spin, &[]);
+    let _ = timer.join();
+    match r {
+        Err(CallError::Trap(t)) => {
+            assert_eq!(t.code, TrapCode::Interrupt);
+            assert!(!t.backtrace.is_empty(), "the interrupt is a trap site");
+        }
+        other => panic!("expected an interrupt, got {other:?}"),
+    }
+    // Interrupted stays interrupted until reset.
+    assert_eq!(trap_code(call(&mut store, add, &[])), TrapCode::Interrupt);
+    store.reset_interrupt();
+    assert_eq!(i32_of(call(&mut store, add, &[])), 3);
+}
+
+#[test]
+fn issue13_interrupt_stops_recursion_without_loops() {
+    // Every function entry checks, so a call cycle is stopped too.
+    let text = r#"(module
+      (func $ping (export "ping") (param i32) (result i32)
+        (if (result i32) (local.get 0)
+          (then (call $ping (i32.sub (local.get 0) (i32.const 1))))
+          (else (i32.const 7)))))"#;
+    let c = instrumented(
+        text,
+        Instrumentation::EPOCH_INTERRUPTION | Instrumentation::CONSUME_FUEL,
+    );
+    let mut store = Store::new(());
+    store.set_fuel(1 << 40);
+    let i = instance(&mut store, &c);
+    let ping = func(&store, &i, "ping");
+    assert_eq!(i32_of(call(&mut store, ping, &[Val::I32(1000)])), 7);
+    store.interrupt_handle().interrupt();
+    assert_eq!(
+        trap_code(call(&mut store, ping, &[Val::I32(1000)])),
+        TrapCode::Interrupt
+    );
+}
+
+/// Recurses until the stack runs out, counting the depth in a global.
+const DEEP: &str = r#"(module
+  (global $depth (export "depth") (mut i32) (i32.const 0))
+  (func $down (export "down") (param i64 i64 i64 i64) (result i64)
+    (global.set $depth (i32.add (global.get $depth) (i32.const 1)))
+    (i64.add (local.get 0)
+      (call $down (local.get 1) (local.get 2) (local.get 3) (local.get 0)))))"#;
+
+fn depth_reached(c: &Compiled, stack: usize) -> i32 {
+    let mut store = Store::new(());
+    store.set_wasm_stack_size(stack);
+    assert!(store.wasm_stack_size() >= stack);
+    let i = instance(&mut store, c);
+    let down = func(&store, &i, "down");
+    let args = [Val::I64(1), Val::I64(2), Val::I64(3), Val::I64(4)];
+    assert_eq!(
+        trap_code(call(&mut store, down, &args)),
+        TrapCode::StackOverflow
+    );
+    match i.get_global(&store, "depth").map(|g| g.get(&store)) {
+        Some(Val::I32(d)) => d,
+        other => panic!("depth global: {other:?}"),
+    }
+}
+
+#[test]
+fn issue13_deep_recursion_bounded_by_the_store_stack_size() {
+    let c = load(DEEP, BoundsChecks::GuardPages);
+    let small = depth_reached(&c, 256 << 10);
+    let large = depth_reached(&c, 4 << 20);
+    assert!(small > 100, "{small}");
+    assert!(
+        large > 8 * small,
+        "4 MiB reached depth {large}, 256 KiB {small}"
+    );
+}
+
+#[test]
+fn issue13_host_function_near_the_stack_limit_fails_cleanly() {
+    let text = r#"(module
+      (import "host" "note" (func $note))
+      (func $down (export "down") (param i32)
+        (call $note)
+        (call $down (i32.add (local.get 0) (i32.const 1)))))"#;
+    let c = load(text, BoundsChecks::GuardPages);
+    let mut store = Store::new(0u64);
+    store.set_wasm_stack_size(256 << 10);
+    let note = Func::new(
+        &mut store,
+        FuncType {
+            params: vec![],
+            results: vec![],
+        },
+        |mut caller: wasmo_loader::Caller<'_, u64>, _args: &[Val], _results: &mut [Val]| {
+            *caller.data_mut() += 1;
+            Ok(())
+        },
+    );
+    let mut imports = Imports::new();
+    imports.define("host", "note", wasmo_loader::Extern::Func(note));
+    let i = match Instance::new(&mut store, &c.module, &imports) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiation failed: {e}"),
+    };
+    let down = match i.get_func(&store, "down") {
+        Some(f) => f,
+        None => panic!("no export"),
+    };
+    let r = down.call(&mut store, &[Val::I32(0)], &mut []);
+    match r {
+        Err(CallError::Trap(t)) => assert!(
+            matches!(
+                t.code,
+                TrapCode::StackOverflow | TrapCode::HostStackExhausted
+            ),
+            "{t:?}"
+        ),
+        other => panic!("expected stack exhaustion, got {other:?}"),
+    }
+    let calls = *store.data();
+    assert!(calls > 10, "{calls} host calls");
+}
+
+/// `wasmoc build FLAGS` of `text`, then `wasmo exec ARGS... ARTIFACT` with
+/// `--invoke spin`; returns the exit status and stderr.
+fn exec_built(text: &str, build_flags: &[&str], exec_flags: &[&str]) -> (Option<i32>, String) {
+    let bin = |name: &str| match wasmo_tests::bin_path(name) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let wat = dir.path().join("app.wat");
+    let artifact = dir.path().join("app.wasmo");
+    if let Err(e) = std::fs::write(&wat, text) {
+        panic!("writing the module: {e}");
+    }
+    let built = std::process::Command::new(bin("wasmoc"))
+        .arg("build")
+        .args(build_flags)
+        .arg(&wat)
+        .arg("-o")
+        .arg(&artifact)
+        .status();
+    assert!(
+        built.is_ok_and(|s| s.success()),
+        "wasmoc build {build_flags:?}"
+    );
+    let out = std::process::Command::new(bin("wasmo"))
+        .arg("exec")
+        .args(exec_flags)
+        .args(["--invoke", "spin"])
+        .arg(&artifact)
+        .output();
+    match out {
+        Ok(o) => (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
+        Err(e) => panic!("running wasmo: {e}"),
+    }
+}
+
+#[test]
+fn issue13_exec_stops_an_instrumented_artifact_by_timeout_and_fuel() {
+    let started = std::time::Instant::now();
+    let (status, stderr) = exec_built(SPIN, &["--epoch-interruption"], &["-W", "timeout=300ms"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("wasm trap: interrupt"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(120));
+    let (status, stderr) = exec_built(SPIN, &["--consume-fuel"], &["-W", "fuel=100000"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("wasm trap: all fuel consumed"), "{stderr}");
+    // Both checks in one artifact; either limit alone stops it.
+    let both = ["--epoch-interruption", "--consume-fuel"];
+    let (status, stderr) = exec_built(SPIN, &both, &["-W", "fuel=5000"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("all fuel consumed"), "{stderr}");
+    // Plain seconds.
+    let (status, stderr) = exec_built(SPIN, &both, &["-W", "timeout=1"]);
+    assert_eq!(status, Some(134), "{stderr}");
+    assert!(stderr.contains("wasm trap: interrupt"), "{stderr}");
+}
