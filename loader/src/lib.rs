@@ -59,6 +59,7 @@ mod module;
 mod perfmap;
 mod store;
 mod traphandler;
+mod typed;
 mod typereg;
 mod types;
 mod values;
@@ -74,6 +75,7 @@ pub use imports::{Extern, Imports};
 pub use instance::Instance;
 pub use module::{host_triple, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use typed::{HostFuncDef, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy, V128};
 pub use types::{ExportType, ExternType, ImportType};
 pub use values::{ExternRef, Val};
 pub use wasmo_artifact_format::{
