@@ -200,6 +200,9 @@ pub enum CallError {
         /// The type asked for.
         got: String,
     },
+    /// The instance exports no function of this name.
+    #[error("instance has no function export `{0}`")]
+    UnknownExport(String),
     /// A handle (`function`, `memory`, ...) was used with a store it does
     /// not belong to.
     #[error("{0} used with a store it does not belong to")]

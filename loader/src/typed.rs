@@ -358,6 +358,22 @@ impl Func {
     }
 }
 
+impl crate::Instance {
+    /// The exported function `name` as a [`TypedFunc`] (see
+    /// [`Func::typed`]).
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        store: impl AsContext,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>, CallError> {
+        let ctx = store.as_context();
+        let f = self
+            .get_func(&ctx, name)
+            .ok_or_else(|| CallError::UnknownExport(name.to_owned()))?;
+        f.typed(&ctx)
+    }
+}
+
 /// A function whose type was checked once against `Params` and
 /// `Results` ([`Func::typed`]); [`TypedFunc::call`] then passes its
 /// arguments and results in a stack array of raw slots straight to the
