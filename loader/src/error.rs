@@ -55,6 +55,26 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    pub(crate) fn io(path: &str, source: std::io::Error) -> LoadError {
+        LoadError::Io {
+            path: PathBuf::from(path),
+            source,
+        }
+    }
+
+    /// The same error, naming `path` if it named the snapshot.
+    pub(crate) fn with_path(self, path: &std::path::Path) -> LoadError {
+        match self {
+            LoadError::Io { source, .. } => LoadError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            e => e,
+        }
+    }
+}
+
 /// Why an instance cannot be created.
 #[derive(Debug, thiserror::Error)]
 pub enum InstantiationError {
@@ -171,6 +191,18 @@ pub enum CallError {
         /// Slots given.
         got: usize,
     },
+    /// A typed view of a function ([`Func::typed`](crate::Func::typed))
+    /// asked for another type than the function has.
+    #[error("function has type {expected}, not the requested {got}")]
+    Signature {
+        /// The function's type, in the text format.
+        expected: String,
+        /// The type asked for.
+        got: String,
+    },
+    /// The instance exports no function of this name.
+    #[error("instance has no function export `{0}`")]
+    UnknownExport(String),
     /// A handle (`function`, `memory`, ...) was used with a store it does
     /// not belong to.
     #[error("{0} used with a store it does not belong to")]

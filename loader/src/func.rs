@@ -123,7 +123,11 @@ impl<T> std::fmt::Debug for Caller<'_, T> {
     }
 }
 
-impl<T> Caller<'_, T> {
+impl<'a, T> Caller<'a, T> {
+    pub(crate) fn new(store: StoreContextMut<'a, T>, instance: Option<u32>) -> Caller<'a, T> {
+        Caller { store, instance }
+    }
+
     /// The store's host data.
     pub fn data(&self) -> &T {
         self.store.data()
@@ -174,16 +178,32 @@ impl Func {
     where
         F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
     {
-        let mut ctx = store.as_context_mut();
-        let host = Box::new(HostFunc::<T, F> {
+        let ctx = store.as_context_mut();
+        Func::new_raw(ctx, ty.clone(), move |caller: Caller<'_, T>, slots| {
+            call_val_closure(&ty, &f, caller, slots)
+        })
+    }
+
+    /// A host function of type `ty` in `store` whose closure works on the
+    /// raw value slots (`ValRaw`s, little-endian; at least `max(params,
+    /// results)` of them), with no `Val` boxing: what [`Func::wrap`] and
+    /// [`HostFuncDef`](crate::HostFuncDef) build on. The closure must read
+    /// and write only values of `ty`'s types (not references: their raw
+    /// form is the store's business).
+    pub(crate) fn new_raw<T: 'static, G>(ctx: StoreContextMut<'_, T>, ty: FuncType, g: G) -> Func
+    where
+        G: Fn(Caller<'_, T>, &mut [[u8; 16]]) -> Result<(), HostError> + Send + Sync + 'static,
+    {
+        let mut ctx = ctx;
+        let host = Box::new(HostFunc::<T, G> {
             header: HostFuncHeader {
                 array_fn: host_array_call,
-                invoke: invoke::<T, F>,
-                drop_fn: drop_host_func::<T, F>,
+                invoke: invoke_raw::<T, G>,
+                drop_fn: drop_host_func::<T, G>,
                 store: ctx.raw().cast(),
                 ty,
             },
-            func: f,
+            func: g,
             _data: std::marker::PhantomData,
         });
         let ptr = NonNull::from(Box::leak(host)).cast::<HostFuncHeader>();
@@ -249,56 +269,11 @@ impl Func {
                 *slot = u128::from_le_bytes(val_to_raw(o, a).map_err(CallError::Host)?);
             }
         }
-        let r = match self.kind {
-            FuncKind::Host(h) => {
-                let header = HostFuncHeader::ptr(ctx.opaque(), h);
-                // SAFETY: `header` is a live host function of this store
-                // (checked above), whose `invoke` matches its types; no
-                // caller instance; `values` holds `len >= max(params,
-                // results)` slots; `ctx` makes no reference to the store
-                // until `invoke` returns.
-                unsafe {
-                    (header.as_ref().invoke)(
-                        header,
-                        std::ptr::null_mut(),
-                        values.as_mut_ptr().cast(),
-                        len,
-                    )
-                }
-            }
-            FuncKind::Wasm { instance, index } => {
-                let stack_size = ctx.opaque().wasm_stack_size;
-                let (addr, vmctx) = {
-                    let inst = &ctx.opaque().instances[instance as usize];
-                    let addr = inst
-                        .array_trampoline_addr(index)
-                        .ok_or_else(|| CallError::Host(format!("function {index} has no code")))?;
-                    (addr, inst.vmctx.base())
-                };
-                // SAFETY: `addr` is an array-call trampoline in the mapped,
-                // executable text of the instance's module (offset checked
-                // at load), which has the `ArrayFn` signature by the ABI.
-                let tramp: ArrayFn = unsafe { std::mem::transmute::<usize, ArrayFn>(addr) };
-                // SAFETY: `tramp` is the array-call trampoline of a defined
-                // function of a live instance of this store, whose module
-                // (code) and VMContext the store keeps until it drops;
-                // `values` holds `len >= max(params, results)` slots. No
-                // reference into the store is live during the call (`ctx`
-                // holds only its raw pointer), so host functions that wasm
-                // calls may make their own.
-                unsafe {
-                    traphandler::call_array(ArrayCall {
-                        func: tramp,
-                        callee_vmctx: vmctx,
-                        caller_vmctx: vmctx,
-                        values: values.as_mut_ptr().cast(),
-                        len,
-                        stack_size,
-                    })
-                }
-            }
-        };
-        r.map_err(unwind_to_call)?;
+        let entry = self.entry(ctx.opaque())?;
+        // SAFETY: the entry is this function's, of this store (checked
+        // above); `values` holds `len >= max(params, results)` slots, the
+        // arguments encoded for the function's parameter types.
+        unsafe { entry.call(&mut ctx, values.as_mut_ptr(), len) }?;
         let o = ctx.opaque();
         let default_ty = FuncType::default();
         let ty = self.ty_in(o).unwrap_or(&default_ty);
@@ -306,6 +281,29 @@ impl Func {
             *r = val_from_raw(o, t, raw.to_le_bytes());
         }
         Ok(())
+    }
+
+    /// How to enter this function of `store` (which must be its own):
+    /// fixed for the store's life, so a [`TypedFunc`](crate::TypedFunc)
+    /// finds it once.
+    pub(crate) fn entry(&self, o: &StoreOpaque) -> Result<Entry, CallError> {
+        Ok(match self.kind {
+            FuncKind::Host(h) => Entry::Host(HostFuncHeader::ptr(o, h)),
+            FuncKind::Wasm { instance, index } => {
+                let inst = &o.instances[instance as usize];
+                let addr = inst
+                    .array_trampoline_addr(index)
+                    .ok_or_else(|| CallError::Host(format!("function {index} has no code")))?;
+                // SAFETY: `addr` is an array-call trampoline in the mapped,
+                // executable text of the instance's module (offset checked
+                // at load), which has the `ArrayFn` signature by the ABI.
+                let tramp: ArrayFn = unsafe { std::mem::transmute::<usize, ArrayFn>(addr) };
+                Entry::Wasm {
+                    tramp,
+                    vmctx: inst.vmctx.base(),
+                }
+            }
+        })
     }
 
     /// The address of this function's `VMFuncRef` in `store`.
@@ -336,6 +334,66 @@ impl Func {
                 HostFuncHeader::ptr(store, h).as_ptr() as u64,
             ),
         }
+    }
+}
+
+/// How to enter a function: its array-call trampoline and VMContext, or
+/// its host context. Valid while the store that gave it lives (a store
+/// frees nothing before it drops).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Entry {
+    /// A wasm function.
+    Wasm {
+        /// Its array-call trampoline.
+        tramp: ArrayFn,
+        /// Its instance's VMContext.
+        vmctx: *mut u8,
+    },
+    /// A host function.
+    Host(NonNull<HostFuncHeader>),
+}
+
+impl Entry {
+    /// Calls the function on `values`, the arguments in, the results out.
+    ///
+    /// # Safety
+    ///
+    /// `self` must come from [`Func::entry`] with the store `ctx` lends;
+    /// `values` must point at `len >= max(params, results, 1)` writable
+    /// slots holding arguments of the function's parameter types.
+    pub(crate) unsafe fn call<T>(
+        self,
+        ctx: &mut StoreContextMut<'_, T>,
+        values: *mut u128,
+        len: usize,
+    ) -> Result<(), CallError> {
+        // No reference into the store is live during the call (`ctx`
+        // holds only its raw pointer), so host functions that wasm calls
+        // may make their own.
+        let stack_size = ctx.opaque().wasm_stack_size;
+        let r = match self {
+            // SAFETY: `header` is a live host function of this store (per
+            // the contract), whose `invoke` matches its types; no caller
+            // instance; `values` holds enough slots.
+            Entry::Host(header) => unsafe {
+                (header.as_ref().invoke)(header, std::ptr::null_mut(), values.cast(), len)
+            },
+            // SAFETY: `tramp` is the array-call trampoline of a defined
+            // function of a live instance of this store, whose module
+            // (code) and VMContext the store keeps until it drops; `values`
+            // holds enough slots.
+            Entry::Wasm { tramp, vmctx } => unsafe {
+                traphandler::call_array(ArrayCall {
+                    func: tramp,
+                    callee_vmctx: vmctx,
+                    caller_vmctx: vmctx,
+                    values: values.cast(),
+                    len,
+                    stack_size,
+                })
+            },
+        };
+        r.map_err(unwind_to_call)
     }
 }
 
@@ -443,51 +501,22 @@ unsafe fn drop_host_func<T, F>(h: NonNull<HostFuncHeader>) {
     drop(unsafe { Box::from_raw(h.cast::<HostFunc<T, F>>().as_ptr()) });
 }
 
-/// Runs host function `h` (a `HostFunc<T, F>`) on the raw values.
-///
-/// # Safety
-///
-/// `h` must be a live context made by `Func::new::<T, F>`; `caller_vmctx`
-/// null or the VMContext of a live instance of the same store; `values`
-/// `len` writable 16-byte slots holding the arguments; and the store must
-/// be lent to this call: nothing else uses it until this returns.
-unsafe fn invoke<T, F>(
-    h: NonNull<HostFuncHeader>,
-    caller_vmctx: *mut u8,
-    values: *mut u8,
-    len: usize,
-) -> Result<(), Unwind>
+/// Runs a closure over `Val`s (a [`Func::new`] closure) on raw value
+/// slots: decodes the arguments into inline buffers, runs it, checks and
+/// encodes its results. A host call from wasm allocates nothing here.
+pub(crate) fn call_val_closure<T, F>(
+    ty: &FuncType,
+    f: &F,
+    mut caller: Caller<'_, T>,
+    slots: &mut [[u8; 16]],
+) -> Result<(), HostError>
 where
     F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), HostError>,
 {
-    // SAFETY: per the contract `h` is a live `HostFunc<T, F>`, a separate
-    // allocation from the store, only ever read.
-    let host = unsafe { h.cast::<HostFunc<T, F>>().as_ref() };
-    let ty = &host.header.ty;
-    let n = ty.params.len().max(ty.results.len());
-    if len < n {
-        return Err(Unwind::Host("host call with too few value slots".into()));
-    }
-    // SAFETY: the caller passes `len` 16-byte slots, which nothing else
-    // touches during the call.
-    let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
-    // SAFETY: `header.store` is the `StoreInner<T>` of the store that made
-    // this function (T is the store's data type: `Func::new` took it from
-    // that store's context), lent to this call per the contract.
-    let mut ctx =
-        unsafe { StoreContextMut::<T>::from_raw(host.header.store.cast::<StoreInner<T>>()) };
-    let instance = if caller_vmctx.is_null() {
-        None
-    } else {
-        // SAFETY: per the contract, a live VMContext of this store.
-        Some(unsafe { crate::helpers::runtime_of(caller_vmctx) }.instance)
-    };
-    // Inline buffers, filled in place: a host call from wasm allocates
-    // nothing.
     let mut args: SmallVec<[Val; 4]> = SmallVec::new();
     let mut results: SmallVec<[Val; 2]> = SmallVec::new();
     {
-        let o = ctx.opaque();
+        let o = caller.store.opaque();
         for (&t, &raw) in ty.params.iter().zip(slots.iter()) {
             args.push(val_from_raw(o, t, raw));
         }
@@ -495,31 +524,74 @@ where
     for &t in &ty.results {
         results.push(Val::default_for(t));
     }
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        (host.func)(
-            Caller {
-                store: ctx.reborrow(),
-                instance,
-            },
-            &args,
-            &mut results,
-        )
-    }));
-    match r {
-        Ok(Ok(())) => {
-            check_results(ty, &results).map_err(Unwind::Host)?;
-            let o = ctx.opaque_mut();
-            for (slot, v) in slots.iter_mut().zip(&results) {
-                *slot = val_to_raw(o, v).map_err(Unwind::Host)?;
-            }
-            Ok(())
-        }
-        Ok(Err(HostError::Trap(code))) => Err(Unwind::Trap {
+    f(
+        Caller::new(caller.store.reborrow(), caller.instance),
+        &args,
+        &mut results,
+    )?;
+    check_results(ty, &results).map_err(HostError::Message)?;
+    let o = caller.store.opaque_mut();
+    for (slot, v) in slots.iter_mut().zip(&results) {
+        *slot = val_to_raw(o, v).map_err(HostError::Message)?;
+    }
+    Ok(())
+}
+
+/// How a host function's error leaves wasm.
+fn host_unwind(e: HostError) -> Unwind {
+    match e {
+        HostError::Trap(code) => Unwind::Trap {
             code,
             backtrace: Box::new(RawBacktrace::empty()),
-        }),
-        Ok(Err(HostError::Exit(n))) => Err(Unwind::Exit(n)),
-        Ok(Err(HostError::Message(m))) => Err(Unwind::Host(m)),
+        },
+        HostError::Exit(n) => Unwind::Exit(n),
+        HostError::Message(m) => Unwind::Host(m),
+    }
+}
+
+/// Runs raw host function `h` (a `HostFunc<T, G>` made by
+/// [`Func::new_raw`]) on the value slots.
+///
+/// # Safety
+///
+/// `h` must be a live context made by `Func::new_raw::<T, G>`;
+/// `caller_vmctx` null or the VMContext of a live instance of the same
+/// store; `values` `len` writable 16-byte slots holding the arguments;
+/// and the store must be lent to this call: nothing else uses it until
+/// this returns.
+unsafe fn invoke_raw<T, G>(
+    h: NonNull<HostFuncHeader>,
+    caller_vmctx: *mut u8,
+    values: *mut u8,
+    len: usize,
+) -> Result<(), Unwind>
+where
+    G: Fn(Caller<'_, T>, &mut [[u8; 16]]) -> Result<(), HostError>,
+{
+    // SAFETY: per the contract `h` is a live `HostFunc<T, G>`, a separate
+    // allocation from the store, only ever read.
+    let host = unsafe { h.cast::<HostFunc<T, G>>().as_ref() };
+    let ty = &host.header.ty;
+    if len < ty.params.len().max(ty.results.len()) {
+        return Err(Unwind::Host("host call with too few value slots".into()));
+    }
+    // SAFETY: the caller passes `len` 16-byte slots, which nothing else
+    // touches during the call.
+    let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
+    // SAFETY: `header.store` is the `StoreInner<T>` of the store that made
+    // this function (T is the store's data type: `Func::new_raw` took it
+    // from that store's context), lent to this call per the contract.
+    let ctx = unsafe { StoreContextMut::<T>::from_raw(host.header.store.cast::<StoreInner<T>>()) };
+    let instance = if caller_vmctx.is_null() {
+        None
+    } else {
+        // SAFETY: per the contract, a live VMContext of this store.
+        Some(unsafe { crate::helpers::runtime_of(caller_vmctx) }.instance)
+    };
+    match catch_unwind(AssertUnwindSafe(|| {
+        (host.func)(Caller::new(ctx, instance), slots)
+    })) {
+        Ok(r) => r.map_err(host_unwind),
         Err(p) => Err(Unwind::Host(panic_message(p.as_ref()))),
     }
 }

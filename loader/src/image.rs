@@ -56,31 +56,7 @@ unsafe impl Sync for Image {}
 pub(crate) fn snapshot(file: &File, path: &Path, len: u64) -> std::io::Result<File> {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::FromRawFd;
         use std::os::unix::ffi::OsStrExt;
-        // The kernel takes at most 249 bytes of name; no NUL inside.
-        let p = path.as_os_str().as_bytes();
-        let tail = &p[p.len().saturating_sub(240)..];
-        let mut name: Vec<u8> = b"wasmo:".to_vec();
-        name.extend(tail.iter().copied().filter(|&b| b != 0));
-        name.push(0);
-        // SAFETY: a plain system call with a NUL-terminated name; it
-        // returns a new descriptor we own, or -1.
-        let fd = unsafe {
-            libc::memfd_create(
-                name.as_ptr().cast(),
-                libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-            )
-        };
-        if fd < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::ENOSYS) {
-                return file.try_clone();
-            }
-            return Err(err);
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let mut copy = unsafe { File::from_raw_fd(fd) };
         // One write from a mapping of the file: one copy, in the kernel.
         // Only the kernel reads the mapping, so a file truncated meanwhile
         // gives a short copy or EFAULT, never SIGBUS here; a file grown
@@ -89,21 +65,68 @@ pub(crate) fn snapshot(file: &File, path: &Path, len: u64) -> std::io::Result<Fi
         let n = usize::try_from(len)
             .map_err(std::io::Error::other)?
             .min(src.len());
-        std::io::Write::write_all(&mut copy, &src[..n])?;
-        let seals =
-            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-        // SAFETY: `copy` is our memfd, created with sealing allowed and not
-        // mapped by anyone yet.
-        if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-            return Err(std::io::Error::last_os_error());
+        match sealed_copy(path.as_os_str().as_bytes(), &src[..n])? {
+            Some(copy) => Ok(copy),
+            None => file.try_clone(),
         }
-        Ok(copy)
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (path, len);
         file.try_clone()
     }
+}
+
+/// A sealed anonymous file holding `bytes` (an artifact given in memory,
+/// `Module::deserialize`): the same kind of snapshot as [`snapshot`]
+/// makes, named `wasmo:<name>`. Off Linux, or without `memfd_create`, an
+/// unnamed temporary file, which nobody else can reach.
+pub(crate) fn snapshot_bytes(name: &[u8], bytes: &[u8]) -> std::io::Result<File> {
+    #[cfg(target_os = "linux")]
+    if let Some(copy) = sealed_copy(name, bytes)? {
+        return Ok(copy);
+    }
+    let _ = name;
+    let mut f = tempfile::tempfile()?;
+    std::io::Write::write_all(&mut f, bytes)?;
+    Ok(f)
+}
+
+/// `bytes` in a new memfd sealed against writes, growth and shrinking;
+/// `None` if this kernel has no `memfd_create`.
+#[cfg(target_os = "linux")]
+fn sealed_copy(name: &[u8], bytes: &[u8]) -> std::io::Result<Option<File>> {
+    use std::os::fd::FromRawFd;
+    // The kernel takes at most 249 bytes of name; no NUL inside.
+    let tail = &name[name.len().saturating_sub(240)..];
+    let mut cname: Vec<u8> = b"wasmo:".to_vec();
+    cname.extend(tail.iter().copied().filter(|&b| b != 0));
+    cname.push(0);
+    // SAFETY: a plain system call with a NUL-terminated name; it returns a
+    // new descriptor we own, or -1.
+    let fd = unsafe {
+        libc::memfd_create(
+            cname.as_ptr().cast(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENOSYS) {
+            return Ok(None);
+        }
+        return Err(err);
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let mut copy = unsafe { File::from_raw_fd(fd) };
+    std::io::Write::write_all(&mut copy, bytes)?;
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: `copy` is our memfd, created with sealing allowed and not
+    // mapped by anyone yet.
+    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(Some(copy))
 }
 
 /// Maps the file read-only to check and parse it.

@@ -86,6 +86,18 @@ impl Extern {
     }
 }
 
+macro_rules! extern_from {
+    ($($t:ident),*) => {$(
+        impl From<$t> for Extern {
+            fn from(v: $t) -> Extern {
+                Extern::$t(v)
+            }
+        }
+    )*};
+}
+
+extern_from!(Func, Table, Memory, Global);
+
 /// Named external values, by `(module, name)`.
 #[derive(Default, Clone, Debug)]
 pub struct Imports {

@@ -61,6 +61,7 @@ mod parking;
 mod perfmap;
 mod store;
 mod traphandler;
+mod typed;
 mod typereg;
 mod types;
 mod values;
@@ -78,6 +79,7 @@ pub use instance::Instance;
 pub use limits::{InterruptHandle, StoreLimits};
 pub use module::{host_triple, Module};
 pub use store::{AsContext, AsContextMut, Store, StoreContext, StoreContextMut};
+pub use typed::{HostFuncDef, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy, V128};
 pub use types::{ExportType, ExternType, ImportType};
 pub use values::{ExternRef, Val};
 pub use wasmo_artifact_format::{

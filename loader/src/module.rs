@@ -37,6 +37,9 @@ impl std::fmt::Debug for Module {
 
 /// The shared state of a module.
 pub(crate) struct ModuleInner {
+    /// The sealed copy of the artifact everything was checked in and
+    /// mapped from ([`Module::serialize`] reads it back).
+    snapshot: File,
     pub(crate) header: Header,
     pub(crate) meta: ModuleMetadata,
     image: Option<Image>,
@@ -59,6 +62,21 @@ impl Drop for ModuleInner {
             traphandler::unregister_code(self.text);
         }
     }
+}
+
+/// The path I/O errors of an artifact given as bytes name.
+const MEMORY_PATH: &str = "<memory>";
+
+/// Refuses an artifact shorter than its fixed header before mapping it.
+fn check_len(len: u64) -> Result<(), LoadError> {
+    if len < wasmo_artifact_format::HEADER_SIZE as u64 {
+        return Err(wasmo_artifact_format::FormatError::Truncated {
+            expected: wasmo_artifact_format::HEADER_SIZE as u64,
+            actual: len,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn invalid(section: &'static str, what: impl Into<String>) -> LoadError {
@@ -111,17 +129,39 @@ impl Module {
         };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        if len < wasmo_artifact_format::HEADER_SIZE as u64 {
-            return Err(wasmo_artifact_format::FormatError::Truncated {
-                expected: wasmo_artifact_format::HEADER_SIZE as u64,
-                actual: len,
-            }
-            .into());
-        }
+        check_len(len)?;
         // Everything below reads the private snapshot, never the file: what
         // is hashed is what is mapped, and rewriting the file in place
         // cannot reach a loaded module.
         let file = snapshot(&file, path, len).map_err(io)?;
+        Self::from_snapshot(file).map_err(|e| e.with_path(path))
+    }
+
+    /// Loads an artifact from its bytes (what [`Module::serialize`] gave,
+    /// or `wasmoc build` wrote), with every check [`Module::from_file`]
+    /// makes. The bytes are copied into a sealed in-memory file first, so
+    /// the module keeps no borrow of them.
+    pub fn deserialize(bytes: &[u8]) -> Result<Module, LoadError> {
+        check_len(bytes.len() as u64)?;
+        let file = crate::image::snapshot_bytes(b"<bytes>", bytes)
+            .map_err(|source| LoadError::io(MEMORY_PATH, source))?;
+        Self::from_snapshot(file)
+    }
+
+    /// The artifact's bytes, exactly as loaded (so
+    /// `Module::deserialize(&m.serialize()?)` loads the same module).
+    pub fn serialize(&self) -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let f = &self.inner.snapshot;
+        let len = usize::try_from(f.metadata()?.len()).map_err(std::io::Error::other)?;
+        let mut out = vec![0u8; len];
+        f.read_exact_at(&mut out, 0)?;
+        Ok(out)
+    }
+
+    /// Checks and maps a snapshot (errors name [`MEMORY_PATH`]).
+    fn from_snapshot(file: File) -> Result<Module, LoadError> {
+        let io = |source| LoadError::io(MEMORY_PATH, source);
         let map = map_file(&file).map_err(io)?;
         let (header, meta) = {
             let art = ArtifactRef::parse(&map)?;
@@ -147,13 +187,16 @@ impl Module {
         };
         // Checked by `check_metadata`: present exactly when the header's
         // data image is, with the same length, inside a defined memory.
-        let data_image = meta.memory_image.map(|mi| DataImage {
-            file,
-            file_offset: header.data_image.offset,
-            memory: mi.memory.0,
-            wasm_offset: mi.wasm_offset,
-            len: mi.len,
-        });
+        let data_image = match meta.memory_image {
+            Some(mi) => Some(DataImage {
+                file: file.try_clone()?,
+                file_offset: header.data_image.offset,
+                memory: mi.memory.0,
+                wasm_offset: mi.wasm_offset,
+                len: mi.len,
+            }),
+            None => None,
+        };
         let text = image.as_ref().map_or(0, Image::base);
         let num_imported_funcs = meta.vm_counts().imported_funcs;
         let mut func_ranges: Vec<(u32, u32, u32)> = meta
@@ -175,6 +218,7 @@ impl Module {
         let trap_codes: Box<[u8]> = meta.trap_sites.codes.iter().copied().collect();
         let text_len = header.text_len as usize;
         let inner = Arc::new(ModuleInner {
+            snapshot: file,
             header,
             meta,
             image,

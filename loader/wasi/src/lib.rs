@@ -77,6 +77,18 @@ pub fn add_to_imports<T: 'static>(
     table::define_all(store, imports, get);
 }
 
+/// Function `name` of `wasi_snapshot_preview1` (`None` if there is no
+/// such function) as a host function definition that belongs to no store
+/// yet and reaches the store's [`WasiCtx`] through `get`: what a linker
+/// keeps, to make the function in each store it instantiates into
+/// ([`HostFuncDef::to_func`](wasmo_loader::HostFuncDef::to_func)).
+pub fn func_def<T: 'static>(
+    name: &str,
+    get: fn(&mut T) -> &mut WasiCtx,
+) -> Option<wasmo_loader::HostFuncDef<T>> {
+    table::func_def(name, get)
+}
+
 /// The names of the functions [`add_to_imports`] defines.
 pub fn function_names() -> impl Iterator<Item = &'static str> {
     table::FUNCS.iter().map(|f| f.name)

@@ -7,7 +7,7 @@
 //! WASI errno as its single `i32` result.
 
 use wasmo_loader::{
-    AsContextMut, Caller, Extern, Func, FuncType, HostError, Imports, Val, ValType,
+    AsContextMut, Caller, Extern, Func, FuncType, HostError, HostFuncDef, Imports, Val, ValType,
 };
 
 use crate::ctx::WasiCtx;
@@ -253,6 +253,15 @@ pub fn define_all<T: 'static>(
         });
         imports.define(MODULE, func.name, Extern::Func(host));
     }
+}
+
+/// Function `name` of [`FUNCS`] as a store-independent definition that
+/// finds its context with `get` (what a linker keeps).
+pub fn func_def<T: 'static>(name: &str, get: fn(&mut T) -> &mut WasiCtx) -> Option<HostFuncDef<T>> {
+    let func = FUNCS.iter().find(|f| f.name == name)?;
+    Some(HostFuncDef::new(func.ty(), move |caller, args, results| {
+        func.call(get, caller, args, results)
+    }))
 }
 
 #[cfg(test)]

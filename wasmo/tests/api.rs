@@ -1,0 +1,314 @@
+//! The embedding API end to end: modules compiled at run time, loaded back
+//! from their artifacts, linked, and called through typed and untyped
+//! paths. Each test is named after the issue it covers.
+
+use wasmo::{
+    BoundsChecks, CallError, Caller, Config, Engine, Error, Func, HostError, Linker, Memory,
+    MemoryType, Module, Store, TrapCode, Val, ValType, V128,
+};
+
+const VALUES: &str = r#"
+(module
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "swap") (param i64 f64) (result f64 i64) (local.get 1) (local.get 0))
+  (func (export "f32_id") (param f32) (result f32) (local.get 0))
+  (func (export "v128_id") (param v128) (result v128) (local.get 0))
+  (func (export "many") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.add (local.get 0) (local.get 9)))
+  (func (export "trap") (unreachable)))
+"#;
+
+fn values(engine: &Engine) -> wasmo::Result<(Store<()>, wasmo::Instance)> {
+    let module = Module::new(engine, VALUES)?;
+    let mut store = Store::new(());
+    let instance = Linker::new(engine).instantiate(&mut store, &module)?;
+    Ok((store, instance))
+}
+
+#[test]
+fn issue14_typed_calls_move_every_value_type() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let (mut store, instance) = values(&engine)?;
+    let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
+    assert_eq!(add.call(&mut store, (i32::MAX, 1))?, i32::MIN);
+    let swap = instance.get_typed_func::<(i64, f64), (f64, i64)>(&store, "swap")?;
+    assert_eq!(swap.call(&mut store, (-7, 2.5))?, (2.5, -7));
+    // NaN payloads survive: floats travel as bits.
+    let f32_id = instance.get_typed_func::<f32, f32>(&store, "f32_id")?;
+    let nan = f32::from_bits(0x7fa0_0001);
+    assert_eq!(f32_id.call(&mut store, nan)?.to_bits(), 0x7fa0_0001);
+    let v128_id = instance.get_typed_func::<V128, V128>(&store, "v128_id")?;
+    let v = V128::from(0x0011_2233_4455_6677_8899_aabb_ccdd_eeffu128);
+    assert_eq!(v128_id.call(&mut store, v)?, v);
+    let many = instance.get_typed_func::<(i32, i32, i32, i32, i32, i32, i32, i32, i32, i32), i32>(
+        &store, "many",
+    )?;
+    assert_eq!(many.call(&mut store, (1, 0, 0, 0, 0, 0, 0, 0, 0, 41))?, 42);
+    Ok(())
+}
+
+#[test]
+fn issue14_typed_signature_is_checked_once_at_typed() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let (store, instance) = values(&engine)?;
+    let err = instance
+        .get_typed_func::<(i32, i64), i32>(&store, "add")
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("function has type (func (param i32 i32) (result i32)), not the requested (func (param i32 i64) (result i32))")
+    );
+    let missing = instance.get_typed_func::<(), ()>(&store, "nope").err();
+    assert!(matches!(missing, Some(CallError::UnknownExport(n)) if n == "nope"));
+    Ok(())
+}
+
+#[test]
+fn issue14_typed_calls_trap_and_check_the_store() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let (mut store, instance) = values(&engine)?;
+    let trap = instance.get_typed_func::<(), ()>(&store, "trap")?;
+    match trap.call(&mut store, ()) {
+        Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::UnreachableCodeReached),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    // The instance stays usable.
+    let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
+    assert_eq!(add.call(&mut store, (1, 2))?, 3);
+    let mut other = Store::new(());
+    assert!(matches!(
+        add.call(&mut other, (1, 2)),
+        Err(CallError::WrongStore("function"))
+    ));
+    Ok(())
+}
+
+#[test]
+fn issue14_func_wrap_host_functions_with_state_traps_and_panics() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (import "h" "acc" (func $acc (param i64 f32) (result i64)))
+             (import "h" "fail" (func $fail (param i32)))
+             (func (export "run") (param i64) (result i64)
+               (call $acc (local.get 0) (f32.const 1.5)))
+             (func (export "fail") (param i32) (call $fail (local.get 0))))"#,
+    )?;
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("h", "acc", |mut c: Caller<'_, i64>, v: i64, f: f32| {
+            *c.data_mut() += v;
+            *c.data() + f as i64
+        })?
+        .func_wrap("h", "fail", |how: i32| -> Result<(), HostError> {
+            match how {
+                0 => Err(HostError::Trap(TrapCode::IntegerDivisionByZero)),
+                1 => Err(HostError::Exit(3)),
+                _ => panic!("host panic {how}"),
+            }
+        })?;
+    let mut store = Store::new(10i64);
+    let instance = linker.instantiate(&mut store, &module)?;
+    let run = instance.get_typed_func::<i64, i64>(&store, "run")?;
+    assert_eq!(run.call(&mut store, 5)?, 16);
+    assert_eq!(*store.data(), 15);
+    let fail = instance.get_typed_func::<i32, ()>(&store, "fail")?;
+    match fail.call(&mut store, 0) {
+        Err(CallError::Trap(t)) => {
+            assert_eq!(t.code, TrapCode::IntegerDivisionByZero);
+            assert!(!t.backtrace.is_empty(), "a host trap has the wasm frames");
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert!(matches!(fail.call(&mut store, 1), Err(CallError::Exit(3))));
+    match fail.call(&mut store, 2) {
+        Err(CallError::Host(m)) => assert_eq!(m, "host function panicked: host panic 2"),
+        other => panic!("expected a host error, got {other:?}"),
+    }
+    assert_eq!(run.call(&mut store, 1)?, 17);
+    Ok(())
+}
+
+#[test]
+fn issue14_func_wrap_called_from_the_host_and_reentrantly() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+             (import "h" "again" (func $again (param i32) (result i32)))
+             (func (export "down") (param i32) (result i32)
+               (if (result i32) (i32.eqz (local.get 0))
+                 (then (i32.const 0))
+                 (else (i32.add (i32.const 1)
+                   (call $again (i32.sub (local.get 0) (i32.const 1))))))))"#,
+    )?;
+    let mut store = Store::new(None::<wasmo::TypedFunc<i32, i32>>);
+    // host -> wasm -> host -> wasm ...: each host frame makes its own
+    // borrow of the store from the caller.
+    let again = Func::wrap(
+        &mut store,
+        |mut c: Caller<'_, Option<wasmo::TypedFunc<i32, i32>>>, n: i32| match *c.data() {
+            Some(down) => down
+                .call(&mut c, n)
+                .map_err(|e| HostError::Message(e.to_string())),
+            None => Err(HostError::Message("not linked".into())),
+        },
+    );
+    assert_eq!(again.ty(&store).params, [ValType::I32]);
+    let mut linker = Linker::new(&engine);
+    linker.define(&store, "h", "again", again)?;
+    let instance = linker.instantiate(&mut store, &module)?;
+    let down = instance.get_typed_func::<i32, i32>(&store, "down")?;
+    *store.data_mut() = Some(down);
+    assert_eq!(down.call(&mut store, 50)?, 50);
+    // The host function called directly, without wasm below it.
+    let mut results = [Val::I32(0)];
+    again.call(&mut store, &[Val::I32(3)], &mut results)?;
+    assert!(matches!(results[0], Val::I32(3)));
+    Ok(())
+}
+
+#[test]
+fn issue14_modules_serialize_and_deserialize() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, VALUES)?;
+    let bytes = module.serialize()?;
+    let back = Module::deserialize(&engine, &bytes)?;
+    assert_eq!(back.serialize()?, bytes);
+    assert_eq!(
+        back.exports().map(|e| e.name).collect::<Vec<_>>(),
+        ["add", "swap", "f32_id", "v128_id", "many", "trap"]
+    );
+    // From a file: an artifact, or wasm text compiled on the way.
+    let dir = tempfile::tempdir().map_err(|source| Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let art = dir.path().join("values.wasmo");
+    let wat = dir.path().join("values.wat");
+    for (path, bytes) in [(&art, &bytes[..]), (&wat, VALUES.as_bytes())] {
+        std::fs::write(path, bytes).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    for path in [&art, &wat] {
+        let m = Module::from_file(&engine, path)?;
+        let mut store = Store::new(());
+        let i = Linker::new(&engine).instantiate(&mut store, &m)?;
+        let add = i.get_typed_func::<(i32, i32), i32>(&store, "add")?;
+        assert_eq!(add.call(&mut store, (2, 2))?, 4);
+    }
+    // A corrupted artifact is the loader's error, not a crash.
+    let mut bad = bytes.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(matches!(
+        Module::deserialize(&engine, &bad),
+        Err(Error::Load(_))
+    ));
+    assert!(matches!(
+        Module::deserialize(&engine, &bytes[..10]),
+        Err(Error::Load(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn issue14_engine_configuration_reaches_artifacts() -> wasmo::Result<()> {
+    let explicit = Engine::new(
+        Config::new()
+            .bounds_checks(BoundsChecks::Explicit)
+            .opt_level(0),
+    );
+    let module = Module::new(&explicit, VALUES)?;
+    assert_eq!(module.header().bounds_checks, BoundsChecks::Explicit);
+    assert_eq!(module.header().opt_level, 0);
+    let bytes = module.serialize()?;
+    match Module::deserialize(&Engine::default(), &bytes) {
+        Err(Error::Incompatible { what }) => assert!(what.contains("Explicit"), "{what}"),
+        other => panic!("expected an incompatible-engine error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn issue14_linker_definitions_and_errors() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "env" "f" (func)) (import "env" "mem" (memory 1)))"#,
+    )?;
+    let imports: Vec<String> = module
+        .imports()
+        .map(|i| format!("{}.{}: {}", i.module, i.name, i.ty))
+        .collect();
+    assert_eq!(imports, ["env.f: (func)", "env.mem: (memory 1)"]);
+    let mut linker: Linker<()> = Linker::new(&engine);
+    linker.func_wrap("env", "f", || {})?;
+    assert!(matches!(
+        linker.func_wrap("env", "f", || {}),
+        Err(Error::AlreadyDefined { .. })
+    ));
+    linker.allow_shadowing(true).func_wrap("env", "f", || {})?;
+    let mut store = Store::new(());
+    // The memory is missing: the loader's error names the import.
+    let err = linker
+        .instantiate(&mut store, &module)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(err.as_deref(), Some("unknown import `env.mem`"));
+    let mem = Memory::new(
+        &mut store,
+        MemoryType {
+            limits: wasmo::Limits {
+                min: 1,
+                max: Some(3),
+            },
+            memory64: false,
+            shared: false,
+        },
+    )?;
+    linker.define(&store, "env", "mem", mem)?;
+    linker.instantiate(&mut store, &module)?;
+    assert!(matches!(
+        linker.get(&mut store, "env", "f"),
+        Some(wasmo::Extern::Func(_))
+    ));
+    assert!(linker.get(&mut store, "env", "g").is_none());
+    Ok(())
+}
+
+#[test]
+fn issue14_memory_access_stays_sound_across_growth() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (memory (export "m") 1 4)
+             (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+             (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#,
+    )?;
+    let mut store = Store::new(());
+    let i = Linker::new(&engine).instantiate(&mut store, &module)?;
+    let m = i
+        .get_memory(&store, "m")
+        .ok_or(CallError::UnknownExport("m".into()))?;
+    assert_eq!(m.data(&store).len(), 65536);
+    let grow = i.get_typed_func::<i32, i32>(&store, "grow")?;
+    assert_eq!(grow.call(&mut store, 1)?, 1);
+    // A slice taken after the growth sees the new length; one taken
+    // before cannot be used across the call (the borrow checker refuses
+    // it: compile_fail doctest on `Store`).
+    let bytes = m.data_mut(&mut store);
+    assert_eq!(bytes.len(), 2 * 65536);
+    bytes[65536 + 7] = 99;
+    let load = i.get_typed_func::<i32, i32>(&store, "load")?;
+    assert_eq!(load.call(&mut store, 65536 + 7)?, 99);
+    assert_eq!(m.grow(&mut store, 2), Some(2));
+    assert_eq!(m.grow(&mut store, 1), None);
+    m.write(&mut store, 4 * 65536 - 1, &[5])?;
+    assert!(m.write(&mut store, 4 * 65536, &[5]).is_err());
+    Ok(())
+}
