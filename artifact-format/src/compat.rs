@@ -86,6 +86,9 @@ impl WasmFeatures {
     pub const REFERENCE_TYPES: u64 = 1 << 5;
     /// 128-bit SIMD.
     pub const SIMD: u64 = 1 << 6;
+    /// Exception handling (tags, `throw`, `try_table`); its code carries
+    /// unwind tables.
+    pub const EXCEPTIONS: u64 = 1 << 10;
 }
 
 /// Everything that must match between an artifact and the loader running

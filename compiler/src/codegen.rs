@@ -341,8 +341,9 @@ pub(crate) fn array_fn_type(cx: &Context) -> FunctionType<'_> {
 
 /// The attributes every function we generate carries: frame pointers for
 /// the loader's backtraces, inline stack probes so a big frame cannot jump
-/// over the guard page, no unwinding (wasm frames are never unwound
-/// through by the C++/Rust unwinder), and no tail calls: a wasm `call`
+/// over the guard page, unwind tables (no `nounwind`: a wasm exception
+/// unwinds through every wasm frame, see ARCHITECTURE.md, "Exceptions";
+/// the tables cost nothing on the normal path), and no tail calls: a wasm `call`
 /// consumes stack, so runaway recursion must exhaust it (and trap) instead
 /// of becoming an endless loop through tail-recursion elimination or
 /// sibling calls. Plus the target's `tune-cpu`, if it has one.
@@ -366,7 +367,12 @@ fn add_codegen_attributes<'ctx>(env: &ModuleEnv<'_, 'ctx>, f: FunctionValue<'ctx
         AttributeLoc::Function,
         cx.create_string_attribute("probe-stack", "inline-asm"),
     );
-    f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    f.add_attribute(AttributeLoc::Function, enum_attr_int(cx, "uwtable", 2));
+}
+
+/// An integer-valued enum attribute (`uwtable(async)` is 2).
+fn enum_attr_int(cx: &Context, name: &str, value: u64) -> Attribute {
+    cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), value)
 }
 
 fn enum_attr(cx: &Context, name: &str) -> Attribute {
@@ -421,7 +427,15 @@ fn declare_external<'ctx>(
         None => cx.void_type().fn_type(&params, false),
     };
     let f = module.add_function(name, ty, Some(Linkage::External));
-    f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    // The throw helpers unwind into compiled code; every other helper
+    // returns or traps (a trap never unwinds).
+    if !matches!(helper, Helper::Throw | Helper::ThrowRef) {
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    }
+    if matches!(helper, Helper::Throw | Helper::ThrowRef | Helper::Uncaught) {
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "noreturn"));
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "cold"));
+    }
     if helper == Helper::Trap {
         f.add_attribute(AttributeLoc::Function, enum_attr(cx, "noreturn"));
         f.add_attribute(AttributeLoc::Function, enum_attr(cx, "cold"));
@@ -617,7 +631,7 @@ fn nth_param<'ctx>(
 }
 
 /// `values[i]`'s address.
-fn val_raw_slot<'ctx>(
+pub(crate) fn val_raw_slot<'ctx>(
     env: &ModuleEnv<'_, 'ctx>,
     builder: &Builder<'ctx>,
     values: PointerValue<'ctx>,
@@ -656,8 +670,39 @@ fn build_array_trampoline<'ctx>(
         set_val_raw_alignment(v.as_instruction_value())?;
         args.push(v.into());
     }
-    let call = builder.build_call(callee, &args, "")?;
+    // An exception nothing in wasm catches stops here: the landing pad
+    // ends the host's call with it (see ARCHITECTURE.md, "Exceptions"), so
+    // the unwinder never walks into the host's frames.
+    let args = args
+        .into_iter()
+        .map(|a| {
+            BasicValueEnum::try_from(a)
+                .map_err(|_| CompileError::Internal("metadata argument to an invoke".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let done = cx.append_basic_block(tramp, "done");
+    let lpad = cx.append_basic_block(tramp, "uncaught");
+    let call = builder.build_direct_invoke(callee, &args, done, lpad, "")?;
     set_wasm_call_abi(cx, call);
+    builder.position_at_end(lpad);
+    let personality = env.helper(Helper::Personality);
+    tramp.set_personality_function(personality);
+    let lp_ty = cx.struct_type(&[env.ptr.into(), cx.i32_type().into()], false);
+    let lp = builder.build_landing_pad(
+        lp_ty,
+        personality,
+        &[env.ptr.const_null().into()],
+        false,
+        "lp",
+    )?;
+    let unwind_exn = builder.build_extract_value(lp.into_struct_value(), 0, "unwind_exn")?;
+    builder.build_call(
+        env.helper(Helper::Uncaught),
+        &[callee_vmctx.into(), unwind_exn.into()],
+        "",
+    )?;
+    builder.build_unreachable()?;
+    builder.position_at_end(done);
     let results = unpack_results(builder, call.try_as_basic_value().basic(), ty.results.len())?;
     for (i, v) in results.into_iter().enumerate() {
         let slot = val_raw_slot(env, builder, values, i)?;

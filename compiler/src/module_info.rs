@@ -45,7 +45,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::SATURATING_FLOAT_TO_INT
             | WasmFeatures::MULTI_VALUE
             | WasmFeatures::BULK_MEMORY
-            | WasmFeatures::SIMD,
+            | WasmFeatures::SIMD
+            | WasmFeatures::EXCEPTIONS,
     )
 }
 
@@ -65,6 +66,9 @@ pub(crate) struct ModuleInfo<'w> {
     pub(crate) imported_globals: u32,
     /// The type of every global of the index space, imports first.
     pub(crate) global_types: Vec<GlobalType>,
+    /// The type of every tag of the index space, imports first (its
+    /// parameters are the payload).
+    pub(crate) tag_types: Vec<TypeIndex>,
     /// The VMContext layout.
     pub(crate) offsets: VMOffsets,
     /// What is known of each table (index space, imports first) that
@@ -152,7 +156,9 @@ pub(crate) fn read_module(
         // rest of that proposal is refused by the gate, which then runs on
         // every module that needs the proposal to validate.
         let mut refs = wasmparser::Validator::new_with_features(
-            features | wasmparser::WasmFeatures::REFERENCE_TYPES,
+            features
+                | wasmparser::WasmFeatures::REFERENCE_TYPES
+                | wasmparser::WasmFeatures::EXCEPTIONS,
         );
         let needs_refs = version == crate::WasmVersion::Latest && refs.validate_all(wasm).is_ok();
         if needs_refs {
@@ -189,6 +195,7 @@ struct Reader<'w> {
     imported_tables: u32,
     imported_globals: u32,
     global_types: Vec<GlobalType>,
+    tag_types: Vec<TypeIndex>,
 }
 
 impl<'w> Reader<'w> {
@@ -224,6 +231,13 @@ impl<'w> Reader<'w> {
             Payload::MemorySection(s) => {
                 for memory in s {
                     self.metadata.memories.push(memory_type(&memory?));
+                }
+            }
+            Payload::TagSection(s) => {
+                for tag in s {
+                    let t = TypeIndex(tag?.func_type_idx);
+                    self.tag_types.push(t);
+                    self.metadata.tags.push(t);
                 }
             }
             Payload::GlobalSection(s) => {
@@ -295,6 +309,10 @@ impl<'w> Reader<'w> {
                 self.global_types.push(ty);
                 ImportKind::Global(ty)
             }
+            wasmparser::TypeRef::Tag(t) => {
+                self.tag_types.push(TypeIndex(t.func_type_idx));
+                ImportKind::Tag(TypeIndex(t.func_type_idx))
+            }
             _ => return Err(unsupported("this kind of import", offset)),
         };
         self.metadata.imports.push(Import {
@@ -325,6 +343,7 @@ impl<'w> Reader<'w> {
             imported_tables: self.imported_tables,
             imported_globals: self.imported_globals,
             global_types: self.global_types,
+            tag_types: self.tag_types,
             offsets,
         }
     }
@@ -499,6 +518,7 @@ fn extern_kind(kind: wasmparser::ExternalKind, offset: u64) -> Result<ExternKind
         wasmparser::ExternalKind::Table => ExternKind::Table,
         wasmparser::ExternalKind::Memory => ExternKind::Memory,
         wasmparser::ExternalKind::Global => ExternKind::Global,
+        wasmparser::ExternalKind::Tag => ExternKind::Tag,
         _ => return Err(unsupported("this kind of export", offset)),
     })
 }

@@ -296,7 +296,8 @@ impl Func {
                 }
             }
         };
-        r.map_err(unwind_to_call)?;
+        let id = ctx.opaque().id;
+        r.map_err(|u| unwind_to_call(u, id))?;
         let o = ctx.opaque();
         let default_ty = FuncType::default();
         let ty = self.ty_in(o).unwrap_or(&default_ty);
@@ -377,7 +378,7 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
     format!("host function panicked: {msg}")
 }
 
-pub(crate) fn unwind_to_call(u: Unwind) -> CallError {
+pub(crate) fn unwind_to_call(u: Unwind, store: crate::store::StoreId) -> CallError {
     match u {
         Unwind::Trap { code, backtrace } => CallError::Trap(Trap {
             code,
@@ -385,6 +386,10 @@ pub(crate) fn unwind_to_call(u: Unwind) -> CallError {
         }),
         Unwind::Exit(n) => CallError::Exit(n),
         Unwind::Host(m) => CallError::Host(m),
+        Unwind::Exception(exnref) => CallError::Exception(crate::Exception {
+            store,
+            index: exnref.saturating_sub(1) as u32,
+        }),
     }
 }
 
@@ -518,6 +523,12 @@ where
         }),
         Ok(Err(HostError::Exit(n))) => Err(Unwind::Exit(n)),
         Ok(Err(HostError::Message(m))) => Err(Unwind::Host(m)),
+        Ok(Err(HostError::Exception(e))) if e.store == ctx.opaque().id => {
+            Err(Unwind::Exception(u64::from(e.index) + 1))
+        }
+        Ok(Err(HostError::Exception(_))) => Err(Unwind::Host(
+            "a host function threw an exception of another store".into(),
+        )),
         Err(p) => Err(Unwind::Host(panic_message(p.as_ref()))),
     }
 }
@@ -565,7 +576,7 @@ unsafe extern "C" fn host_array_call(
 ///
 /// As for [`host_array_call`]; `ret` and `fp` are the caller's return
 /// address and frame pointer (or zero).
-unsafe extern "C" fn host_array_impl(
+unsafe extern "C-unwind" fn host_array_impl(
     ctx: *mut u8,
     caller_vmctx: *mut u8,
     values: *mut u8,
@@ -598,6 +609,9 @@ unsafe extern "C" fn host_array_impl(
                 backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
             }
         }
+        // Unwinds through this frame (`C-unwind`, owning nothing) into the
+        // calling wasm.
+        Err(Unwind::Exception(exnref)) => crate::unwind::throw_from_host(exnref),
         Err(unwind) => unwind,
     };
     traphandler::raise(unwind)

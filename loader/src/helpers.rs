@@ -29,6 +29,10 @@ mod impls {
     pub(super) use super::table_copy as TableCopy;
     pub(super) use super::table_init as TableInit;
     pub(super) use crate::traphandler::wasmo_helper_trap as Trap;
+    pub(super) use crate::unwind::{
+        exn_is as ExnIs, exn_payload as ExnPayload, exn_take as ExnTake,
+        personality as Personality, throw as Throw, throw_ref as ThrowRef, uncaught as Uncaught,
+    };
 
     pub(super) use libc::{memcpy as Memcpy, memmove as Memmove, memset as Memset};
 
@@ -155,7 +159,9 @@ pub(crate) unsafe fn runtime_of(vmctx: *mut u8) -> Runtime {
 /// `vmctx` must be the VMContext of a live instance made by this loader,
 /// passed by its compiled code while it runs (so the store is lent to
 /// wasm and no `&mut` into it is live).
-unsafe fn caller_instance<'a>(vmctx: *mut u8) -> Option<(&'a StoreOpaque, &'a InstanceData)> {
+pub(crate) unsafe fn caller_instance<'a>(
+    vmctx: *mut u8,
+) -> Option<(&'a StoreOpaque, &'a InstanceData)> {
     // SAFETY: per the contract, `vmctx` is a live instance's.
     let rt = unsafe { runtime_of(vmctx) };
     // SAFETY: the store outlives its instances' code; it is lent to the

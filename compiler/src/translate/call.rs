@@ -15,6 +15,7 @@
 //! at compile time and the traps moved into the stubs the array names.
 //! Rule: the caller's vmctx is always passed as the second argument.
 
+use super::exception::Callee;
 use super::{FuncTranslator, Mutability};
 use crate::codegen::{set_wasm_call_abi, unpack_results, wasm_fn_type};
 use crate::CompileError;
@@ -66,16 +67,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             let native_fn = self.load_invariant_ptr(slot, FUNC_IMPORT_NATIVE_FN, "import_fn")?;
             let callee_vmctx = self.load_invariant_ptr(slot, FUNC_IMPORT_VMCTX, "import_vmctx")?;
             let args = self.call_args(nparams, callee_vmctx)?;
-            let call = self
-                .builder
-                .build_indirect_call(fn_ty, native_fn, &args, "call")?;
+            let call =
+                self.build_throwing_call(Callee::Indirect(fn_ty, native_fn), &args, "call")?;
             self.push_call_results(call, ty.results.len())?;
         } else {
             let callee = self
                 .env
                 .defined_func(function_index - info.imported_funcs)?;
             let args = self.call_args(nparams, self.vmctx)?;
-            let call = self.builder.build_call(callee, &args, "call")?;
+            let call = self.build_throwing_call(Callee::Direct(callee), &args, "call")?;
             self.push_call_results(call, ty.results.len())?;
         }
         Ok(())
@@ -133,9 +133,11 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
                 .build_load(self.env.ptr, elem_addr, "dispatch_fn")?
                 .into_pointer_value();
             let args = self.call_args(nparams, self.vmctx)?;
-            let call =
-                self.builder
-                    .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
+            let call = self.build_throwing_call(
+                Callee::Indirect(fn_ty, native_fn),
+                &args,
+                "call_indirect",
+            )?;
             self.push_call_results(call, ty.results.len())?;
             return Ok(());
         }
@@ -177,9 +179,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
         let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
         let args = self.call_args(nparams, callee_vmctx)?;
-        let call = self
-            .builder
-            .build_indirect_call(fn_ty, native_fn, &args, "call_indirect")?;
+        let call =
+            self.build_throwing_call(Callee::Indirect(fn_ty, native_fn), &args, "call_indirect")?;
         self.push_call_results(call, ty.results.len())?;
         Ok(())
     }

@@ -37,6 +37,9 @@ pub(crate) enum FrameKind<'ctx> {
         /// Where the false edge of the condition goes.
         else_block: Option<BasicBlock<'ctx>>,
     },
+    /// `try_table`: a block whose landing pad is the innermost handler
+    /// until its `end` (see `exception.rs`).
+    TryTable,
 }
 
 /// A block type: parameter and result types (multi-value).
@@ -87,7 +90,10 @@ impl<'ctx> ControlFrame<'ctx> {
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// The parameter and result types of a block type.
-    fn block_sig(&self, blockty: wasmparser::BlockType) -> Result<BlockSig<'ctx>, CompileError> {
+    pub(super) fn block_sig(
+        &self,
+        blockty: wasmparser::BlockType,
+    ) -> Result<BlockSig<'ctx>, CompileError> {
         let offset = self.offset as u64;
         match blockty {
             wasmparser::BlockType::Empty => Ok((Vec::new(), Vec::new())),
@@ -106,7 +112,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Opens a frame whose `params` values are the top of the stack (they
     /// stay there, above the frame's height).
-    fn push_frame(
+    pub(super) fn push_frame(
         &mut self,
         kind: FrameKind<'ctx>,
         end: BasicBlock<'ctx>,
@@ -216,6 +222,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .control
             .pop()
             .ok_or_else(|| CompileError::Internal("`end` without a block".into()))?;
+        if let FrameKind::TryTable = frame.kind {
+            self.handlers.pop();
+        }
         let mut incoming = frame.incoming;
         if let FrameKind::If {
             else_block: Some(else_block),
@@ -299,7 +308,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// Records an edge from the current block to the frame `depth` levels
     /// out, carrying the top values of the stack (left in place), and
     /// returns the block to branch to.
-    fn branch_edge(&mut self, depth: u32) -> Result<BasicBlock<'ctx>, CompileError> {
+    pub(super) fn branch_edge(&mut self, depth: u32) -> Result<BasicBlock<'ctx>, CompileError> {
         let block = self.current_block()?;
         let index = self
             .control

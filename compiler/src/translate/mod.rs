@@ -19,6 +19,7 @@
 mod call;
 mod control;
 mod conversion;
+mod exception;
 mod memory;
 mod numeric;
 mod simd;
@@ -101,6 +102,8 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     pub(crate) memory_base: Option<PointerValue<'ctx>>,
     /// `memory0_def`, loaded once in the entry block.
     pub(crate) memory_def: Option<PointerValue<'ctx>>,
+    /// Landing pads of the open `try_table`s, innermost last.
+    pub(crate) handlers: Vec<BasicBlock<'ctx>>,
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
@@ -129,6 +132,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             trap_blocks: vec![None; TrapCode::ALL.len()],
             memory_base: None,
             memory_def: None,
+            handlers: Vec::new(),
         }
     }
 

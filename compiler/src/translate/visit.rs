@@ -47,6 +47,8 @@ macro_rules! unsupported_visitors {
     (one @bulk_memory TableInit $($rest:tt)*) => {};
     (one @bulk_memory TableCopy $($rest:tt)*) => {};
     (one @bulk_memory ElemDrop $($rest:tt)*) => {};
+    (one @exceptions TryTable $($rest:tt)*) => {};
+    (one @exceptions Throw $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
         fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
@@ -146,6 +148,17 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
             return Ok(());
         }
         self.op_if(blockty)
+    }
+    fn visit_try_table(&mut self, try_table: wasmparser::TryTable) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_try_table(&try_table)
+    }
+    fn visit_throw(&mut self, tag_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_throw(tag_index)
     }
     fn visit_else(&mut self) -> Self::Output {
         if !self.reachable && self.dead_depth > 0 {
