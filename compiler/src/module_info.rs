@@ -158,7 +158,8 @@ pub(crate) fn read_module(
         let mut refs = wasmparser::Validator::new_with_features(
             features
                 | wasmparser::WasmFeatures::REFERENCE_TYPES
-                | wasmparser::WasmFeatures::EXCEPTIONS,
+                | wasmparser::WasmFeatures::EXCEPTIONS
+                | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS,
         );
         let needs_refs = version == crate::WasmVersion::Latest && refs.validate_all(wasm).is_ok();
         if needs_refs {

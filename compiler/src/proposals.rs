@@ -368,6 +368,7 @@ macro_rules! proposal_of {
     (one @bulk_memory ElemDrop) => { None };
     (one @exceptions Throw) => { None };
     (one @exceptions TryTable) => { None };
+    (one @legacy_exceptions $op:ident) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
     };

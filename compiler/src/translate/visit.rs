@@ -48,6 +48,7 @@ macro_rules! unsupported_visitors {
     (one @bulk_memory TableCopy $($rest:tt)*) => {};
     (one @bulk_memory ElemDrop $($rest:tt)*) => {};
     (one @exceptions TryTable $($rest:tt)*) => {};
+    (one @legacy_exceptions $($rest:tt)*) => {};
     (one @exceptions Throw $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident) => {
@@ -155,6 +156,36 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
             return Ok(());
         }
         self.op_try_table(&try_table)
+    }
+    fn visit_try(&mut self, blockty: wasmparser::BlockType) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_try(blockty)
+    }
+    fn visit_catch(&mut self, tag_index: u32) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            return Ok(());
+        }
+        self.op_legacy_catch(Some(tag_index))
+    }
+    fn visit_catch_all(&mut self) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            return Ok(());
+        }
+        self.op_legacy_catch(None)
+    }
+    fn visit_rethrow(&mut self, relative_depth: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_rethrow(relative_depth)
+    }
+    fn visit_delegate(&mut self, relative_depth: u32) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            self.dead_depth -= 1;
+            return Ok(());
+        }
+        self.op_delegate(relative_depth)
     }
     fn visit_throw(&mut self, tag_index: u32) -> Self::Output {
         skip_if_dead!(self);
