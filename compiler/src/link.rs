@@ -4,9 +4,14 @@
 //!
 //! ```text
 //! text   | .text* of object 0 | .text* of object 1 | ... | PLT: jmp *GOT[i](%rip) x N
-//! rodata | .rodata* (constants, jump tables) ...
+//! rodata | .rodata* (constants, jump tables, LSDAs) ... | .eh_frame of every object, 0u32
 //! relro  | writable or absolutely-relocated data ... | GOT: 8 bytes x M
 //! ```
+//!
+//! The unwind tables (`.eh_frame`) of all objects lie back to back at the
+//! end of rodata, ending in a zero length word, as `__register_frame`
+//! wants them; LLVM's `DW.ref.<personality>` words (weak, one per object)
+//! land in relro with an `Abs64` relocation naming the personality helper.
 //!
 //! Every PC-relative relocation is resolved here; what remains for the
 //! loader are Abs64 relocations into relro (GOT entries naming a helper or

@@ -125,6 +125,15 @@ unsafe extern "C" fn cleanup(_reason: c_int, e: *mut UnwindException) {
 /// wasm frame above has unwind tables, then ends the call with the
 /// exception as the trampoline's landing pad would.
 fn raise_exnref(exnref: u64) -> ! {
+    // The unwinder runs on the wasm stack and takes locks: it must not
+    // hit the guard page (the trap would discard its frames with a lock
+    // held), so a throw too close to it is "call stack exhausted".
+    if traphandler::stack_left().is_some_and(|left| left < traphandler::HOST_STACK_RESERVE) {
+        traphandler::raise(Unwind::Trap {
+            code: wasmo_artifact_format::TrapCode::StackOverflow,
+            backtrace: Box::new(traphandler::RawBacktrace::empty()),
+        });
+    }
     let e = Box::into_raw(Box::new(WasmException {
         header: UnwindException {
             class: CLASS,
