@@ -59,12 +59,19 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         "multi-memory",
         0xd,
     ),
-    ("exceptions_tag", r#"(module (tag))"#, "exceptions", 0x10),
+    // Tags, `throw` and `try_table` are supported (issue 11); `exnref`
+    // values are not yet.
     (
-        "exceptions_op",
-        r#"(module (tag $t) (func (throw $t)))"#,
+        "exceptions_exnref_param",
+        r#"(module (func (param exnref)))"#,
         "exceptions",
-        0x14,
+        0xb,
+    ),
+    (
+        "exceptions_exnref_local",
+        r#"(module (func (local exnref)))"#,
+        "exceptions",
+        0x17,
     ),
     (
         "tail_call",
