@@ -94,6 +94,9 @@ impl WasmFeatures {
     pub const RELAXED_SIMD: u64 = 1 << 9;
     /// Threads: shared memories, atomic operators, wait and notify.
     pub const THREADS: u64 = 1 << 10;
+    /// Exception handling (tags, `throw`, `try_table`, legacy `try`); its
+    /// code carries unwind tables.
+    pub const EXCEPTIONS: u64 = 1 << 11;
     /// Several memories per module.
     pub const MULTI_MEMORY: u64 = 1 << 12;
     /// 64-bit memory indices.
@@ -108,6 +111,7 @@ impl WasmFeatures {
 pub const RELAXED_SIMD_SEMANTICS: &str =
     "relaxed-simd x86-sse v1: pshufb, cvtt (unsigned saturating), \
      unfused madd, pblendvb/bitselect/blendvps/blendvpd, minps/maxps, pmulhrsw, pmaddubsw";
+
 /// Checks compiled in for resource limits (issue 13), as header bits.
 ///
 /// Code built with them reads the store's `VMStoreLimits` (see

@@ -63,6 +63,29 @@ macro_rules! foreach_helper {
             // memory.atomic.notify on a shared memory: (host address, count)
             // -> waiters woken.
             AtomicNotify = 10, "wasmo_helper_atomic_notify", (ptr, i32) -> i32;
+            // Exception handling (see ARCHITECTURE.md, "Exceptions"). The
+            // personality routine of every function with a landing pad;
+            // never called by compiled code, only named by its unwind
+            // tables: (version, actions, class, exception, context) -> reason.
+            Personality = 11, "wasmo_helper_personality", (i32, i32, i64, ptr, ptr) -> i32;
+            // throw: (vmctx, tag index, payload: ValRaw array); unwinds to
+            // the nearest handler, never returns.
+            Throw = 12, "wasmo_helper_throw", (ptr, i32, ptr) -> void;
+            // Rethrows an exception object (exnref, not null); unwinds,
+            // never returns.
+            ThrowRef = 13, "wasmo_helper_throw_ref", (ptr, i64) -> void;
+            // In a landing pad: (vmctx, the unwinder's exception) -> the
+            // exnref it carries; frees the unwinder's part.
+            ExnTake = 14, "wasmo_helper_exn_take", (ptr, ptr) -> i64;
+            // (vmctx, exnref, tag index) -> 1 when the exception's tag is
+            // the caller's tag `index` (the same store object), else 0.
+            ExnIs = 15, "wasmo_helper_exn_is", (ptr, i64, i32) -> i32;
+            // (vmctx, exnref) -> its payload, a ValRaw array the store owns.
+            ExnPayload = 16, "wasmo_helper_exn_payload", (ptr, i64) -> ptr;
+            // The landing pad of an array-call trampoline: (vmctx, the
+            // unwinder's exception); ends the host's call with the
+            // exception, never returns.
+            Uncaught = 17, "wasmo_helper_uncaught", (ptr, ptr) -> void;
         }
     };
 }

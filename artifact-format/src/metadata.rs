@@ -64,11 +64,30 @@ pub struct ModuleMetadata {
     /// refuses an artifact whose entity lists give other counts, so
     /// counts cannot be traded against each other at a constant size.
     pub vm_counts: crate::VMCounts,
+    /// Exception tags the module defines, each as the type whose
+    /// parameters are its payload (imported tags come first in the tag
+    /// index space, see `imports`).
+    pub tags: Vec<TypeIndex>,
+    /// The unwind tables (`.eh_frame`, zero-terminated) the loader
+    /// registers with the system unwinder, as an image range inside
+    /// rodata; empty when the compiler emitted none.
+    pub eh_frame: EhFrame,
     /// Text offset of the PLT: [`crate::code::PLT_STUB_SIZE`]-byte stubs
     /// from here to the end of text (see [`crate::code`]). Every function
     /// and trampoline lies before it; the loader derives from the stubs
     /// which GOT slots must be relocated, and to what kind of target.
     pub plt_offset: u32,
+}
+
+/// Where the image's unwind tables lie: `len` bytes at image offset
+/// `offset`, a sequence of DWARF CIE and FDE records ending in a zero
+/// length word, as `__register_frame` wants it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct EhFrame {
+    /// Image offset of the first record.
+    pub offset: u64,
+    /// Length in bytes, terminator included (0: none).
+    pub len: u64,
 }
 
 /// Where a defined function's code lives.
@@ -104,6 +123,9 @@ pub enum ImportKind {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// An exception tag whose payload is this function type's parameters
+    /// (exception handling).
+    Tag(TypeIndex),
 }
 
 /// A kind of export (or external value).
@@ -118,6 +140,8 @@ pub enum ExternKind {
     Memory,
     /// A global.
     Global,
+    /// An exception tag.
+    Tag,
 }
 
 /// An export.
@@ -382,6 +406,7 @@ impl ModuleMetadata {
                 ImportKind::Table(_) => c.imported_tables += 1,
                 ImportKind::Memory(_) => c.imported_memories += 1,
                 ImportKind::Global(_) => c.imported_globals += 1,
+                ImportKind::Tag(_) => {}
             }
         }
         c.defined_tables = count(self.tables.len());

@@ -205,7 +205,7 @@ fn align(n: u32, to: u32) -> u32 {
 
 impl VMOffsets {
     /// Names this layout; part of the ABI fingerprint. Bump on any change.
-    pub const LAYOUT_VERSION: &'static str = "vmctx-2";
+    pub const LAYOUT_VERSION: &'static str = "vmctx-3";
 
     /// Offset of `memory0_base`.
     pub const MEMORY0_BASE: u32 = 0;

@@ -26,8 +26,8 @@ use clap::{Parser, Subcommand};
 use wasmo_artifact_format::Instrumentation;
 use wasmo_loader::StoreLimits;
 use wasmo_loader::{
-    CallError, Extern, Func, HostError, Imports, Instance, InstantiationError, Module, Store, Trap,
-    Val,
+    CallError, Exception, Extern, Func, HostError, Imports, Instance, InstantiationError, Module,
+    Store, Trap, Val,
 };
 use wasmo_wasi::{Preopen, WasiConfig, WasiCtx};
 
@@ -150,6 +150,9 @@ enum Failure {
     Trap(Trap),
     /// The program asked to exit with this status.
     Exit(i32),
+    /// A wasm exception no wasm frame caught: exit status 134, as a
+    /// native C++ program's uncaught exception (`std::terminate`, abort).
+    Exception(String),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -181,6 +184,10 @@ fn main() -> ExitCode {
         Err(Failure::Trap(trap)) => {
             eprintln!("error: {trap}");
             print_backtrace(&trap);
+            ExitCode::from(TRAP_EXIT)
+        }
+        Err(Failure::Exception(message)) => {
+            eprintln!("error: {message}");
             ExitCode::from(TRAP_EXIT)
         }
         // As a native process's exit(): the status is the low 8 bits.
@@ -444,7 +451,7 @@ fn instantiate(
         if !ty.params.is_empty() || !ty.results.is_empty() {
             return Err(anyhow!("exported `_initialize` has type {ty}, expected [] -> []").into());
         }
-        call(store, &init, &[], &mut [])?;
+        call(store, &instance, &init, &[], &mut [])?;
     }
     Ok(instance)
 }
@@ -540,7 +547,7 @@ fn invoke(
         })
         .collect::<anyhow::Result<Vec<Val>>>()?;
     let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
-    call(store, &func, &vals, &mut results)?;
+    call(store, instance, &func, &vals, &mut results)?;
     let mut out = std::io::stdout().lock();
     for v in results {
         match writeln!(out, "{}", values::format_value(&v)) {
@@ -585,21 +592,44 @@ fn run_entry(
         .into());
     }
     let mut results: Vec<Val> = ty.results.iter().map(|&t| Val::default_for(t)).collect();
-    call(store, &func, &[], &mut results)?;
+    call(store, instance, &func, &[], &mut results)?;
     Ok(())
 }
 
 fn call(
     store: &mut Store<WasiCtx>,
+    instance: &Instance,
     func: &Func,
     args: &[Val],
     results: &mut [Val],
 ) -> Result<(), Failure> {
-    func.call(store, args, results).map_err(|e| match e {
+    func.call(&mut *store, args, results).map_err(|e| match e {
         CallError::Trap(t) => Failure::Trap(t),
         CallError::Exit(code) => Failure::Exit(code),
+        CallError::Exception(exn) => Failure::Exception(describe_exception(store, instance, exn)),
         other => Failure::Error(anyhow!("{other}")),
     })
+}
+
+/// `uncaught wasm exception`, with the tag's export name when the
+/// instance exports it, and the payload.
+fn describe_exception(store: &Store<WasiCtx>, instance: &Instance, exn: Exception) -> String {
+    let tag = exn.tag(store);
+    let name = instance
+        .exports(store)
+        .into_iter()
+        .find(|(_, ext)| matches!(ext, Extern::Tag(t) if *t == tag))
+        .map(|(name, _)| format!(" (tag `{name}`)"))
+        .unwrap_or_default();
+    let payload: Vec<String> = exn
+        .payload(store)
+        .iter()
+        .map(values::format_value)
+        .collect();
+    format!(
+        "uncaught wasm exception{name}, payload [{}]",
+        payload.join(", ")
+    )
 }
 
 fn run(a: &RunArgs) -> Result<(), Failure> {

@@ -14,6 +14,7 @@ use crate::target::TargetSetup;
 use crate::translate::{ControlFrame, FuncTranslator};
 use crate::{CompileConfig, CompileError, OptLevel};
 use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
@@ -341,12 +342,15 @@ pub(crate) enum Callee<'ctx> {
 /// arguments and the parameters) in the wasm ABI and returns its results.
 /// A return area, when the type needs one, is a slot in the calling
 /// function's entry block, so a call in a loop does not grow the stack.
+/// With `unwind`, the call is an `invoke` whose exceptions go to that
+/// landing pad, and the builder is left in the new normal successor.
 pub(crate) fn call_wasm<'ctx>(
     builder: &Builder<'ctx>,
     cx: &'ctx Context,
     callee: Callee<'ctx>,
     ty: &FuncType,
     mut args: Vec<BasicMetadataValueEnum<'ctx>>,
+    unwind: Option<BasicBlock<'ctx>>,
 ) -> Result<Vec<BasicValueEnum<'ctx>>, CompileError> {
     let area = if returns_in_memory(ty) {
         let results = results_struct_type(cx, &ty.results)?;
@@ -356,7 +360,7 @@ pub(crate) fn call_wasm<'ctx>(
     } else {
         None
     };
-    let call = build_wasm_call(builder, cx, callee, ty, &args)?;
+    let call = build_wasm_call(builder, cx, callee, ty, &args, unwind)?;
     match area {
         Some((area, results)) => {
             let agg = builder.build_load(results, area, "results")?;
@@ -384,7 +388,7 @@ pub(crate) fn tail_call_wasm<'ctx>(
     if returns_in_memory(ty) {
         args.push(return_area(caller)?.into());
     }
-    let call = build_wasm_call(builder, cx, callee, ty, &args)?;
+    let call = build_wasm_call(builder, cx, callee, ty, &args, None)?;
     call.set_tail_call_kind(inkwell::values::LLVMTailCallKind::LLVMTailCallKindMustTail);
     match call.try_as_basic_value().basic() {
         Some(v) => builder.build_return(Some(&v as &dyn BasicValue<'ctx>))?,
@@ -393,18 +397,51 @@ pub(crate) fn tail_call_wasm<'ctx>(
     Ok(())
 }
 
-/// The call instruction of [`call_wasm`] and [`tail_call_wasm`].
+/// The call instruction of [`call_wasm`] and [`tail_call_wasm`]: a
+/// `call`, or with `unwind` an `invoke` that unwinds to that landing pad
+/// and continues in a new block, where it leaves the builder.
 fn build_wasm_call<'ctx>(
     builder: &Builder<'ctx>,
     cx: &'ctx Context,
     callee: Callee<'ctx>,
     ty: &FuncType,
     args: &[BasicMetadataValueEnum<'ctx>],
+    unwind: Option<BasicBlock<'ctx>>,
 ) -> Result<CallSiteValue<'ctx>, CompileError> {
-    let call = match callee {
-        Callee::Direct(f) => builder.build_call(f, args, "call")?,
-        Callee::Indirect(p) => {
-            builder.build_indirect_call(wasm_fn_type(cx, ty)?, p, args, "call")?
+    let call = match unwind {
+        None => match callee {
+            Callee::Direct(f) => builder.build_call(f, args, "call")?,
+            Callee::Indirect(p) => {
+                builder.build_indirect_call(wasm_fn_type(cx, ty)?, p, args, "call")?
+            }
+        },
+        Some(lpad) => {
+            let args = args
+                .iter()
+                .map(|&a| {
+                    BasicValueEnum::try_from(a).map_err(|_| {
+                        CompileError::Internal("metadata argument to an invoke".into())
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let function = builder
+                .get_insert_block()
+                .and_then(|b| b.get_parent())
+                .ok_or_else(|| CompileError::Internal("invoke outside a function".into()))?;
+            let cont = cx.append_basic_block(function, "invoke_cont");
+            let call = match callee {
+                Callee::Direct(f) => builder.build_direct_invoke(f, &args, cont, lpad, "call")?,
+                Callee::Indirect(p) => builder.build_indirect_invoke(
+                    wasm_fn_type(cx, ty)?,
+                    p,
+                    &args,
+                    cont,
+                    lpad,
+                    "call",
+                )?,
+            };
+            builder.position_at_end(cont);
+            call
         }
     };
     set_wasm_call_abi(cx, call);
@@ -519,12 +556,13 @@ pub(crate) fn array_fn_type(cx: &Context) -> FunctionType<'_> {
 
 /// The attributes every function we generate carries: frame pointers for
 /// the loader's backtraces, inline stack probes so a big frame cannot jump
-/// over the guard page, no unwinding (wasm frames are never unwound
-/// through by the C++/Rust unwinder), and no tail calls but the `musttail`
-/// ones of `return_call` (which the attribute does not affect): a wasm
-/// `call` consumes stack, so runaway recursion must exhaust it (and trap)
-/// instead of becoming an endless loop through tail-recursion elimination
-/// or sibling calls. Plus the target's `tune-cpu`, if it has one.
+/// over the guard page, unwind tables (no `nounwind`: a wasm exception
+/// unwinds through every wasm frame, see ARCHITECTURE.md, "Exceptions";
+/// the tables cost nothing on the normal path), and no tail calls but the
+/// `musttail` ones of `return_call` (which the attribute does not affect):
+/// a wasm `call` consumes stack, so runaway recursion must exhaust it (and
+/// trap) instead of becoming an endless loop through tail-recursion
+/// elimination or sibling calls. Plus the target's `tune-cpu`, if it has one.
 fn add_codegen_attributes<'ctx>(env: &ModuleEnv<'_, 'ctx>, f: FunctionValue<'ctx>) {
     let cx = env.cx;
     if let Some(tune) = env.tune_cpu {
@@ -545,7 +583,12 @@ fn add_codegen_attributes<'ctx>(env: &ModuleEnv<'_, 'ctx>, f: FunctionValue<'ctx
         AttributeLoc::Function,
         cx.create_string_attribute("probe-stack", "inline-asm"),
     );
-    f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    f.add_attribute(AttributeLoc::Function, enum_attr_int(cx, "uwtable", 2));
+}
+
+/// An integer-valued enum attribute (`uwtable(async)` is 2).
+fn enum_attr_int(cx: &Context, name: &str, value: u64) -> Attribute {
+    cx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), value)
 }
 
 fn enum_attr(cx: &Context, name: &str) -> Attribute {
@@ -600,7 +643,15 @@ fn declare_external<'ctx>(
         None => cx.void_type().fn_type(&params, false),
     };
     let f = module.add_function(name, ty, Some(Linkage::External));
-    f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    // The throw helpers unwind into compiled code; every other helper
+    // returns or traps (a trap never unwinds).
+    if !matches!(helper, Helper::Throw | Helper::ThrowRef) {
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "nounwind"));
+    }
+    if matches!(helper, Helper::Throw | Helper::ThrowRef | Helper::Uncaught) {
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "noreturn"));
+        f.add_attribute(AttributeLoc::Function, enum_attr(cx, "cold"));
+    }
     if helper == Helper::Trap {
         f.add_attribute(AttributeLoc::Function, enum_attr(cx, "noreturn"));
         f.add_attribute(AttributeLoc::Function, enum_attr(cx, "cold"));
@@ -800,7 +851,7 @@ fn nth_param<'ctx>(
 }
 
 /// `values[i]`'s address.
-fn val_raw_slot<'ctx>(
+pub(crate) fn val_raw_slot<'ctx>(
     env: &ModuleEnv<'_, 'ctx>,
     builder: &Builder<'ctx>,
     values: PointerValue<'ctx>,
@@ -839,7 +890,33 @@ fn build_array_trampoline<'ctx>(
         set_val_raw_alignment(v.as_instruction_value())?;
         args.push(v.into());
     }
-    let results = call_wasm(builder, cx, Callee::Direct(callee), ty, args)?;
+    // An exception nothing in wasm catches stops here: the landing pad
+    // ends the host's call with it (see ARCHITECTURE.md, "Exceptions"), so
+    // the unwinder never walks into the host's frames.
+    let lpad = cx.append_basic_block(tramp, "uncaught");
+    let results = call_wasm(builder, cx, Callee::Direct(callee), ty, args, Some(lpad))?;
+    let done = builder
+        .get_insert_block()
+        .ok_or_else(|| CompileError::Internal("trampoline lost its block".into()))?;
+    builder.position_at_end(lpad);
+    let personality = env.helper(Helper::Personality);
+    tramp.set_personality_function(personality);
+    let lp_ty = cx.struct_type(&[env.ptr.into(), cx.i32_type().into()], false);
+    let lp = builder.build_landing_pad(
+        lp_ty,
+        personality,
+        &[env.ptr.const_null().into()],
+        false,
+        "lp",
+    )?;
+    let unwind_exn = builder.build_extract_value(lp.into_struct_value(), 0, "unwind_exn")?;
+    builder.build_call(
+        env.helper(Helper::Uncaught),
+        &[callee_vmctx.into(), unwind_exn.into()],
+        "",
+    )?;
+    builder.build_unreachable()?;
+    builder.position_at_end(done);
     for (i, v) in results.into_iter().enumerate() {
         let slot = val_raw_slot(env, builder, values, i)?;
         let store = builder.build_store(slot, v)?;

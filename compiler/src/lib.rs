@@ -348,6 +348,10 @@ fn finish_metadata(
     }
     metadata.relocations = image.relocations.clone();
     metadata.trap_sites = image.trap_sites.clone();
+    metadata.eh_frame = wasmo_artifact_format::metadata::EhFrame {
+        offset: image.eh_frame.0,
+        len: image.eh_frame.1,
+    };
     metadata.plt_offset = u32::try_from(image.plt_offset)
         .map_err(|_| CompileError::Internal("text larger than 4 GiB".into()))?;
     Ok(metadata)

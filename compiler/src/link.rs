@@ -4,9 +4,14 @@
 //!
 //! ```text
 //! text   | .text* of object 0 | .text* of object 1 | ... | PLT: jmp *GOT[i](%rip) x N
-//! rodata | .rodata* (constants, jump tables) ...
+//! rodata | .rodata* (constants, jump tables, LSDAs) ... | .eh_frame of every object, 0u32
 //! relro  | writable or absolutely-relocated data ... | GOT: 8 bytes x M
 //! ```
+//!
+//! The unwind tables (`.eh_frame`) of all objects lie back to back at the
+//! end of rodata, ending in a zero length word, as `__register_frame`
+//! wants them; LLVM's `DW.ref.<personality>` words (weak, one per object)
+//! land in relro with an `Abs64` relocation naming the personality helper.
 //!
 //! Every PC-relative relocation is resolved here; what remains for the
 //! loader are Abs64 relocations into relro (GOT entries naming a helper or
@@ -58,6 +63,10 @@ pub(crate) struct LinkedImage {
     pub(crate) trap_sites: TrapTable,
     /// Text offset of the PLT, which runs to the end of text.
     pub(crate) plt_offset: u64,
+    /// Image offset and length of the unwind tables (every object's
+    /// `.eh_frame`, back to back, then a zero terminator); length 0 when
+    /// there are none.
+    pub(crate) eh_frame: (u64, u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +101,8 @@ struct Linker<'o> {
     relro: Vec<u8>,
     /// Global defined symbols of all objects by name.
     globals: BTreeMap<String, (Part, u64, u64)>,
+    /// Rodata offset and length of the unwind tables.
+    eh_frame: (u64, u64),
 }
 
 fn internal(msg: impl Into<String>) -> CompileError {
@@ -114,10 +125,7 @@ fn sh_flags(flags: SectionFlags) -> u64 {
 }
 
 fn is_ignored_section(name: &str) -> bool {
-    name.starts_with(".eh_frame")
-        || name.starts_with(".debug")
-        || name.starts_with(".note")
-        || name == ".comment"
+    name.starts_with(".debug") || name.starts_with(".note") || name == ".comment"
 }
 
 /// Links `objects` (in this order) into one image.
@@ -140,6 +148,7 @@ pub(crate) fn link(objects: &[Vec<u8>]) -> Result<LinkedImage, CompileError> {
         rodata: Vec::new(),
         relro: Vec::new(),
         globals: BTreeMap::new(),
+        eh_frame: (0, 0),
     };
     linker.place_sections()?;
     linker.collect_globals()?;
@@ -185,6 +194,12 @@ impl<'o> Linker<'o> {
                 placed.push((oi, section.index(), part, section.align(), bytes));
             }
         }
+        // The unwind tables go last in rodata, back to back (a record
+        // holds PC-relative pointers only, so it may move as a whole),
+        // then the zero length word that ends them for the unwinder.
+        let (eh_frames, placed): (Vec<_>, Vec<_>) = placed
+            .into_iter()
+            .partition(|(oi, index, _, _, _)| self.is_eh_frame(*oi, *index));
         for (oi, index, part, align, bytes) in placed {
             let pad = if part == Part::Text { TEXT_PAD } else { 0 };
             let buf = self.part_mut(part);
@@ -193,7 +208,30 @@ impl<'o> Linker<'o> {
             buf.extend_from_slice(&bytes);
             self.placement.insert((oi, index.0), (part, at));
         }
+        if !eh_frames.is_empty() {
+            let start = align_up(self.rodata.len() as u64, 8);
+            self.rodata.resize(start as usize, 0);
+            for (oi, index, _, _, bytes) in eh_frames {
+                if bytes.len() % 4 != 0 {
+                    return Err(internal(format!(
+                        ".eh_frame of object {oi} is not a whole number of records"
+                    )));
+                }
+                let at = self.rodata.len() as u64;
+                self.rodata.extend_from_slice(&bytes);
+                self.placement.insert((oi, index.0), (Part::Rodata, at));
+            }
+            self.rodata.extend_from_slice(&[0; 4]);
+            self.eh_frame = (start, self.rodata.len() as u64 - start);
+        }
         Ok(())
+    }
+
+    fn is_eh_frame(&self, oi: usize, index: SectionIndex) -> bool {
+        self.objects[oi]
+            .section_by_index(index)
+            .and_then(|s| s.name())
+            .is_ok_and(|n| n == ".eh_frame")
     }
 
     /// Records every defined global symbol, refusing duplicates.
@@ -211,6 +249,12 @@ impl<'o> Linker<'o> {
                 };
                 let name = sym.name().map_err(obj_err)?.to_owned();
                 let entry = (part, base + sym.address(), sym.size());
+                // LLVM defines the personality's indirection word
+                // (`DW.ref.<personality>`) weak in every object; each
+                // object's unwind tables use their own copy.
+                if sym.is_weak() && self.globals.contains_key(&name) {
+                    continue;
+                }
                 if self.globals.insert(name.clone(), entry).is_some() {
                     return Err(internal(format!("symbol {name} defined twice")));
                 }
@@ -482,6 +526,11 @@ impl<'o> Linker<'o> {
             symbols,
             trap_sites,
             plt_offset: plt_start,
+            eh_frame: if self.eh_frame.1 == 0 {
+                (0, 0)
+            } else {
+                (rodata_base + self.eh_frame.0, self.eh_frame.1)
+            },
         })
     }
 }

@@ -59,6 +59,7 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::EXTENDED_CONST
             | WasmFeatures::RELAXED_SIMD
             | WasmFeatures::THREADS
+            | WasmFeatures::EXCEPTIONS
             | WasmFeatures::MULTI_MEMORY
             | WasmFeatures::MEMORY64,
     )
@@ -80,6 +81,9 @@ pub(crate) struct ModuleInfo<'w> {
     pub(crate) imported_globals: u32,
     /// The type of every global of the index space, imports first.
     pub(crate) global_types: Vec<GlobalType>,
+    /// The type of every tag of the index space, imports first (its
+    /// parameters are the payload).
+    pub(crate) tag_types: Vec<TypeIndex>,
     /// The VMContext layout.
     pub(crate) offsets: VMOffsets,
     /// What is known of each table (index space, imports first) that
@@ -181,6 +185,20 @@ pub(crate) fn read_module(
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
+        // Exception handling, new and legacy, is in but for `exnref`
+        // values (`throw_ref`, `catch_ref`, ...), which the gate refuses;
+        // so a module that needs either to validate passes the gate first.
+        let mut exn = wasmparser::Validator::new_with_features(
+            features
+                | wasmparser::WasmFeatures::EXCEPTIONS
+                | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS,
+        );
+        let needs_exn = version == crate::WasmVersion::Latest && exn.validate_all(wasm).is_ok();
+        if needs_exn {
+            crate::proposals::check(wasm)?;
+            crate::proposals::check_operators(wasm)?;
+            return read_validated(wasm);
+        }
         // Valid with some proposal? Then name it; else it is invalid, with
         // the message of wasmo's own feature set.
         // Every proposal but shared-everything-threads (phase 1), which
@@ -215,6 +233,7 @@ struct Reader<'w> {
     imported_tables: u32,
     imported_globals: u32,
     global_types: Vec<GlobalType>,
+    tag_types: Vec<TypeIndex>,
 }
 
 impl<'w> Reader<'w> {
@@ -250,6 +269,13 @@ impl<'w> Reader<'w> {
             Payload::MemorySection(s) => {
                 for memory in s {
                     self.metadata.memories.push(memory_type(&memory?));
+                }
+            }
+            Payload::TagSection(s) => {
+                for tag in s {
+                    let t = TypeIndex(tag?.func_type_idx);
+                    self.tag_types.push(t);
+                    self.metadata.tags.push(t);
                 }
             }
             Payload::GlobalSection(s) => {
@@ -321,6 +347,10 @@ impl<'w> Reader<'w> {
                 self.global_types.push(ty);
                 ImportKind::Global(ty)
             }
+            wasmparser::TypeRef::Tag(t) => {
+                self.tag_types.push(TypeIndex(t.func_type_idx));
+                ImportKind::Tag(TypeIndex(t.func_type_idx))
+            }
             _ => return Err(unsupported("this kind of import", offset)),
         };
         self.metadata.imports.push(Import {
@@ -368,6 +398,7 @@ impl<'w> Reader<'w> {
             imported_tables: self.imported_tables,
             imported_globals: self.imported_globals,
             global_types: self.global_types,
+            tag_types: self.tag_types,
             offsets,
         }
     }
@@ -565,6 +596,7 @@ fn extern_kind(kind: wasmparser::ExternalKind, offset: u64) -> Result<ExternKind
         wasmparser::ExternalKind::Table => ExternKind::Table,
         wasmparser::ExternalKind::Memory => ExternKind::Memory,
         wasmparser::ExternalKind::Global => ExternKind::Global,
+        wasmparser::ExternalKind::Tag => ExternKind::Tag,
         _ => return Err(unsupported("this kind of export", offset)),
     })
 }

@@ -83,7 +83,7 @@ impl Gate {
                             self.imported_globals += 1;
                             global_type(&g, offset)?;
                         }
-                        TypeRef::Tag(_) => return Err(refuse("tag imports", "exceptions", offset)),
+                        TypeRef::Tag(_) => {}
                     }
                 }
             }
@@ -106,9 +106,6 @@ impl Gate {
                     self.memory(&memory, offset)?;
                 }
             }
-            Payload::TagSection(s) => {
-                return Err(refuse("the tag section", "exceptions", s.range().start))
-            }
             Payload::GlobalSection(s) => {
                 for global in s.into_iter_with_offsets() {
                     let (offset, global) = global?;
@@ -119,18 +116,12 @@ impl Gate {
             Payload::ExportSection(s) => {
                 for export in s.into_iter_with_offsets() {
                     let (offset, export) = export?;
-                    match export.kind {
-                        ExternalKind::Tag => {
-                            return Err(refuse("tag exports", "exceptions", offset))
-                        }
-                        ExternalKind::FuncExact => {
-                            return Err(refuse(
-                                "exact function exports",
-                                "custom-descriptors",
-                                offset,
-                            ))
-                        }
-                        _ => {}
+                    if export.kind == ExternalKind::FuncExact {
+                        return Err(refuse(
+                            "exact function exports",
+                            "custom-descriptors",
+                            offset,
+                        ));
                     }
                 }
             }
@@ -362,6 +353,9 @@ macro_rules! proposal_of {
     (one @reference_types TableSet) => { None };
     (one @reference_types TableGrow) => { None };
     (one @reference_types TableSize) => { None };
+    (one @exceptions Throw) => { None };
+    (one @exceptions TryTable) => { None };
+    (one @legacy_exceptions $op:ident) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
     };
@@ -396,6 +390,21 @@ pub(crate) fn check_operators(wasm: &[u8]) -> Result<(), CompileError> {
         while !reader.eof() {
             let offset = reader.original_position();
             let op = reader.read()?;
+            if let Operator::TryTable { try_table } = &op {
+                if let wasmparser::BlockType::Type(ty) = try_table.ty {
+                    val_type(ty, "block results", offset)?;
+                }
+                for c in &try_table.catches {
+                    if let wasmparser::Catch::One { .. } | wasmparser::Catch::All { .. } = c {
+                        continue;
+                    }
+                    return Err(refuse(
+                        "`catch_ref` and `catch_all_ref`",
+                        "exceptions",
+                        offset,
+                    ));
+                }
+            }
             if let Operator::Block { blockty }
             | Operator::Loop { blockty }
             | Operator::If { blockty } = op

@@ -18,12 +18,19 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         "memory64",
         0xb,
     ),
-    ("exceptions_tag", r#"(module (tag))"#, "exceptions", 0x10),
+    // Tags, `throw` and `try_table` are supported (issue 11); `exnref`
+    // values are not yet.
     (
-        "exceptions_op",
-        r#"(module (tag $t) (func (throw $t)))"#,
+        "exceptions_exnref_param",
+        r#"(module (func (param exnref)))"#,
         "exceptions",
-        0x14,
+        0xb,
+    ),
+    (
+        "exceptions_exnref_local",
+        r#"(module (func (local exnref)))"#,
+        "exceptions",
+        0x17,
     ),
     ("gc_struct", r#"(module (type (struct)))"#, "gc", 0xb),
     (

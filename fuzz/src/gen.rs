@@ -96,7 +96,13 @@ pub fn smith_config(seed: u64) -> Config {
         max_memory32_bytes: 16 * 65536,
         max_memory64_bytes: 16 * 65536,
         memory_max_size_required: true,
-        max_tables: if memory64 { 0 } else if bulk { 3 } else { 1 },
+        max_tables: if memory64 {
+            0
+        } else if bulk {
+            3
+        } else {
+            1
+        },
         max_table_elements: 1000,
         table_max_size_required: true,
         max_data_segments: if bulk { 0 } else { 10 },

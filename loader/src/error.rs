@@ -207,6 +207,10 @@ pub enum CallError {
     /// not belong to.
     #[error("{0} used with a store it does not belong to")]
     WrongStore(&'static str),
+    /// A wasm exception no wasm frame caught: its tag and payload are
+    /// readable from the store.
+    #[error("uncaught wasm exception")]
+    Exception(crate::Exception),
 }
 
 impl From<Trap> for CallError {
@@ -228,4 +232,9 @@ pub enum HostError {
     /// Fail with a message.
     #[error("{0}")]
     Message(String),
+    /// Throw this wasm exception into the calling wasm (made with
+    /// [`Exception::new`](crate::Exception::new), or one a call into wasm
+    /// returned as [`CallError::Exception`]).
+    #[error("uncaught wasm exception")]
+    Exception(crate::Exception),
 }

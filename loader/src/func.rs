@@ -371,6 +371,7 @@ impl Entry {
         // holds only its raw pointer), so host functions that wasm calls
         // may make their own.
         let stack_size = ctx.opaque().wasm_stack_size;
+        let id = ctx.opaque().id;
         let r = match self {
             // SAFETY: `header` is a live host function of this store (per
             // the contract), whose `invoke` matches its types; no caller
@@ -393,7 +394,7 @@ impl Entry {
                 })
             },
         };
-        r.map_err(unwind_to_call)
+        r.map_err(|u| unwind_to_call(u, id))
     }
 }
 
@@ -437,7 +438,7 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
     format!("host function panicked: {msg}")
 }
 
-pub(crate) fn unwind_to_call(u: Unwind) -> CallError {
+pub(crate) fn unwind_to_call(u: Unwind, store: crate::store::StoreId) -> CallError {
     match u {
         Unwind::Trap { code, backtrace } => CallError::Trap(Trap {
             code,
@@ -445,6 +446,10 @@ pub(crate) fn unwind_to_call(u: Unwind) -> CallError {
         }),
         Unwind::Exit(n) => CallError::Exit(n),
         Unwind::Host(m) => CallError::Host(m),
+        Unwind::Exception(exnref) => CallError::Exception(crate::Exception {
+            store,
+            index: exnref.saturating_sub(1) as u32,
+        }),
     }
 }
 
@@ -538,7 +543,7 @@ where
 }
 
 /// How a host function's error leaves wasm.
-fn host_unwind(e: HostError) -> Unwind {
+fn host_unwind(e: HostError, store: StoreId) -> Unwind {
     match e {
         HostError::Trap(code) => Unwind::Trap {
             code,
@@ -546,6 +551,10 @@ fn host_unwind(e: HostError) -> Unwind {
         },
         HostError::Exit(n) => Unwind::Exit(n),
         HostError::Message(m) => Unwind::Host(m),
+        HostError::Exception(e) if e.store == store => Unwind::Exception(u64::from(e.index) + 1),
+        HostError::Exception(_) => {
+            Unwind::Host("a host function threw an exception of another store".into())
+        }
     }
 }
 
@@ -582,6 +591,7 @@ where
     // this function (T is the store's data type: `Func::new_raw` took it
     // from that store's context), lent to this call per the contract.
     let ctx = unsafe { StoreContextMut::<T>::from_raw(host.header.store.cast::<StoreInner<T>>()) };
+    let store = ctx.opaque().id;
     let instance = if caller_vmctx.is_null() {
         None
     } else {
@@ -591,7 +601,7 @@ where
     match catch_unwind(AssertUnwindSafe(|| {
         (host.func)(Caller::new(ctx, instance), slots)
     })) {
-        Ok(r) => r.map_err(host_unwind),
+        Ok(r) => r.map_err(|e| host_unwind(e, store)),
         Err(p) => Err(Unwind::Host(panic_message(p.as_ref()))),
     }
 }
@@ -639,7 +649,7 @@ unsafe extern "C" fn host_array_call(
 ///
 /// As for [`host_array_call`]; `ret` and `fp` are the caller's return
 /// address and frame pointer (or zero).
-unsafe extern "C" fn host_array_impl(
+unsafe extern "C-unwind" fn host_array_impl(
     ctx: *mut u8,
     caller_vmctx: *mut u8,
     values: *mut u8,
@@ -672,6 +682,9 @@ unsafe extern "C" fn host_array_impl(
                 backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
             }
         }
+        // Unwinds through this frame (`C-unwind`, owning nothing) into the
+        // calling wasm.
+        Err(Unwind::Exception(exnref)) => crate::unwind::throw_from_host(exnref),
         Err(unwind) => unwind,
     };
     traphandler::raise(unwind)

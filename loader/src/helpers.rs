@@ -33,6 +33,10 @@ mod impls {
     pub(super) use super::table_grow as TableGrow;
     pub(super) use super::table_init as TableInit;
     pub(super) use crate::traphandler::wasmo_helper_trap as Trap;
+    pub(super) use crate::unwind::{
+        exn_is as ExnIs, exn_payload as ExnPayload, exn_take as ExnTake,
+        personality as Personality, throw as Throw, throw_ref as ThrowRef, uncaught as Uncaught,
+    };
 
     pub(super) use libc::{memcpy as Memcpy, memmove as Memmove, memset as Memset};
 
@@ -159,7 +163,9 @@ pub(crate) unsafe fn runtime_of(vmctx: *mut u8) -> Runtime {
 /// `vmctx` must be the VMContext of a live instance made by this loader,
 /// passed by its compiled code while it runs (so the store is lent to
 /// wasm and no `&mut` into it is live).
-unsafe fn caller_instance<'a>(vmctx: *mut u8) -> Option<(&'a StoreOpaque, &'a InstanceData)> {
+pub(crate) unsafe fn caller_instance<'a>(
+    vmctx: *mut u8,
+) -> Option<(&'a StoreOpaque, &'a InstanceData)> {
     // SAFETY: per the contract, `vmctx` is a live instance's.
     let rt = unsafe { runtime_of(vmctx) };
     // SAFETY: the store outlives its instances' code; it is lent to the
@@ -327,7 +333,10 @@ extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i32) 
         return -1;
     };
     let limit = store.max_table_elements();
-    match t.data_of(store).grow(u64::from(delta as u32), init as u64, limit) {
+    match t
+        .data_of(store)
+        .grow(u64::from(delta as u32), init as u64, limit)
+    {
         Some(old) => old as i32,
         None => -1,
     }

@@ -230,6 +230,13 @@ impl Image {
     pub(crate) fn base(&self) -> usize {
         self.base.as_ptr() as usize
     }
+
+    /// The mapped bytes (read-only after `map`).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `base..base + len` is our mapping, readable and never
+        // written after `map` returned, until `drop` unmaps it.
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len) }
+    }
 }
 
 impl Drop for Image {

@@ -23,6 +23,8 @@ pub enum Extern {
     Memory(Memory),
     /// A global.
     Global(Global),
+    /// An exception tag.
+    Tag(crate::exception::Tag),
 }
 
 impl Extern {
@@ -40,6 +42,10 @@ impl Extern {
             Extern::Table(t) => ExternType::Table(t.ty_in(o)),
             Extern::Memory(m) => ExternType::Memory(m.ty_in(o)),
             Extern::Global(g) => ExternType::Global(g.data_of(o).ty()),
+            Extern::Tag(t) => {
+                o.assert_owns(t.store, "tag");
+                ExternType::Tag(o.tags[t.index as usize].ty.clone())
+            }
         }
     }
 
@@ -50,6 +56,7 @@ impl Extern {
             Extern::Table(t) => t.store,
             Extern::Memory(m) => m.store,
             Extern::Global(g) => g.store,
+            Extern::Tag(t) => t.store,
         }
     }
 
@@ -73,6 +80,14 @@ impl Extern {
     pub fn into_global(self) -> Option<Global> {
         match self {
             Extern::Global(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The tag, if it is one.
+    pub fn into_tag(self) -> Option<crate::exception::Tag> {
+        match self {
+            Extern::Tag(t) => Some(t),
             _ => None,
         }
     }

@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use wasmo_artifact_format::metadata::{
-    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind, ImportKind,
+    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind,
 };
 use wasmo_artifact_format::vmctx::{
     FUNC_IMPORT_NATIVE_FN, FUNC_IMPORT_VMCTX, FUNC_REF_NATIVE_FN, FUNC_REF_SIZE, FUNC_REF_TYPE_ID,
@@ -62,6 +62,8 @@ pub(crate) struct InstanceData {
     pub(crate) memories: Vec<Memory>,
     /// Every global, imports first.
     pub(crate) globals: Vec<Global>,
+    /// Every tag, imports first (an import is the exporter's tag).
+    pub(crate) tags: Vec<crate::exception::Tag>,
     /// Per data segment, whether it is dropped (`data.drop`, or active:
     /// wasm 2.0 drops an active segment once instantiation applied it).
     /// A dropped segment has length 0. Set by compiled code through the
@@ -248,16 +250,10 @@ fn instantiate(
     let mut tables = Vec::new();
     let mut memories = Vec::new();
     let mut globals = Vec::new();
+    let mut tags = Vec::new();
     for imp in &meta.imports {
         let (mname, name) = (imp.module.as_str(), imp.name.as_str());
-        let declared = match &imp.kind {
-            ImportKind::Func(t) => {
-                ExternType::Func(meta.types.get(t.index()).cloned().unwrap_or_default())
-            }
-            ImportKind::Table(t) => ExternType::Table(*t),
-            ImportKind::Memory(t) => ExternType::Memory(*t),
-            ImportKind::Global(t) => ExternType::Global(*t),
-        };
+        let declared = m.import_type(&imp.kind);
         let ext = imports
             .get(mname, name)
             .ok_or_else(|| link(mname, name, format!("unknown import `{mname}.{name}`")))?;
@@ -318,7 +314,12 @@ fn instantiate(
                 );
                 globals.push(g);
             }
+            Extern::Tag(t) => tags.push(t),
         }
+    }
+    for t in &meta.tags {
+        let ty = meta.types.get(t.index()).cloned().unwrap_or_default();
+        tags.push(crate::exception::Tag::new_in(o, ty));
     }
 
     let cfg = MemoryConfig {
@@ -407,6 +408,7 @@ fn instantiate(
         tables,
         memories,
         globals,
+        tags,
         dropped_data: meta
             .data
             .iter()
@@ -552,6 +554,7 @@ impl InstanceData {
             ExternKind::Table => Extern::Table(*self.tables.get(i)?),
             ExternKind::Memory => Extern::Memory(*self.memories.get(i)?),
             ExternKind::Global => Extern::Global(*self.globals.get(i)?),
+            ExternKind::Tag => Extern::Tag(*self.tags.get(i)?),
         })
     }
 

@@ -49,6 +49,7 @@
 //! (`externs`); the others are safe code.
 
 mod error;
+mod exception;
 mod externs;
 mod func;
 mod helpers;
@@ -64,11 +65,13 @@ mod traphandler;
 mod typed;
 mod typereg;
 mod types;
+mod unwind;
 mod values;
 mod verify;
 mod vm;
 
 pub use error::{CallError, FrameInfo, HostError, InstantiationError, LoadError, Trap};
+pub use exception::{Exception, Tag};
 pub use externs::{
     Global, Memory, SharedMemory, Table, DEFAULT_GUARD_SIZE, DEFAULT_MEMORY_RESERVATION,
     MAX_TABLE_ELEMENTS,

@@ -54,10 +54,15 @@ pub(crate) struct ModuleInner {
     /// The process-wide id of each of the module's types.
     pub(crate) type_ids: Vec<u32>,
     pub(crate) num_imported_funcs: u32,
+    /// The image's unwind tables while they are registered with the
+    /// system unwinder (dropped before the image is unmapped: fields drop
+    /// in declaration order, after `drop` below).
+    eh_frame: Option<crate::unwind::EhFrameRegistration>,
 }
 
 impl Drop for ModuleInner {
     fn drop(&mut self) {
+        self.eh_frame = None;
         if self.image.is_some() {
             traphandler::unregister_code(self.text);
         }
@@ -217,8 +222,20 @@ impl Module {
         let trap_offsets: Box<[u32]> = meta.trap_sites.offsets.iter().copied().collect();
         let trap_codes: Box<[u8]> = meta.trap_sites.codes.iter().copied().collect();
         let text_len = header.text_len as usize;
+        let eh_frame = match &image {
+            Some(image) if meta.eh_frame.len != 0 => Some(
+                crate::unwind::EhFrameRegistration::new(image, meta.eh_frame).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "artifact's unwind tables are not zero-terminated",
+                    )
+                })?,
+            ),
+            _ => None,
+        };
         let inner = Arc::new(ModuleInner {
             snapshot: file,
+            eh_frame,
             header,
             meta,
             image,
@@ -301,14 +318,16 @@ impl ModuleInner {
         self.meta.types.get(t.index())
     }
 
-    fn import_type(&self, kind: &ImportKind) -> ExternType {
+    pub(crate) fn import_type(&self, kind: &ImportKind) -> ExternType {
+        let ty = |t: &wasmo_artifact_format::TypeIndex| {
+            self.meta.types.get(t.index()).cloned().unwrap_or_default()
+        };
         match kind {
-            ImportKind::Func(t) => {
-                ExternType::Func(self.meta.types.get(t.index()).cloned().unwrap_or_default())
-            }
+            ImportKind::Func(t) => ExternType::Func(ty(t)),
             ImportKind::Table(t) => ExternType::Table(*t),
             ImportKind::Memory(t) => ExternType::Memory(*t),
             ImportKind::Global(t) => ExternType::Global(*t),
+            ImportKind::Tag(t) => ExternType::Tag(ty(t)),
         }
     }
 
@@ -341,6 +360,10 @@ impl ModuleInner {
             ExternKind::Table => ExternType::Table(*self.meta.tables.get(d)?),
             ExternKind::Memory => ExternType::Memory(*self.meta.memories.get(d)?),
             ExternKind::Global => ExternType::Global(self.meta.globals.get(d)?.ty),
+            ExternKind::Tag => {
+                let t = self.meta.tags.get(d)?;
+                ExternType::Tag(self.meta.types.get(t.index())?.clone())
+            }
         })
     }
 
@@ -375,6 +398,7 @@ pub(crate) fn kind_of(k: &ImportKind) -> ExternKind {
         ImportKind::Table(_) => ExternKind::Table,
         ImportKind::Memory(_) => ExternKind::Memory,
         ImportKind::Global(_) => ExternKind::Global,
+        ImportKind::Tag(_) => ExternKind::Tag,
     }
 }
 
@@ -474,8 +498,32 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             format!("type index {} out of range ({ntypes} types)", t.0),
         ));
     }
+    let eh = m.eh_frame;
+    let rodata_end = h.rodata.offset.saturating_add(h.rodata.len);
+    if eh.len != 0
+        && (eh.len < 4
+            || eh.offset < h.rodata.offset
+            || eh
+                .offset
+                .checked_add(eh.len)
+                .is_none_or(|end| end > rodata_end))
+    {
+        return Err(invalid(
+            "metadata",
+            format!(
+                "unwind tables {}+{} outside rodata {}+{}",
+                eh.offset, eh.len, h.rodata.offset, h.rodata.len
+            ),
+        ));
+    }
+    if let Some(t) = m.tags.iter().find(|t| t.index() >= ntypes) {
+        return Err(invalid(
+            "tags",
+            format!("type index {} out of range ({ntypes} types)", t.0),
+        ));
+    }
     for imp in &m.imports {
-        if let ImportKind::Func(t) = imp.kind {
+        if let ImportKind::Func(t) | ImportKind::Tag(t) = imp.kind {
             if t.index() >= ntypes {
                 return Err(invalid(
                     "imports",
@@ -514,6 +562,7 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             ExternKind::Table => ntables,
             ExternKind::Memory => nmems,
             ExternKind::Global => nglobals,
+            ExternKind::Tag => count(ExternKind::Tag) + m.tags.len(),
         };
         if e.index as usize >= n {
             return Err(invalid(

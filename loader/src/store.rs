@@ -119,6 +119,13 @@ pub(crate) struct StoreOpaque {
     pub(crate) fuel_enabled: bool,
     /// Usable bytes of the native stack each call into wasm runs on.
     pub(crate) wasm_stack_size: usize,
+    /// Every exception tag made in this store (defined by instances or
+    /// the host).
+    pub(crate) tags: Vec<crate::exception::TagData>,
+    /// Every exception object thrown in this store; wasm holds `index +
+    /// 1` (see `exception.rs`). A cell because the throw helpers hold only
+    /// a shared borrow of the store.
+    pub(crate) exceptions: std::cell::RefCell<Vec<crate::exception::ExnData>>,
 }
 
 impl<T> Store<T> {
@@ -139,6 +146,8 @@ impl<T> Store<T> {
                 vm_limits: Arc::default(),
                 fuel_enabled: false,
                 wasm_stack_size: crate::traphandler::default_wasm_stack_size(),
+                tags: Vec::new(),
+                exceptions: std::cell::RefCell::new(Vec::new()),
             },
             data,
         });

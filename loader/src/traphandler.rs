@@ -120,6 +120,8 @@ pub(crate) enum Unwind {
     Exit(i32),
     /// A host function failed with a message.
     Host(String),
+    /// A wasm exception (its `exnref`) no wasm frame caught.
+    Exception(u64),
 }
 
 /// Signature of an array-call trampoline and of a host array function.

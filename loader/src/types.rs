@@ -19,6 +19,8 @@ pub enum ExternType {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// An exception tag whose payload is this type's parameters.
+    Tag(FuncType),
 }
 
 /// An import a module needs.
@@ -77,6 +79,10 @@ impl std::fmt::Display for ExternType {
             }
             ExternType::Global(t) if t.mutable => write!(f, "(global (mut {}))", t.content),
             ExternType::Global(t) => write!(f, "(global {})", t.content),
+            ExternType::Tag(t) => {
+                let func = func_type_text(t);
+                write!(f, "(tag{})", &func["(func".len()..func.len() - 1])
+            }
         }
     }
 }
@@ -99,6 +105,7 @@ pub(crate) fn extern_type_matches(provided: &ExternType, declared: &ExternType) 
     match (provided, declared) {
         (ExternType::Func(p), ExternType::Func(d)) => p == d,
         (ExternType::Global(p), ExternType::Global(d)) => p == d,
+        (ExternType::Tag(p), ExternType::Tag(d)) => p == d,
         (ExternType::Table(p), ExternType::Table(d)) => {
             p.element == d.element && limits_match(&p.limits, &d.limits)
         }

@@ -134,7 +134,7 @@ impl<'m> Spaces<'m> {
                 ImportKind::Global(g) => s.globals.push(*g),
                 ImportKind::Table(t) => s.tables.push(t.element),
                 ImportKind::Memory(mt) => s.memories64.push(mt.memory64),
-                ImportKind::Func(_) => {}
+                ImportKind::Func(_) | ImportKind::Tag(_) => {}
             }
         }
         s.imported_globals = s.globals.len();

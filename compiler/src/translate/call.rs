@@ -23,6 +23,9 @@
 //! takes a sealed table's dispatch array only when the array holds no
 //! trap stub, so that a failing `return_call_indirect` traps in its own
 //! frame.
+//! Inside a `try_table` or legacy `try` a plain call is an `invoke` to the
+//! innermost handler's landing pad; a tail call never is (it leaves the
+//! function, and its handlers with it).
 //! Rule: the caller's vmctx is always passed as the second argument.
 
 use super::{FuncTranslator, Mutability};
@@ -75,7 +78,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let args = self.call_args(ty.params.len(), callee_vmctx)?;
         match kind {
             CallKind::Plain => {
-                let results = call_wasm(self.builder, self.cx, callee, ty, args)?;
+                // Inside a `try_table` (or legacy `try`) the call is an
+                // `invoke` to the innermost handler's landing pad.
+                let unwind = self.handlers.last().copied();
+                let results = call_wasm(self.builder, self.cx, callee, ty, args, unwind)?;
                 self.stack.extend(results);
             }
             CallKind::Tail => {

@@ -37,6 +37,21 @@ pub(crate) enum FrameKind<'ctx> {
         /// Where the false edge of the condition goes.
         else_block: Option<BasicBlock<'ctx>>,
     },
+    /// `try_table`: a block whose landing pad is the innermost handler
+    /// until its `end` (see `exception.rs`).
+    TryTable,
+    /// A legacy `try`: its landing pad is the innermost handler until its
+    /// first `catch`/`catch_all`/`delegate`; the landing pad takes the
+    /// exception (`exn`) and branches to `next`, where the next `catch`
+    /// tests its tag (`None` once a `catch_all` took everything).
+    LegacyTry {
+        /// The exception, as the landing pad took it.
+        exn: IntValue<'ctx>,
+        /// Where the next catch clause's test goes.
+        next: Option<BasicBlock<'ctx>>,
+        /// Whether a catch clause has started (the body is over).
+        in_catch: bool,
+    },
 }
 
 /// A block type: parameter and result types (multi-value).
@@ -45,19 +60,22 @@ type BlockSig<'ctx> = (Vec<BasicTypeEnum<'ctx>>, Vec<BasicTypeEnum<'ctx>>);
 /// An open block, loop, if or the function body.
 #[derive(Debug)]
 pub(crate) struct ControlFrame<'ctx> {
-    kind: FrameKind<'ctx>,
+    pub(super) kind: FrameKind<'ctx>,
     /// The block after the construct.
     end: BasicBlock<'ctx>,
     /// Types of the values the construct leaves on the stack.
     results: Vec<BasicTypeEnum<'ctx>>,
     /// Operand stack height when the construct was entered, below its
     /// parameters.
-    height: usize,
+    pub(super) height: usize,
     /// A loop's header phis, one per parameter: branches to the loop feed
     /// them.
     loop_phis: Vec<PhiValue<'ctx>>,
     /// An `if`'s parameter values, which its `else` arm starts from again.
     if_params: Vec<BasicValueEnum<'ctx>>,
+    /// How many handlers (`FuncTranslator::handlers`) were open when the
+    /// construct was entered, its own not counted.
+    pub(super) handlers: usize,
     /// Every edge into `end` with the values it carries.
     incoming: Vec<(BasicBlock<'ctx>, Vec<BasicValueEnum<'ctx>>)>,
 }
@@ -72,6 +90,7 @@ impl<'ctx> ControlFrame<'ctx> {
             height: 0,
             loop_phis: Vec::new(),
             if_params: Vec::new(),
+            handlers: 0,
             incoming: Vec::new(),
         }
     }
@@ -87,7 +106,10 @@ impl<'ctx> ControlFrame<'ctx> {
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// The parameter and result types of a block type.
-    fn block_sig(&self, blockty: wasmparser::BlockType) -> Result<BlockSig<'ctx>, CompileError> {
+    pub(super) fn block_sig(
+        &self,
+        blockty: wasmparser::BlockType,
+    ) -> Result<BlockSig<'ctx>, CompileError> {
         let offset = self.offset as u64;
         match blockty {
             wasmparser::BlockType::Empty => Ok((Vec::new(), Vec::new())),
@@ -106,7 +128,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Opens a frame whose `params` values are the top of the stack (they
     /// stay there, above the frame's height).
-    fn push_frame(
+    pub(super) fn push_frame(
         &mut self,
         kind: FrameKind<'ctx>,
         end: BasicBlock<'ctx>,
@@ -124,6 +146,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             height,
             loop_phis: Vec::new(),
             if_params: Vec::new(),
+            handlers: self.handlers.len(),
             incoming: Vec::new(),
         });
         self.top_frame_mut()
@@ -216,6 +239,19 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .control
             .pop()
             .ok_or_else(|| CompileError::Internal("`end` without a block".into()))?;
+        match frame.kind {
+            FrameKind::TryTable => {
+                self.handlers.pop();
+            }
+            FrameKind::LegacyTry {
+                exn,
+                next,
+                in_catch,
+            } => {
+                self.end_legacy_try(exn, next, in_catch)?;
+            }
+            _ => {}
+        }
         let mut incoming = frame.incoming;
         if let FrameKind::If {
             else_block: Some(else_block),
@@ -274,7 +310,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Falls off the end of the innermost frame (or the then-part of an
     /// `if` at `else`): records the edge and branches to its end block.
-    fn fall_through_to_end(&mut self) -> Result<(), CompileError> {
+    pub(super) fn fall_through_to_end(&mut self) -> Result<(), CompileError> {
         let block = self.current_block()?;
         let arity = self.top_frame_mut()?.results.len();
         let values = self.pop_n(arity)?;
@@ -285,7 +321,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
-    fn top_frame_mut(&mut self) -> Result<&mut ControlFrame<'ctx>, CompileError> {
+    pub(super) fn top_frame_mut(&mut self) -> Result<&mut ControlFrame<'ctx>, CompileError> {
         self.control
             .last_mut()
             .ok_or_else(|| CompileError::Internal("no open block".into()))
@@ -294,7 +330,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// Records an edge from the current block to the frame `depth` levels
     /// out, carrying the top values of the stack (left in place), and
     /// returns the block to branch to.
-    fn branch_edge(&mut self, depth: u32) -> Result<BasicBlock<'ctx>, CompileError> {
+    pub(super) fn branch_edge(&mut self, depth: u32) -> Result<BasicBlock<'ctx>, CompileError> {
         let block = self.current_block()?;
         let index = self
             .control

@@ -21,6 +21,7 @@ mod atomic;
 mod call;
 mod control;
 mod conversion;
+mod exception;
 mod limits;
 mod memory;
 mod numeric;
@@ -108,6 +109,8 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     pub(crate) memories: Vec<memory::MemoryRef<'ctx>>,
     /// Resource-limit instrumentation's state (`limits.rs`).
     limits: limits::LimitsState,
+    /// Landing pads of the open `try_table`s, innermost last.
+    pub(crate) handlers: Vec<BasicBlock<'ctx>>,
 }
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
@@ -136,6 +139,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             trap_blocks: vec![None; TrapCode::ALL.len()],
             memories: Vec::new(),
             limits: limits::LimitsState::default(),
+            handlers: Vec::new(),
         }
     }
 

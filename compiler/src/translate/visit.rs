@@ -13,8 +13,8 @@
 //! `memory.copy` and `memory.fill`); the other operators are written here
 //! by hand.
 
-use super::call::CallKind;
 use super::atomic::atomic_visitors;
+use super::call::CallKind;
 use super::memory::Extend;
 use super::numeric::numeric_visitors;
 use super::simd::prelude::*;
@@ -60,6 +60,9 @@ macro_rules! unsupported_visitors {
     (one @reference_types TableSet $($rest:tt)*) => {};
     (one @reference_types TableGrow $($rest:tt)*) => {};
     (one @reference_types TableSize $($rest:tt)*) => {};
+    (one @exceptions TryTable $($rest:tt)*) => {};
+    (one @legacy_exceptions $($rest:tt)*) => {};
+    (one @exceptions Throw $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @tail_call $($rest:tt)*) => {};
     (one @relaxed_simd $($rest:tt)*) => {};
@@ -163,6 +166,47 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
             return Ok(());
         }
         self.op_if(blockty)
+    }
+    fn visit_try_table(&mut self, try_table: wasmparser::TryTable) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_try_table(&try_table)
+    }
+    fn visit_try(&mut self, blockty: wasmparser::BlockType) -> Self::Output {
+        if !self.reachable {
+            self.enter_dead_block();
+            return Ok(());
+        }
+        self.op_try(blockty)
+    }
+    fn visit_catch(&mut self, tag_index: u32) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            return Ok(());
+        }
+        self.op_legacy_catch(Some(tag_index))
+    }
+    fn visit_catch_all(&mut self) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            return Ok(());
+        }
+        self.op_legacy_catch(None)
+    }
+    fn visit_rethrow(&mut self, relative_depth: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_rethrow(relative_depth)
+    }
+    fn visit_delegate(&mut self, relative_depth: u32) -> Self::Output {
+        if !self.reachable && self.dead_depth > 0 {
+            self.dead_depth -= 1;
+            return Ok(());
+        }
+        self.op_delegate(relative_depth)
+    }
+    fn visit_throw(&mut self, tag_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_throw(tag_index)
     }
     fn visit_else(&mut self) -> Self::Output {
         if !self.reachable && self.dead_depth > 0 {
