@@ -29,7 +29,7 @@ NODE = os.path.join(ROOT, "benches", "run_node.mjs")
 CRASHES = []
 HAVE_NODE = shutil.which("node") is not None
 ENGINES = (["native", "wasmo", "wasmo-native", "wasmtime"] + (["node"] if HAVE_NODE else [])
-           + ["wasmo-simd", "wasmtime-simd"])
+           + ["wasmo-simd", "wasmtime-simd", "wasmo-epoch", "wasmo-fuel"])
 
 
 def cmd_for(engine, k):
@@ -43,6 +43,10 @@ def cmd_for(engine, k):
         # The SIMD build: clang's defaults plus -msimd128 (issue 10).
         "wasmo-simd": [WASMO, "exec", b + ".simd.wasmo"],
         "wasmtime-simd": [WASMTIME, "run", "--allow-precompiled", b + ".simd.cwasm"],
+        # Resource limits (issue 13): interruption checks armed by a
+        # timeout that never fires; fuel counted against a limit never hit.
+        "wasmo-epoch": [WASMO, "exec", "-W", "timeout=3600s", b + ".epoch.wasmo"],
+        "wasmo-fuel": [WASMO, "exec", "-W", f"fuel={2**62}", b + ".fuel.wasmo"],
     }[engine]
 
 
@@ -245,6 +249,18 @@ def report(kernels, med, st_med):
         w(f"| {k} | {n:.3f} | {ws:.3f} | {ts:.3f} | {ws / n:.2f} | {ws / ts:.2f} |")
     w(f"| **geomean** | | | | **{gmean(sn):.2f}** | **{gmean(sw):.2f}** |\n")
     simd_slower = [k for k, r in zip(kernels, sw) if r >= 1.0]
+    w("## Resource limits (seconds, median)\n")
+    w("The default build again, compiled with `wasmoc build --epoch-interruption` and run with")
+    w("`-W timeout=3600s` (checks at function entries and loop headers, never firing), and with")
+    w("`--consume-fuel` run with `-W fuel=2^62` (every operator counted, never running out).\n")
+    w("| kernel | wasmo | epoch | fuel | epoch/wasmo | fuel/wasmo |")
+    w("|---|---:|---:|---:|---:|---:|")
+    le, lf = [], []
+    for k in kernels:
+        wm, we, wf = med[(k, "wasmo")], med[(k, "wasmo-epoch")], med[(k, "wasmo-fuel")]
+        le.append(we / wm); lf.append(wf / wm)
+        w(f"| {k} | {wm:.3f} | {we:.3f} | {wf:.3f} | {we / wm:.2f} | {wf / wm:.2f} |")
+    w(f"| **geomean** | | | | **{gmean(le):.2f}** | **{gmean(lf):.2f}** |\n")
     w(f"## Start-up (hello-world, whole process, median of {STARTUP_RUNS}, interleaved)\n")
     w("| native | `wasmo exec hello.wasmo` | `wasmtime run --allow-precompiled hello.cwasm` | wasmo/native | wasmo/Wasmtime |")
     w("|---:|---:|---:|---:|---:|")
@@ -285,6 +301,9 @@ def report(kernels, med, st_med):
     w(f"- geomean wasmo/Wasmtime <= 0.80: {gmean(sw):.2f} -> {yn(gmean(sw) <= 0.80)}")
     w(f"- no kernel slower than on Wasmtime: {yn(not simd_slower)}"
       + (f" (slower or equal on: {', '.join(simd_slower)})" if simd_slower else ""))
+    w("\n## Targets of issue 13 (resource limits)\n")
+    w(f"- interruption checks cost under 3% geomean: {(gmean(le) - 1) * 100:.1f}% -> {yn(gmean(le) < 1.03)}")
+    w(f"- fuel counting (no goal; measured): {(gmean(lf) - 1) * 100:.1f}%")
     if inst:
         us = micros(inst[1][1])
         w(f"- instantiation with 1 MiB data segment < 50 us: {us:.1f} us -> {yn(us < 50)}")

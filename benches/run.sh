@@ -24,8 +24,12 @@ command -v clang-19 >/dev/null || die "clang-19 not found (run .ci/setup, or apt
 command -v node >/dev/null || echo "warning: node not found; its column stays empty (node >= 20 has node:wasi)" >&2
 command -v python3 >/dev/null || die "python3 not found"
 command -v cargo >/dev/null || die "cargo not found (export PATH=\"\$HOME/.cargo/bin:\$PATH\")"
-echo 'int main(void){return 0;}' | clang-19 --target=wasm32-wasi -O2 -x c - -o /dev/null 2>/dev/null \
-  || die "clang-19 cannot build for wasm32-wasi (install wasi-libc and libclang-rt-19-dev-wasm32)"
+# A real output file: clang runs binaryen's wasm-opt on it when one is on
+# PATH, and wasm-opt cannot read /dev/null.
+probe="$(mktemp --suffix=.wasm)"
+echo 'int main(void){return 0;}' | clang-19 --target=wasm32-wasi -O2 -x c - -o "$probe" 2>/dev/null \
+  || { rm -f "$probe"; die "clang-19 cannot build for wasm32-wasi (install wasi-libc and libclang-rt-19-dev-wasm32)"; }
+rm -f "$probe"
 
 wasmtime="${WASMTIME:-$root/target/wasmtime-cli/bin/wasmtime}"
 if [[ ! -x "$wasmtime" ]]; then
@@ -55,6 +59,10 @@ for src in benches/kernels/*.c; do
   clang-19 --target=wasm32-wasi -O2 -msimd128 -o "$out/$k.simd.wasm" "$src" -lm
   "$wasmoc" build -O2 "$out/$k.simd.wasm" -o "$out/$k.simd.wasmo"
   "$wasmtime" compile "$out/$k.simd.wasm" -o "$out/$k.simd.cwasm"
+  # The cost of resource limits (issue 13): the same wasm with
+  # interruption checks, and with fuel counting.
+  "$wasmoc" build -O2 --epoch-interruption "$out/$k.wasm" -o "$out/$k.epoch.wasmo"
+  "$wasmoc" build -O2 --consume-fuel "$out/$k.wasm" -o "$out/$k.fuel.wasmo"
   [[ "$k" == hello ]] || kernels+=("$k")
 done
 
