@@ -620,7 +620,7 @@ impl Table {
             return Err(CallError::WrongStore("table"));
         }
         let element = o.tables[self.index as usize].ty.element;
-        if v.ty() != element {
+        if !v.is_of(o, element) {
             return Err(CallError::ArgumentType {
                 index: 0,
                 expected: element,
@@ -811,7 +811,7 @@ impl Global {
         if !ty.mutable {
             return Err(CallError::Host("cannot set an immutable global".into()));
         }
-        if v.ty() != ty.content {
+        if !v.is_of(o, ty.content) {
             return Err(CallError::ArgumentType {
                 index: 0,
                 expected: ty.content,
