@@ -417,9 +417,11 @@ fn check_args(o: &StoreOpaque, ty: &FuncType, args: &[Val]) -> Result<(), CallEr
     Ok(())
 }
 
-fn check_results(ty: &FuncType, results: &[Val]) -> Result<(), String> {
+fn check_results(o: &StoreOpaque, ty: &FuncType, results: &[Val]) -> Result<(), String> {
     for (i, (r, &t)) in results.iter().zip(&ty.results).enumerate() {
-        if r.ty() != t {
+        // A typed reference result must be of the type (wasm relies on
+        // it: `call_ref` through it makes no signature check).
+        if !r.is_of(o, t) {
             return Err(format!(
                 "host function result {i} has type {}, expected {t}",
                 r.ty()
@@ -539,7 +541,7 @@ where
         &args,
         &mut results,
     )?;
-    check_results(ty, &results).map_err(HostError::Message)?;
+    check_results(caller.store.opaque(), ty, &results).map_err(HostError::Message)?;
     let o = caller.store.opaque_mut();
     for (slot, v) in slots.iter_mut().zip(&results) {
         *slot = val_to_raw(o, v).map_err(HostError::Message)?;

@@ -9,7 +9,7 @@
 //! stack (2 MiB) could hold frames for; a trap test checks the exact code.
 
 use wasmo_artifact_format::{BoundsChecks, TrapCode};
-use wasmo_loader::{CallError, Extern, Imports, Instance, Store, Val};
+use wasmo_loader::{CallError, Extern, ExternType, Imports, Instance, Store, Val};
 use wasmo_tests::{call_export as call, expect_export, expect_trap, instantiate, load, Compiled};
 
 fn expect(store: &mut Store<()>, instance: &Instance, name: &str, args: &[Val]) -> String {
@@ -292,6 +292,55 @@ fn issue12_host_arguments_checked_against_typed_references() {
         match call(&mut store, &i, "call", &[arg]) {
             Err(CallError::ArgumentType { .. }) => {}
             other => panic!("{what}: expected an argument type error, got {other:?}"),
+        }
+    }
+}
+
+/// A host function whose declared result is `(ref $t)` (its type taken
+/// from the module's import, so canonical) must return a function of
+/// that type: wasm calls the result with `call_ref`, which makes no
+/// signature check.
+#[test]
+fn issue12_host_results_checked_against_typed_references() {
+    let c = load(
+        r#"(module
+          (type $t (func (result i32)))
+          (import "h" "get" (func $get (result (ref $t))))
+          (func $five (export "five") (type $t) (i32.const 5))
+          (func $wide (export "wide") (result i64) (i64.const 5))
+          (func (export "run") (result i32) (call_ref $t (call $get))))"#,
+        BoundsChecks::GuardPages,
+    );
+    let Some(ExternType::Func(ty)) = c.module.imports().into_iter().next().map(|i| i.ty) else {
+        panic!("the import is a function")
+    };
+    for (export, good) in [("five", true), ("wide", false)] {
+        let mut store = Store::new(());
+        let slot: std::sync::Arc<std::sync::Mutex<Option<wasmo_loader::Func>>> =
+            std::sync::Arc::default();
+        let chosen = slot.clone();
+        let get = wasmo_loader::Func::new(&mut store, ty.clone(), move |_, _, results| {
+            let f = *chosen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            results[0] = Val::FuncRef(f);
+            Ok(())
+        });
+        let mut imports = Imports::new();
+        imports.define("h", "get", Extern::Func(get));
+        let i = instantiate(&mut store, &c.module, &imports);
+        let Some(Extern::Func(f)) = i.get_export(&store, export) else {
+            panic!("no function `{export}`")
+        };
+        *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(f);
+        match call(&mut store, &i, "run", &[]) {
+            Ok(v) if good => assert_eq!(format!("{v:?}"), "[I32(5)]"),
+            Err(CallError::Host(m)) if !good => {
+                assert!(m.contains("result 0"), "{m}")
+            }
+            other => panic!("{export}: unexpected {other:?}"),
         }
     }
 }
