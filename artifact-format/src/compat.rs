@@ -101,6 +101,8 @@ impl WasmFeatures {
     pub const MULTI_MEMORY: u64 = 1 << 12;
     /// 64-bit memory indices.
     pub const MEMORY64: u64 = 1 << 13;
+    /// Typed function references (`(ref $t)`, `call_ref`, `br_on_null`).
+    pub const FUNCTION_REFERENCES: u64 = 1 << 14;
 }
 
 /// Which of the behaviours relaxed SIMD allows the compiler gives each

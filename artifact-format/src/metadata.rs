@@ -29,6 +29,10 @@ pub struct ModuleMetadata {
     pub import_trampolines: Vec<u32>,
     /// Tables the module defines.
     pub tables: Vec<TableType>,
+    /// Per defined table, by `DefinedTableIndex`, its initialiser
+    /// (function-references' `(table n (ref $t) expr)`): every element
+    /// starts as its value. Absent (or shorter than `tables`): null.
+    pub table_inits: Vec<Option<ConstExpr>>,
     /// Memories the module defines.
     pub memories: Vec<MemoryType>,
     /// Globals the module defines, with their initialisers.

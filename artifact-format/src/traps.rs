@@ -33,6 +33,8 @@ macro_rules! foreach_trap_code {
             AtomicWaitNonShared = 14, "atomic wait on non-shared memory";
             // Resource limits (issue 13): the store's fuel ran out.
             OutOfFuel = 15, "all fuel consumed";
+            // function-references: `call_ref`/`return_call_ref` of null.
+            NullFunctionReference = 16, "null function reference";
         }
     };
 }

@@ -69,6 +69,11 @@ index_types! {
 }
 
 /// A wasm value type.
+///
+/// `funcref` and `externref` (`(ref null func)`, `(ref null extern)`) are
+/// always [`ValType::FuncRef`] and [`ValType::ExternRef`], never
+/// [`ValType::Ref`], so that each type has one spelling and `==` is type
+/// equality; [`ValType::reference`] builds a reference type that way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Archive, Serialize, Deserialize)]
 #[rkyv(derive(Debug, Clone, Copy, PartialEq, Eq))]
 pub enum ValType {
@@ -86,10 +91,97 @@ pub enum ValType {
     FuncRef,
     /// `externref`
     ExternRef,
+    /// Any other reference type of the function-references proposal:
+    /// `(ref func)`, `(ref extern)`, `(ref $t)`, `(ref null $t)`. One
+    /// pointer word, as `funcref`: null or a `*const VMFuncRef`.
+    Ref(RefType),
+}
+
+/// A reference type of the function-references proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Archive, Serialize, Deserialize)]
+#[rkyv(derive(Debug, Clone, Copy, PartialEq, Eq))]
+pub struct RefType {
+    /// Whether null is a value of the type (`ref null`).
+    pub nullable: bool,
+    /// What it refers to.
+    pub heap: HeapType,
+}
+
+/// What a reference refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Archive, Serialize, Deserialize)]
+#[rkyv(derive(Debug, Clone, Copy, PartialEq, Eq))]
+pub enum HeapType {
+    /// Any function.
+    Func,
+    /// Any host reference.
+    Extern,
+    /// A function of this type of the module's type section. In an
+    /// artifact the index is the module's own; the loader's types that
+    /// cross modules (imports, host-visible function types) use
+    /// [`HeapType::Canonical`] instead.
+    Concrete(TypeIndex),
+    /// A function of the type with this process-wide canonical id (the
+    /// loader's type registry): what the loader turns `Concrete` into so
+    /// that modules compare types they define separately. Never in an
+    /// artifact.
+    Canonical(u32),
 }
 
 impl ValType {
-    /// The text-format name.
+    /// The reference type `(ref null? heap)`, spelled canonically
+    /// (`funcref` and `externref` as their own variants).
+    pub fn reference(nullable: bool, heap: HeapType) -> ValType {
+        match (nullable, heap) {
+            (true, HeapType::Func) => ValType::FuncRef,
+            (true, HeapType::Extern) => ValType::ExternRef,
+            _ => ValType::Ref(RefType { nullable, heap }),
+        }
+    }
+
+    /// The type as a reference type, `None` for numbers and vectors.
+    pub fn as_ref_type(self) -> Option<RefType> {
+        match self {
+            ValType::FuncRef => Some(RefType {
+                nullable: true,
+                heap: HeapType::Func,
+            }),
+            ValType::ExternRef => Some(RefType {
+                nullable: true,
+                heap: HeapType::Extern,
+            }),
+            ValType::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether values of this type are references.
+    pub fn is_ref(self) -> bool {
+        self.as_ref_type().is_some()
+    }
+
+    /// Whether a value of this type is a value of `sup` (the
+    /// function-references subtyping: `(ref $t)` <: `(ref null $t)` <:
+    /// `funcref`, `(ref func)` <: `funcref`, `(ref extern)` <:
+    /// `externref`). Concrete types compare by index, so both types must
+    /// come from the same module (or both be canonical).
+    pub fn is_subtype_of(self, sup: ValType) -> bool {
+        if self == sup {
+            return true;
+        }
+        let (Some(a), Some(b)) = (self.as_ref_type(), sup.as_ref_type()) else {
+            return false;
+        };
+        if a.nullable && !b.nullable {
+            return false;
+        }
+        match (a.heap, b.heap) {
+            (HeapType::Concrete(_) | HeapType::Canonical(_), HeapType::Func) => true,
+            (x, y) => x == y,
+        }
+    }
+
+    /// The text-format name (`ref` for [`ValType::Ref`]; its
+    /// [`Display`](std::fmt::Display) spells the whole type).
     pub fn name(self) -> &'static str {
         match self {
             ValType::I32 => "i32",
@@ -99,6 +191,7 @@ impl ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::Ref(_) => "ref",
         }
     }
 }
@@ -114,13 +207,31 @@ impl ArchivedValType {
             ArchivedValType::V128 => ValType::V128,
             ArchivedValType::FuncRef => ValType::FuncRef,
             ArchivedValType::ExternRef => ValType::ExternRef,
+            ArchivedValType::Ref(r) => ValType::Ref(RefType {
+                nullable: r.nullable,
+                heap: match r.heap {
+                    ArchivedHeapType::Func => HeapType::Func,
+                    ArchivedHeapType::Extern => HeapType::Extern,
+                    ArchivedHeapType::Concrete(t) => HeapType::Concrete(t.get()),
+                    ArchivedHeapType::Canonical(id) => HeapType::Canonical(id.to_native()),
+                },
+            }),
         }
     }
 }
 
 impl std::fmt::Display for ValType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        let ValType::Ref(r) = self else {
+            return f.write_str(self.name());
+        };
+        f.write_str(if r.nullable { "(ref null " } else { "(ref " })?;
+        match r.heap {
+            HeapType::Func => f.write_str("func)"),
+            HeapType::Extern => f.write_str("extern)"),
+            HeapType::Concrete(t) => write!(f, "{})", t.0),
+            HeapType::Canonical(id) => write!(f, "canon {id})"),
+        }
     }
 }
 
@@ -145,7 +256,12 @@ impl ArchivedFuncType {
 
 impl std::fmt::Display for FuncType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[ValType]| v.iter().map(|t| t.name()).collect::<Vec<_>>().join(" ");
+        let list = |v: &[ValType]| {
+            v.iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         write!(
             f,
             "(func (param {}) (result {}))",
@@ -178,7 +294,7 @@ impl ArchivedLimits {
 /// A table's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Archive, Serialize, Deserialize)]
 pub struct TableType {
-    /// Element type (`funcref` or `externref`).
+    /// Element type (a reference type).
     pub element: ValType,
     /// Size limits in elements.
     pub limits: Limits,

@@ -42,7 +42,7 @@ pub fn parse_value(text: &str, ty: ValType) -> Result<Val, String> {
         }
         .map(Val::V128)
         .map_err(|_| bad()),
-        ValType::FuncRef | ValType::ExternRef => Err(format!(
+        ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => Err(format!(
             "parameters of type {ty} cannot be given on the command line"
         )),
     }

@@ -220,7 +220,7 @@ pub(crate) fn llvm_type<'ctx>(
         ValType::F32 => cx.f32_type().into(),
         ValType::F64 => cx.f64_type().into(),
         ValType::V128 => v128_type(cx).into(),
-        ValType::FuncRef | ValType::ExternRef => reference_type(cx).into(),
+        ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => reference_type(cx).into(),
     })
 }
 

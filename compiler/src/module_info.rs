@@ -13,8 +13,8 @@ use wasmo_artifact_format::metadata::{
     ExternKind, GlobalDef, Import, ImportKind, ModuleMetadata, Names,
 };
 use wasmo_artifact_format::{
-    FuncIndex, FuncType, GlobalIndex, GlobalType, Limits, MemoryIndex, MemoryType, TableIndex,
-    TableType, TypeIndex, VMOffsets, ValType, WasmFeatures,
+    FuncIndex, FuncType, GlobalIndex, GlobalType, HeapType, Limits, MemoryIndex, MemoryType,
+    TableIndex, TableType, TypeIndex, VMOffsets, ValType, WasmFeatures,
 };
 use wasmparser::{FunctionBody, Parser, Payload};
 
@@ -42,6 +42,7 @@ pub(crate) fn wasm_features() -> wasmparser::WasmFeatures {
         | wasmparser::WasmFeatures::THREADS
         | wasmparser::WasmFeatures::MULTI_MEMORY
         | wasmparser::WasmFeatures::MEMORY64
+        | wasmparser::WasmFeatures::FUNCTION_REFERENCES
 }
 
 /// What wasmo compiles (what passes the proposal gate), as the artifact
@@ -61,7 +62,8 @@ pub(crate) fn artifact_wasm_features() -> WasmFeatures {
             | WasmFeatures::THREADS
             | WasmFeatures::EXCEPTIONS
             | WasmFeatures::MULTI_MEMORY
-            | WasmFeatures::MEMORY64,
+            | WasmFeatures::MEMORY64
+            | WasmFeatures::FUNCTION_REFERENCES,
     )
 }
 
@@ -234,6 +236,9 @@ struct Reader<'w> {
     imported_globals: u32,
     global_types: Vec<GlobalType>,
     tag_types: Vec<TypeIndex>,
+    /// Per type, the first type equal to it (function-references: two
+    /// types are equal when their references name equal types).
+    type_canon: Vec<TypeIndex>,
 }
 
 impl<'w> Reader<'w> {
@@ -243,10 +248,18 @@ impl<'w> Reader<'w> {
                 let offset = s.range().start;
                 for ty in s.into_iter_err_on_gc_types() {
                     let ty = ty?;
-                    self.metadata.types.push(FuncType {
+                    let mut ty = FuncType {
                         params: val_types(ty.params(), offset)?,
                         results: val_types(ty.results(), offset)?,
-                    });
+                    };
+                    for t in ty.params.iter_mut().chain(ty.results.iter_mut()) {
+                        *t = canonical_ref(*t, &self.type_canon);
+                    }
+                    let first = self.metadata.types.iter().position(|t| *t == ty);
+                    let index = self.metadata.types.len();
+                    self.type_canon
+                        .push(TypeIndex(first.unwrap_or(index) as u32));
+                    self.metadata.types.push(ty);
                 }
             }
             Payload::ImportSection(s) => {
@@ -264,6 +277,10 @@ impl<'w> Reader<'w> {
                 for table in s.into_iter_with_offsets() {
                     let (offset, table) = table?;
                     self.metadata.tables.push(table_type(&table.ty, offset)?);
+                    self.metadata.table_inits.push(match &table.init {
+                        wasmparser::TableInit::RefNull => None,
+                        wasmparser::TableInit::Expr(e) => Some(const_expr(e)?),
+                    });
                 }
             }
             Payload::MemorySection(s) => {
@@ -362,6 +379,27 @@ impl<'w> Reader<'w> {
     }
 
     fn finish(mut self) -> ModuleInfo<'w> {
+        // Typed references name the first of equivalent types, so that
+        // type equality is `==` here and in the loader's checks.
+        let canon = &self.type_canon;
+        let m = &mut self.metadata;
+        for f in &mut m.funcs {
+            *f = canon.get(f.index()).copied().unwrap_or(*f);
+        }
+        for imp in &mut m.imports {
+            match &mut imp.kind {
+                ImportKind::Table(t) => t.element = canonical_ref(t.element, canon),
+                ImportKind::Global(g) => g.content = canonical_ref(g.content, canon),
+                ImportKind::Func(f) => *f = canon.get(f.index()).copied().unwrap_or(*f),
+                ImportKind::Memory(_) | ImportKind::Tag(_) => {}
+            }
+        }
+        for t in &mut m.tables {
+            t.element = canonical_ref(t.element, canon);
+        }
+        for g in &mut m.globals {
+            g.ty.content = canonical_ref(g.ty.content, canon);
+        }
         let counts = self.metadata.vm_counts();
         let offsets = VMOffsets::new(counts);
         self.metadata.vmctx_size = offsets.size();
@@ -459,7 +497,10 @@ fn sealed_tables(
                 .iter()
                 .any(|e| e.kind == ExternKind::Table && e.index as usize == t);
             let len = m.tables[defined].limits.min;
-            (!exported).then(|| SealedTable {
+            // A table with an initialiser starts full of a value this
+            // cannot type or know: not sealed.
+            let initialised = m.table_inits.get(defined).is_some_and(Option::is_some);
+            (!exported && !initialised).then(|| SealedTable {
                 len,
                 func_types: Vec::new(),
                 contents: (len <= STATIC_TABLE_MAX).then(|| vec![None; len as usize]),
@@ -548,10 +589,44 @@ pub(crate) fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType, 
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) if r.is_func_ref() => ValType::FuncRef,
-        wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
-        wasmparser::ValType::Ref(_) => return Err(unsupported("gc reference types", offset)),
+        wasmparser::ValType::Ref(r) => ref_type(r, offset)?,
     })
+}
+
+/// A reference type: `funcref`, `externref`, and function-references'
+/// `(ref null? func)`, `(ref null? extern)` and `(ref null? $t)`; the
+/// other heap types (GC, exceptions) are refused.
+pub(crate) fn ref_type(r: wasmparser::RefType, offset: u64) -> Result<ValType, CompileError> {
+    use wasmparser::{AbstractHeapType, HeapType as H};
+    let heap = match r.heap_type() {
+        H::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Func,
+        } => HeapType::Func,
+        H::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Extern,
+        } => HeapType::Extern,
+        H::Concrete(wasmparser::UnpackedIndex::Module(t)) => HeapType::Concrete(TypeIndex(t)),
+        _ => return Err(unsupported(&format!("reference type `{r}`"), offset)),
+    };
+    Ok(ValType::reference(r.is_nullable(), heap))
+}
+
+/// `t` with a concrete type index replaced by the first index of a type
+/// equal to it (`canon`, by index; an index not yet there, the type's
+/// own, stays).
+fn canonical_ref(t: ValType, canon: &[TypeIndex]) -> ValType {
+    match t {
+        ValType::Ref(r) => match r.heap {
+            HeapType::Concrete(i) => ValType::reference(
+                r.nullable,
+                HeapType::Concrete(canon.get(i.index()).copied().unwrap_or(i)),
+            ),
+            _ => t,
+        },
+        other => other,
+    }
 }
 
 fn val_types(tys: &[wasmparser::ValType], offset: u64) -> Result<Vec<ValType>, CompileError> {

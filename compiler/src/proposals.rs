@@ -15,8 +15,11 @@
 //! segment forms, reference types (`funcref` and `externref` values,
 //! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
 //! calls, relaxed SIMD, extended-const, threads' shared memories and
-//! atomic operators, several memories, and 64-bit memories (not 64-bit
-//! tables)); implementing a proposal means removing its refusal here
+//! atomic operators, several memories, 64-bit memories (not 64-bit
+//! tables), and typed function references (`(ref null? $t)`, `(ref
+//! func)`, `(ref extern)` values, `call_ref`, `return_call_ref`,
+//! `ref.as_non_null`, `br_on_null`, `br_on_non_null`, table
+//! initialisers)); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -91,12 +94,8 @@ impl Gate {
                 for table in s.into_iter_with_offsets() {
                     let (offset, table) = table?;
                     self.table(&table.ty, offset)?;
-                    if let TableInit::Expr(_) = table.init {
-                        return Err(refuse(
-                            "table initializer expressions",
-                            "function-references",
-                            offset,
-                        ));
+                    if let TableInit::Expr(e) = &table.init {
+                        self.const_expr(e)?;
                     }
                 }
             }
@@ -286,9 +285,16 @@ fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
 }
 
 /// Whether `r` is one of the reference types wasmo implements: `funcref`
-/// and `externref` (nullable, not shared).
+/// and `externref`, and function-references' `(ref func)`, `(ref
+/// extern)` and `(ref null? $t)` (not shared).
 fn is_reference_type(r: RefType) -> bool {
-    r == RefType::FUNCREF || r == RefType::EXTERNREF
+    matches!(
+        r.heap_type(),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Func | AbstractHeapType::Extern,
+        } | HeapType::Concrete(_)
+    )
 }
 
 /// The proposal that introduced reference type `r`.
@@ -354,6 +360,7 @@ macro_rules! proposal_of {
     (one @reference_types TableGrow) => { None };
     (one @reference_types TableSize) => { None };
     (one @exceptions Throw) => { None };
+    (one @function_references $op:ident) => { None };
     (one @exceptions TryTable) => { None };
     (one @legacy_exceptions $op:ident) => { None };
     (one @$proposal:ident $op:ident) => {

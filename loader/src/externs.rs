@@ -620,7 +620,7 @@ impl Table {
             return Err(CallError::WrongStore("table"));
         }
         let element = o.tables[self.index as usize].ty.element;
-        if v.ty() != element {
+        if !v.is_of(o, element) {
             return Err(CallError::ArgumentType {
                 index: 0,
                 expected: element,
@@ -757,15 +757,15 @@ impl Global {
         ty: GlobalType,
         v: Val,
     ) -> Result<Global, InstantiationError> {
-        if v.ty() != ty.content {
+        let mut ctx = store.as_context_mut();
+        let o = ctx.opaque_mut();
+        if !v.is_of(o, ty.content) {
             return Err(InstantiationError::Resource(format!(
                 "global of type {} cannot hold a {} value",
                 ty.content,
                 v.ty()
             )));
         }
-        let mut ctx = store.as_context_mut();
-        let o = ctx.opaque_mut();
         let block = Block::new(16).map_err(InstantiationError::Resource)?;
         let raw = val_to_raw(o, &v).map_err(InstantiationError::Resource)?;
         let slot = Slot { block, off: 0 };
@@ -811,7 +811,7 @@ impl Global {
         if !ty.mutable {
             return Err(CallError::Host("cannot set an immutable global".into()));
         }
-        if v.ty() != ty.content {
+        if !v.is_of(o, ty.content) {
             return Err(CallError::ArgumentType {
                 index: 0,
                 expected: ty.content,

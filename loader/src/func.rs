@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use smallvec::SmallVec;
-use wasmo_artifact_format::{FuncType, TrapCode, ValType};
+use wasmo_artifact_format::{FuncType, HeapType, TrapCode, ValType};
 
 use crate::error::{CallError, HostError, Trap};
 use crate::externs::Memory;
@@ -253,7 +253,7 @@ impl Func {
             let o = ctx.opaque();
             let default_ty = FuncType::default();
             let ty = self.ty_in(o).unwrap_or(&default_ty);
-            check_args(ty, params)?;
+            check_args(o, ty, params)?;
             if results.len() != ty.results.len() {
                 return Err(CallError::ResultCount {
                     expected: ty.results.len(),
@@ -398,7 +398,7 @@ impl Entry {
     }
 }
 
-fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
+fn check_args(o: &StoreOpaque, ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
     if args.len() != ty.params.len() {
         return Err(CallError::ArgumentCount {
             expected: ty.params.len(),
@@ -406,7 +406,7 @@ fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
         });
     }
     for (index, (a, &t)) in args.iter().zip(&ty.params).enumerate() {
-        if a.ty() != t {
+        if !a.is_of(o, t) {
             return Err(CallError::ArgumentType {
                 index,
                 expected: t,
@@ -417,9 +417,11 @@ fn check_args(ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
     Ok(())
 }
 
-fn check_results(ty: &FuncType, results: &[Val]) -> Result<(), String> {
+fn check_results(o: &StoreOpaque, ty: &FuncType, results: &[Val]) -> Result<(), String> {
     for (i, (r, &t)) in results.iter().zip(&ty.results).enumerate() {
-        if r.ty() != t {
+        // A typed reference result must be of the type (wasm relies on
+        // it: `call_ref` through it makes no signature check).
+        if !r.is_of(o, t) {
             return Err(format!(
                 "host function result {i} has type {}, expected {t}",
                 r.ty()
@@ -479,11 +481,16 @@ pub(crate) fn val_from_raw(store: &StoreOpaque, ty: ValType, b: [u8; 16]) -> Val
         ValType::F32 => Val::F32(u32_at()),
         ValType::F64 => Val::F64(u64_at()),
         ValType::V128 => Val::V128(u128::from_le_bytes(b)),
-        ValType::FuncRef => Val::FuncRef(match u64_at() {
-            0 => None,
-            addr => func_from_funcref(store, addr),
-        }),
         ValType::ExternRef => Val::ExternRef(store.externref(u64_at())),
+        ValType::FuncRef | ValType::Ref(_) => {
+            if ty.as_ref_type().is_some_and(|r| r.heap == HeapType::Extern) {
+                return Val::ExternRef(store.externref(u64_at()));
+            }
+            Val::FuncRef(match u64_at() {
+                0 => None,
+                addr => func_from_funcref(store, addr),
+            })
+        }
     }
 }
 
@@ -534,7 +541,7 @@ where
         &args,
         &mut results,
     )?;
-    check_results(ty, &results).map_err(HostError::Message)?;
+    check_results(caller.store.opaque(), ty, &results).map_err(HostError::Message)?;
     let o = caller.store.opaque_mut();
     for (slot, v) in slots.iter_mut().zip(&results) {
         *slot = val_to_raw(o, v).map_err(HostError::Message)?;

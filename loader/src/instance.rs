@@ -389,6 +389,25 @@ fn instantiate(
         slot.write_16(value);
         globals.push(Global::new_at(o, g.ty, slot));
     }
+    // function-references' table initialisers: every element starts as
+    // the value (the table section precedes the globals, so only
+    // imported globals are visible, as the verifier checked).
+    let imported_tables = tables.len() - meta.tables.len();
+    for (d, init) in meta.table_inits.iter().enumerate() {
+        let Some(init) = init else { continue };
+        let env = EvalEnv {
+            store: o,
+            globals: &globals,
+            vmctx: &vmctx,
+            offsets: &offsets,
+        };
+        let value = eval(init, &env)?;
+        let raw = u64::from_le_bytes([
+            value[0], value[1], value[2], value[3], value[4], value[5], value[6], value[7],
+        ]);
+        let table = tables[imported_tables + d].data_of(o);
+        table.fill_raw(0, raw, table.size());
+    }
 
     let index = o.instances.len() as u32;
     let runtime = Block::new(16).map_err(InstantiationError::Resource)?;

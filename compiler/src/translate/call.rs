@@ -23,6 +23,8 @@
 //! takes a sealed table's dispatch array only when the array holds no
 //! trap stub, so that a failing `return_call_indirect` traps in its own
 //! frame.
+//! `call_ref` and `return_call_ref` (function-references) call through
+//! the reference itself, after a null check only: its type is static.
 //! Inside a `try_table` or legacy `try` a plain call is an `invoke` to the
 //! innermost handler's landing pad; a tail call never is (it leaves the
 //! function, and its handlers with it).
@@ -208,6 +210,26 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             self.trap_if(mismatch, TrapCode::BadSignature)?;
         }
 
+        let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
+        let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
+        self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
+    }
+}
+
+impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
+    /// `call_ref` and `return_call_ref`: the reference on top of the stack
+    /// is a `*const VMFuncRef` of type `type_index` (validation proved it),
+    /// so after the null check (`null function reference`) the call needs
+    /// no signature check.
+    pub(crate) fn op_call_ref(
+        &mut self,
+        type_index: u32,
+        kind: CallKind,
+    ) -> Result<(), CompileError> {
+        let ty = self.env.info.type_at(TypeIndex(type_index))?;
+        let func_ref = self.pop_ref()?;
+        let null = self.builder.build_is_null(func_ref, "is_null")?;
+        self.trap_if(null, TrapCode::NullFunctionReference)?;
         let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
         let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
         self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)

@@ -389,6 +389,35 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
+    /// `br_on_null`: pops a reference; branches without it when it is
+    /// null, else pushes it back (now known non-null) and falls through.
+    pub(crate) fn op_br_on_null(&mut self, depth: u32) -> Result<(), CompileError> {
+        let r = self.pop_ref()?;
+        let is_null = self.builder.build_is_null(r, "is_null")?;
+        let target = self.branch_edge(depth)?;
+        let cont = self.new_block("br_on_null_else");
+        self.builder
+            .build_conditional_branch(is_null, target, cont)?;
+        self.builder.position_at_end(cont);
+        self.push(r);
+        Ok(())
+    }
+
+    /// `br_on_non_null`: branches with the reference (the last value the
+    /// label takes) when it is not null, else drops it and falls through.
+    pub(crate) fn op_br_on_non_null(&mut self, depth: u32) -> Result<(), CompileError> {
+        let r = self.pop_ref()?;
+        self.push(r);
+        let is_null = self.builder.build_is_null(r, "is_null")?;
+        let target = self.branch_edge(depth)?;
+        let cont = self.new_block("br_on_non_null_else");
+        self.builder
+            .build_conditional_branch(is_null, cont, target)?;
+        self.builder.position_at_end(cont);
+        self.pop()?;
+        Ok(())
+    }
+
     /// `br_table`, as an LLVM `switch`.
     pub(crate) fn op_br_table(
         &mut self,

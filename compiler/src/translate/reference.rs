@@ -1,4 +1,5 @@
-//! Reference values: `ref.null`, `ref.is_null`, `ref.func`.
+//! Reference values: `ref.null`, `ref.is_null`, `ref.func`, and
+//! function-references' `ref.as_non_null`.
 //!
 //! Every reference is one pointer-sized word (`codegen::reference_type`),
 //! null for `ref.null`: a funcref is the address of a `VMFuncRef`, an
@@ -10,6 +11,8 @@
 use super::FuncTranslator;
 use crate::codegen::reference_type;
 use crate::CompileError;
+use inkwell::values::{BasicValueEnum, PointerValue};
+use wasmo_artifact_format::TrapCode;
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// `ref.null`, of any reference type.
@@ -18,18 +21,21 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
+    /// Pops a reference operand.
+    pub(crate) fn pop_ref(&mut self) -> Result<PointerValue<'ctx>, CompileError> {
+        match self.pop()? {
+            BasicValueEnum::PointerValue(v) => Ok(v),
+            other => Err(CompileError::Internal(format!(
+                "expected a reference operand at {:#x}, found {}",
+                self.offset,
+                other.get_type()
+            ))),
+        }
+    }
+
     /// `ref.is_null`.
     pub(crate) fn op_ref_is_null(&mut self) -> Result<(), CompileError> {
-        let v = match self.pop()? {
-            inkwell::values::BasicValueEnum::PointerValue(v) => v,
-            other => {
-                return Err(CompileError::Internal(format!(
-                    "ref.is_null of a {} at {:#x}",
-                    other.get_type(),
-                    self.offset
-                )))
-            }
-        };
+        let v = self.pop_ref()?;
         let is_null = self.builder.build_is_null(v, "is_null")?;
         let v = self
             .builder
@@ -49,6 +55,16 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         }
         let addr = self.vmctx_field(self.env.offsets().func_ref(function_index))?;
         self.push(addr);
+        Ok(())
+    }
+
+    /// `ref.as_non_null`: traps `null reference` on null, else passes the
+    /// reference on unchanged.
+    pub(crate) fn op_ref_as_non_null(&mut self) -> Result<(), CompileError> {
+        let v = self.pop_ref()?;
+        let is_null = self.builder.build_is_null(v, "is_null")?;
+        self.trap_if(is_null, TrapCode::NullReference)?;
+        self.push(v);
         Ok(())
     }
 }

@@ -63,6 +63,7 @@ macro_rules! unsupported_visitors {
     (one @exceptions TryTable $($rest:tt)*) => {};
     (one @legacy_exceptions $($rest:tt)*) => {};
     (one @exceptions Throw $($rest:tt)*) => {};
+    (one @function_references $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @tail_call $($rest:tt)*) => {};
     (one @relaxed_simd $($rest:tt)*) => {};
@@ -438,6 +439,26 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     fn visit_ref_func(&mut self, function_index: u32) -> Self::Output {
         skip_if_dead!(self);
         self.op_ref_func(function_index)
+    }
+    fn visit_call_ref(&mut self, type_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call_ref(type_index, CallKind::Plain)
+    }
+    fn visit_return_call_ref(&mut self, type_index: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_call_ref(type_index, CallKind::Tail)
+    }
+    fn visit_ref_as_non_null(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_ref_as_non_null()
+    }
+    fn visit_br_on_null(&mut self, relative_depth: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_br_on_null(relative_depth)
+    }
+    fn visit_br_on_non_null(&mut self, relative_depth: u32) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_br_on_non_null(relative_depth)
     }
     fn visit_table_get(&mut self, table: u32) -> Self::Output {
         skip_if_dead!(self);
