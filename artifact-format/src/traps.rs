@@ -33,6 +33,8 @@ macro_rules! foreach_trap_code {
             AtomicWaitNonShared = 14, "atomic wait on non-shared memory";
             // Resource limits (issue 13): the store's fuel ran out.
             OutOfFuel = 15, "all fuel consumed";
+            // Exceptions (issue 11): `throw_ref` of a null `exnref`.
+            NullExceptionReference = 16, "null exception reference";
         }
     };
 }

@@ -86,6 +86,8 @@ pub enum ValType {
     FuncRef,
     /// `externref`
     ExternRef,
+    /// `exnref` (exceptions): the store's exception index plus one, null 0
+    ExnRef,
 }
 
 impl ValType {
@@ -99,6 +101,7 @@ impl ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::ExnRef => "exnref",
         }
     }
 }
@@ -114,6 +117,7 @@ impl ArchivedValType {
             ArchivedValType::V128 => ValType::V128,
             ArchivedValType::FuncRef => ValType::FuncRef,
             ArchivedValType::ExternRef => ValType::ExternRef,
+            ArchivedValType::ExnRef => ValType::ExnRef,
         }
     }
 }

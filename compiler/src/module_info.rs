@@ -185,9 +185,10 @@ pub(crate) fn read_module(
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
-        // Exception handling, new and legacy, is in but for `exnref`
-        // values (`throw_ref`, `catch_ref`, ...), which the gate refuses;
-        // so a module that needs either to validate passes the gate first.
+        // Exception handling, new and legacy, is in, but not among the
+        // features above, so that the gate still refuses what it lacks
+        // (`nullexnref`, non-nullable `(ref exn)`): a module that needs
+        // either form to validate passes the gate first.
         let mut exn = wasmparser::Validator::new_with_features(
             features
                 | wasmparser::WasmFeatures::EXCEPTIONS
@@ -550,6 +551,15 @@ pub(crate) fn val_type(ty: wasmparser::ValType, offset: u64) -> Result<ValType, 
         wasmparser::ValType::V128 => ValType::V128,
         wasmparser::ValType::Ref(r) if r.is_func_ref() => ValType::FuncRef,
         wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
+        wasmparser::ValType::Ref(r)
+            if r.heap_type()
+                == (wasmparser::HeapType::Abstract {
+                    shared: false,
+                    ty: wasmparser::AbstractHeapType::Exn,
+                }) =>
+        {
+            ValType::ExnRef
+        }
         wasmparser::ValType::Ref(_) => return Err(unsupported("gc reference types", offset)),
     })
 }

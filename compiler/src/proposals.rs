@@ -15,8 +15,9 @@
 //! segment forms, reference types (`funcref` and `externref` values,
 //! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
 //! calls, relaxed SIMD, extended-const, threads' shared memories and
-//! atomic operators, several memories, and 64-bit memories (not 64-bit
-//! tables)); implementing a proposal means removing its refusal here
+//! atomic operators, several memories, 64-bit memories (not 64-bit
+//! tables), and exception handling, both forms, with `exnref` values);
+//! implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -285,10 +286,10 @@ fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
     }
 }
 
-/// Whether `r` is one of the reference types wasmo implements: `funcref`
-/// and `externref` (nullable, not shared).
+/// Whether `r` is one of the reference types wasmo implements: `funcref`,
+/// `externref` and `exnref` (nullable, not shared).
 fn is_reference_type(r: RefType) -> bool {
-    r == RefType::FUNCREF || r == RefType::EXTERNREF
+    r == RefType::FUNCREF || r == RefType::EXTERNREF || r == RefType::EXNREF
 }
 
 /// The proposal that introduced reference type `r`.
@@ -298,7 +299,7 @@ fn ref_proposal(r: RefType) -> &'static str {
         HeapType::Abstract {
             ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
             ..
-        } => "exceptions",
+        } if r.is_nullable() => "exceptions",
         HeapType::Abstract {
             ty: AbstractHeapType::Cont | AbstractHeapType::NoCont,
             ..
@@ -308,7 +309,7 @@ fn ref_proposal(r: RefType) -> &'static str {
             ..
         } if r.is_nullable() => "reference-types",
         HeapType::Abstract {
-            ty: AbstractHeapType::Func | AbstractHeapType::Extern,
+            ty: AbstractHeapType::Func | AbstractHeapType::Extern | AbstractHeapType::Exn,
             ..
         }
         | HeapType::Concrete(_) => "function-references",
@@ -353,8 +354,7 @@ macro_rules! proposal_of {
     (one @reference_types TableSet) => { None };
     (one @reference_types TableGrow) => { None };
     (one @reference_types TableSize) => { None };
-    (one @exceptions Throw) => { None };
-    (one @exceptions TryTable) => { None };
+    (one @exceptions $op:ident) => { None };
     (one @legacy_exceptions $op:ident) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
@@ -393,16 +393,6 @@ pub(crate) fn check_operators(wasm: &[u8]) -> Result<(), CompileError> {
             if let Operator::TryTable { try_table } = &op {
                 if let wasmparser::BlockType::Type(ty) = try_table.ty {
                     val_type(ty, "block results", offset)?;
-                }
-                for c in &try_table.catches {
-                    if let wasmparser::Catch::One { .. } | wasmparser::Catch::All { .. } = c {
-                        continue;
-                    }
-                    return Err(refuse(
-                        "`catch_ref` and `catch_all_ref`",
-                        "exceptions",
-                        offset,
-                    ));
                 }
             }
             if let Operator::Block { blockty }

@@ -18,19 +18,20 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         "memory64",
         0xb,
     ),
-    // Tags, `throw` and `try_table` are supported (issue 11); `exnref`
-    // values are not yet.
+    // Exception handling is supported with `exnref` (issue 11); the
+    // bottom type `nullexnref` is not, and a non-nullable `(ref exn)` needs
+    // function references.
     (
-        "exceptions_exnref_param",
-        r#"(module (func (param exnref)))"#,
+        "exceptions_nullexnref_param",
+        r#"(module (func (param nullexnref)))"#,
         "exceptions",
         0xb,
     ),
     (
-        "exceptions_exnref_local",
-        r#"(module (func (local exnref)))"#,
-        "exceptions",
-        0x17,
+        "function_references_non_null_exn",
+        r#"(module (func (param (ref exn))))"#,
+        "function-references",
+        0xb,
     ),
     ("gc_struct", r#"(module (type (struct)))"#, "gc", 0xb),
     (

@@ -135,6 +135,14 @@ impl Exception {
         })
     }
 
+    /// The `exnref` compiled code holds for this exception in `store`.
+    pub(crate) fn exnref(&self, store: &StoreOpaque) -> Result<u64, String> {
+        if self.store != store.id {
+            return Err("exception reference belongs to another store".into());
+        }
+        Ok(u64::from(self.index) + 1)
+    }
+
     /// A new exception object of `tag` with `payload` (values of the tag's
     /// parameter types, checked by the caller), as an `exnref`.
     pub(crate) fn alloc(o: &StoreOpaque, tag: u32, payload: Box<[[u8; 16]]>) -> u64 {
@@ -145,6 +153,16 @@ impl Exception {
 }
 
 impl StoreOpaque {
+    /// The exception an `exnref` from compiled code names (`None` for
+    /// null, or an index the store never made).
+    pub(crate) fn exception(&self, exnref: u64) -> Option<Exception> {
+        let i = u32::try_from(exnref.checked_sub(1)?).ok()?;
+        ((i as usize) < self.exceptions.borrow().len()).then_some(Exception {
+            store: self.id,
+            index: i,
+        })
+    }
+
     /// The exception object of a non-null `exnref`.
     pub(crate) fn exn_tag(&self, exnref: u64) -> Option<u32> {
         let i = usize::try_from(exnref.checked_sub(1)?).ok()?;

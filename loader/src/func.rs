@@ -462,9 +462,10 @@ pub(crate) fn val_to_raw(store: &mut StoreOpaque, v: &Val) -> Result<[u8; 16], S
         Val::F32(x) => b[..4].copy_from_slice(&x.to_le_bytes()),
         Val::F64(x) => b[..8].copy_from_slice(&x.to_le_bytes()),
         Val::V128(x) => b = x.to_le_bytes(),
-        Val::FuncRef(None) | Val::ExternRef(None) => {}
+        Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => {}
         Val::FuncRef(Some(f)) => b[..8].copy_from_slice(&f.funcref(store)?.to_le_bytes()),
         Val::ExternRef(Some(r)) => b[..8].copy_from_slice(&store.root_externref(r).to_le_bytes()),
+        Val::ExnRef(Some(e)) => b[..8].copy_from_slice(&e.exnref(store)?.to_le_bytes()),
     }
     Ok(b)
 }
@@ -484,6 +485,7 @@ pub(crate) fn val_from_raw(store: &StoreOpaque, ty: ValType, b: [u8; 16]) -> Val
             addr => func_from_funcref(store, addr),
         }),
         ValType::ExternRef => Val::ExternRef(store.externref(u64_at())),
+        ValType::ExnRef => Val::ExnRef(store.exception(u64_at())),
     }
 }
 

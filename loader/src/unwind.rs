@@ -188,7 +188,7 @@ pub(crate) unsafe extern "C-unwind" fn throw(vmctx: *mut u8, tag: i32, payload: 
 pub(crate) unsafe extern "C-unwind" fn throw_ref(_vmctx: *mut u8, exnref: i64) {
     if exnref == 0 {
         traphandler::raise(Unwind::Trap {
-            code: wasmo_artifact_format::TrapCode::NullReference,
+            code: wasmo_artifact_format::TrapCode::NullExceptionReference,
             backtrace: Box::new(traphandler::RawBacktrace::empty()),
         });
     }

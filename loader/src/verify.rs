@@ -105,7 +105,7 @@ impl ConstType {
 }
 
 fn is_ref(t: ValType) -> bool {
-    matches!(t, ValType::FuncRef | ValType::ExternRef)
+    matches!(t, ValType::FuncRef | ValType::ExternRef | ValType::ExnRef)
 }
 
 /// The module's index spaces, as the constant-expression checks need them.
