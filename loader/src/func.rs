@@ -394,6 +394,9 @@ impl Entry {
                 })
             },
         };
+        if let Err(Unwind::Exception(exnref)) = &r {
+            ctx.opaque().keep_backtrace(*exnref);
+        }
         r.map_err(|u| unwind_to_call(u, id))
     }
 }

@@ -411,3 +411,42 @@ fn issue11_tag_import_of_the_wrong_type_is_refused() {
         }
     }
 }
+
+/// The function indices of an uncaught exception's backtrace.
+fn backtrace_of(store: &mut Store<()>, f: Func, args: &[Val]) -> Vec<u32> {
+    match wasmo_tests::call(&mut *store, f, args) {
+        Err(CallError::Exception(exn)) => exn
+            .backtrace(&*store)
+            .iter()
+            .map(|frame| frame.func_index)
+            .collect(),
+        other => panic!("expected an uncaught exception, got {other:?}"),
+    }
+}
+
+#[test]
+fn issue11_uncaught_exception_has_a_backtrace() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, THROWER, strategy, &Imports::new());
+        // `$deep` is function 0, `uncaught` function 5.
+        let f = func(&store, &i, "uncaught");
+        assert_eq!(backtrace_of(&mut store, f, &[Val::I32(3)]), [0, 0, 0, 0, 5]);
+
+        let i = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let first = exn_of(&call_ok(&mut store, &i, "catch", &[Val::I32(1)]));
+        call_ok(&mut store, &i, "catch", &[Val::I32(2)]);
+        // `throw_ref` of an older exception: thrown anew from `rethrow`
+        // (function 6).
+        let f = func(&store, &i, "rethrow");
+        assert_eq!(
+            backtrace_of(&mut store, f, &[Val::ExnRef(Some(first))]),
+            [6]
+        );
+        // The exception thrown last, caught and rethrown by `recatch`
+        // (function 5): its frames stay those of `$catch` (function 0).
+        let last = exn_of(&call_ok(&mut store, &i, "catch", &[Val::I32(3)]));
+        call_ok(&mut store, &i, "recatch", &[Val::ExnRef(Some(last))]);
+        assert_eq!(backtrace_of(&mut store, f, &[Val::ExnRef(Some(last))]), [0]);
+    }
+}
