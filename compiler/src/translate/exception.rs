@@ -255,29 +255,26 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let (lpad, exn) = self.build_landing_pad()?;
         let mut caught_all = false;
         for catch in &try_table.catches {
-            let height = self.stack.len();
-            let (label, all) = match *catch {
-                wasmparser::Catch::One { tag, label } => {
-                    let next = self.catch_tag(exn, tag)?;
-                    self.op_catch_clause(label, None)?;
-                    self.builder.position_at_end(next);
-                    self.stack.truncate(height);
-                    continue;
-                }
-                wasmparser::Catch::OneRef { tag, label } => {
-                    let next = self.catch_tag(exn, tag)?;
-                    self.op_catch_clause(label, Some(exn))?;
-                    self.builder.position_at_end(next);
-                    self.stack.truncate(height);
-                    continue;
-                }
-                wasmparser::Catch::All { label } => (label, None),
-                wasmparser::Catch::AllRef { label } => (label, Some(exn)),
+            let (tag, label, with_ref) = match *catch {
+                wasmparser::Catch::One { tag, label } => (Some(tag), label, false),
+                wasmparser::Catch::OneRef { tag, label } => (Some(tag), label, true),
+                wasmparser::Catch::All { label } => (None, label, false),
+                wasmparser::Catch::AllRef { label } => (None, label, true),
             };
-            self.op_catch_clause(label, all)?;
+            let height = self.stack.len();
+            let next = match tag {
+                Some(tag) => Some(self.catch_tag(exn, tag)?),
+                None => None,
+            };
+            self.op_catch_clause(label, with_ref.then_some(exn))?;
             self.stack.truncate(height);
-            caught_all = true;
-            break;
+            match next {
+                Some(next) => self.builder.position_at_end(next),
+                None => {
+                    caught_all = true;
+                    break;
+                }
+            }
         }
         if !caught_all {
             self.rethrow_exn(exn)?;
