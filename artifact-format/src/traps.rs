@@ -35,6 +35,8 @@ macro_rules! foreach_trap_code {
             OutOfFuel = 15, "all fuel consumed";
             // function-references: `call_ref`/`return_call_ref` of null.
             NullFunctionReference = 16, "null function reference";
+            // Exceptions (issue 11): `throw_ref` of a null `exnref`.
+            NullExceptionReference = 17, "null exception reference";
         }
     };
 }

@@ -95,6 +95,8 @@ pub enum ValType {
     /// `(ref func)`, `(ref extern)`, `(ref $t)`, `(ref null $t)`. One
     /// pointer word, as `funcref`: null or a `*const VMFuncRef`.
     Ref(RefType),
+    /// `exnref` (exceptions): the store's exception index plus one, null 0
+    ExnRef,
 }
 
 /// A reference type of the function-references proposal.
@@ -115,6 +117,9 @@ pub enum HeapType {
     Func,
     /// Any host reference.
     Extern,
+    /// Any exception (`exnref` is `(ref null exn)`; the non-nullable
+    /// `(ref exn)` is refused by the proposal gate).
+    Exn,
     /// A function of this type of the module's type section. In an
     /// artifact the index is the module's own; the loader's types that
     /// cross modules (imports, host-visible function types) use
@@ -134,6 +139,7 @@ impl ValType {
         match (nullable, heap) {
             (true, HeapType::Func) => ValType::FuncRef,
             (true, HeapType::Extern) => ValType::ExternRef,
+            (true, HeapType::Exn) => ValType::ExnRef,
             _ => ValType::Ref(RefType { nullable, heap }),
         }
     }
@@ -148,6 +154,10 @@ impl ValType {
             ValType::ExternRef => Some(RefType {
                 nullable: true,
                 heap: HeapType::Extern,
+            }),
+            ValType::ExnRef => Some(RefType {
+                nullable: true,
+                heap: HeapType::Exn,
             }),
             ValType::Ref(r) => Some(r),
             _ => None,
@@ -192,6 +202,7 @@ impl ValType {
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
             ValType::Ref(_) => "ref",
+            ValType::ExnRef => "exnref",
         }
     }
 }
@@ -212,10 +223,12 @@ impl ArchivedValType {
                 heap: match r.heap {
                     ArchivedHeapType::Func => HeapType::Func,
                     ArchivedHeapType::Extern => HeapType::Extern,
+                    ArchivedHeapType::Exn => HeapType::Exn,
                     ArchivedHeapType::Concrete(t) => HeapType::Concrete(t.get()),
                     ArchivedHeapType::Canonical(id) => HeapType::Canonical(id.to_native()),
                 },
             }),
+            ArchivedValType::ExnRef => ValType::ExnRef,
         }
     }
 }
@@ -229,6 +242,7 @@ impl std::fmt::Display for ValType {
         match r.heap {
             HeapType::Func => f.write_str("func)"),
             HeapType::Extern => f.write_str("extern)"),
+            HeapType::Exn => f.write_str("exn)"),
             HeapType::Concrete(t) => write!(f, "{})", t.0),
             HeapType::Canonical(id) => write!(f, "canon {id})"),
         }

@@ -150,9 +150,10 @@ enum Failure {
     Trap(Trap),
     /// The program asked to exit with this status.
     Exit(i32),
-    /// A wasm exception no wasm frame caught: exit status 134, as a
-    /// native C++ program's uncaught exception (`std::terminate`, abort).
-    Exception(String),
+    /// A wasm exception no wasm frame caught (its description and the
+    /// frames it was thrown from): exit status 134 with the backtrace, as
+    /// a native C++ program's uncaught exception (`std::terminate`, abort).
+    Exception(String, Vec<wasmo_loader::FrameInfo>),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -183,11 +184,12 @@ fn main() -> ExitCode {
         }
         Err(Failure::Trap(trap)) => {
             eprintln!("error: {trap}");
-            print_backtrace(&trap);
+            print_backtrace(&trap.backtrace);
             ExitCode::from(TRAP_EXIT)
         }
-        Err(Failure::Exception(message)) => {
+        Err(Failure::Exception(message, backtrace)) => {
             eprintln!("error: {message}");
+            print_backtrace(&backtrace);
             ExitCode::from(TRAP_EXIT)
         }
         // As a native process's exit(): the status is the low 8 bits.
@@ -197,8 +199,8 @@ fn main() -> ExitCode {
 
 /// One line per frame, innermost first (`  0: func[3] name`); a run of
 /// identical frames (deep recursion) prints once with a count.
-fn print_backtrace(trap: &Trap) {
-    if trap.backtrace.is_empty() {
+fn print_backtrace(backtrace: &[wasmo_loader::FrameInfo]) {
+    if backtrace.is_empty() {
         return;
     }
     eprintln!("wasm backtrace:");
@@ -210,7 +212,7 @@ fn print_backtrace(trap: &Trap) {
         };
         format!("func[{}]{name}", f.func_index)
     };
-    let frames: Vec<String> = trap.backtrace.iter().map(text).collect();
+    let frames: Vec<String> = backtrace.iter().map(text).collect();
     let mut i = 0;
     while i < frames.len() {
         eprintln!("  {i}: {}", frames[i]);
@@ -606,7 +608,10 @@ fn call(
     func.call(&mut *store, args, results).map_err(|e| match e {
         CallError::Trap(t) => Failure::Trap(t),
         CallError::Exit(code) => Failure::Exit(code),
-        CallError::Exception(exn) => Failure::Exception(describe_exception(store, instance, exn)),
+        CallError::Exception(exn) => Failure::Exception(
+            describe_exception(store, instance, exn),
+            exn.backtrace(&*store),
+        ),
         other => Failure::Error(anyhow!("{other}")),
     })
 }

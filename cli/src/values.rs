@@ -42,7 +42,7 @@ pub fn parse_value(text: &str, ty: ValType) -> Result<Val, String> {
         }
         .map(Val::V128)
         .map_err(|_| bad()),
-        ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => Err(format!(
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef | ValType::Ref(_) => Err(format!(
             "parameters of type {ty} cannot be given on the command line"
         )),
     }
@@ -60,6 +60,8 @@ pub fn format_value(v: &Val) -> String {
         Val::FuncRef(Some(_)) => "<funcref>".to_owned(),
         Val::ExternRef(None) => "null".to_owned(),
         Val::ExternRef(Some(_)) => "<externref>".to_owned(),
+        Val::ExnRef(None) => "null".to_owned(),
+        Val::ExnRef(Some(_)) => "<exnref>".to_owned(),
     }
 }
 

@@ -220,15 +220,17 @@ pub(crate) fn llvm_type<'ctx>(
         ValType::F32 => cx.f32_type().into(),
         ValType::F64 => cx.f64_type().into(),
         ValType::V128 => v128_type(cx).into(),
-        ValType::FuncRef | ValType::ExternRef | ValType::Ref(_) => reference_type(cx).into(),
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef | ValType::Ref(_) => {
+            reference_type(cx).into()
+        }
     })
 }
 
-/// The LLVM type of every reference value (`funcref`, `externref`): one
-/// pointer-sized word, null for `ref.null` (see `vmctx.rs`: a funcref is a
-/// `*const VMFuncRef`, an externref the store's `index + 1`). Compiled code
-/// never looks inside an externref, so both travel as `ptr`; a reference
-/// type added later (exnref) maps here too.
+/// The LLVM type of every reference value (`funcref`, `externref`,
+/// `exnref`): one pointer-sized word, null for `ref.null` (see `vmctx.rs`:
+/// a funcref is a `*const VMFuncRef`, an externref or exnref the store's
+/// `index + 1`). Compiled code never looks inside an externref or exnref
+/// (the exception helpers take an exnref as `i64`), so all travel as `ptr`.
 pub(crate) fn reference_type(cx: &Context) -> PointerType<'_> {
     cx.ptr_type(AddressSpace::default())
 }

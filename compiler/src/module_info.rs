@@ -187,9 +187,10 @@ pub(crate) fn read_module(
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
-        // Exception handling, new and legacy, is in but for `exnref`
-        // values (`throw_ref`, `catch_ref`, ...), which the gate refuses;
-        // so a module that needs either to validate passes the gate first.
+        // Exception handling, new and legacy, is in, but not among the
+        // features above, so that the gate still refuses what it lacks
+        // (`nullexnref`, non-nullable `(ref exn)`): a module that needs
+        // either form to validate passes the gate first.
         let mut exn = wasmparser::Validator::new_with_features(
             features
                 | wasmparser::WasmFeatures::EXCEPTIONS
@@ -608,6 +609,11 @@ pub(crate) fn ref_type(r: wasmparser::RefType, offset: u64) -> Result<ValType, C
             ty: AbstractHeapType::Extern,
         } => HeapType::Extern,
         H::Concrete(wasmparser::UnpackedIndex::Module(t)) => HeapType::Concrete(TypeIndex(t)),
+        // `exnref` is its own value type; the gate refuses `(ref exn)`.
+        H::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Exn,
+        } if r.is_nullable() => return Ok(ValType::ExnRef),
         _ => return Err(unsupported(&format!("reference type `{r}`"), offset)),
     };
     Ok(ValType::reference(r.is_nullable(), heap))

@@ -16,10 +16,11 @@
 //! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
 //! calls, relaxed SIMD, extended-const, threads' shared memories and
 //! atomic operators, several memories, 64-bit memories (not 64-bit
-//! tables), and typed function references (`(ref null? $t)`, `(ref
+//! tables), typed function references (`(ref null? $t)`, `(ref
 //! func)`, `(ref extern)` values, `call_ref`, `return_call_ref`,
 //! `ref.as_non_null`, `br_on_null`, `br_on_non_null`, table
-//! initialisers)); implementing a proposal means removing its refusal here
+//! initialisers), and exception handling, both forms, with `exnref`
+//! values); implementing a proposal means removing its refusal here
 //! in the same change.
 
 use wasmparser::{
@@ -285,16 +286,17 @@ fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
 }
 
 /// Whether `r` is one of the reference types wasmo implements: `funcref`
-/// and `externref`, and function-references' `(ref func)`, `(ref
-/// extern)` and `(ref null? $t)` (not shared).
+/// and `externref`, function-references' `(ref func)`, `(ref extern)`
+/// and `(ref null? $t)`, and `exnref` (nullable; none shared).
 fn is_reference_type(r: RefType) -> bool {
-    matches!(
-        r.heap_type(),
-        HeapType::Abstract {
-            shared: false,
-            ty: AbstractHeapType::Func | AbstractHeapType::Extern,
-        } | HeapType::Concrete(_)
-    )
+    r == RefType::EXNREF
+        || matches!(
+            r.heap_type(),
+            HeapType::Abstract {
+                shared: false,
+                ty: AbstractHeapType::Func | AbstractHeapType::Extern,
+            } | HeapType::Concrete(_)
+        )
 }
 
 /// The proposal that introduced reference type `r`.
@@ -359,9 +361,7 @@ macro_rules! proposal_of {
     (one @reference_types TableSet) => { None };
     (one @reference_types TableGrow) => { None };
     (one @reference_types TableSize) => { None };
-    (one @exceptions Throw) => { None };
     (one @function_references $op:ident) => { None };
-    (one @exceptions TryTable) => { None };
     (one @legacy_exceptions $op:ident) => { None };
     (one @$proposal:ident $op:ident) => {
         Some((stringify!($op), stringify!($proposal)))
@@ -400,16 +400,6 @@ pub(crate) fn check_operators(wasm: &[u8]) -> Result<(), CompileError> {
             if let Operator::TryTable { try_table } = &op {
                 if let wasmparser::BlockType::Type(ty) = try_table.ty {
                     val_type(ty, "block results", offset)?;
-                }
-                for c in &try_table.catches {
-                    if let wasmparser::Catch::One { .. } | wasmparser::Catch::All { .. } = c {
-                        continue;
-                    }
-                    return Err(refuse(
-                        "`catch_ref` and `catch_all_ref`",
-                        "exceptions",
-                        offset,
-                    ));
                 }
             }
             if let Operator::Block { blockty }

@@ -18,19 +18,19 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         "memory64",
         0xb,
     ),
-    // Tags, `throw` and `try_table` are supported (issue 11); `exnref`
-    // values are not yet.
+    // Exception handling is supported with `exnref` (issue 11); the
+    // bottom type `nullexnref` is not, nor a non-nullable `(ref exn)`.
     (
-        "exceptions_exnref_param",
-        r#"(module (func (param exnref)))"#,
+        "exceptions_nullexnref_param",
+        r#"(module (func (param nullexnref)))"#,
         "exceptions",
         0xb,
     ),
     (
-        "exceptions_exnref_local",
-        r#"(module (func (local exnref)))"#,
+        "exceptions_non_null_exn",
+        r#"(module (func (param (ref exn))))"#,
         "exceptions",
-        0x17,
+        0xb,
     ),
     ("gc_struct", r#"(module (type (struct)))"#, "gc", 0xb),
     (

@@ -26,6 +26,9 @@ pub enum Bits {
     FuncRef(bool),
     /// `externref`: `true` when not null.
     ExternRef(bool),
+    /// `exnref`: `true` when not null (wasmo only: wasmi has no exnref,
+    /// and the generator makes none).
+    ExnRef(bool),
     /// `i32`
     I32(u32),
     /// `i64`
@@ -60,6 +63,7 @@ impl std::fmt::Display for Bits {
             Bits::V128(b) => write!(f, "v128:{b:#034x}"),
             Bits::FuncRef(set) => f.write_str(if set { "funcref" } else { "ref.null func" }),
             Bits::ExternRef(set) => f.write_str(if set { "externref" } else { "ref.null extern" }),
+            Bits::ExnRef(set) => f.write_str(if set { "exnref" } else { "ref.null exn" }),
         }
     }
 }
@@ -308,7 +312,8 @@ fn to_wasmi(b: Bits) -> wasmi::Val {
         Bits::F64(v) => wasmi::Val::F64(wasmi::F64::from_bits(v)),
         Bits::V128(v) => wasmi::Val::V128(wasmi::V128::from(v)),
         Bits::FuncRef(_) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
-        Bits::ExternRef(_) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
+        // wasmi has no exnref; the generator never makes one.
+        Bits::ExternRef(_) | Bits::ExnRef(_) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
     }
 }
 
@@ -397,6 +402,7 @@ fn to_wasmo(b: Bits) -> wasmo_loader::Val {
         Bits::V128(v) => wasmo_loader::Val::V128(v),
         Bits::FuncRef(_) => wasmo_loader::Val::FuncRef(None),
         Bits::ExternRef(_) => wasmo_loader::Val::ExternRef(None),
+        Bits::ExnRef(_) => wasmo_loader::Val::ExnRef(None),
     }
 }
 
@@ -409,6 +415,7 @@ fn from_wasmo(v: &wasmo_loader::Val) -> Bits {
         wasmo_loader::Val::V128(v) => Bits::V128(*v),
         wasmo_loader::Val::FuncRef(r) => Bits::FuncRef(r.is_some()),
         wasmo_loader::Val::ExternRef(r) => Bits::ExternRef(r.is_some()),
+        wasmo_loader::Val::ExnRef(r) => Bits::ExnRef(r.is_some()),
     }
 }
 

@@ -10,8 +10,10 @@
 //! exception object until it is dropped, so no handle or `exnref` can
 //! dangle. No unsafe code here: the unwinding is in `unwind.rs`.
 
+use crate::error::FrameInfo;
 use crate::func::val_from_raw;
 use crate::store::{AsContext, StoreId, StoreOpaque};
+use crate::traphandler::RawBacktrace;
 use crate::values::Val;
 use wasmo_artifact_format::FuncType;
 
@@ -46,6 +48,19 @@ pub(crate) struct ExnData {
     /// The payload as `ValRaw` slots, at a stable address (compiled code
     /// reads it through `wasmo_helper_exn_payload`).
     pub(crate) payload: Box<[[u8; 16]]>,
+    /// The wasm frames it was thrown from, once it has escaped to the host
+    /// (empty for one the host made and nothing in wasm threw).
+    pub(crate) backtrace: Option<Vec<FrameInfo>>,
+}
+
+/// Where wasm last threw: the `exnref` and the wasm frames above the throw
+/// helper, innermost first. Only the last throw is kept (the store's
+/// exception list grows with every throw; this does not), and it is
+/// symbolised only when that exception escapes to the host.
+#[derive(Debug)]
+pub(crate) struct ThrowSite {
+    pub(crate) exnref: u64,
+    pub(crate) backtrace: Box<RawBacktrace>,
 }
 
 impl Tag {
@@ -97,6 +112,24 @@ impl Exception {
             .collect()
     }
 
+    /// The wasm frames the exception was thrown from when it first
+    /// reached the host, innermost first: those of the `throw` or
+    /// `throw_ref` that raised it, where a rethrow of the exception wasm
+    /// threw last (a `try_table` whose clauses did not match, a
+    /// `catch_ref` handler's `throw_ref`) keeps the frames of that throw.
+    /// Empty for an exception the host made and wasm never threw, or one
+    /// that has not reached the host.
+    pub fn backtrace(&self, store: impl AsContext) -> Vec<FrameInfo> {
+        let ctx = store.as_context();
+        let o = ctx.opaque();
+        o.assert_owns(self.store, "exception");
+        let exns = o.exceptions.borrow();
+        exns[self.index as usize]
+            .backtrace
+            .clone()
+            .unwrap_or_default()
+    }
+
     /// A new exception of `tag` with `payload` (of the tag's parameter
     /// types), for a host function to throw
     /// ([`HostError::Exception`](crate::HostError::Exception)).
@@ -135,16 +168,74 @@ impl Exception {
         })
     }
 
+    /// The `exnref` compiled code holds for this exception in `store`.
+    pub(crate) fn exnref(&self, store: &StoreOpaque) -> Result<u64, String> {
+        if self.store != store.id {
+            return Err("exception reference belongs to another store".into());
+        }
+        Ok(u64::from(self.index) + 1)
+    }
+
     /// A new exception object of `tag` with `payload` (values of the tag's
     /// parameter types, checked by the caller), as an `exnref`.
     pub(crate) fn alloc(o: &StoreOpaque, tag: u32, payload: Box<[[u8; 16]]>) -> u64 {
         let mut exns = o.exceptions.borrow_mut();
-        exns.push(ExnData { tag, payload });
+        exns.push(ExnData {
+            tag,
+            payload,
+            backtrace: None,
+        });
         exns.len() as u64
     }
 }
 
 impl StoreOpaque {
+    /// Records that wasm (re)throws `exnref` from the frames `backtrace`
+    /// gives; a rethrow of the exception thrown last keeps its frames.
+    pub(crate) fn record_throw(&self, exnref: u64, backtrace: impl FnOnce() -> RawBacktrace) {
+        let mut last = self.last_throw.borrow_mut();
+        match &mut *last {
+            Some(site) if site.exnref == exnref => {}
+            Some(site) => {
+                site.exnref = exnref;
+                *site.backtrace = backtrace();
+            }
+            None => {
+                *last = Some(ThrowSite {
+                    exnref,
+                    backtrace: Box::new(backtrace()),
+                })
+            }
+        }
+    }
+
+    /// `exnref` escaped to the host: gives it the frames of its last
+    /// throw, if it was thrown last and has none yet.
+    pub(crate) fn keep_backtrace(&self, exnref: u64) {
+        let last = self.last_throw.borrow();
+        let Some(site) = last.as_ref().filter(|s| s.exnref == exnref) else {
+            return;
+        };
+        let Some(i) = exnref.checked_sub(1).and_then(|i| usize::try_from(i).ok()) else {
+            return;
+        };
+        if let Some(e) = self.exceptions.borrow_mut().get_mut(i) {
+            if e.backtrace.is_none() {
+                e.backtrace = Some(site.backtrace.symbolize());
+            }
+        }
+    }
+
+    /// The exception an `exnref` from compiled code names (`None` for
+    /// null, or an index the store never made).
+    pub(crate) fn exception(&self, exnref: u64) -> Option<Exception> {
+        let i = u32::try_from(exnref.checked_sub(1)?).ok()?;
+        ((i as usize) < self.exceptions.borrow().len()).then_some(Exception {
+            store: self.id,
+            index: i,
+        })
+    }
+
     /// The exception object of a non-null `exnref`.
     pub(crate) fn exn_tag(&self, exnref: u64) -> Option<u32> {
         let i = usize::try_from(exnref.checked_sub(1)?).ok()?;

@@ -394,6 +394,9 @@ impl Entry {
                 })
             },
         };
+        if let Err(Unwind::Exception(exnref)) = &r {
+            ctx.opaque().keep_backtrace(*exnref);
+        }
         r.map_err(|u| unwind_to_call(u, id))
     }
 }
@@ -464,9 +467,10 @@ pub(crate) fn val_to_raw(store: &mut StoreOpaque, v: &Val) -> Result<[u8; 16], S
         Val::F32(x) => b[..4].copy_from_slice(&x.to_le_bytes()),
         Val::F64(x) => b[..8].copy_from_slice(&x.to_le_bytes()),
         Val::V128(x) => b = x.to_le_bytes(),
-        Val::FuncRef(None) | Val::ExternRef(None) => {}
+        Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => {}
         Val::FuncRef(Some(f)) => b[..8].copy_from_slice(&f.funcref(store)?.to_le_bytes()),
         Val::ExternRef(Some(r)) => b[..8].copy_from_slice(&store.root_externref(r).to_le_bytes()),
+        Val::ExnRef(Some(e)) => b[..8].copy_from_slice(&e.exnref(store)?.to_le_bytes()),
     }
     Ok(b)
 }
@@ -491,6 +495,7 @@ pub(crate) fn val_from_raw(store: &StoreOpaque, ty: ValType, b: [u8; 16]) -> Val
                 addr => func_from_funcref(store, addr),
             })
         }
+        ValType::ExnRef => Val::ExnRef(store.exception(u64_at())),
     }
 }
 

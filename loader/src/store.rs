@@ -126,6 +126,9 @@ pub(crate) struct StoreOpaque {
     /// 1` (see `exception.rs`). A cell because the throw helpers hold only
     /// a shared borrow of the store.
     pub(crate) exceptions: std::cell::RefCell<Vec<crate::exception::ExnData>>,
+    /// The `exnref` wasm threw last and the wasm frames it was thrown
+    /// from, kept until it escapes to the host (see `exception.rs`).
+    pub(crate) last_throw: std::cell::RefCell<Option<crate::exception::ThrowSite>>,
 }
 
 impl<T> Store<T> {
@@ -148,6 +151,7 @@ impl<T> Store<T> {
                 wasm_stack_size: crate::traphandler::default_wasm_stack_size(),
                 tags: Vec::new(),
                 exceptions: std::cell::RefCell::new(Vec::new()),
+                last_throw: std::cell::RefCell::new(None),
             },
             data,
         });

@@ -4,9 +4,11 @@
 //! - [`EhFrameRegistration`] registers a module's `.eh_frame` with
 //!   libgcc's unwinder (`__register_frame`) while the module's image is
 //!   mapped, and deregisters it before the image goes.
-//! - The throw helpers make an exception object in the caller's store
-//!   and raise a [`WasmException`] (the Itanium ABI's `_Unwind_Exception`
-//!   header, then the `exnref`) with `_Unwind_RaiseException`.
+//! - The throw helpers (naked shims that pass the wasm caller's return
+//!   address and frame pointer on, for the backtrace) make an exception
+//!   object in the caller's store, record where it was thrown, and raise
+//!   a [`WasmException`] (the Itanium ABI's `_Unwind_Exception` header,
+//!   then the `exnref`) with `_Unwind_RaiseException`.
 //! - [`personality`] is the personality routine compiled code names: it
 //!   reads the LSDA's call-site table (as Rust std's and Wasmer's do) and
 //!   answers "handler found" at the first call site with a landing pad,
@@ -152,13 +154,45 @@ fn raise_exnref(exnref: u64) -> ! {
 }
 
 /// `wasmo_helper_throw(vmctx, tag, payload)`: `tag` is the caller's tag
-/// index, `payload` its parameters as `ValRaw` slots.
+/// index, `payload` its parameters as `ValRaw` slots. Records the caller's
+/// return address and frame pointer (for the backtrace) and continues in
+/// [`throw_impl`]; a tail jump, so the unwinder sees `throw_impl` called
+/// straight from wasm.
 ///
 /// # Safety
 ///
 /// Called by compiled wasm only, with its own vmctx and a payload of the
 /// tag's parameter count.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+pub(crate) unsafe extern "C-unwind" fn throw(_vmctx: *mut u8, _tag: i32, _payload: *const u8) {
+    // rcx = return address into wasm, r8 = the wasm caller's frame pointer.
+    core::arch::naked_asm!("mov rcx, [rsp]", "mov r8, rbp", "jmp {imp}", imp = sym throw_impl)
+}
+
+/// `wasmo_helper_throw` where the return address cannot be captured (no
+/// artifact for such a target links yet): no backtrace.
+///
+/// # Safety
+///
+/// As for the x86-64 one.
+#[cfg(not(target_arch = "x86_64"))]
 pub(crate) unsafe extern "C-unwind" fn throw(vmctx: *mut u8, tag: i32, payload: *const u8) {
+    // SAFETY: forwarded from our contract.
+    unsafe { throw_impl(vmctx, tag, payload, 0, 0) }
+}
+
+/// # Safety
+///
+/// As for [`throw`]; `ret` and `fp` are the wasm caller's return address
+/// and frame pointer (or zero).
+unsafe extern "C-unwind" fn throw_impl(
+    vmctx: *mut u8,
+    tag: i32,
+    payload: *const u8,
+    ret: usize,
+    fp: usize,
+) {
     let exnref = {
         // SAFETY: compiled code passes its own instance's vmctx.
         let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
@@ -174,23 +208,51 @@ pub(crate) unsafe extern "C-unwind" fn throw(vmctx: *mut u8, tag: i32, payload: 
                 unsafe { payload.add(i * 16).cast::<[u8; 16]>().read_unaligned() }
             })
             .collect();
-        Exception::alloc(store, tag.index, slots)
+        let exnref = Exception::alloc(store, tag.index, slots);
+        store.record_throw(exnref, || traphandler::backtrace_from(ret, fp));
+        exnref
     };
     raise_exnref(exnref)
 }
 
 /// `wasmo_helper_throw_ref(vmctx, exnref)`: rethrows (a landing pad whose
-/// clauses did not match, or `throw_ref`). A null `exnref` traps.
+/// clauses did not match, or `throw_ref`). A null `exnref` traps. Records
+/// the caller's return address and frame pointer, as [`throw`] does.
 ///
 /// # Safety
 ///
-/// Called by compiled wasm only.
-pub(crate) unsafe extern "C-unwind" fn throw_ref(_vmctx: *mut u8, exnref: i64) {
+/// Called by compiled wasm only, with its own vmctx.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+pub(crate) unsafe extern "C-unwind" fn throw_ref(_vmctx: *mut u8, _exnref: i64) {
+    // rdx = return address into wasm, rcx = the wasm caller's frame pointer.
+    core::arch::naked_asm!("mov rdx, [rsp]", "mov rcx, rbp", "jmp {imp}", imp = sym throw_ref_impl)
+}
+
+/// `wasmo_helper_throw_ref` without a backtrace (see [`throw`]).
+///
+/// # Safety
+///
+/// As for the x86-64 one.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe extern "C-unwind" fn throw_ref(vmctx: *mut u8, exnref: i64) {
+    // SAFETY: forwarded from our contract.
+    unsafe { throw_ref_impl(vmctx, exnref, 0, 0) }
+}
+
+/// # Safety
+///
+/// As for [`throw_ref`]; `ret` and `fp` as for [`throw_impl`].
+unsafe extern "C-unwind" fn throw_ref_impl(vmctx: *mut u8, exnref: i64, ret: usize, fp: usize) {
     if exnref == 0 {
         traphandler::raise(Unwind::Trap {
-            code: wasmo_artifact_format::TrapCode::NullReference,
-            backtrace: Box::new(traphandler::RawBacktrace::empty()),
+            code: wasmo_artifact_format::TrapCode::NullExceptionReference,
+            backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
         });
+    }
+    // SAFETY: compiled code passes its own instance's vmctx.
+    if let Some((store, _)) = unsafe { caller_instance(vmctx) } {
+        store.record_throw(exnref as u64, || traphandler::backtrace_from(ret, fp));
     }
     raise_exnref(exnref as u64)
 }

@@ -1,5 +1,6 @@
 //! Wasm values as the host passes them to and receives them from calls,
-//! and `externref`s, host objects that wasm can hold but not look into.
+//! and `externref`s, host objects that wasm can hold but not look into
+//! (an `exnref` is an [`Exception`] handle, see `exception.rs`).
 //!
 //! Rule: floats travel as their bit patterns, so NaN payloads survive a
 //! round trip. A reference value is only meaningful with the store it came
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use wasmo_artifact_format::{HeapType, ValType};
 
+use crate::exception::Exception;
 use crate::func::Func;
 
 /// A wasm value.
@@ -29,6 +31,9 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// `externref`; `None` is `ref.null extern`.
     ExternRef(Option<ExternRef>),
+    /// `exnref`; `None` is `ref.null exn`. An exception object of the
+    /// store, the same one wasm caught or threw (identity is `==`).
+    ExnRef(Option<Exception>),
 }
 
 impl Val {
@@ -42,6 +47,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -79,6 +85,7 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 

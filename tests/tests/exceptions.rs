@@ -98,6 +98,22 @@ fn func(store: &Store<()>, instance: &Instance, name: &str) -> Func {
     }
 }
 
+/// Calls export `name`, which must return normally.
+fn call_ok(store: &mut Store<()>, i: &Instance, name: &str, args: &[Val]) -> Vec<Val> {
+    let f = func(store, i, name);
+    match wasmo_tests::call(store, f, args) {
+        Ok(v) => v,
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+fn exported_tag(store: &Store<()>, instance: &Instance, name: &str) -> Tag {
+    match instance.get_export(store, name).and_then(Extern::into_tag) {
+        Some(t) => t,
+        None => panic!("no exported tag `{name}`"),
+    }
+}
+
 fn instantiate(
     store: &mut Store<()>,
     text: &str,
@@ -116,13 +132,7 @@ fn issue11_throw_is_caught_by_tag_across_frames() {
     for strategy in STRATEGIES {
         let mut store = Store::new(());
         let i = instantiate(&mut store, THROWER, strategy, &Imports::new());
-        let call = |store: &mut Store<()>, name: &str, args: &[Val]| {
-            let f = func(store, &i, name);
-            match wasmo_tests::call(store, f, args) {
-                Ok(v) => v,
-                Err(e) => panic!("{name}: {e}"),
-            }
-        };
+        let call = |store: &mut Store<()>, name: &str, args: &[Val]| call_ok(store, &i, name, args);
         assert_eq!(
             format!("{:?}", call(&mut store, "catch_here", &[])),
             format!("{:?}", [Val::I32(101)])
@@ -147,10 +157,7 @@ fn issue11_uncaught_exception_reaches_the_host_with_tag_and_payload() {
     for strategy in STRATEGIES {
         let mut store = Store::new(());
         let i = instantiate(&mut store, THROWER, strategy, &Imports::new());
-        let tag = match i.get_export(&store, "e").and_then(Extern::into_tag) {
-            Some(t) => t,
-            None => panic!("no exported tag"),
-        };
+        let tag = exported_tag(&store, &i, "e");
         let f = func(&store, &i, "uncaught");
         match wasmo_tests::call(&mut store, f, &[Val::I32(10)]) {
             Err(CallError::Exception(exn)) => {
@@ -230,5 +237,216 @@ fn issue11_host_function_throws_into_wasm() {
             wasmo_tests::call(&mut store, f, &[Val::I32(21)]).as_deref(),
             Ok([Val::I32(42)])
         ));
+    }
+}
+
+/// `exnref` values: caught with `catch_ref`/`catch_all_ref`, passed
+/// through params and results, kept in a global and a table, chosen by
+/// `select`, and rethrown with `throw_ref`.
+const EXNREFS: &str = r#"(module
+  (tag $e (export "e") (param i32))
+  (global $g (export "g") (mut exnref) (ref.null exn))
+  (table $t (export "t") 2 exnref)
+  (func $catch (export "catch") (param i32) (result exnref)
+    (local $x exnref)
+    (block $h (result i32 exnref)
+      (try_table (catch_ref $e $h) (throw $e (local.get 0)))
+      (unreachable))
+    (local.set $x)
+    (drop)
+    (local.get $x))
+  (func $id (param exnref) (result exnref) (local.get 0))
+  (func (export "through") (param i32) (result exnref)
+    (call $id (call $catch (local.get 0))))
+  (func (export "stash") (param i32)
+    (global.set $g (call $catch (local.get 0)))
+    (table.set $t (i32.const 1) (global.get $g)))
+  (func (export "rethrow_table") (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h) (throw_ref (table.get $t (i32.const 1))))
+      (unreachable)))
+  (func (export "recatch") (param exnref) (result exnref)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h) (throw_ref (local.get 0)))
+      (unreachable)))
+  (func (export "rethrow") (param exnref) (throw_ref (local.get 0)))
+  (func (export "pick") (param exnref exnref i32) (result exnref)
+    (select (result exnref) (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "is_null") (param exnref) (result i32)
+    (ref.is_null (local.get 0)))
+  (func (export "throw_null") (throw_ref (ref.null exn))))"#;
+
+/// The exception in `v`, a non-null `exnref`.
+fn exn_of(v: &[Val]) -> Exception {
+    match v {
+        [Val::ExnRef(Some(e))] => *e,
+        other => panic!("expected one non-null exnref, got {other:?}"),
+    }
+}
+
+#[test]
+fn issue11_exnref_through_params_results_globals_and_tables() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let tag = exported_tag(&store, &i, "e");
+        let e = exn_of(&call_ok(&mut store, &i, "through", &[Val::I32(9)]));
+        assert_eq!(e.tag(&store), tag);
+        assert_eq!(
+            format!("{:?}", e.payload(&store)),
+            format!("{:?}", [Val::I32(9)])
+        );
+
+        call_ok(&mut store, &i, "stash", &[Val::I32(11)]);
+        let global = match i.get_global(&store, "g") {
+            Some(g) => g,
+            None => panic!("no exported global"),
+        };
+        let in_global = exn_of(&[global.get(&store)]);
+        let table = match i.get_table(&store, "t") {
+            Some(t) => t,
+            None => panic!("no exported table"),
+        };
+        assert!(matches!(table.get(&store, 0), Some(Val::ExnRef(None))));
+        match table.get(&store, 1) {
+            Some(Val::ExnRef(Some(in_table))) => assert_eq!(in_table, in_global),
+            other => panic!("expected the stashed exnref in the table, got {other:?}"),
+        }
+        assert!(matches!(
+            call_ok(&mut store, &i, "rethrow_table", &[]).as_slice(),
+            [Val::I32(11)]
+        ));
+
+        let other = exn_of(&call_ok(&mut store, &i, "catch", &[Val::I32(1)]));
+        for (c, want) in [(1, e), (0, other)] {
+            let args = [Val::ExnRef(Some(e)), Val::ExnRef(Some(other)), Val::I32(c)];
+            assert_eq!(exn_of(&call_ok(&mut store, &i, "pick", &args)), want);
+        }
+        assert!(matches!(
+            call_ok(&mut store, &i, "is_null", &[Val::ExnRef(None)]).as_slice(),
+            [Val::I32(1)]
+        ));
+        assert!(matches!(
+            call_ok(&mut store, &i, "is_null", &[Val::ExnRef(Some(e))]).as_slice(),
+            [Val::I32(0)]
+        ));
+    }
+}
+
+#[test]
+fn issue11_throw_ref_rethrows_the_same_exception_object() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let e = exn_of(&call_ok(&mut store, &i, "catch", &[Val::I32(3)]));
+        // Through wasm and back: catch_all_ref receives the object itself.
+        let again = exn_of(&call_ok(&mut store, &i, "recatch", &[Val::ExnRef(Some(e))]));
+        assert_eq!(again, e);
+        // Escaping to the host: the same object again.
+        let f = func(&store, &i, "rethrow");
+        match wasmo_tests::call(&mut store, f, &[Val::ExnRef(Some(e))]) {
+            Err(CallError::Exception(x)) => assert_eq!(x, e),
+            other => panic!("expected the exception back, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn issue11_throw_ref_of_null_traps() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let f = func(&store, &i, "throw_null");
+        match wasmo_tests::call(&mut store, f, &[]) {
+            Err(CallError::Trap(t)) => {
+                assert_eq!(t.code, TrapCode::NullExceptionReference);
+                assert_eq!(t.code.message(), "null exception reference");
+            }
+            other => panic!("expected a trap, got {other:?}"),
+        }
+        let f = func(&store, &i, "rethrow");
+        assert!(matches!(
+            wasmo_tests::call(&mut store, f, &[Val::ExnRef(None)]),
+            Err(CallError::Trap(t)) if t.code == TrapCode::NullExceptionReference
+        ));
+    }
+}
+
+#[test]
+fn issue11_host_made_exnref_is_thrown_by_wasm() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let tag = exported_tag(&store, &i, "e");
+        let e = match Exception::new(&mut store, tag, &[Val::I32(77)]) {
+            Ok(e) => e,
+            Err(err) => panic!("making an exception: {err}"),
+        };
+        if let Some(table) = i.get_table(&store, "t") {
+            if let Err(err) = table.set(&mut store, 1, Val::ExnRef(Some(e))) {
+                panic!("table.set: {err}");
+            }
+        }
+        assert!(matches!(
+            call_ok(&mut store, &i, "rethrow_table", &[]).as_slice(),
+            [Val::I32(77)]
+        ));
+    }
+}
+
+#[test]
+fn issue11_tag_import_of_the_wrong_type_is_refused() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let a = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let mut imports = Imports::new();
+        match a.get_export(&store, "e") {
+            Some(ext) => imports.define("a", "e", ext),
+            None => panic!("no exported tag"),
+        }
+        let compiled = load(r#"(module (import "a" "e" (tag (param i64))))"#, strategy);
+        match Instance::new(&mut store, &compiled.module, &imports) {
+            Ok(_) => panic!("a tag of the wrong type was accepted"),
+            Err(e) => assert!(e.to_string().contains("incompatible import type"), "{e}"),
+        }
+    }
+}
+
+/// The function indices of an uncaught exception's backtrace.
+fn backtrace_of(store: &mut Store<()>, f: Func, args: &[Val]) -> Vec<u32> {
+    match wasmo_tests::call(&mut *store, f, args) {
+        Err(CallError::Exception(exn)) => exn
+            .backtrace(&*store)
+            .iter()
+            .map(|frame| frame.func_index)
+            .collect(),
+        other => panic!("expected an uncaught exception, got {other:?}"),
+    }
+}
+
+#[test]
+fn issue11_uncaught_exception_has_a_backtrace() {
+    for strategy in STRATEGIES {
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, THROWER, strategy, &Imports::new());
+        // `$deep` is function 0, `uncaught` function 5.
+        let f = func(&store, &i, "uncaught");
+        assert_eq!(backtrace_of(&mut store, f, &[Val::I32(3)]), [0, 0, 0, 0, 5]);
+
+        let i = instantiate(&mut store, EXNREFS, strategy, &Imports::new());
+        let first = exn_of(&call_ok(&mut store, &i, "catch", &[Val::I32(1)]));
+        call_ok(&mut store, &i, "catch", &[Val::I32(2)]);
+        // `throw_ref` of an older exception: thrown anew from `rethrow`
+        // (function 6).
+        let f = func(&store, &i, "rethrow");
+        assert_eq!(
+            backtrace_of(&mut store, f, &[Val::ExnRef(Some(first))]),
+            [6]
+        );
+        // The exception thrown last, caught and rethrown by `recatch`
+        // (function 5): its frames stay those of `$catch` (function 0).
+        let last = exn_of(&call_ok(&mut store, &i, "catch", &[Val::I32(3)]));
+        call_ok(&mut store, &i, "recatch", &[Val::ExnRef(Some(last))]);
+        assert_eq!(backtrace_of(&mut store, f, &[Val::ExnRef(Some(last))]), [0]);
     }
 }

@@ -1,5 +1,6 @@
-//! Exception handling: `throw` and `try_table` with `catch` and
-//! `catch_all` (see ARCHITECTURE.md, "Exceptions").
+//! Exception handling: `throw`, `throw_ref`, and `try_table` with
+//! `catch`, `catch_ref`, `catch_all` and `catch_all_ref`, and the legacy
+//! form (see ARCHITECTURE.md, "Exceptions").
 //!
 //! A `try_table` opens a landing pad, made when the block opens and kept
 //! on `FuncTranslator::handlers` until its `end`; while it is open, every
@@ -8,7 +9,8 @@
 //! it. The landing pad catches everything at the LLVM level, takes the
 //! exception (`wasmo_helper_exn_take`), tests the catch clauses in order
 //! with `wasmo_helper_exn_is` and branches to the first match's label
-//! with the payload; when none matches it rethrows
+//! with the payload (and the `exnref`, for the `_ref` clauses, as a
+//! pointer-sized reference like every other); when none matches it rethrows
 //! (`wasmo_helper_throw_ref`). Rule: the landing pad's own code lies
 //! outside the `try_table`, so it is built before the block's handler is
 //! pushed, and its rethrow unwinds to the enclosing handler.
@@ -190,6 +192,49 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(next)
     }
 
+    /// A matched catch clause of a `try_table`: branches to `label` with
+    /// the payload already on the stack, plus `exn` as an `exnref` for
+    /// `catch_ref` and `catch_all_ref` (the caller drops what the clause
+    /// pushed).
+    fn op_catch_clause(
+        &mut self,
+        label: u32,
+        exn: Option<IntValue<'ctx>>,
+    ) -> Result<(), CompileError> {
+        if let Some(exn) = exn {
+            let exnref = self.builder.build_int_to_ptr(
+                exn,
+                crate::codegen::reference_type(self.cx),
+                "exnref",
+            )?;
+            self.stack.push(exnref.into());
+        }
+        let target = self.branch_edge(label);
+        self.builder.build_unconditional_branch(target?)?;
+        Ok(())
+    }
+
+    /// `throw_ref`: rethrows the `exnref` on the stack (a null one traps,
+    /// in the helper, with "null exception reference").
+    pub(crate) fn op_throw_ref(&mut self) -> Result<(), CompileError> {
+        let exnref = match self.pop()? {
+            BasicValueEnum::PointerValue(v) => v,
+            other => {
+                return Err(CompileError::Internal(format!(
+                    "throw_ref of a {} at {:#x}",
+                    other.get_type(),
+                    self.offset
+                )))
+            }
+        };
+        let exn = self
+            .builder
+            .build_ptr_to_int(exnref, self.cx.i64_type(), "exn")?;
+        self.rethrow_exn(exn)?;
+        self.reachable = false;
+        Ok(())
+    }
+
     /// Rethrows `exn` to the innermost open handler (or out of the
     /// function); the builder is left in a dead block.
     fn rethrow_exn(&mut self, exn: IntValue<'ctx>) -> Result<(), CompileError> {
@@ -210,25 +255,24 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let (lpad, exn) = self.build_landing_pad()?;
         let mut caught_all = false;
         for catch in &try_table.catches {
-            match *catch {
-                wasmparser::Catch::One { tag, label } => {
-                    let height = self.stack.len();
-                    let next = self.catch_tag(exn, tag)?;
-                    let target = self.branch_edge(label);
-                    self.stack.truncate(height);
-                    self.builder.build_unconditional_branch(target?)?;
-                    self.builder.position_at_end(next);
-                }
-                wasmparser::Catch::All { label } => {
-                    let target = self.branch_edge(label)?;
-                    self.builder.build_unconditional_branch(target)?;
+            let (tag, label, with_ref) = match *catch {
+                wasmparser::Catch::One { tag, label } => (Some(tag), label, false),
+                wasmparser::Catch::OneRef { tag, label } => (Some(tag), label, true),
+                wasmparser::Catch::All { label } => (None, label, false),
+                wasmparser::Catch::AllRef { label } => (None, label, true),
+            };
+            let height = self.stack.len();
+            let next = match tag {
+                Some(tag) => Some(self.catch_tag(exn, tag)?),
+                None => None,
+            };
+            self.op_catch_clause(label, with_ref.then_some(exn))?;
+            self.stack.truncate(height);
+            match next {
+                Some(next) => self.builder.position_at_end(next),
+                None => {
                     caught_all = true;
                     break;
-                }
-                wasmparser::Catch::OneRef { .. } | wasmparser::Catch::AllRef { .. } => {
-                    return Err(
-                        self.unsupported("`catch_ref` and `catch_all_ref` (exceptions proposal)")
-                    );
                 }
             }
         }

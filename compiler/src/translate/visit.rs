@@ -60,9 +60,8 @@ macro_rules! unsupported_visitors {
     (one @reference_types TableSet $($rest:tt)*) => {};
     (one @reference_types TableGrow $($rest:tt)*) => {};
     (one @reference_types TableSize $($rest:tt)*) => {};
-    (one @exceptions TryTable $($rest:tt)*) => {};
+    (one @exceptions $($rest:tt)*) => {};
     (one @legacy_exceptions $($rest:tt)*) => {};
-    (one @exceptions Throw $($rest:tt)*) => {};
     (one @function_references $($rest:tt)*) => {};
     (one @simd $($rest:tt)*) => {};
     (one @tail_call $($rest:tt)*) => {};
@@ -208,6 +207,10 @@ impl<'w, 'a, 'ctx> VisitOperator<'w> for FuncTranslator<'a, 'ctx> {
     fn visit_throw(&mut self, tag_index: u32) -> Self::Output {
         skip_if_dead!(self);
         self.op_throw(tag_index)
+    }
+    fn visit_throw_ref(&mut self) -> Self::Output {
+        skip_if_dead!(self);
+        self.op_throw_ref()
     }
     fn visit_else(&mut self) -> Self::Output {
         if !self.reachable && self.dead_depth > 0 {
