@@ -182,6 +182,8 @@ pub struct TableType {
     pub element: ValType,
     /// Size limits in elements.
     pub limits: Limits,
+    /// Indexed by `i64` (memory64's `table64`) rather than `i32`.
+    pub table64: bool,
 }
 
 impl ArchivedTableType {
@@ -190,6 +192,7 @@ impl ArchivedTableType {
         TableType {
             element: self.element.get(),
             limits: self.limits.get(),
+            table64: self.table64,
         }
     }
 }

@@ -15,9 +15,9 @@
 //! segment forms, reference types (`funcref` and `externref` values,
 //! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
 //! calls, relaxed SIMD, extended-const, threads' shared memories and
-//! atomic operators, several memories, and 64-bit memories (not 64-bit
-//! tables)); implementing a proposal means removing its refusal here
-//! in the same change.
+//! atomic operators, several memories, and 64-bit memories and tables);
+//! implementing a proposal means removing its refusal here in the same
+//! change.
 
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, Encoding,
@@ -165,9 +165,6 @@ impl Gate {
     }
 
     fn table(&mut self, t: &TableType, offset: u64) -> Result<(), CompileError> {
-        if t.table64 {
-            return Err(refuse("64-bit tables", "memory64", offset));
-        }
         if t.shared {
             return Err(refuse("shared tables", "shared-everything-threads", offset));
         }

@@ -665,6 +665,11 @@ impl TableData {
         self.def.read_u64(TABLE_DEF_CURRENT_ELEMENTS)
     }
 
+    /// Whether the table is indexed by `i64` (memory64's `table64`).
+    pub(crate) fn table64(&self) -> bool {
+        self.ty.table64
+    }
+
     /// Element `i` (a `*const VMFuncRef`, or an externref's raw form) as
     /// an integer, 0 for null.
     pub(crate) fn get_raw(&self, i: u64) -> Option<u64> {
