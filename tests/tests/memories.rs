@@ -245,7 +245,10 @@ const TABLE64_WAT: &str = r#"(module
   (func (export "copy_to_32") (param i32 i64 i32)
     (table.copy $s $t (local.get 0) (local.get 1) (local.get 2))))"#;
 
-/// One past 2^32 + 1: its low 32 bits name an element that exists.
+/// Calls an export by name: its results, or the trap code it raised.
+type Runner<'a> = dyn FnMut(&str, &[Val]) -> Result<Vec<Val>, TrapCode> + 'a;
+
+/// 2^32 + 1: its low 32 bits name an element that exists.
 const PAST_4G: i64 = 0x1_0000_0001;
 
 fn expect_i32(result: Result<Vec<Val>, TrapCode>, what: &str) -> i32 {
@@ -263,9 +266,7 @@ fn issue12_table64_every_operator() {
         let mut store = Store::new(());
         let instance = instantiate(&mut store, &compiled, &Imports::new());
         let mut r = |name: &str, args: &[Val]| run(&mut store, &instance, name, args);
-        let call = |r: &mut dyn FnMut(&str, &[Val]) -> Result<Vec<Val>, TrapCode>, i: i64| {
-            r("call", &[Val::I64(i), Val::I32(5)])
-        };
+        let call = |r: &mut Runner<'_>, i: i64| r("call", &[Val::I64(i), Val::I32(5)]);
 
         // The element segment's i64 offset; call_indirect and its tail form.
         assert_eq!(expect_i32(call(&mut r, 1), "call 1"), 10, "{bounds:?}");
@@ -314,9 +315,7 @@ fn issue12_table64_every_operator() {
         assert_eq!(expect_i32(call(&mut r, 4), "call 4 after fill"), 10);
 
         // table.init: an i64 destination, i32 source and length.
-        let init = |r: &mut dyn FnMut(&str, &[Val]) -> Result<Vec<Val>, TrapCode>, d: i64| {
-            r("init", &[Val::I64(d), Val::I32(1), Val::I32(1)])
-        };
+        let init = |r: &mut Runner<'_>, d: i64| r("init", &[Val::I64(d), Val::I32(1), Val::I32(1)]);
         assert_eq!(init(&mut r, PAST_4G).err(), oob, "{bounds:?}");
         assert!(init(&mut r, 3).is_ok());
         assert_eq!(expect_i32(call(&mut r, 3), "call 3 after init"), 6);
