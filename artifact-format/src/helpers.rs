@@ -37,24 +37,28 @@ macro_rules! foreach_helper {
             // data.drop: (vmctx, data segment index); the segment's length
             // becomes 0 for this instance.
             DataDrop = 3, "wasmo_helper_data_drop", (ptr, i32) -> void;
-            // table.init: (vmctx, table index, element segment index, dst,
-            // src, len) -> 0, or 1 when either range is out of bounds
-            // (nothing written; compiled code traps with
-            // `out of bounds table access`).
-            TableInit = 4, "wasmo_helper_table_init", (ptr, i32, i32, i32, i32, i32) -> i32;
-            // table.copy: (vmctx, dst table, src table, dst, src, len) -> 0,
-            // or 1 when either range is out of bounds (nothing written).
-            TableCopy = 5, "wasmo_helper_table_copy", (ptr, i32, i32, i32, i32, i32) -> i32;
+            // table.init: (vmctx, table index, element segment index, dst
+            // (zero-extended from a 32-bit table's i32), src, len) -> 0, or
+            // 1 when either range is out of bounds (nothing written;
+            // compiled code traps with `out of bounds table access`).
+            TableInit = 4, "wasmo_helper_table_init", (ptr, i32, i32, i64, i32, i32) -> i32;
+            // table.copy: (vmctx, dst table, src table, dst, src, len, each
+            // zero-extended from an i32 where its type is i32) -> 0, or 1
+            // when either range is out of bounds (nothing written).
+            TableCopy = 5, "wasmo_helper_table_copy", (ptr, i32, i32, i64, i64, i64) -> i32;
             // elem.drop: (vmctx, element segment index).
             ElemDrop = 6, "wasmo_helper_elem_drop", (ptr, i32) -> void;
-            // table.grow: (vmctx, table index, init reference, delta) -> old
-            // size, or -1 (nothing changed) past the table's maximum or the
-            // loader's limit. The table's base may move: compiled code
-            // reloads base and length from its definition afterwards.
-            TableGrow = 7, "wasmo_helper_table_grow", (ptr, i32, ptr, i32) -> i32;
-            // table.fill: (vmctx, table index, dst, reference, len) -> 0, or
-            // 1 when `dst..+len` leaves the table (nothing written).
-            TableFill = 8, "wasmo_helper_table_fill", (ptr, i32, i32, ptr, i32) -> i32;
+            // table.grow: (vmctx, table index, init reference, delta
+            // (zero-extended from a 32-bit table's i32)) -> old size, or -1
+            // (nothing changed) past the table's maximum or the loader's
+            // limit; a 32-bit table's caller truncates it to i32. The
+            // table's base may move: compiled code reloads base and length
+            // from its definition afterwards.
+            TableGrow = 7, "wasmo_helper_table_grow", (ptr, i32, ptr, i64) -> i64;
+            // table.fill: (vmctx, table index, dst, reference, len, both
+            // zero-extended from a 32-bit table's i32) -> 0, or 1 when
+            // `dst..+len` leaves the table (nothing written).
+            TableFill = 8, "wasmo_helper_table_fill", (ptr, i32, i64, ptr, i64) -> i32;
             // memory.atomic.wait32/64 on a shared memory: (host address,
             // expected value zero-extended, timeout in ns (negative: none),
             // width in bits 32 or 64) -> 0 woken, 1 not equal, 2 timed out.

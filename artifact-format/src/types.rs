@@ -312,6 +312,8 @@ pub struct TableType {
     pub element: ValType,
     /// Size limits in elements.
     pub limits: Limits,
+    /// Indexed by `i64` (memory64's `table64`) rather than `i32`.
+    pub table64: bool,
 }
 
 impl ArchivedTableType {
@@ -320,6 +322,7 @@ impl ArchivedTableType {
         TableType {
             element: self.element.get(),
             limits: self.limits.get(),
+            table64: self.table64,
         }
     }
 }

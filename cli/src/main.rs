@@ -2,7 +2,10 @@
 //! `wasmoc` binary, WebAssembly modules (`wasmo run`).
 //!
 //! Modules importing `wasi_snapshot_preview1` get WASI (`wasmo-wasi`) with
-//! the preopens and environment given by `--dir`, `--dir-ro` and `--env`.
+//! the preopens and environment given by `--dir`, `--dir-ro` and `--env`;
+//! with `-S threads`, modules importing `wasi.thread-spawn` get
+//! wasi-threads (`wasmo_wasi::threads`), one OS thread and store per
+//! spawned thread.
 //!
 //! Rule: this binary never links LLVM. It depends on the loader only;
 //! `wasmo run` compiles by spawning `wasmoc` (found next to this executable,
@@ -178,22 +181,30 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Error(e)) => {
+        Err(failure) => ExitCode::from(report(failure)),
+    }
+}
+
+/// Prints what ended the run, if anything is to be said, and answers the
+/// process's exit status.
+fn report(failure: Failure) -> u8 {
+    match failure {
+        Failure::Error(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            1
         }
-        Err(Failure::Trap(trap)) => {
+        Failure::Trap(trap) => {
             eprintln!("error: {trap}");
             print_backtrace(&trap.backtrace);
-            ExitCode::from(TRAP_EXIT)
+            TRAP_EXIT
         }
-        Err(Failure::Exception(message, backtrace)) => {
+        Failure::Exception(message, backtrace) => {
             eprintln!("error: {message}");
             print_backtrace(&backtrace);
-            ExitCode::from(TRAP_EXIT)
+            TRAP_EXIT
         }
         // As a native process's exit(): the status is the low 8 bits.
-        Err(Failure::Exit(code)) => ExitCode::from(code.to_le_bytes()[0]),
+        Failure::Exit(code) => code.to_le_bytes()[0],
     }
 }
 
@@ -397,8 +408,13 @@ fn exec(
     let imports_wasi = |m: &Module| m.imports().iter().any(|i| i.module == wasmo_wasi::MODULE);
     let uses_wasi = imports_wasi(module) || preloads.iter().any(|(_, m)| imports_wasi(m));
     // The store's data is the WASI context (an empty one, never reached,
-    // when no module imports WASI).
-    let mut store = if uses_wasi {
+    // when no module imports WASI or every thread shares one).
+    let mut store = if o.wasi_opts.threads && spawns_threads(module) {
+        let ctx = std::sync::Arc::new(std::sync::Mutex::new(wasi_ctx(app, o, args)?));
+        let mut store = Store::new(WasiCtx::default());
+        with_threads(module, ctx, &o.wasm_opts)?.add_to_imports(&mut store, &mut imports);
+        store
+    } else if uses_wasi {
         let mut store = Store::new(wasi_ctx(app, o, args)?);
         wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
         store
@@ -420,6 +436,53 @@ fn exec(
     }
 }
 
+/// Whether `module` imports `wasi.thread-spawn` (wasi-threads).
+fn spawns_threads(module: &Module) -> bool {
+    module
+        .imports()
+        .iter()
+        .any(|i| i.module == wasmo_wasi::threads::MODULE && i.name == wasmo_wasi::threads::SPAWN)
+}
+
+/// wasi-threads for `module` (`-S threads`): every spawned thread gets a
+/// store with the limits of `-W` (but `timeout`, which interrupts the main
+/// thread only) and shares the WASI context `ctx`; a thread that traps,
+/// exits or cannot start ends the process as the main thread would
+/// (`wasmtime run` does the same).
+fn with_threads(
+    module: &Module,
+    ctx: std::sync::Arc<std::sync::Mutex<WasiCtx>>,
+    wasm_opts: &wasmtime_opts::WasmOptions,
+) -> Result<std::sync::Arc<wasmo_wasi::threads::WasiThreads<WasiCtx>>, Failure> {
+    use wasmo_wasi::threads::{ThreadFailure, WasiThreads};
+    let opts = wasmtime_opts::WasmOptions {
+        timeout: None,
+        ..wasm_opts.clone()
+    };
+    let new_store = move || {
+        let mut store = Store::new(WasiCtx::default());
+        apply_limits(&mut store, &opts);
+        store
+    };
+    let on_failure = |tid: u32, failure: ThreadFailure| {
+        let failure = match failure {
+            ThreadFailure::Call(CallError::Trap(t))
+            | ThreadFailure::Instantiate(InstantiationError::Trap(t)) => Failure::Trap(t),
+            ThreadFailure::Call(CallError::Exit(code)) => Failure::Exit(code),
+            ThreadFailure::Call(e) => Failure::Error(anyhow!("wasi thread {tid}: {e}")),
+            ThreadFailure::Instantiate(e) => Failure::Error(anyhow!(
+                "wasi thread {tid}: cannot instantiate the module: {e}"
+            )),
+            ThreadFailure::NoStart => Failure::Error(anyhow!(
+                "wasi thread {tid}: the module exports no `{}` of type [i32 i32] -> []",
+                wasmo_wasi::threads::START
+            )),
+        };
+        std::process::exit(i32::from(report(failure)));
+    };
+    Ok(WasiThreads::new(module, ctx, new_store, on_failure).map_err(anyhow::Error::from)?)
+}
+
 /// Instantiates `module` against `imports` (plus whatever `-W
 /// unknown-imports-*` fills in) and runs its `_initialize` if it exports
 /// one.
@@ -435,6 +498,15 @@ fn instantiate(
         .iter()
         .find(|i| imports.get(&i.module, &i.name).is_none())
     {
+        if import.module == wasmo_wasi::threads::MODULE && import.name == wasmo_wasi::threads::SPAWN
+        {
+            return Err(anyhow!(
+                "unresolvable import `{}.{}`: wasi-threads needs `-S threads`",
+                import.module,
+                import.name
+            )
+            .into());
+        }
         return Err(anyhow!(
             "unresolvable import `{}.{}`: wasmo provides only `{}` and the `--preload` modules \
              (-W unknown-imports-trap or -W unknown-imports-default stub unknown functions)",

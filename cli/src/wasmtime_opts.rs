@@ -53,6 +53,9 @@ pub struct WasiOptions {
     pub inherit_env: bool,
     /// `cli`: WASI's command-line interface (always on; `cli=n` is refused).
     pub cli: bool,
+    /// `threads`: wasi-threads (`wasi.thread-spawn`) for modules that
+    /// import it.
+    pub threads: bool,
 }
 
 /// A `-W`/`-S` parse error; its text is what the user sees (the CLI's
@@ -203,6 +206,15 @@ const WASI_KEYS: &[Key<WasiOptions>] = &[
             }
         },
     },
+    Key {
+        name: "threads",
+        val_help: "[=y|n]",
+        doc: "wasi-threads: `wasi.thread-spawn` starts a thread",
+        set: |o, v| {
+            o.threads = parse_bool(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// Keys wasmtime-cli 48 accepts under `-W` that wasmo does not implement:
@@ -246,7 +258,6 @@ const WASMTIME_ONLY_WASI: &[&str] = &[
     "cli-exit-with-code",
     "common",
     "nn",
-    "threads",
     "http",
     "config",
     "keyvalue",

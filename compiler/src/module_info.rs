@@ -143,6 +143,19 @@ impl<'w> ModuleInfo<'w> {
             .unwrap_or(false)
     }
 
+    /// Whether `table` (index space) is indexed by `i64` (memory64's
+    /// `table64`): its indices, sizes and lengths are `i64` operands.
+    pub(crate) fn table64(&self, table: u32) -> bool {
+        let imported = self.metadata.imports.iter().filter_map(|i| match &i.kind {
+            ImportKind::Table(t) => Some(t),
+            _ => None,
+        });
+        imported
+            .chain(&self.metadata.tables)
+            .nth(table as usize)
+            .is_some_and(|t| t.table64)
+    }
+
     /// [`SealedTable`] facts of `table`, if it is sealed.
     pub(crate) fn sealed_table(&self, table: u32) -> Option<&SealedTable> {
         self.sealed_tables.get(table as usize)?.as_ref()
@@ -553,6 +566,7 @@ fn record_contents(
     };
     let start = match offset.ops.as_slice() {
         [ConstOp::I32Const(x)] => Some(*x as u32 as usize),
+        [ConstOp::I64Const(x)] => usize::try_from(*x as u64).ok(),
         _ => None,
     };
     let fits = start.is_some_and(|s| {
@@ -640,16 +654,13 @@ fn val_types(tys: &[wasmparser::ValType], offset: u64) -> Result<Vec<ValType>, C
 }
 
 fn table_type(t: &wasmparser::TableType, offset: u64) -> Result<TableType, CompileError> {
-    // memory64 validates with 64-bit tables too; wasmo has 64-bit memories only.
-    if t.table64 {
-        return Err(unsupported("64-bit tables (memory64 proposal)", offset));
-    }
     Ok(TableType {
         element: val_type(wasmparser::ValType::Ref(t.element_type), offset)?,
         limits: Limits {
             min: t.initial,
             max: t.maximum,
         },
+        table64: t.table64,
     })
 }
 

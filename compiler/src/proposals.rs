@@ -15,13 +15,12 @@
 //! segment forms, reference types (`funcref` and `externref` values,
 //! tables and segments, `ref.*`, `table.*`, typed `select`), SIMD, tail
 //! calls, relaxed SIMD, extended-const, threads' shared memories and
-//! atomic operators, several memories, 64-bit memories (not 64-bit
-//! tables), typed function references (`(ref null? $t)`, `(ref
-//! func)`, `(ref extern)` values, `call_ref`, `return_call_ref`,
-//! `ref.as_non_null`, `br_on_null`, `br_on_non_null`, table
-//! initialisers), and exception handling, both forms, with `exnref`
-//! values); implementing a proposal means removing its refusal here
-//! in the same change.
+//! atomic operators, several memories, 64-bit memories and tables,
+//! typed function references (`(ref null? $t)`, `(ref func)`, `(ref
+//! extern)` values, `call_ref`, `return_call_ref`, `ref.as_non_null`,
+//! `br_on_null`, `br_on_non_null`, table initialisers), and exception
+//! handling, both forms, with `exnref` values); implementing a proposal
+//! means removing its refusal here in the same change.
 
 use wasmparser::{
     AbstractHeapType, CompositeInnerType, ConstExpr, DataKind, ElementItems, ElementKind, Encoding,
@@ -165,9 +164,6 @@ impl Gate {
     }
 
     fn table(&mut self, t: &TableType, offset: u64) -> Result<(), CompileError> {
-        if t.table64 {
-            return Err(refuse("64-bit tables", "memory64", offset));
-        }
         if t.shared {
             return Err(refuse("shared tables", "shared-everything-threads", offset));
         }

@@ -9,15 +9,10 @@
 use wasmo_compiler::{compile, CompileConfig, CompileError};
 
 /// (case, module text, proposal named, byte offset). Relaxed SIMD,
-/// threads, extended-const and function references left this list when
-/// they were implemented (issue 12); the spec runner's groups cover them.
+/// threads, extended-const, function references and memory64's 64-bit
+/// tables left this list when they were implemented (issue 12); the spec
+/// runner's groups and `tests/tests/memories.rs` cover them.
 const CASES: &[(&str, &str, &str, u64)] = &[
-    (
-        "memory64_table",
-        r#"(module (table i64 1 funcref))"#,
-        "memory64",
-        0xb,
-    ),
     // Exception handling is supported with `exnref` (issue 11); the
     // bottom type `nullexnref` is not, nor a non-nullable `(ref exn)`.
     (

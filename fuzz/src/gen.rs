@@ -55,10 +55,9 @@ impl Rng {
 /// `memory.init`), reference types with their table operators (on the
 /// seeds with bulk memory, which they need), SIMD, tail calls, multi-memory
 /// (two memories on half the seeds) and memory64 (on a third of the seeds,
-/// without tables there, since wasm-smith then makes 64-bit tables, which
-/// wasmo lacks); no imports, threads, exceptions, GC, relaxed SIMD, wide
-/// arithmetic or extended constants. Everything is
-/// exported, NaNs are canonicalised (so results and memory are
+/// where wasm-smith makes 64-bit tables too); no imports, threads,
+/// exceptions, GC, relaxed SIMD, wide arithmetic or extended constants.
+/// Everything is exported, NaNs are canonicalised (so results and memory are
 /// deterministic), memories are small and declare a maximum (so
 /// `memory.grow` cannot allocate gigabytes in the interpreter).
 pub fn smith_config(seed: u64) -> Config {
@@ -96,13 +95,7 @@ pub fn smith_config(seed: u64) -> Config {
         max_memory32_bytes: 16 * 65536,
         max_memory64_bytes: 16 * 65536,
         memory_max_size_required: true,
-        max_tables: if memory64 {
-            0
-        } else if bulk {
-            3
-        } else {
-            1
-        },
+        max_tables: if bulk { 3 } else { 1 },
         max_table_elements: 1000,
         table_max_size_required: true,
         max_data_segments: if bulk { 0 } else { 10 },

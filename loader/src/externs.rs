@@ -185,6 +185,32 @@ impl SharedMemory {
         self.inner.grow_pages(delta)
     }
 
+    /// Current size in bytes.
+    pub fn data_size(&self) -> u64 {
+        self.inner.len_bytes()
+    }
+
+    /// Copies bytes out of the memory, from `offset`; `false` (nothing
+    /// read) when the range leaves the current size. Not atomic: other
+    /// threads' wasm may write the bytes meanwhile, as a plain wasm load
+    /// racing with a store would see.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let fits = offset
+            .checked_add(buf.len() as u64)
+            .is_some_and(|end| end <= self.inner.len_bytes());
+        fits && self.inner.res.read(offset as usize, buf)
+    }
+
+    /// Copies `data` into the memory at `offset`; `false` (nothing
+    /// written) when the range leaves the current size. Not atomic, as
+    /// [`SharedMemory::read`].
+    pub fn write(&self, offset: u64, data: &[u8]) -> bool {
+        let fits = offset
+            .checked_add(data.len() as u64)
+            .is_some_and(|end| end <= self.inner.len_bytes());
+        fits && self.inner.res.write(offset as usize, data)
+    }
+
     /// This memory as a memory of `store`, to import into its instances.
     pub fn attach(&self, mut store: impl AsContextMut) -> Memory {
         let mut ctx = store.as_context_mut();
@@ -413,6 +439,18 @@ impl Memory {
     /// The memory's bytes, mutably, borrowed from the store.
     pub fn data_mut<'a, S: AsContextMut>(&self, store: &'a mut S) -> &'a mut [u8] {
         self.data_and_store_mut(store).0
+    }
+
+    /// The [`SharedMemory`] this memory of `store` is, if it is one
+    /// attached with [`SharedMemory::attach`] (whose bytes are reached by
+    /// copying, never as a slice).
+    pub fn shared(&self, store: impl AsContext) -> Option<SharedMemory> {
+        match &self.data_of(store.as_context().opaque()).backing {
+            Backing::Shared(inner) => Some(SharedMemory {
+                inner: Arc::clone(inner),
+            }),
+            Backing::Owned { .. } => None,
+        }
     }
 
     /// The memory's bytes and the store's host data, both mutably (what a
@@ -663,6 +701,11 @@ impl TableData {
     /// Current number of elements.
     pub(crate) fn size(&self) -> u64 {
         self.def.read_u64(TABLE_DEF_CURRENT_ELEMENTS)
+    }
+
+    /// Whether the table is indexed by `i64` (memory64's `table64`).
+    pub(crate) fn table64(&self) -> bool {
+        self.ty.table64
     }
 
     /// Element `i` (a `*const VMFuncRef`, or an externref's raw form) as

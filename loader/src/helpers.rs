@@ -258,13 +258,13 @@ extern "C" fn table_init(
     vmctx: *mut u8,
     table: i32,
     segment: i32,
-    dst: i32,
+    dst: i64,
     src: i32,
     len: i32,
 ) -> i32 {
     checked_bulk(
         vmctx,
-        [dst, src, len].map(zext),
+        [dst as u64, zext(src), zext(len)],
         |store, inst| {
             let t = inst.tables.get(table as u32 as usize)?.data_of(store);
             let items = inst.elem_segment(segment as u32)?;
@@ -293,13 +293,13 @@ extern "C" fn table_copy(
     vmctx: *mut u8,
     dst_table: i32,
     src_table: i32,
-    dst: i32,
-    src: i32,
-    len: i32,
+    dst: i64,
+    src: i64,
+    len: i64,
 ) -> i32 {
     checked_bulk(
         vmctx,
-        [dst, src, len].map(zext),
+        [dst, src, len].map(|v| v as u64),
         |store, inst| {
             let d = inst.tables.get(dst_table as u32 as usize)?.data_of(store);
             let s = inst.tables.get(src_table as u32 as usize)?.data_of(store);
@@ -324,7 +324,7 @@ extern "C" fn table_copy(
 /// -1 (nothing changed) past the table's maximum, the loader's limit or
 /// the store's `max_table_elements`. The table's elements may move;
 /// compiled code reloads its base.
-extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i32) -> i32 {
+extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i64) -> i64 {
     // SAFETY: compiled code passes its own instance's vmctx.
     let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
         return -1;
@@ -333,18 +333,15 @@ extern "C" fn table_grow(vmctx: *mut u8, table: i32, init: *mut u8, delta: i32) 
         return -1;
     };
     let limit = store.max_table_elements();
-    match t
-        .data_of(store)
-        .grow(u64::from(delta as u32), init as u64, limit)
-    {
-        Some(old) => old as i32,
+    match t.data_of(store).grow(delta as u64, init as u64, limit) {
+        Some(old) => old as i64,
         None => -1,
     }
 }
 
 /// `wasmo_helper_table_fill(vmctx, table, dst, value, len) -> 0`, or 1
 /// (nothing written) when `dst..+len` leaves the table.
-extern "C" fn table_fill(vmctx: *mut u8, table: i32, dst: i32, value: *mut u8, len: i32) -> i32 {
+extern "C" fn table_fill(vmctx: *mut u8, table: i32, dst: i64, value: *mut u8, len: i64) -> i32 {
     // SAFETY: compiled code passes its own instance's vmctx.
     let Some((store, inst)) = (unsafe { caller_instance(vmctx) }) else {
         return 1;
@@ -352,9 +349,9 @@ extern "C" fn table_fill(vmctx: *mut u8, table: i32, dst: i32, value: *mut u8, l
     let Some(t) = inst.tables.get(table as u32 as usize) else {
         return 1;
     };
-    let filled =
-        t.data_of(store)
-            .fill_raw(u64::from(dst as u32), value as u64, u64::from(len as u32));
+    let filled = t
+        .data_of(store)
+        .fill_raw(dst as u64, value as u64, len as u64);
     i32::from(!filled)
 }
 

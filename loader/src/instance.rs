@@ -459,7 +459,12 @@ fn init_segments(o: &mut StoreOpaque, index: u32) -> Result<(), InstantiationErr
             continue;
         };
         let table = inner.tables[table.index()].data_of(o);
-        let start = lo64(eval(offset, &env)?) & 0xffff_ffff;
+        let raw = lo64(eval(offset, &env)?);
+        let start = if table.table64() {
+            raw
+        } else {
+            raw & 0xffff_ffff
+        };
         let n = seg.items.len() as u64;
         if start.checked_add(n).is_none_or(|end| end > table.size()) {
             return Err(trap(TrapCode::TableOutOfBounds));

@@ -71,7 +71,10 @@ impl std::fmt::Display for ExternType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExternType::Func(t) => f.write_str(&func_type_text(t)),
-            ExternType::Table(t) => write!(f, "(table {} {})", limits_text(&t.limits), t.element),
+            ExternType::Table(t) => {
+                let idx = if t.table64 { "i64 " } else { "" };
+                write!(f, "(table {idx}{} {})", limits_text(&t.limits), t.element)
+            }
             ExternType::Memory(t) => {
                 let idx = if t.memory64 { "i64 " } else { "" };
                 let shared = if t.shared { " shared" } else { "" };
@@ -116,7 +119,7 @@ pub(crate) fn extern_type_matches(provided: &ExternType, declared: &ExternType) 
         }
         (ExternType::Tag(p), ExternType::Tag(d)) => p == d,
         (ExternType::Table(p), ExternType::Table(d)) => {
-            p.element == d.element && limits_match(&p.limits, &d.limits)
+            p.element == d.element && p.table64 == d.table64 && limits_match(&p.limits, &d.limits)
         }
         (ExternType::Memory(p), ExternType::Memory(d)) => {
             p.memory64 == d.memory64 && p.shared == d.shared && limits_match(&p.limits, &d.limits)

@@ -178,6 +178,8 @@ struct Spaces<'m> {
     imported_globals: usize,
     /// Element type of every table, imports first.
     tables: Vec<ValType>,
+    /// Whether each table, imports first, is 64-bit.
+    tables64: Vec<bool>,
     /// Whether each memory, imports first, is 64-bit.
     memories64: Vec<bool>,
 }
@@ -189,12 +191,16 @@ impl<'m> Spaces<'m> {
             globals: Vec::new(),
             imported_globals: 0,
             tables: Vec::new(),
+            tables64: Vec::new(),
             memories64: Vec::new(),
         };
         for imp in &m.imports {
             match &imp.kind {
                 ImportKind::Global(g) => s.globals.push(*g),
-                ImportKind::Table(t) => s.tables.push(t.element),
+                ImportKind::Table(t) => {
+                    s.tables.push(t.element);
+                    s.tables64.push(t.table64);
+                }
                 ImportKind::Memory(mt) => s.memories64.push(mt.memory64),
                 ImportKind::Func(_) | ImportKind::Tag(_) => {}
             }
@@ -202,6 +208,7 @@ impl<'m> Spaces<'m> {
         s.imported_globals = s.globals.len();
         s.globals.extend(m.globals.iter().map(|g| g.ty));
         s.tables.extend(m.tables.iter().map(|t| t.element));
+        s.tables64.extend(m.tables.iter().map(|t| t.table64));
         s.memories64.extend(m.memories.iter().map(|t| t.memory64));
         s
     }
@@ -317,8 +324,10 @@ pub(crate) fn check_const_exprs(m: &ModuleMetadata) -> Result<(), LoadError> {
                         format!("segment {n}: table {} out of range", table.0),
                     ));
                 };
+                let is64 = s.tables64.get(table.index()).copied().unwrap_or(false);
+                let want = if is64 { ValType::I64 } else { ValType::I32 };
                 let what = format!("offset of element segment {n}");
-                s.expect(offset, all, ValType::I32, "elements", &what)?;
+                s.expect(offset, all, want, "elements", &what)?;
                 Some(elem)
             }
             ElementMode::Passive | ElementMode::Declared => None,
@@ -618,6 +627,7 @@ mod tests {
             tables: vec![TableType {
                 element,
                 limits: Limits { min: 4, max: None },
+                table64: false,
             }],
             globals: vec![global(false), global(true)],
             elements: vec![ElementSegment {

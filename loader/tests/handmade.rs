@@ -734,6 +734,7 @@ fn host_made_entities_link() {
         TableType {
             element: ValType::FuncRef,
             limits: Limits { min: 4, max: None },
+            table64: false,
         },
     )
     .unwrap();

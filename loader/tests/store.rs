@@ -74,6 +74,7 @@ fn issue9_externref_comes_back_as_the_same_host_object() {
     let tty = TableType {
         element: ValType::ExternRef,
         limits: Limits { min: 3, max: None },
+        table64: false,
     };
     let t = match Table::new(&mut store, tty) {
         Ok(t) => t,
@@ -128,6 +129,7 @@ fn issue9_handles_refuse_other_stores() {
     let tty = TableType {
         element: ValType::FuncRef,
         limits: Limits { min: 1, max: None },
+        table64: false,
     };
     let t = match Table::new(&mut b, tty) {
         Ok(t) => t,

@@ -1,12 +1,15 @@
-//! Several memories and 64-bit memories (issue 12) through real compiled
-//! modules, under both bounds-check strategies: what the spec suite's
-//! `multi-memory` and `memory64` groups do not pin down on their own.
+//! Several memories, 64-bit memories and 64-bit tables (issue 12) through
+//! real compiled modules, under both bounds-check strategies: what the spec
+//! suite's `multi-memory` and `memory64` groups do not pin down on their
+//! own (its `memory64` files have no 64-bit table at all).
 //!
 //! Rule: every out-of-bounds case names its exact trap and checks that
 //! nothing was written; each in-bounds case checks the bytes.
 
 use wasmo_artifact_format::{BoundsChecks, TrapCode};
-use wasmo_loader::{CallError, Extern, Func, FuncType, Imports, Instance, Memory, Store, Val};
+use wasmo_loader::{
+    CallError, Extern, Func, FuncType, Imports, Instance, InstantiationError, Memory, Store, Val,
+};
 use wasmo_tests::{call, load, Compiled};
 
 const STRATEGIES: [BoundsChecks; 2] = [BoundsChecks::GuardPages, BoundsChecks::Explicit];
@@ -199,5 +202,189 @@ fn issue12_memory1_grown_by_host_mid_function() {
         let r = run(&mut store, &instance, "run", &[Val::I32(3 * 65536)]);
         assert_eq!(r.err(), Some(TrapCode::MemoryOutOfBounds), "{bounds:?}");
         assert_eq!(m1.size(&store), 3, "{bounds:?}");
+    }
+}
+
+/// Every table operator and `call_indirect` through a 64-bit table
+/// (memory64's `table64`), with a 32-bit table beside it for `table.copy`
+/// in both directions. Indices past 2^32 must trap, not wrap to their low
+/// 32 bits; sizes the table or the loader cannot reach answer -1.
+const TABLE64_WAT: &str = r#"(module
+  (type $ii (func (param i32) (result i32)))
+  (table $t i64 3 10 funcref)
+  (table $s 2 funcref)
+  (table $big i64 0 funcref)
+  (elem (table $t) (i64.const 1) func $double $inc)
+  (elem (table $s) (i32.const 0) func $inc $double)
+  (elem $p func $double $inc)
+  (func $double (type $ii) (i32.mul (local.get 0) (i32.const 2)))
+  (func $inc (type $ii) (i32.add (local.get 0) (i32.const 1)))
+  (func (export "call") (param i64 i32) (result i32)
+    (call_indirect $t (type $ii) (local.get 1) (local.get 0)))
+  (func (export "tail") (param i64 i32) (result i32)
+    (return_call_indirect $t (type $ii) (local.get 1) (local.get 0)))
+  (func (export "call32") (param i32 i32) (result i32)
+    (call_indirect $s (type $ii) (local.get 1) (local.get 0)))
+  (func (export "size") (result i64) (table.size $t))
+  (func (export "grow") (param i64) (result i64)
+    (table.grow $t (ref.null func) (local.get 0)))
+  (func (export "grow_big") (param i64) (result i64)
+    (table.grow $big (ref.null func) (local.get 0)))
+  (func (export "is_null") (param i64) (result i32)
+    (ref.is_null (table.get $t (local.get 0))))
+  (func (export "set_inc") (param i64)
+    (table.set $t (local.get 0) (ref.func $inc)))
+  (func (export "fill") (param i64 i64)
+    (table.fill $t (local.get 0) (ref.func $double) (local.get 1)))
+  (func (export "init") (param i64 i32 i32)
+    (table.init $t $p (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy") (param i64 i64 i64)
+    (table.copy $t $t (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy_to_64") (param i64 i32 i32)
+    (table.copy $t $s (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy_to_32") (param i32 i64 i32)
+    (table.copy $s $t (local.get 0) (local.get 1) (local.get 2))))"#;
+
+/// Calls an export by name: its results, or the trap code it raised.
+type Runner<'a> = dyn FnMut(&str, &[Val]) -> Result<Vec<Val>, TrapCode> + 'a;
+
+/// 2^32 + 1: its low 32 bits name an element that exists.
+const PAST_4G: i64 = 0x1_0000_0001;
+
+fn expect_i32(result: Result<Vec<Val>, TrapCode>, what: &str) -> i32 {
+    match result.as_deref() {
+        Ok([Val::I32(x)]) => *x,
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
+#[test]
+fn issue12_table64_every_operator() {
+    let oob = Some(TrapCode::TableOutOfBounds);
+    for bounds in STRATEGIES {
+        let compiled = load(TABLE64_WAT, bounds);
+        let mut store = Store::new(());
+        let instance = instantiate(&mut store, &compiled, &Imports::new());
+        let mut r = |name: &str, args: &[Val]| run(&mut store, &instance, name, args);
+        let call = |r: &mut Runner<'_>, i: i64| r("call", &[Val::I64(i), Val::I32(5)]);
+
+        // The element segment's i64 offset; call_indirect and its tail form.
+        assert_eq!(expect_i32(call(&mut r, 1), "call 1"), 10, "{bounds:?}");
+        assert_eq!(expect_i32(call(&mut r, 2), "call 2"), 6, "{bounds:?}");
+        let tail = r("tail", &[Val::I64(2), Val::I32(5)]);
+        assert_eq!(expect_i32(tail, "tail 2"), 6, "{bounds:?}");
+        assert_eq!(
+            call(&mut r, 0).err(),
+            Some(TrapCode::IndirectCallToNull),
+            "{bounds:?}"
+        );
+        for i in [3, PAST_4G, -1] {
+            assert_eq!(call(&mut r, i).err(), oob, "{bounds:?}: call {i}");
+            let tail = r("tail", &[Val::I64(i), Val::I32(5)]);
+            assert_eq!(tail.err(), oob, "{bounds:?}: tail {i}");
+        }
+
+        // table.get / table.set.
+        assert_eq!(expect_i32(r("is_null", &[Val::I64(0)]), "is_null"), 1);
+        assert_eq!(r("is_null", &[Val::I64(PAST_4G)]).err(), oob);
+        assert_eq!(r("set_inc", &[Val::I64(PAST_4G)]).err(), oob);
+        assert!(r("set_inc", &[Val::I64(0)]).is_ok());
+        assert_eq!(expect_i32(call(&mut r, 0), "call 0 after set"), 6);
+
+        // table.size / table.grow: i64 answers; past the declared maximum,
+        // past 2^32 and past the loader's limit, -1 and nothing changes.
+        assert_eq!(expect_i64(r("size", &[]), "size"), 3, "{bounds:?}");
+        assert_eq!(expect_i64(r("grow", &[Val::I64(2)]), "grow 2"), 3);
+        assert_eq!(expect_i64(r("grow", &[Val::I64(6)]), "grow 6"), -1);
+        assert_eq!(expect_i64(r("grow", &[Val::I64(1 << 32)]), "grow 2^32"), -1);
+        assert_eq!(expect_i64(r("grow", &[Val::I64(-1)]), "grow -1"), -1);
+        assert_eq!(expect_i64(r("size", &[]), "size"), 5, "{bounds:?}");
+        let past_limit = wasmo_loader::MAX_TABLE_ELEMENTS as i64 + 1;
+        let g = r("grow_big", &[Val::I64(past_limit)]);
+        assert_eq!(expect_i64(g, "grow_big past the limit"), -1);
+        let g = r("grow_big", &[Val::I64(1 << 32)]);
+        assert_eq!(expect_i64(g, "grow_big 2^32"), -1);
+        assert_eq!(expect_i64(r("grow_big", &[Val::I64(4)]), "grow_big 4"), 0);
+
+        // table.fill: an out-of-bounds range (also one that wraps) writes
+        // nothing.
+        assert_eq!(r("fill", &[Val::I64(4), Val::I64(2)]).err(), oob);
+        assert_eq!(r("fill", &[Val::I64(-1), Val::I64(2)]).err(), oob);
+        assert_eq!(expect_i32(r("is_null", &[Val::I64(4)]), "fill oob"), 1);
+        assert!(r("fill", &[Val::I64(3), Val::I64(2)]).is_ok());
+        assert_eq!(expect_i32(call(&mut r, 4), "call 4 after fill"), 10);
+
+        // table.init: an i64 destination, i32 source and length.
+        let init = |r: &mut Runner<'_>, d: i64| r("init", &[Val::I64(d), Val::I32(1), Val::I32(1)]);
+        assert_eq!(init(&mut r, PAST_4G).err(), oob, "{bounds:?}");
+        assert!(init(&mut r, 3).is_ok());
+        assert_eq!(expect_i32(call(&mut r, 3), "call 3 after init"), 6);
+
+        // table.copy within the 64-bit table: i64 operands throughout; an
+        // empty range still has to lie inside the table.
+        let copy = r("copy", &[Val::I64(0), Val::I64(PAST_4G), Val::I64(0)]);
+        assert_eq!(copy.err(), oob, "{bounds:?}");
+        assert!(r("copy", &[Val::I64(0), Val::I64(3), Val::I64(2)]).is_ok());
+        assert_eq!(expect_i32(call(&mut r, 0), "call 0 after copy"), 6);
+        assert_eq!(expect_i32(call(&mut r, 1), "call 1 after copy"), 10);
+
+        // table.copy between a 32- and a 64-bit table: each index has its
+        // table's type, the length the 32-bit one's.
+        let c = r("copy_to_64", &[Val::I64(PAST_4G), Val::I32(0), Val::I32(1)]);
+        assert_eq!(c.err(), oob, "{bounds:?}");
+        assert!(r("copy_to_64", &[Val::I64(0), Val::I32(1), Val::I32(1)]).is_ok());
+        assert_eq!(expect_i32(call(&mut r, 0), "call 0 after copy_to_64"), 10);
+        let c = r("copy_to_32", &[Val::I32(0), Val::I64(PAST_4G), Val::I32(1)]);
+        assert_eq!(c.err(), oob, "{bounds:?}");
+        assert!(r("copy_to_32", &[Val::I32(1), Val::I64(2), Val::I32(1)]).is_ok());
+        let c = r("call32", &[Val::I32(1), Val::I32(5)]);
+        assert_eq!(expect_i32(c, "call32 1 after copy_to_32"), 6, "{bounds:?}");
+    }
+}
+
+/// An active element segment's `i64` offset is used whole: 2^32 + 1 is
+/// out of bounds for a three-element table (its low 32 bits are not), and
+/// instantiation fails with the table trap.
+#[test]
+fn issue12_table64_segment_offset_past_4g_traps() {
+    const WAT: &str = r#"(module
+      (table $t i64 3 funcref)
+      (elem (table $t) (i64.const 0x100000001) func $f)
+      (func $f))"#;
+    let compiled = load(WAT, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    match Instance::new(&mut store, &compiled.module, &Imports::new()) {
+        Err(InstantiationError::Trap(t)) => assert_eq!(t.code, TrapCode::TableOutOfBounds),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("instantiated"),
+    }
+}
+
+/// A 64-bit table only fills a 64-bit table import, and a 32-bit one only
+/// a 32-bit import.
+#[test]
+fn issue12_table64_import_index_type_must_match() {
+    let exporter = load(
+        r#"(module (table (export "t64") i64 2 funcref) (table (export "t32") 2 funcref))"#,
+        BoundsChecks::GuardPages,
+    );
+    let mut store = Store::new(());
+    let exports = instantiate(&mut store, &exporter, &Imports::new());
+    let mut imports = Imports::new();
+    for name in ["t64", "t32"] {
+        let Some(t) = exports.get_table(&store, name) else {
+            panic!("no export `{name}`");
+        };
+        imports.define("m", name, Extern::Table(t));
+    }
+    for (import, ok) in [
+        (r#"(import "m" "t64" (table i64 1 funcref))"#, true),
+        (r#"(import "m" "t32" (table 1 funcref))"#, true),
+        (r#"(import "m" "t64" (table 1 funcref))"#, false),
+        (r#"(import "m" "t32" (table i64 1 funcref))"#, false),
+    ] {
+        let importer = load(&format!("(module {import})"), BoundsChecks::GuardPages);
+        let got = Instance::new(&mut store, &importer.module, &imports);
+        assert_eq!(got.is_ok(), ok, "{import}: {:?}", got.err());
     }
 }

@@ -1224,6 +1224,7 @@ fn define_spectest(store: &mut Store<()>, imports: &mut Imports) {
             min: 10,
             max: Some(20),
         },
+        table64: false,
     };
     if let Ok(t) = Table::new(&mut *store, table_ty) {
         imports.define("spectest", "table", Extern::Table(t));

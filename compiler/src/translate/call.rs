@@ -138,7 +138,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let i64t = self.cx.i64_type();
 
         let index = self.pop_int()?;
-        let index = self.builder.build_int_z_extend(index, i64t, "elem_index")?;
+        let index = self.zext_i64(index)?;
         let table = self.table_definition(table_index)?;
         let sealed = info.sealed_table(table_index);
         let len = match sealed {

@@ -427,13 +427,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         &mut self,
         mems: &[u32],
     ) -> Result<(Vec<PointerValue<'ctx>>, IntValue<'ctx>), CompileError> {
-        let i64t = self.cx.i64_type();
         let len = self.pop_int()?;
-        let len = if len.get_type() == i64t {
-            len
-        } else {
-            self.builder.build_int_z_extend(len, i64t, "bulk_len")?
-        };
+        let len = self.zext_i64(len)?;
         let addrs = self.pop_n(mems.len())?;
         let mut ptrs = Vec::with_capacity(mems.len());
         for (&index, addr) in mems.iter().zip(addrs) {

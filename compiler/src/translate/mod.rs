@@ -167,6 +167,16 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     }
 
     /// Pops the top `n` operands, in stack order (deepest first).
+    /// An index or length operand as an `i64`: zero-extended from an
+    /// `i32` (a 32-bit memory's or table's), unchanged if already `i64`.
+    pub(crate) fn zext_i64(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>, CompileError> {
+        let i64t = self.cx.i64_type();
+        if v.get_type() == i64t {
+            return Ok(v);
+        }
+        Ok(self.builder.build_int_z_extend(v, i64t, "zext_i64")?)
+    }
+
     pub(crate) fn pop_n(&mut self, n: usize) -> Result<Vec<BasicValueEnum<'ctx>>, CompileError> {
         let len = self.stack.len();
         if n > len {

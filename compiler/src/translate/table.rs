@@ -3,6 +3,10 @@
 //! `table.grow`, `table.fill`, `table.init`, `table.copy` and `elem.drop`
 //! as runtime helper calls, since growing moves a table's elements and
 //! element segments (with their dropped state) live in the instance.
+//! A 64-bit table (memory64's `table64`) takes and answers `i64` indices
+//! and sizes; the helpers take every index and length as `i64`, each
+//! zero-extended where its wasm type is `i32` (for `table.copy` the length
+//! is `i32` when either table is 32-bit, the spec's min rule).
 //!
 //! Rule: a table any of these writes is not sealed
 //! (`module_info::written_tables`), so no `call_indirect` keeps a length or
@@ -37,15 +41,16 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .into_int_value())
     }
 
-    /// The address of element `index` (an `i32`) of `table`, after
-    /// trapping with `TableOutOfBounds` when it is not below the length.
+    /// The address of element `index` (the table's index type) of `table`,
+    /// after trapping with `TableOutOfBounds` when it is not below the
+    /// length.
     fn table_elem_addr(
         &mut self,
         table: u32,
         index: IntValue<'ctx>,
     ) -> Result<PointerValue<'ctx>, CompileError> {
         let i64t = self.cx.i64_type();
-        let index = self.builder.build_int_z_extend(index, i64t, "elem_index")?;
+        let index = self.zext_i64(index)?;
         let len = self.table_len(table)?;
         let oob = self
             .builder
@@ -90,12 +95,25 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
+    /// An `i64` size as `table`'s index type (truncated for a 32-bit
+    /// table: sizes are at most `MAX_TABLE_ELEMENTS`, and -1 stays -1).
+    fn table_index_width(
+        &self,
+        table: u32,
+        v: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>, CompileError> {
+        if self.env.info.table64(table) {
+            return Ok(v);
+        }
+        Ok(self
+            .builder
+            .build_int_truncate(v, self.cx.i32_type(), "table_size")?)
+    }
+
     /// `table.size`.
     pub(crate) fn op_table_size(&mut self, table: u32) -> Result<(), CompileError> {
         let len = self.table_len(table)?;
-        let v = self
-            .builder
-            .build_int_truncate(len, self.cx.i32_type(), "table_size")?;
+        let v = self.table_index_width(table, len)?;
         self.push(v);
         Ok(())
     }
@@ -103,12 +121,14 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// `table.grow`: the helper answers the old size or -1.
     pub(crate) fn op_table_grow(&mut self, table: u32) -> Result<(), CompileError> {
         let delta = self.pop_int()?;
+        let delta = self.zext_i64(delta)?;
         let init = self.pop()?;
         let index = self.cx.i32_type().const_int(u64::from(table), false);
         let old = self.call_helper(
             Helper::TableGrow,
             &[self.vmctx.into(), index.into(), init.into(), delta.into()],
         )?;
+        let old = self.table_index_width(table, old)?;
         self.push(old);
         Ok(())
     }
@@ -119,6 +139,8 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             .pop_n(3)?
             .try_into()
             .map_err(|_| CompileError::Internal("table.fill operands".into()))?;
+        let dst = self.zext_i64(dst.into_int_value())?;
+        let len = self.zext_i64(len.into_int_value())?;
         let i32t = self.cx.i32_type();
         let index = i32t.const_int(u64::from(table), false);
         let args: [BasicMetadataValueEnum<'ctx>; 5] = [
@@ -141,6 +163,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// `table.init`: the helper checks both ranges against the table and
     /// the segment (a dropped one has length 0) before writing anything.
     pub(crate) fn op_table_init(&mut self, segment: u32, table: u32) -> Result<(), CompileError> {
+        self.widen_bulk_operands([true, false, false])?;
         self.checked_segment_helper(
             Helper::TableInit,
             [table, segment],
@@ -150,7 +173,23 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// `table.copy` (the ranges may overlap).
     pub(crate) fn op_table_copy(&mut self, dst: u32, src: u32) -> Result<(), CompileError> {
+        self.widen_bulk_operands([true; 3])?;
         self.checked_segment_helper(Helper::TableCopy, [dst, src], TrapCode::TableOutOfBounds)
+    }
+
+    /// Zero-extends to `i64` those of the top three operands (`dst`, `src`,
+    /// `len`, in push order) that `which` picks, for a bulk helper.
+    fn widen_bulk_operands(&mut self, which: [bool; 3]) -> Result<(), CompileError> {
+        let operands = self.pop_n(3)?;
+        for (v, widen) in operands.into_iter().zip(which) {
+            if widen {
+                let v = self.zext_i64(v.into_int_value())?;
+                self.push(v);
+            } else {
+                self.push(v);
+            }
+        }
+        Ok(())
     }
 
     /// `elem.drop`, through the helper (the instance keeps the state).

@@ -49,15 +49,16 @@ pub fn clock_time_get(_: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Resul
 
 /// `random_get(buf, len)`: the host's `getrandom`.
 pub fn random_get(_: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<(), Errno> {
-    let mut buf = mem.slice_mut(a.u32(0), a.u32(1))?;
-    while !buf.is_empty() {
-        match rustix::rand::getrandom(&mut *buf, rustix::rand::GetRandomFlags::empty()) {
-            Ok(n) => buf = buf.get_mut(n..).ok_or(Errno::IO)?,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+    mem.with_mut(a.u32(0), a.u32(1), |mut buf| {
+        while !buf.is_empty() {
+            match rustix::rand::getrandom(&mut *buf, rustix::rand::GetRandomFlags::empty()) {
+                Ok(n) => buf = buf.get_mut(n..).ok_or(Errno::IO)?,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })?
 }
 
 #[cfg(test)]

@@ -187,6 +187,28 @@ fn stdio(handle: Handle, rights: u64) -> FdEntry {
     }
 }
 
+/// Descriptors 0, 1 and 2: the host's standard input, output and error.
+fn stdio_table() -> BTreeMap<u32, FdEntry> {
+    let mut fds = BTreeMap::new();
+    fds.insert(0, stdio(Handle::Stdin, rights::STDIO & !rights::FD_WRITE));
+    fds.insert(1, stdio(Handle::Stdout, rights::STDIO & !rights::FD_READ));
+    fds.insert(2, stdio(Handle::Stderr, rights::STDIO & !rights::FD_READ));
+    fds
+}
+
+impl Default for WasiCtx {
+    /// Standard input, output and error only: no arguments, environment
+    /// or preopened directories (what `WasiCtx::new` makes of
+    /// `WasiConfig::default()`, without its fallible steps).
+    fn default() -> WasiCtx {
+        WasiCtx {
+            args: Vec::new(),
+            env: Vec::new(),
+            fds: stdio_table(),
+        }
+    }
+}
+
 impl WasiCtx {
     /// Opens the preopened directories and builds the descriptor table.
     pub fn new(cfg: WasiConfig) -> Result<WasiCtx, WasiError> {
@@ -205,10 +227,7 @@ impl WasiCtx {
                 nul_terminated("environment variable", entry)
             })
             .collect::<Result<_, _>>()?;
-        let mut fds = BTreeMap::new();
-        fds.insert(0, stdio(Handle::Stdin, rights::STDIO & !rights::FD_WRITE));
-        fds.insert(1, stdio(Handle::Stdout, rights::STDIO & !rights::FD_READ));
-        fds.insert(2, stdio(Handle::Stderr, rights::STDIO & !rights::FD_READ));
+        let mut fds = stdio_table();
         let mut next = 3u32;
         for p in cfg.preopens {
             let dir =

@@ -68,15 +68,15 @@ fn read_into(
     let fd = e.handle.fd();
     let mut total = 0usize;
     for v in iovs.iter().filter(|v| v.len > 0) {
-        let buf = mem.slice_mut(v.ptr, v.len)?;
-        let want = buf.len();
-        let r = match offset {
-            None => retry(|| rustix::io::read(fd, &mut *buf)),
-            Some(off) => {
-                let at = off.checked_add(total as u64).ok_or(Errno::OVERFLOW)?;
-                retry(|| rustix::io::pread(fd, &mut *buf, at))
-            }
+        let want = v.len as usize;
+        let at = match offset {
+            None => None,
+            Some(off) => Some(off.checked_add(total as u64).ok_or(Errno::OVERFLOW)?),
         };
+        let r = mem.with_mut(v.ptr, v.len, |buf| match at {
+            None => retry(|| rustix::io::read(fd, &mut *buf)),
+            Some(at) => retry(|| rustix::io::pread(fd, &mut *buf, at)),
+        })?;
         let n = match r {
             Ok(n) => n,
             Err(_) if total > 0 => break,
@@ -102,10 +102,10 @@ fn write_from(
     for v in iovs.iter().filter(|v| v.len > 0) {
         let buf = mem.slice(v.ptr, v.len)?;
         let r = match offset {
-            None => retry(|| rustix::io::write(fd, buf)),
+            None => retry(|| rustix::io::write(fd, &buf)),
             Some(off) => {
                 let at = off.checked_add(total as u64).ok_or(Errno::OVERFLOW)?;
-                retry(|| rustix::io::pwrite(fd, buf, at))
+                retry(|| rustix::io::pwrite(fd, &buf, at))
             }
         };
         let n = match r {
@@ -254,7 +254,7 @@ pub fn fd_fdstat_get(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Resu
     mem.range(ptr, 24)?;
     let ty = fd_stat(e.handle.fd())?.filetype;
     let flags = host_fdflags(e.handle.fd())?;
-    mem.slice_mut(ptr, 24)?.fill(0);
+    mem.zero(ptr, 24)?;
     mem.write_u8(ptr.wrapping_add(fdstat::FILETYPE), ty)?;
     mem.write_u16(ptr.wrapping_add(fdstat::FLAGS), flags)?;
     mem.write_u64(ptr.wrapping_add(fdstat::RIGHTS_BASE), e.base)?;

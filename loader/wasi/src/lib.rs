@@ -52,6 +52,7 @@ mod readdir;
 mod spec;
 mod stat;
 mod table;
+pub mod threads;
 
 #[cfg(test)]
 mod scenario_tests;
@@ -74,7 +75,19 @@ pub fn add_to_imports<T: 'static>(
     imports: &mut wasmo_loader::Imports,
     get: fn(&mut T) -> &mut WasiCtx,
 ) {
-    table::define_all(store, imports, get);
+    table::define_all(store, imports, &table::CtxSource::Store(get));
+}
+
+/// As [`add_to_imports`], but every function finds the one context `ctx`,
+/// which all threads of a program share (wasi-threads: each thread has
+/// its own store, see [`threads`]); a call holds its lock for as long as
+/// it runs.
+pub fn add_to_imports_shared<T: 'static>(
+    store: impl wasmo_loader::AsContextMut<Data = T>,
+    imports: &mut wasmo_loader::Imports,
+    ctx: std::sync::Arc<std::sync::Mutex<WasiCtx>>,
+) {
+    table::define_all(store, imports, &table::CtxSource::Shared(ctx));
 }
 
 /// Function `name` of `wasi_snapshot_preview1` (`None` if there is no

@@ -1,18 +1,35 @@
 //! Bounds-checked access to the calling instance's linear memory: little-
 //! endian integers, byte ranges, `iovec` arrays and guest strings.
 //!
+//! A shared memory (wasi-threads) is never lent as a slice, since other
+//! threads' wasm may write it at any moment: its bytes are copied in and
+//! out ([`SharedMemory::read`]/[`SharedMemory::write`]), and what a
+//! handler writes through [`Mem::with_mut`] goes back whole.
+//!
 //! Rule: every guest pointer and length goes through [`Mem::range`], which
 //! computes in `usize` with checked arithmetic; an access outside the memory
 //! is `EFAULT`, never an index panic. No other module indexes guest memory.
 
+use std::borrow::Cow;
 use std::ops::Range;
+
+use wasmo_loader::SharedMemory;
 
 use crate::errno::Errno;
 
 /// The guest's memory for the duration of one host call.
 #[derive(Debug)]
 pub struct Mem<'a> {
-    bytes: &'a mut [u8],
+    bytes: Bytes<'a>,
+}
+
+/// Where the guest's bytes are.
+#[derive(Debug)]
+enum Bytes<'a> {
+    /// The store's own memory, borrowed for the call.
+    Owned(&'a mut [u8]),
+    /// A memory shared with other threads, reached by copying.
+    Shared(SharedMemory),
 }
 
 /// One `iovec`/`ciovec`: a guest buffer (already checked to lie in memory).
@@ -30,7 +47,24 @@ const IOVEC_SIZE: u32 = 8;
 impl<'a> Mem<'a> {
     /// Wraps the guest memory (empty when the instance has none).
     pub fn new(bytes: &'a mut [u8]) -> Mem<'a> {
-        Mem { bytes }
+        Mem {
+            bytes: Bytes::Owned(bytes),
+        }
+    }
+
+    /// Wraps a memory shared with other threads.
+    pub fn shared(memory: SharedMemory) -> Mem<'a> {
+        Mem {
+            bytes: Bytes::Shared(memory),
+        }
+    }
+
+    /// The memory's current size in bytes.
+    fn len(&self) -> usize {
+        match &self.bytes {
+            Bytes::Owned(b) => b.len(),
+            Bytes::Shared(m) => usize::try_from(m.data_size()).unwrap_or(usize::MAX),
+        }
     }
 
     /// The byte range `[ptr, ptr + len)`, or `EFAULT` if it leaves memory.
@@ -38,36 +72,75 @@ impl<'a> Mem<'a> {
         let start = usize::try_from(ptr).map_err(|_| Errno::FAULT)?;
         let len = usize::try_from(len).map_err(|_| Errno::FAULT)?;
         let end = start.checked_add(len).ok_or(Errno::FAULT)?;
-        if end > self.bytes.len() {
+        if end > self.len() {
             return Err(Errno::FAULT);
         }
         Ok(start..end)
     }
 
-    /// `len` bytes at `ptr`.
-    pub fn slice(&self, ptr: u32, len: u32) -> Result<&[u8], Errno> {
+    /// `len` bytes at `ptr` (a copy, for a shared memory).
+    pub fn slice(&self, ptr: u32, len: u32) -> Result<Cow<'_, [u8]>, Errno> {
         let r = self.range(ptr, len)?;
-        self.bytes.get(r).ok_or(Errno::FAULT)
+        match &self.bytes {
+            Bytes::Owned(b) => b.get(r).map(Cow::Borrowed).ok_or(Errno::FAULT),
+            Bytes::Shared(m) => {
+                let mut out = vec![0u8; r.len()];
+                m.read(r.start as u64, &mut out)
+                    .then_some(Cow::Owned(out))
+                    .ok_or(Errno::FAULT)
+            }
+        }
     }
 
-    /// `len` writable bytes at `ptr`.
-    pub fn slice_mut(&mut self, ptr: u32, len: u32) -> Result<&mut [u8], Errno> {
+    /// Runs `f` on the `len` bytes at `ptr`, writable; for a shared memory
+    /// on a copy, which then goes back whole.
+    pub fn with_mut<R>(
+        &mut self,
+        ptr: u32,
+        len: u32,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, Errno> {
         let r = self.range(ptr, len)?;
-        self.bytes.get_mut(r).ok_or(Errno::FAULT)
+        match &mut self.bytes {
+            Bytes::Owned(b) => Ok(f(b.get_mut(r).ok_or(Errno::FAULT)?)),
+            Bytes::Shared(m) => {
+                let mut copy = vec![0u8; r.len()];
+                if !m.read(r.start as u64, &mut copy) {
+                    return Err(Errno::FAULT);
+                }
+                let out = f(&mut copy);
+                m.write(r.start as u64, &copy)
+                    .then_some(out)
+                    .ok_or(Errno::FAULT)
+            }
+        }
     }
 
     fn array<const N: usize>(&self, ptr: u32) -> Result<[u8; N], Errno> {
         let len = u32::try_from(N).map_err(|_| Errno::FAULT)?;
         let mut out = [0u8; N];
-        out.copy_from_slice(self.slice(ptr, len)?);
+        out.copy_from_slice(&self.slice(ptr, len)?);
         Ok(out)
     }
 
     /// Copies `data` to `ptr`.
     pub fn write_bytes(&mut self, ptr: u32, data: &[u8]) -> Result<(), Errno> {
         let len = u32::try_from(data.len()).map_err(|_| Errno::FAULT)?;
-        self.slice_mut(ptr, len)?.copy_from_slice(data);
+        let r = self.range(ptr, len)?;
+        match &mut self.bytes {
+            Bytes::Owned(b) => b.get_mut(r).ok_or(Errno::FAULT)?.copy_from_slice(data),
+            Bytes::Shared(m) => {
+                if !m.write(r.start as u64, data) {
+                    return Err(Errno::FAULT);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Zeroes the `len` bytes at `ptr`.
+    pub fn zero(&mut self, ptr: u32, len: u32) -> Result<(), Errno> {
+        self.with_mut(ptr, len, |b| b.fill(0))
     }
 
     /// Reads a `u8`.
@@ -137,7 +210,7 @@ impl<'a> Mem<'a> {
 
     /// The bytes of a guest string (a path or a name); not NUL-terminated.
     pub fn string(&self, ptr: u32, len: u32) -> Result<Vec<u8>, Errno> {
-        Ok(self.slice(ptr, len)?.to_vec())
+        Ok(self.slice(ptr, len)?.into_owned())
     }
 }
 
@@ -157,7 +230,7 @@ mod tests {
         assert_eq!(m.write_u64(9, 0), Err(Errno::FAULT));
         assert_eq!(m.read_u32(13), Err(Errno::FAULT));
         assert_eq!(m.read_u32(u32::MAX), Err(Errno::FAULT));
-        assert_eq!(m.slice(16, 0).unwrap(), &[] as &[u8]);
+        assert_eq!(&*m.slice(16, 0).unwrap(), &[] as &[u8]);
         assert_eq!(m.slice(17, 0), Err(Errno::FAULT));
         assert_eq!(m.slice(1, u32::MAX), Err(Errno::FAULT));
     }
@@ -180,6 +253,35 @@ mod tests {
         assert_eq!(m.iovecs(0, 9), Err(Errno::FAULT));
         assert_eq!(m.iovecs(0, u32::MAX), Err(Errno::FAULT));
         assert_eq!(m.iovecs(60, 1), Err(Errno::FAULT));
+    }
+
+    /// A shared memory (wasi-threads) is reached by copying, with the same
+    /// bounds as a slice.
+    #[test]
+    fn issue12_shared_memory_is_copied_in_and_out() {
+        use wasmo_loader::{Limits, MemoryType};
+        let ty = MemoryType {
+            limits: Limits {
+                min: 1,
+                max: Some(1),
+            },
+            memory64: false,
+            shared: true,
+        };
+        let shared = SharedMemory::new(ty).unwrap();
+        let mut m = Mem::shared(shared.clone());
+        m.write_u32(65532, 0x0102_0304).unwrap();
+        assert_eq!(m.read_u16(65532).unwrap(), 0x0304);
+        assert_eq!(m.write_u32(65533, 0), Err(Errno::FAULT));
+        assert_eq!(m.read_u32(65533), Err(Errno::FAULT));
+        m.with_mut(8, 4, |b| b.copy_from_slice(b"wasi")).unwrap();
+        assert_eq!(m.string(8, 4).unwrap(), b"wasi");
+        let mut seen = [0u8; 4];
+        assert!(shared.read(8, &mut seen));
+        assert_eq!(&seen, b"wasi", "written through to the memory");
+        m.zero(8, 2).unwrap();
+        assert_eq!(m.string(8, 4).unwrap(), b"\0\0si");
+        assert_eq!(m.with_mut(65535, 2, |_| ()), Err(Errno::FAULT));
     }
 
     #[test]

@@ -213,7 +213,7 @@ fn write_events(mem: &mut Mem<'_>, out: u32, events: &[Event]) -> Result<(), Err
             out.wrapping_add(i.wrapping_mul(p::EVENT_SIZE))
                 .wrapping_add(off)
         };
-        mem.slice_mut(at(0), p::EVENT_SIZE)?.fill(0);
+        mem.zero(at(0), p::EVENT_SIZE)?;
         mem.write_u64(at(p::EVENT_USERDATA), e.userdata)?;
         mem.write_u16(at(p::EVENT_ERROR), e.error.0)?;
         mem.write_u8(at(p::EVENT_TYPE), e.ty)?;

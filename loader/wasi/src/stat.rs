@@ -66,7 +66,7 @@ pub fn fd_stat(fd: BorrowedFd<'_>) -> Result<Filestat, Errno> {
 /// Writes a 64-byte `filestat` at `ptr`.
 pub fn write_filestat(mem: &mut Mem<'_>, ptr: u32, st: &Filestat) -> Result<(), Errno> {
     mem.range(ptr, 64)?;
-    mem.slice_mut(ptr, 64)?.fill(0);
+    mem.zero(ptr, 64)?;
     let at = |off: u32| ptr.wrapping_add(off);
     mem.write_u64(at(filestat::DEV), st.dev)?;
     mem.write_u64(at(filestat::INO), st.ino)?;

@@ -6,6 +6,8 @@
 //! [`Mem`](crate::mem::Mem), and every handler but `proc_exit` returns a
 //! WASI errno as its single `i32` result.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use wasmo_loader::{
     AsContextMut, Caller, Extern, Func, FuncType, HostError, HostFuncDef, Imports, Val, ValType,
 };
@@ -210,11 +212,11 @@ impl WasiFunc {
         }
     }
 
-    /// Runs the function for one guest call; `get` finds the WASI context
-    /// in the store's data.
+    /// Runs the function for one guest call; `src` finds the WASI
+    /// context.
     fn call<T>(
         &self,
-        get: fn(&mut T) -> &mut WasiCtx,
+        src: &CtxSource<T>,
         mut caller: Caller<'_, T>,
         args: &[Val],
         results: &mut [Val],
@@ -223,13 +225,29 @@ impl WasiFunc {
             Kind::Exit => return Err(HostError::Exit(Args(args).u32(0).cast_signed())),
             Kind::Errno(h) => h,
         };
-        // The calling instance's memory 0 and the store's data, borrowed
+        // The calling instance's memory 0 (reached by copying when it is
+        // shared with other threads) and the store's data, borrowed
         // together from the store (disjoint parts of it).
-        let (bytes, data) = match caller.memory() {
+        let memory = caller.memory();
+        let shared = memory.and_then(|m| m.shared(&caller));
+        let (bytes, data) = match memory {
             Some(mem) => mem.data_and_store_mut(&mut caller),
             None => (&mut [][..], caller.data_mut()),
         };
-        let errno = match handler(get(data), &mut Mem::new(bytes), &Args(args)) {
+        let mut mem = match shared {
+            Some(m) => Mem::shared(m),
+            None => Mem::new(bytes),
+        };
+        let outcome = match src {
+            CtxSource::Store(get) => handler(get(data), &mut mem, &Args(args)),
+            CtxSource::Shared(ctx) => {
+                // A thread that panicked holding the lock left the context
+                // as consistent as any handler returning an error does.
+                let mut ctx = ctx.lock().unwrap_or_else(PoisonError::into_inner);
+                handler(&mut ctx, &mut mem, &Args(args))
+            }
+        };
+        let errno = match outcome {
             Ok(()) => Errno::SUCCESS,
             Err(e) => e,
         };
@@ -240,16 +258,35 @@ impl WasiFunc {
     }
 }
 
+/// Where a function finds the WASI context.
+pub enum CtxSource<T> {
+    /// In the store's data.
+    Store(fn(&mut T) -> &mut WasiCtx),
+    /// Shared by every thread of a program (wasi-threads), locked for the
+    /// length of each call.
+    Shared(Arc<Mutex<WasiCtx>>),
+}
+
+impl<T> Clone for CtxSource<T> {
+    fn clone(&self) -> Self {
+        match self {
+            CtxSource::Store(get) => CtxSource::Store(*get),
+            CtxSource::Shared(ctx) => CtxSource::Shared(Arc::clone(ctx)),
+        }
+    }
+}
+
 /// Defines every function of [`FUNCS`] under [`MODULE`], as host
-/// functions of `store` that find their context with `get`.
+/// functions of `store` that find their context through `src`.
 pub fn define_all<T: 'static>(
     mut store: impl AsContextMut<Data = T>,
     imports: &mut Imports,
-    get: fn(&mut T) -> &mut WasiCtx,
+    src: &CtxSource<T>,
 ) {
     for func in FUNCS {
+        let src = src.clone();
         let host = Func::new(&mut store, func.ty(), move |caller, args, results| {
-            func.call(get, caller, args, results)
+            func.call(&src, caller, args, results)
         });
         imports.define(MODULE, func.name, Extern::Func(host));
     }
@@ -259,8 +296,9 @@ pub fn define_all<T: 'static>(
 /// finds its context with `get` (what a linker keeps).
 pub fn func_def<T: 'static>(name: &str, get: fn(&mut T) -> &mut WasiCtx) -> Option<HostFuncDef<T>> {
     let func = FUNCS.iter().find(|f| f.name == name)?;
+    let src = CtxSource::Store(get);
     Some(HostFuncDef::new(func.ty(), move |caller, args, results| {
-        func.call(get, caller, args, results)
+        func.call(&src, caller, args, results)
     }))
 }
 
