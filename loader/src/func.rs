@@ -128,6 +128,17 @@ impl<'a, T> Caller<'a, T> {
         Caller { store, instance }
     }
 
+    /// A shorter borrow of the same caller, to hand to a closure while
+    /// keeping this one.
+    pub(crate) fn reborrow(&mut self) -> Caller<'_, T> {
+        Caller::new(self.store.reborrow(), self.instance)
+    }
+
+    /// The store's untyped part, where references are encoded.
+    pub(crate) fn opaque_mut(&mut self) -> &mut StoreOpaque {
+        self.store.opaque_mut()
+    }
+
     /// The store's host data.
     pub fn data(&self) -> &T {
         self.store.data()
