@@ -71,8 +71,9 @@ impl std::fmt::Debug for RawStore<'_> {
 /// `u64` (as `i64`), `f32`, `f64`, [`V128`], `Option<Func>` (`funcref`,
 /// `None` the null reference) and `Option<ExternRef>` (`externref`).
 /// Floats keep their bits, so NaN payloads survive. A host function
-/// cannot be passed to wasm as a `funcref` yet (the call fails, naming
-/// it), as with [`Func::call`].
+/// becomes a `funcref` only once an instance of the store imports a
+/// function of its type (else the call fails, saying so), as with
+/// [`Func::call`].
 pub trait WasmTy: sealed::Sealed + Send + 'static {
     /// Its wasm type.
     const TYPE: ValType;

@@ -429,3 +429,61 @@ fn issue14_typed_host_funcref_is_refused_with_a_message() -> wasmo::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn issue14_host_function_as_funcref_value() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    // Importing an (i32) -> i32 function gives the store a wasm-callable
+    // entry for host functions of that type.
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "inc" (func (param i32) (result i32)))
+          (table $t 1 funcref)
+          (func (export "call_ref") (param funcref i32) (result i32)
+            (table.set $t (i32.const 0) (local.get 0))
+            (call_indirect $t (param i32) (result i32) (local.get 1) (i32.const 0)))
+          (func (export "wrong_type") (param funcref) (result i64)
+            (table.set $t (i32.const 0) (local.get 0))
+            (call_indirect $t (result i64) (i32.const 0)))
+          (func (export "id") (param funcref) (result funcref) (local.get 0)))"#,
+    )?;
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "inc", |x: i32| x + 1)?;
+    let mut store = Store::new(0u32);
+    // Before any such module is instantiated, a host funcref is refused.
+    let triple = Func::wrap(&mut store, |mut caller: Caller<'_, u32>, x: i32| {
+        *caller.data_mut() += 1;
+        x * 3
+    });
+    let table = wasmo::Table::new(
+        &mut store,
+        wasmo::TableType {
+            element: ValType::FuncRef,
+            limits: wasmo::Limits { min: 1, max: None },
+        },
+    )?;
+    let early = table.set(&mut store, 0, Val::FuncRef(Some(triple)));
+    assert!(
+        early
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("host function of type")),
+        "{early:?}"
+    );
+    let instance = linker.instantiate(&mut store, &module)?;
+    let call_ref = instance.get_typed_func::<(Option<Func>, i32), i32>(&store, "call_ref")?;
+    assert_eq!(call_ref.call(&mut store, (Some(triple), 14))?, 42);
+    assert_eq!(*store.data(), 1);
+    // It comes back as the same function, typed and through a table.
+    let id = instance.get_typed_func::<Option<Func>, Option<Func>>(&store, "id")?;
+    assert_eq!(id.call(&mut store, Some(triple))?, Some(triple));
+    table.set(&mut store, 0, Val::FuncRef(Some(triple)))?;
+    assert!(matches!(table.get(&store, 0), Some(Val::FuncRef(Some(f))) if f == triple));
+    // call_indirect checks its type like any other.
+    let wrong = instance.get_typed_func::<Option<Func>, i64>(&store, "wrong_type")?;
+    match wrong.call(&mut store, Some(triple)) {
+        Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::BadSignature),
+        other => panic!("expected a signature trap, got {other:?}"),
+    }
+    Ok(())
+}
