@@ -35,33 +35,13 @@ pub fn compile(
     wasm: &[u8],
     instrumentation: Instrumentation,
 ) -> Result<File, Failure> {
-    let wasmoc = find_wasmoc()?;
+    let (wasmoc, mut cmd) = wasmoc_build(a, input, instrumentation)?;
     let artifact = tempfile::tempfile().context("cannot create a temporary file")?;
-    let mut cmd = Command::new(&wasmoc);
-    cmd.arg("build").arg(format!("-O{}", a.opt_level));
-    if let Some(cpu) = &a.cpu {
-        cmd.arg("--cpu").arg(cpu);
-    }
-    if let Some(b) = &a.bounds_checks {
-        cmd.arg("--bounds-checks").arg(b);
-    }
-    if instrumentation.epoch_interruption() {
-        cmd.arg("--epoch-interruption");
-    }
-    if instrumentation.consume_fuel() {
-        cmd.arg("--consume-fuel");
-    }
-    cmd.arg("--expect-build-id")
-        .arg(BUILD_ID)
-        .arg("--input-name")
-        .arg(input)
-        .args(["-", "-o", "-"])
-        .stdin(Stdio::piped())
-        .stdout(
-            artifact
-                .try_clone()
-                .context("cannot duplicate a file descriptor")?,
-        );
+    cmd.stdout(
+        artifact
+            .try_clone()
+            .context("cannot duplicate a file descriptor")?,
+    );
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot run `{}`", wasmoc.display()))?;
@@ -81,6 +61,82 @@ pub fn compile(
         return Err(Failure::Exit(1));
     }
     Ok(artifact)
+}
+
+/// Compiles `wasm` as [`compile`] does, but takes the artifact back in
+/// memory and `wasmoc`'s error as the result rather than on stderr: for a
+/// `.wast` script, whose `assert_invalid` expects some modules to fail.
+pub fn compile_quietly(
+    a: &RunArgs,
+    input: &Path,
+    wasm: &[u8],
+) -> Result<Vec<u8>, wasmo_wast::CompileFailure> {
+    use wasmo_wast::CompileFailure;
+    let other = |e: anyhow::Error| CompileFailure::Other(format!("{e:#}"));
+    let (wasmoc, mut cmd) = wasmoc_build(a, input, Instrumentation::default()).map_err(other)?;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run `{}`", wasmoc.display()))
+        .map_err(other)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // wasmoc reads all of its input before it writes anything; an
+        // error here means it exited early, and its status says why.
+        let _ = stdin.write_all(wasm);
+    }
+    let out = child
+        .wait_with_output()
+        .with_context(|| format!("cannot wait for `{}`", wasmoc.display()))
+        .map_err(other)?;
+    if let Some(e) = status_error(out.status) {
+        return Err(other(e));
+    }
+    if out.status.success() {
+        return Ok(out.stdout);
+    }
+    // `error: cannot compile `NAME`: invalid module at byte offset ...`:
+    // the compiler's own message, which says whether the module is invalid.
+    let text = String::from_utf8_lossy(&out.stderr);
+    let message = text.trim().strip_prefix("error: ").unwrap_or(text.trim());
+    let prefix = format!("cannot compile `{}`: ", input.display());
+    let message = message.strip_prefix(&prefix).unwrap_or(message).to_owned();
+    if message.starts_with("invalid module at byte offset") {
+        Err(CompileFailure::Invalid(message))
+    } else {
+        Err(CompileFailure::Other(message))
+    }
+}
+
+/// The `wasmoc build` command for `a`'s options, reading the module on
+/// stdin (a pipe) and writing the artifact to stdout (left for the caller
+/// to set), with the path it was found at.
+fn wasmoc_build(
+    a: &RunArgs,
+    input: &Path,
+    instrumentation: Instrumentation,
+) -> anyhow::Result<(PathBuf, Command)> {
+    let wasmoc = find_wasmoc()?;
+    let mut cmd = Command::new(&wasmoc);
+    cmd.arg("build").arg(format!("-O{}", a.opt_level));
+    if let Some(cpu) = &a.cpu {
+        cmd.arg("--cpu").arg(cpu);
+    }
+    if let Some(b) = &a.bounds_checks {
+        cmd.arg("--bounds-checks").arg(b);
+    }
+    if instrumentation.epoch_interruption() {
+        cmd.arg("--epoch-interruption");
+    }
+    if instrumentation.consume_fuel() {
+        cmd.arg("--consume-fuel");
+    }
+    cmd.arg("--expect-build-id")
+        .arg(BUILD_ID)
+        .arg("--input-name")
+        .arg(input)
+        .args(["-", "-o", "-"])
+        .stdin(Stdio::piped());
+    Ok((wasmoc, cmd))
 }
 
 /// `wasmo compile ARGS...`: runs `wasmoc build ARGS...` and exits as it

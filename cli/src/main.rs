@@ -17,6 +17,7 @@
 mod args;
 mod cache;
 mod compile;
+mod script;
 mod values;
 mod wasmtime_opts;
 
@@ -138,7 +139,8 @@ struct RunArgs {
     /// Bounds-check strategy for linear memory (guard-pages or explicit).
     #[arg(long, value_name = "STRATEGY")]
     bounds_checks: Option<String>,
-    /// The module to compile and run (.wasm or .wat).
+    /// The module to compile and run (.wasm or .wat), or a .wast script
+    /// to run the modules and assertions of.
     input: PathBuf,
     /// Arguments for the invoked function.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -710,6 +712,9 @@ fn describe_exception(store: &Store<WasiCtx>, instance: &Instance, exn: Exceptio
 }
 
 fn run(a: &RunArgs) -> Result<(), Failure> {
+    if script::is_script(&a.input) {
+        return script::run(a);
+    }
     let Some(o) = Options::parse(&a.opts, &a.wasi)? else {
         return Ok(());
     };

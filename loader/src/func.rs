@@ -128,6 +128,17 @@ impl<'a, T> Caller<'a, T> {
         Caller { store, instance }
     }
 
+    /// A shorter borrow of the same caller, to hand to a closure while
+    /// keeping this one.
+    pub(crate) fn reborrow(&mut self) -> Caller<'_, T> {
+        Caller::new(self.store.reborrow(), self.instance)
+    }
+
+    /// The store's untyped part, where references are encoded.
+    pub(crate) fn opaque_mut(&mut self) -> &mut StoreOpaque {
+        self.store.opaque_mut()
+    }
+
     /// The store's host data.
     pub fn data(&self) -> &T {
         self.store.data()
@@ -306,8 +317,13 @@ impl Func {
         })
     }
 
-    /// The address of this function's `VMFuncRef` in `store`.
-    pub(crate) fn funcref(&self, store: &StoreOpaque) -> Result<u64, String> {
+    /// The address of this function's `VMFuncRef` in `store`. A host
+    /// function gets one of its own, in the store, the first time: its
+    /// code is the wasm-to-array trampoline of its type that an instance
+    /// of the store has for a function import (artifacts carry one per
+    /// imported function), its VMContext the host context, as in an
+    /// import slot.
+    pub(crate) fn funcref(&self, store: &mut StoreOpaque) -> Result<u64, String> {
         if self.store != store.id {
             return Err("function reference belongs to another store".into());
         }
@@ -315,9 +331,29 @@ impl Func {
             FuncKind::Wasm { instance, index } => {
                 Ok(store.instances[instance as usize].func_ref_addr(index))
             }
-            FuncKind::Host(_) => Err(
-                "a host function can only reach wasm as an import, not as a funcref value".into(),
-            ),
+            FuncKind::Host(h) => store
+                .host_funcref(h, |o| {
+                    let header = HostFuncHeader::get(o, h);
+                    let type_id = crate::typereg::intern(&header.ty);
+                    let native_fn = o
+                        .instances
+                        .iter()
+                        .find_map(|i| i.import_trampoline_for(type_id))?;
+                    Some(HostFuncRef {
+                        native_fn,
+                        type_id,
+                        _pad: 0,
+                        vmctx: HostFuncHeader::ptr(o, h).as_ptr() as u64,
+                    })
+                })
+                .ok_or_else(|| {
+                    let ty = self.ty_in(store).cloned().unwrap_or_default();
+                    format!(
+                        "a host function of type {} can become a funcref value only once a \
+                         module importing a function of that type is instantiated in the store",
+                        crate::types::func_type_text(&ty)
+                    )
+                }),
         }
     }
 
@@ -499,9 +535,35 @@ pub(crate) fn val_from_raw(store: &StoreOpaque, ty: ValType, b: [u8; 16]) -> Val
     }
 }
 
+/// A host function's `VMFuncRef` (`wasmo_artifact_format::vmctx`'s
+/// layout, checked below), owned by its store.
+#[repr(C)]
+pub(crate) struct HostFuncRef {
+    native_fn: u64,
+    type_id: u32,
+    _pad: u32,
+    vmctx: u64,
+}
+
+const _: () = {
+    use wasmo_artifact_format::vmctx::{
+        FUNC_REF_NATIVE_FN, FUNC_REF_SIZE, FUNC_REF_TYPE_ID, FUNC_REF_VMCTX,
+    };
+    assert!(std::mem::size_of::<HostFuncRef>() == FUNC_REF_SIZE as usize);
+    assert!(std::mem::offset_of!(HostFuncRef, native_fn) == FUNC_REF_NATIVE_FN as usize);
+    assert!(std::mem::offset_of!(HostFuncRef, type_id) == FUNC_REF_TYPE_ID as usize);
+    assert!(std::mem::offset_of!(HostFuncRef, vmctx) == FUNC_REF_VMCTX as usize);
+};
+
 /// The function whose `VMFuncRef` is at `addr`, if it belongs to an
-/// instance of `store`.
+/// instance of `store` or is a host function's (`Func::funcref`).
 fn func_from_funcref(store: &StoreOpaque, addr: u64) -> Option<Func> {
+    if let Some(h) = store.host_funcref_owner(addr) {
+        return Some(Func {
+            store: store.id,
+            kind: FuncKind::Host(h),
+        });
+    }
     let (instance, off) = store.vmctx_at(usize::try_from(addr).ok()?)?;
     let index = store.instances[instance as usize].func_at_vmctx_offset(off)?;
     Some(store.instances[instance as usize].func(store.id, index))

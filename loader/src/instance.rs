@@ -610,6 +610,22 @@ impl InstanceData {
         u32::try_from(rel / size).ok().filter(|&i| i < nfuncs)
     }
 
+    /// The address of a wasm-to-array trampoline of this instance's
+    /// module for a function of canonical type `type_id` (one exists per
+    /// imported function), if it imports one of that type.
+    pub(crate) fn import_trampoline_for(&self, type_id: u32) -> Option<u64> {
+        let m = &self.module.inner;
+        let i = (0..m.num_imported_funcs).find(|&f| {
+            m.meta
+                .funcs
+                .get(f as usize)
+                .and_then(|ty| m.type_ids.get(ty.index()))
+                == Some(&type_id)
+        })?;
+        let offset = m.meta.import_trampolines.get(i as usize)?;
+        Some(m.text as u64 + u64::from(*offset))
+    }
+
     /// Address of function `index`'s `VMFuncRef`.
     pub(crate) fn func_ref_addr(&self, index: u32) -> u64 {
         self.vmctx.base() as u64 + u64::from(self.offsets.func_ref(index))

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::externs::{GlobalData, MemoryData, TableData};
-use crate::func::HostFuncHeader;
+use crate::func::{HostFuncHeader, HostFuncRef};
 use crate::instance::InstanceData;
 use crate::limits::{StoreLimits, VMStoreLimits};
 use crate::values::ExternRef;
@@ -107,6 +107,12 @@ pub(crate) struct StoreOpaque {
     externrefs: Vec<ExternRef>,
     /// `externrefs` by the address of their host object.
     externref_ids: HashMap<usize, u32>,
+    /// The `VMFuncRef` of each host function that became a funcref value,
+    /// by host function index (see `Func::funcref`); boxed, so its address
+    /// is stable until the store drops.
+    host_funcrefs: HashMap<u32, Box<HostFuncRef>>,
+    /// `host_funcrefs` by address, to map such a funcref back.
+    host_funcref_owners: HashMap<u64, u32>,
     /// Instance VMContexts by start address: `(end, instance index)`, to
     /// map a funcref back to its function.
     vmctxs: BTreeMap<usize, (usize, u32)>,
@@ -144,6 +150,8 @@ impl<T> Store<T> {
                 host_funcs: Vec::new(),
                 externrefs: Vec::new(),
                 externref_ids: HashMap::new(),
+                host_funcrefs: HashMap::new(),
+                host_funcref_owners: HashMap::new(),
                 vmctxs: BTreeMap::new(),
                 limits: StoreLimits::default(),
                 vm_limits: Arc::default(),
@@ -237,6 +245,28 @@ impl StoreOpaque {
     pub(crate) fn vmctx_at(&self, addr: usize) -> Option<(u32, usize)> {
         let (&start, &(end, instance)) = self.vmctxs.range(..=addr).next_back()?;
         (addr < end).then_some((instance, addr - start))
+    }
+
+    /// The address of host function `h`'s `VMFuncRef`, made by `make` the
+    /// first time (`None`: it cannot be made).
+    pub(crate) fn host_funcref(
+        &mut self,
+        h: u32,
+        make: impl FnOnce(&StoreOpaque) -> Option<HostFuncRef>,
+    ) -> Option<u64> {
+        if let Some(r) = self.host_funcrefs.get(&h) {
+            return Some(&**r as *const HostFuncRef as u64);
+        }
+        let r = Box::new(make(self)?);
+        let addr = &*r as *const HostFuncRef as u64;
+        self.host_funcrefs.insert(h, r);
+        self.host_funcref_owners.insert(addr, h);
+        Some(addr)
+    }
+
+    /// The host function whose `VMFuncRef` is at `addr`, if any.
+    pub(crate) fn host_funcref_owner(&self, addr: u64) -> Option<u32> {
+        self.host_funcref_owners.get(&addr).copied()
     }
 
     /// The raw form (`index + 1`) of `r`, rooting it in this store until

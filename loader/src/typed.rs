@@ -7,6 +7,9 @@
 //! slot), and a signature is checked once, when a [`TypedFunc`] is made
 //! or a host function is defined; calls then move raw slots only. The
 //! only unsafe code passes a stack array of slots to a checked entry.
+//! References (`Option<Func>`, `Option<ExternRef>`) are encoded through
+//! the store, exactly as `Val`s are (`func::val_to_raw`), so the two
+//! paths can never disagree on what a reference slot holds.
 
 #![expect(
     unsafe_code,
@@ -19,8 +22,9 @@ use std::sync::Arc;
 use wasmo_artifact_format::{FuncType, ValType};
 
 use crate::error::{CallError, HostError};
-use crate::func::{Caller, Entry, Func};
-use crate::store::{AsContext, AsContextMut, StoreId};
+use crate::func::{val_from_raw, val_to_raw, Caller, Entry, Func};
+use crate::store::{AsContext, AsContextMut, StoreId, StoreOpaque};
+use crate::values::{ExternRef, Val};
 
 /// A `v128` value, as [`Func::wrap`] closures and [`TypedFunc`] take and
 /// give it (little-endian lanes: lane 0 is the low bits).
@@ -51,17 +55,32 @@ mod sealed {
     pub trait Sealed {}
 }
 
+/// The store a typed value is encoded for: where references live (a
+/// `funcref` is the address of a `VMFuncRef` of one of its instances, an
+/// `externref` an index into its roots).
+#[doc(hidden)]
+pub struct RawStore<'a>(&'a mut StoreOpaque);
+
+impl std::fmt::Debug for RawStore<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStore").finish_non_exhaustive()
+    }
+}
+
 /// A Rust type that is one wasm value: `i32`, `u32` (as `i32`), `i64`,
-/// `u64` (as `i64`), `f32`, `f64` and [`V128`]. Floats keep their bits, so
-/// NaN payloads survive. References (`funcref`, `externref`) are not typed
-/// values yet: use [`Func::new`] and [`Func::call`] for them.
+/// `u64` (as `i64`), `f32`, `f64`, [`V128`], `Option<Func>` (`funcref`,
+/// `None` the null reference) and `Option<ExternRef>` (`externref`).
+/// Floats keep their bits, so NaN payloads survive. A host function
+/// becomes a `funcref` only once an instance of the store imports a
+/// function of its type (else the call fails, saying so), as with
+/// [`Func::call`].
 pub trait WasmTy: sealed::Sealed + Send + 'static {
     /// Its wasm type.
     const TYPE: ValType;
     #[doc(hidden)]
-    fn from_raw(raw: u128) -> Self;
+    fn from_raw(store: &mut RawStore<'_>, raw: u128) -> Self;
     #[doc(hidden)]
-    fn into_raw(self) -> u128;
+    fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128, String>;
 }
 
 /// What a [`Func::wrap`] closure returns: its results ([`WasmResults`]),
@@ -98,15 +117,38 @@ macro_rules! wasm_ty {
         impl WasmTy for $t {
             const TYPE: ValType = ValType::$vt;
             #[inline]
-            fn from_raw($r: u128) -> Self {
+            fn from_raw(_: &mut RawStore<'_>, $r: u128) -> Self {
                 $from
             }
             #[inline]
-            fn into_raw(self) -> u128 {
+            fn into_raw(self, _: &mut RawStore<'_>) -> Result<u128, String> {
                 let $v = self;
-                $into
+                Ok($into)
             }
         }
+    )*};
+}
+
+/// References, through the store as `Val`s go (`$variant` is both the
+/// `Val` variant and the `ValType`).
+macro_rules! wasm_ref_ty {
+    ($($t:ty => $variant:ident;)*) => {$(
+        impl sealed::Sealed for Option<$t> {}
+        impl WasmTy for Option<$t> {
+            const TYPE: ValType = ValType::$variant;
+            #[inline]
+            fn from_raw(store: &mut RawStore<'_>, raw: u128) -> Self {
+                match val_from_raw(store.0, ValType::$variant, raw.to_le_bytes()) {
+                    Val::$variant(r) => r,
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn into_raw(self, store: &mut RawStore<'_>) -> Result<u128, String> {
+                val_to_raw(store.0, &Val::$variant(self)).map(u128::from_le_bytes)
+            }
+        }
+        wasm_ret!([] Option<$t>);
     )*};
 }
 
@@ -128,6 +170,11 @@ wasm_ret!([] f32);
 wasm_ret!([] f64);
 wasm_ret!([] V128);
 
+wasm_ref_ty! {
+    Func => FuncRef;
+    ExternRef => ExternRef;
+}
+
 /// The parameters of a typed function: `()`, one [`WasmTy`], or a tuple
 /// of up to 16 of them.
 pub trait WasmParams: sealed::Sealed + Send + Sized + 'static {
@@ -136,9 +183,9 @@ pub trait WasmParams: sealed::Sealed + Send + Sized + 'static {
     /// Their wasm types.
     fn valtypes() -> Vec<ValType>;
     #[doc(hidden)]
-    fn store_raw(self, slots: &mut [[u8; 16]]);
+    fn store_raw(self, slots: &mut [[u8; 16]], store: &mut RawStore<'_>) -> Result<(), String>;
     #[doc(hidden)]
-    fn load_raw(slots: &[[u8; 16]]) -> Self;
+    fn load_raw(slots: &[[u8; 16]], store: &mut RawStore<'_>) -> Self;
 }
 
 /// The results of a typed function: as [`WasmParams`] (`()` for none, a
@@ -153,12 +200,13 @@ impl<T: WasmTy> WasmParams for T {
         vec![T::TYPE]
     }
     #[inline]
-    fn store_raw(self, slots: &mut [[u8; 16]]) {
-        slots[0] = self.into_raw().to_le_bytes();
+    fn store_raw(self, slots: &mut [[u8; 16]], store: &mut RawStore<'_>) -> Result<(), String> {
+        slots[0] = self.into_raw(store)?.to_le_bytes();
+        Ok(())
     }
     #[inline]
-    fn load_raw(slots: &[[u8; 16]]) -> Self {
-        T::from_raw(u128::from_le_bytes(slots[0]))
+    fn load_raw(slots: &[[u8; 16]], store: &mut RawStore<'_>) -> Self {
+        T::from_raw(store, u128::from_le_bytes(slots[0]))
     }
 }
 
@@ -199,12 +247,17 @@ macro_rules! tuple_params {
                 vec![$($t::TYPE),*]
             }
             #[inline]
-            fn store_raw(self, slots: &mut [[u8; 16]]) {
-                $(slots[$i] = self.$i.into_raw().to_le_bytes();)*
+            fn store_raw(
+                self,
+                slots: &mut [[u8; 16]],
+                store: &mut RawStore<'_>,
+            ) -> Result<(), String> {
+                $(slots[$i] = self.$i.into_raw(store)?.to_le_bytes();)*
+                Ok(())
             }
             #[inline]
-            fn load_raw(slots: &[[u8; 16]]) -> Self {
-                ($($t::from_raw(u128::from_le_bytes(slots[$i])),)*)
+            fn load_raw(slots: &[[u8; 16]], store: &mut RawStore<'_>) -> Self {
+                ($($t::from_raw(store, u128::from_le_bytes(slots[$i])),)*)
             }
         }
     };
@@ -218,9 +271,11 @@ impl WasmParams for () {
         Vec::new()
     }
     #[inline]
-    fn store_raw(self, _: &mut [[u8; 16]]) {}
+    fn store_raw(self, _: &mut [[u8; 16]], _: &mut RawStore<'_>) -> Result<(), String> {
+        Ok(())
+    }
     #[inline]
-    fn load_raw(_: &[[u8; 16]]) -> Self {}
+    fn load_raw(_: &[[u8; 16]], _: &mut RawStore<'_>) -> Self {}
 }
 for_each_arity!(tuple_params);
 
@@ -267,10 +322,12 @@ macro_rules! into_func {
                 FuncType,
                 impl RawHostFn<T>,
             ) {
-                (host_type::<($($a,)*), R>(), move |caller: Caller<'_, T>, slots: &mut [[u8; 16]]| {
-                    let r = self(caller, $($a::from_raw(u128::from_le_bytes(slots[$i]))),*);
-                    r.into_results()?.store_raw(slots);
-                    Ok(())
+                (host_type::<($($a,)*), R>(), move |mut caller: Caller<'_, T>, slots: &mut [[u8; 16]]| {
+                    let _args = <($($a,)*)>::load_raw(slots, &mut RawStore(caller.opaque_mut()));
+                    let r = self(caller.reborrow(), $(_args.$i),*);
+                    r.into_results()?
+                        .store_raw(slots, &mut RawStore(caller.opaque_mut()))
+                        .map_err(HostError::Message)
                 })
             }
         }
@@ -285,10 +342,12 @@ macro_rules! into_func {
                 FuncType,
                 impl RawHostFn<T>,
             ) {
-                (host_type::<($($a,)*), R>(), move |_: Caller<'_, T>, slots: &mut [[u8; 16]]| {
-                    let r = self($($a::from_raw(u128::from_le_bytes(slots[$i]))),*);
-                    r.into_results()?.store_raw(slots);
-                    Ok(())
+                (host_type::<($($a,)*), R>(), move |mut caller: Caller<'_, T>, slots: &mut [[u8; 16]]| {
+                    let _args = <($($a,)*)>::load_raw(slots, &mut RawStore(caller.opaque_mut()));
+                    let r = self($(_args.$i),*);
+                    r.into_results()?
+                        .store_raw(slots, &mut RawStore(caller.opaque_mut()))
+                        .map_err(HostError::Message)
                 })
             }
         }
@@ -443,7 +502,9 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             return Err(CallError::WrongStore("function"));
         }
         let mut slots = Slots::<N>([[0u8; 16]; N]);
-        params.store_raw(&mut slots.0);
+        params
+            .store_raw(&mut slots.0, &mut RawStore(ctx.opaque_mut()))
+            .map_err(CallError::Host)?;
         // SAFETY: `entry` came from `Func::entry` with this store (same
         // id, and ids are never reused, so it is the same live store);
         // the slots hold `N >= max(params, results, 1)` values (tuples
@@ -453,7 +514,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
             self.entry
                 .call(&mut ctx, slots.0.as_mut_ptr().cast::<u128>(), N)
         }?;
-        Ok(R::load_raw(&slots.0))
+        Ok(R::load_raw(&slots.0, &mut RawStore(ctx.opaque_mut())))
     }
 }
 

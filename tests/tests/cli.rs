@@ -9,7 +9,9 @@
 //! `{wat}` is the `.wat` file, `{artifact}` a temporary artifact path,
 //! `{dir}` the directory of the `.wat` files. For a
 //! `wasmo` command the `.wat` is first compiled to `{artifact}` with
-//! `wasmoc build` (which must succeed), but for `wasmo compile`. Beside it, `NAME.stdout`,
+//! `wasmoc build` (which must succeed), but for `wasmo compile`. A `.wast`
+//! script (`NAME.wast`, its header the same, `{wat}` the script) is run as
+//! it is, by `wasmo run {wat}`. Beside it, `NAME.stdout`,
 //! `NAME.stderr` and `NAME.status` hold what the command must print and its
 //! exit status; paths in the output are written as `$DIR` (this directory)
 //! and `$TMP` (the temporary directory). `BLESS=1` rewrites them.
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
-    cases.retain(|p| p.extension().is_some_and(|e| e == "wat"));
+    cases.retain(|p| p.extension().is_some_and(|e| e == "wat" || e == "wast"));
     cases.sort();
     let mut trials: Vec<Trial> = cases
         .into_iter()
@@ -73,8 +75,10 @@ fn golden(wat: &Path) -> Result<(), Failed> {
                 .replace("{dir}", &dir.to_string_lossy())
         })
         .collect();
-    // `wasmo compile` compiles by itself (and may be meant to fail).
-    if program == "wasmo" && args.first().is_none_or(|a| a != "compile") {
+    // `wasmo compile` compiles by itself (and may be meant to fail), and
+    // a script is no module.
+    let script = wat.extension().is_some_and(|e| e == "wast");
+    if program == "wasmo" && !script && args.first().is_none_or(|a| a != "compile") {
         let out = Command::new(bin_path("wasmoc")?)
             .arg("build")
             .arg(wat)

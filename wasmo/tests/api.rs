@@ -3,8 +3,8 @@
 //! paths. Each test is named after the issue it covers.
 
 use wasmo::{
-    BoundsChecks, CallError, Caller, Config, Engine, Error, Func, HostError, Linker, Memory,
-    MemoryType, Module, Store, TrapCode, Val, ValType, V128,
+    BoundsChecks, CallError, Caller, Config, Engine, Error, ExternRef, Func, HostError, Linker,
+    Memory, MemoryType, Module, Store, TrapCode, Val, ValType, V128,
 };
 
 const VALUES: &str = r#"
@@ -310,5 +310,181 @@ fn issue14_memory_access_stays_sound_across_growth() -> wasmo::Result<()> {
     assert_eq!(m.grow(&mut store, 1), None);
     m.write(&mut store, 4 * 65536 - 1, &[5])?;
     assert!(m.write(&mut store, 4 * 65536, &[5]).is_err());
+    Ok(())
+}
+
+const REFS: &str = r#"
+(module
+  (import "host" "keep" (func $keep (param externref) (result externref)))
+  (import "host" "pick" (func $pick (param funcref i32) (result funcref)))
+  (table $t 1 funcref)
+  (elem declare func $double)
+  (func $double (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+  (func (export "ext_id") (param externref) (result externref) (call $keep (local.get 0)))
+  (func (export "is_null") (param externref) (result i32) (ref.is_null (local.get 0)))
+  (func (export "get_double") (result funcref) (ref.func $double))
+  (func (export "call_ref") (param funcref i32) (result i32)
+    (table.set $t (i32.const 0) (local.get 0))
+    (call_indirect $t (param i32) (result i32) (local.get 1) (i32.const 0)))
+  (func (export "through_host") (param funcref i32) (result funcref)
+    (call $pick (local.get 0) (local.get 1))))
+"#;
+
+#[test]
+fn issue14_typed_funcref_and_externref_values() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, REFS)?;
+    let mut linker = Linker::new(&engine);
+    // Host closures take and return references as typed values; the store
+    // counts the externrefs the host saw.
+    linker.func_wrap(
+        "host",
+        "keep",
+        |mut caller: Caller<'_, u32>, r: Option<ExternRef>| {
+            if r.is_some() {
+                *caller.data_mut() += 1;
+            }
+            r
+        },
+    )?;
+    linker.func_wrap(
+        "host",
+        "pick",
+        |f: Option<Func>, keep: i32| {
+            if keep != 0 {
+                f
+            } else {
+                None
+            }
+        },
+    )?;
+    let mut store = Store::new(0u32);
+    let instance = linker.instantiate(&mut store, &module)?;
+
+    let ext_id =
+        instance.get_typed_func::<Option<ExternRef>, Option<ExternRef>>(&store, "ext_id")?;
+    let obj = ExternRef::new(42u32);
+    let back = ext_id.call(&mut store, Some(obj.clone()))?;
+    assert!(back.as_ref().is_some_and(|b| b.ptr_eq(&obj)));
+    assert_eq!(
+        back.and_then(|b| b.data().downcast_ref::<u32>().copied()),
+        Some(42)
+    );
+    assert!(ext_id.call(&mut store, None)?.is_none());
+    assert_eq!(*store.data(), 1);
+    let is_null = instance.get_typed_func::<Option<ExternRef>, i32>(&store, "is_null")?;
+    assert_eq!(is_null.call(&mut store, None)?, 1);
+    assert_eq!(is_null.call(&mut store, Some(obj))?, 0);
+
+    // A funcref from wasm is the exported function itself, callable typed.
+    let double = instance.get_func(&store, "double");
+    let get_double = instance.get_typed_func::<(), Option<Func>>(&store, "get_double")?;
+    let f = get_double.call(&mut store, ())?;
+    assert_eq!(f, double);
+    let f = f.ok_or(Error::Call(CallError::Host("no funcref".into())))?;
+    assert_eq!(f.typed::<i32, i32>(&store)?.call(&mut store, 21)?, 42);
+    // And back into wasm, as an argument and through a host function.
+    let call_ref = instance.get_typed_func::<(Option<Func>, i32), i32>(&store, "call_ref")?;
+    assert_eq!(call_ref.call(&mut store, (Some(f), 5))?, 10);
+    match call_ref.call(&mut store, (None, 5)) {
+        Err(CallError::Trap(_)) => {}
+        other => panic!("calling a null funcref must trap, got {other:?}"),
+    }
+    let through_host =
+        instance.get_typed_func::<(Option<Func>, i32), Option<Func>>(&store, "through_host")?;
+    assert_eq!(through_host.call(&mut store, (Some(f), 1))?, Some(f));
+    assert_eq!(through_host.call(&mut store, (Some(f), 0))?, None);
+    // The signature check sees reference types.
+    assert!(instance
+        .get_typed_func::<Option<ExternRef>, Option<Func>>(&store, "ext_id")
+        .is_err());
+    Ok(())
+}
+
+#[test]
+fn issue14_typed_host_funcref_is_refused_with_a_message() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, REFS)?;
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "keep", |r: Option<ExternRef>| r)?;
+    linker.func_wrap("host", "pick", |f: Option<Func>, _: i32| f)?;
+    let mut store = Store::new(0u32);
+    let instance = linker.instantiate(&mut store, &module)?;
+    let host = Func::wrap(&mut store, |x: i32| x);
+    let call_ref = instance.get_typed_func::<(Option<Func>, i32), i32>(&store, "call_ref")?;
+    match call_ref.call(&mut store, (Some(host), 5)) {
+        Err(CallError::Host(m)) => assert!(m.contains("host function"), "{m}"),
+        other => panic!("a host funcref must be refused, got {other:?}"),
+    }
+    // A host closure that returns a host function fails its call, also
+    // from the host: its results go through raw slots.
+    let give_host = Func::wrap(&mut store, move || Some(host));
+    assert_eq!(give_host.ty(&store).results, [ValType::FuncRef]);
+    match give_host
+        .typed::<(), Option<Func>>(&store)?
+        .call(&mut store, ())
+    {
+        Err(CallError::Host(m)) => assert!(m.contains("host function"), "{m}"),
+        other => panic!("a host funcref result must be refused, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn issue14_host_function_as_funcref_value() -> wasmo::Result<()> {
+    let engine = Engine::default();
+    // Importing an (i32) -> i32 function gives the store a wasm-callable
+    // entry for host functions of that type.
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "inc" (func (param i32) (result i32)))
+          (table $t 1 funcref)
+          (func (export "call_ref") (param funcref i32) (result i32)
+            (table.set $t (i32.const 0) (local.get 0))
+            (call_indirect $t (param i32) (result i32) (local.get 1) (i32.const 0)))
+          (func (export "wrong_type") (param funcref) (result i64)
+            (table.set $t (i32.const 0) (local.get 0))
+            (call_indirect $t (result i64) (i32.const 0)))
+          (func (export "id") (param funcref) (result funcref) (local.get 0)))"#,
+    )?;
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "inc", |x: i32| x + 1)?;
+    let mut store = Store::new(0u32);
+    // Before any such module is instantiated, a host funcref is refused.
+    let triple = Func::wrap(&mut store, |mut caller: Caller<'_, u32>, x: i32| {
+        *caller.data_mut() += 1;
+        x * 3
+    });
+    let table = wasmo::Table::new(
+        &mut store,
+        wasmo::TableType {
+            element: ValType::FuncRef,
+            limits: wasmo::Limits { min: 1, max: None },
+            table64: false,
+        },
+    )?;
+    let early = table.set(&mut store, 0, Val::FuncRef(Some(triple)));
+    assert!(
+        early
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("host function of type")),
+        "{early:?}"
+    );
+    let instance = linker.instantiate(&mut store, &module)?;
+    let call_ref = instance.get_typed_func::<(Option<Func>, i32), i32>(&store, "call_ref")?;
+    assert_eq!(call_ref.call(&mut store, (Some(triple), 14))?, 42);
+    assert_eq!(*store.data(), 1);
+    // It comes back as the same function, typed and through a table.
+    let id = instance.get_typed_func::<Option<Func>, Option<Func>>(&store, "id")?;
+    assert_eq!(id.call(&mut store, Some(triple))?, Some(triple));
+    table.set(&mut store, 0, Val::FuncRef(Some(triple)))?;
+    assert!(matches!(table.get(&store, 0), Some(Val::FuncRef(Some(f))) if f == triple));
+    // call_indirect checks its type like any other.
+    let wrong = instance.get_typed_func::<Option<Func>, i64>(&store, "wrong_type")?;
+    match wrong.call(&mut store, Some(triple)) {
+        Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::BadSignature),
+        other => panic!("expected a signature trap, got {other:?}"),
+    }
     Ok(())
 }

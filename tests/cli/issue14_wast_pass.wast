@@ -1,0 +1,36 @@
+;; run: wasmo run {wat}
+;; Issue 14: `wasmo run` of a .wast script runs every kind of directive
+;; (modules, register, invoke, get and each assertion) and exits 0 when
+;; all of them hold.
+(module $m
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "nan") (result f32) (f32.div (f32.const 0) (f32.const 0)))
+  (func (export "div") (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+  (func $loop (export "loop") (call $loop))
+  (func (export "splat") (param i32) (result v128) (i32x4.splat (local.get 0)))
+  (func (export "id") (param externref) (result externref) (local.get 0))
+  (func (export "null") (result funcref) (ref.null func))
+  (tag $e (export "e") (param i32))
+  (func (export "throw") (throw $e (i32.const 7)))
+  (global (export "g") (mut i64) (i64.const -5)))
+(register "m" $m)
+(invoke "add" (i32.const 1) (i32.const 2))
+(assert_return (invoke "add" (i32.const 2) (i32.const 3)) (i32.const 5))
+(assert_return (invoke "nan") (f32.const nan:canonical))
+(assert_return (invoke "nan") (either (f32.const 1) (f32.const nan:arithmetic)))
+(assert_return (invoke "splat" (i32.const 3)) (v128.const i32x4 3 3 3 3))
+(assert_return (invoke "id" (ref.extern 9)) (ref.extern 9))
+(assert_return (invoke "null") (ref.null func))
+(assert_return (get "g") (i64.const -5))
+(assert_trap (invoke "div" (i32.const 0)) "integer divide by zero")
+(assert_exhaustion (invoke "loop") "call stack exhausted")
+(assert_exception (invoke "throw"))
+(module
+  (import "m" "add" (func $add (param i32 i32) (result i32)))
+  (func (export "twice") (param i32) (result i32) (call $add (local.get 0) (local.get 0))))
+(assert_return (invoke "twice" (i32.const 21)) (i32.const 42))
+(assert_invalid (module (func (result i32) (i64.const 0))) "type mismatch")
+(assert_malformed (module binary "\00asm\02\00\00\00") "unknown binary version")
+(assert_malformed (module quote "(func (i32.const))") "unexpected token")
+(assert_unlinkable (module (import "m" "missing" (func))) "unknown import")
+(assert_trap (module (func $f unreachable) (start $f)) "unreachable")
