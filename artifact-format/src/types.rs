@@ -117,8 +117,8 @@ pub enum HeapType {
     Func,
     /// Any host reference.
     Extern,
-    /// Any exception (`exnref` is `(ref null exn)`; the non-nullable
-    /// `(ref exn)` is refused by the proposal gate).
+    /// Any exception: `(ref exn)`; `(ref null exn)` is
+    /// [`ValType::ExnRef`]. A value is the store's exception index plus one.
     Exn,
     /// A function of this type of the module's type section. In an
     /// artifact the index is the module's own; the loader's types that

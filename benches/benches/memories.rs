@@ -10,6 +10,11 @@
 //! - `memories/<strategy>/memory64`: a 64-bit memory (always checked,
 //!   overflow-safe, whatever the strategy).
 //!
+//! - `atomics/<strategy>/{shared,unshared}`: `i32.atomic.rmw.add` in a
+//!   loop on a shared and on an unshared memory, beside
+//!   `atomics/native fetch_add`, `AtomicU32::fetch_add(SeqCst)` in the
+//!   same loop in Rust (issue 12's "atomics against native").
+//!
 //! Rule: the three kernels differ only in the memory they touch; keep them
 //! generated from one template. A benchmark whose setup fails prints why
 //! and is skipped rather than measuring something else.
@@ -99,5 +104,60 @@ fn memories(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memories);
+/// Atomic adds per call of the atomics kernel.
+const ATOMIC_OPS: u64 = 10_000;
+
+/// A loop of `ATOMIC_OPS` `i32.atomic.rmw.add`s on address 0 of a memory
+/// declared `mem`.
+fn atomic_wat(mem: &str) -> String {
+    format!(
+        r#"(module {mem}
+  (func (export "kernel") (param $n i32) (result i64)
+    (local $i i32)
+    (block $done
+      (loop $top
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (drop (i32.atomic.rmw.add (i32.const 0) (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $top)))
+    (i64.extend_i32_u (i32.atomic.load (i32.const 0)))))"#
+    )
+}
+
+fn atomics(c: &mut Criterion) {
+    let mut group = c.benchmark_group("atomics");
+    group.throughput(Throughput::Elements(ATOMIC_OPS));
+    for bounds in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        for (name, mem) in [
+            ("shared", "(memory 1 1 shared)"),
+            ("unshared", "(memory 1)"),
+        ] {
+            let id = format!("{}/{name}", bounds.name());
+            let (mut store, kernel) = match setup(&atomic_wat(mem), bounds) {
+                Ok(s) => s,
+                Err(why) => {
+                    eprintln!("{id}: {why}; skipping");
+                    continue;
+                }
+            };
+            let n = Val::I32(ATOMIC_OPS as i32);
+            let mut out = [Val::I64(0)];
+            group.bench_function(&id, |b| {
+                b.iter(|| kernel.call(&mut store, &[black_box(n.clone())], &mut out))
+            });
+        }
+    }
+    let cell = std::sync::atomic::AtomicU32::new(0);
+    group.bench_function("native fetch_add", |b| {
+        b.iter(|| {
+            for i in 0..black_box(ATOMIC_OPS as u32) {
+                cell.fetch_add(i, std::sync::atomic::Ordering::SeqCst);
+            }
+            cell.load(std::sync::atomic::Ordering::SeqCst)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, memories, atomics);
 criterion_main!(benches);

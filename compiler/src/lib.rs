@@ -122,11 +122,16 @@ pub enum WasmVersion {
     /// non-zero memory index byte, to be refused. Generated code is the
     /// same as under [`WasmVersion::Latest`].
     Memory64Proposal,
-    /// WebAssembly 2.0 as its spec suite expects: what wasmo compiles but
-    /// several memories and 64-bit memories, whose encodings (a memory
-    /// index byte, limits flags) 2.0 calls malformed. Generated code is the
-    /// same as under [`WasmVersion::Latest`].
+    /// WebAssembly 2.0 alone (wasmparser's 2.0 feature set), as its spec
+    /// suite expects: a module that needs a later proposal (several
+    /// memories, a memory index byte, 64-bit limits flags, ...) is invalid
+    /// or malformed rather than unsupported.
     V2,
+    /// What wasmo compiles but several memories and several tables: the
+    /// threads proposal's own suite predates reference types and
+    /// multi-memory and expects a second table or memory to be refused.
+    /// Generated code is the same as under [`WasmVersion::Latest`].
+    ThreadsProposal,
 }
 
 /// Why a module could not be compiled.

@@ -197,6 +197,12 @@ pub(crate) fn read_module(
         crate::WasmVersion::Memory64Proposal => {
             wasm_features() - wasmparser::WasmFeatures::MULTI_MEMORY
         }
+        crate::WasmVersion::ThreadsProposal => {
+            wasm_features()
+                - wasmparser::WasmFeatures::MULTI_MEMORY
+                - wasmparser::WasmFeatures::REFERENCE_TYPES
+                - wasmparser::WasmFeatures::FUNCTION_REFERENCES
+        }
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
@@ -623,11 +629,12 @@ pub(crate) fn ref_type(r: wasmparser::RefType, offset: u64) -> Result<ValType, C
             ty: AbstractHeapType::Extern,
         } => HeapType::Extern,
         H::Concrete(wasmparser::UnpackedIndex::Module(t)) => HeapType::Concrete(TypeIndex(t)),
-        // `exnref` is its own value type; the gate refuses `(ref exn)`.
+        // `exnref`, `(ref null exn)`, is its own value type
+        // (`ValType::reference` answers it).
         H::Abstract {
             shared: false,
             ty: AbstractHeapType::Exn,
-        } if r.is_nullable() => return Ok(ValType::ExnRef),
+        } => HeapType::Exn,
         _ => return Err(unsupported(&format!("reference type `{r}`"), offset)),
     };
     Ok(ValType::reference(r.is_nullable(), heap))

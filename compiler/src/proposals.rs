@@ -283,16 +283,15 @@ fn val_type(ty: ValType, place: &str, offset: u64) -> Result<(), CompileError> {
 
 /// Whether `r` is one of the reference types wasmo implements: `funcref`
 /// and `externref`, function-references' `(ref func)`, `(ref extern)`
-/// and `(ref null? $t)`, and `exnref` (nullable; none shared).
+/// and `(ref null? $t)`, and `exnref` and `(ref exn)` (none shared).
 fn is_reference_type(r: RefType) -> bool {
-    r == RefType::EXNREF
-        || matches!(
-            r.heap_type(),
-            HeapType::Abstract {
-                shared: false,
-                ty: AbstractHeapType::Func | AbstractHeapType::Extern,
-            } | HeapType::Concrete(_)
-        )
+    matches!(
+        r.heap_type(),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Func | AbstractHeapType::Extern | AbstractHeapType::Exn,
+        } | HeapType::Concrete(_)
+    )
 }
 
 /// The proposal that introduced reference type `r`.
@@ -357,6 +356,7 @@ macro_rules! proposal_of {
     (one @reference_types TableSet) => { None };
     (one @reference_types TableGrow) => { None };
     (one @reference_types TableSize) => { None };
+    (one @exceptions $op:ident) => { None };
     (one @function_references $op:ident) => { None };
     (one @legacy_exceptions $op:ident) => { None };
     (one @$proposal:ident $op:ident) => {

@@ -14,16 +14,10 @@ use wasmo_compiler::{compile, CompileConfig, CompileError};
 /// runner's groups and `tests/tests/memories.rs` cover them.
 const CASES: &[(&str, &str, &str, u64)] = &[
     // Exception handling is supported with `exnref` (issue 11); the
-    // bottom type `nullexnref` is not, nor a non-nullable `(ref exn)`.
+    // bottom type `nullexnref` is not.
     (
         "exceptions_nullexnref_param",
         r#"(module (func (param nullexnref)))"#,
-        "exceptions",
-        0xb,
-    ),
-    (
-        "exceptions_non_null_exn",
-        r#"(module (func (param (ref exn))))"#,
         "exceptions",
         0xb,
     ),

@@ -523,8 +523,10 @@ pub(crate) fn val_from_raw(store: &StoreOpaque, ty: ValType, b: [u8; 16]) -> Val
         ValType::V128 => Val::V128(u128::from_le_bytes(b)),
         ValType::ExternRef => Val::ExternRef(store.externref(u64_at())),
         ValType::FuncRef | ValType::Ref(_) => {
-            if ty.as_ref_type().is_some_and(|r| r.heap == HeapType::Extern) {
-                return Val::ExternRef(store.externref(u64_at()));
+            match ty.as_ref_type().map(|r| r.heap) {
+                Some(HeapType::Extern) => return Val::ExternRef(store.externref(u64_at())),
+                Some(HeapType::Exn) => return Val::ExnRef(store.exception(u64_at())),
+                _ => {}
             }
             Val::FuncRef(match u64_at() {
                 0 => None,

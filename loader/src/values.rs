@@ -61,7 +61,10 @@ impl Val {
         match (self, r.heap) {
             (Val::ExternRef(None), HeapType::Extern) => r.nullable,
             (Val::ExternRef(Some(_)), HeapType::Extern) => true,
-            (Val::FuncRef(None), HeapType::Extern) | (Val::ExternRef(_), _) => false,
+            (Val::ExnRef(None), HeapType::Exn) => r.nullable,
+            (Val::ExnRef(Some(_)), HeapType::Exn) => true,
+            (Val::FuncRef(None), HeapType::Extern | HeapType::Exn)
+            | (Val::ExternRef(_) | Val::ExnRef(_), _) => false,
             (Val::FuncRef(None), _) => r.nullable,
             (Val::FuncRef(Some(_)), HeapType::Func) => true,
             (Val::FuncRef(Some(f)), HeapType::Canonical(id)) => {
@@ -77,6 +80,7 @@ impl Val {
     pub fn default_for(ty: ValType) -> Val {
         match ty {
             ValType::Ref(r) if r.heap == HeapType::Extern => Val::ExternRef(None),
+            ValType::Ref(r) if r.heap == HeapType::Exn => Val::ExnRef(None),
             ValType::Ref(_) => Val::FuncRef(None),
             ValType::I32 => Val::I32(0),
             ValType::I64 => Val::I64(0),

@@ -358,6 +358,7 @@ pub(crate) fn check_const_exprs(m: &ModuleMetadata) -> Result<(), LoadError> {
                 (ConstType::Val(v), None) => {
                     let top = match v.as_ref_type().map(|r| r.heap) {
                         Some(HeapType::Extern) => ValType::ExternRef,
+                        Some(HeapType::Exn) => ValType::ExnRef,
                         _ => ValType::FuncRef,
                     };
                     want = Some(top);
