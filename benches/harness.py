@@ -281,9 +281,9 @@ def report(kernels, med, st_med):
         w("")
     else:
         w("not measured (BENCH_SKIP_CRITERION was set)\n")
-    w("`api/*`: call overhead through the embedding API (`benches/benches/api.rs`); the `wasmtime` crate's")
-    w("equivalents on the same module (`wasmtime/*`) are built only with")
-    w("`cargo bench -p wasmo-benches --features wasmtime --bench api` (wasmtime 48.0.0).\n")
+    w("`api/*`: call overhead through the embedding API (`benches/benches/api.rs`), beside the `wasmtime`")
+    w("crate's equivalents on the same module (`wasmtime/*`, wasmtime 48.0.0); `memories/*` and `atomics/*`:")
+    w("`benches/benches/memories.rs`.\n")
     w("## Targets of issue 5 (default CPU)\n")
     slower = [k for k, r in zip(kernels, rw) if r >= 1.0]
     def yn(b):

@@ -68,13 +68,19 @@ done
 
 # Criterion micro-benchmarks: load, instantiate (instantiate_1mib among
 # them), calls, memory.grow, and compile throughput unless BENCH_COMPILE=0
-# (about 6 minutes of it). The harness turns the log into a table.
+# (about 6 minutes of it); the embedding API against the wasmtime crate
+# (its first build takes about 10 minutes); memories and atomics. The
+# harness turns the log into a table.
 rm -f "$out/criterion.log"
 if [[ -z "${BENCH_SKIP_CRITERION:-}" ]]; then
   filter='load|instantiate|call/|memory_grow|bulk_memory'
   [[ "${BENCH_COMPILE:-1}" == 0 ]] || filter="$filter|compile"
   echo "== criterion micro-benchmarks ($filter)"
   cargo bench -p wasmo-benches --bench pipeline -- "$filter" 2>&1 | tee "$out/criterion.log"
+  echo "== criterion: embedding-API call overhead, wasmo and the wasmtime crate (issue 14)"
+  cargo bench -p wasmo-benches --features wasmtime --bench api 2>&1 | tee -a "$out/criterion.log"
+  echo "== criterion: memories and atomics (issue 12)"
+  cargo bench -p wasmo-benches --bench memories 2>&1 | tee -a "$out/criterion.log"
 fi
 
 echo "== timing ${#kernels[@]} kernels, ${BENCH_RUNS:-5} interleaved rounds"
