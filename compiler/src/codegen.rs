@@ -399,9 +399,8 @@ pub(crate) fn tail_call_wasm<'ctx>(
     Ok(())
 }
 
-/// The call instruction of [`call_wasm`] and [`tail_call_wasm`]: a
-/// `call`, or with `unwind` an `invoke` that unwinds to that landing pad
-/// and continues in a new block, where it leaves the builder.
+/// The call instruction of [`call_wasm`] and [`tail_call_wasm`], in the
+/// wasm ABI (see [`call_or_invoke`] for `unwind`).
 fn build_wasm_call<'ctx>(
     builder: &Builder<'ctx>,
     cx: &'ctx Context,
@@ -410,43 +409,62 @@ fn build_wasm_call<'ctx>(
     args: &[BasicMetadataValueEnum<'ctx>],
     unwind: Option<BasicBlock<'ctx>>,
 ) -> Result<CallSiteValue<'ctx>, CompileError> {
-    let call = match unwind {
-        None => match callee {
-            Callee::Direct(f) => builder.build_call(f, args, "call")?,
-            Callee::Indirect(p) => {
-                builder.build_indirect_call(wasm_fn_type(cx, ty)?, p, args, "call")?
-            }
-        },
-        Some(lpad) => {
-            let args = args
-                .iter()
-                .map(|&a| {
-                    BasicValueEnum::try_from(a).map_err(|_| {
-                        CompileError::Internal("metadata argument to an invoke".into())
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let function = builder
-                .get_insert_block()
-                .and_then(|b| b.get_parent())
-                .ok_or_else(|| CompileError::Internal("invoke outside a function".into()))?;
-            let cont = cx.append_basic_block(function, "invoke_cont");
-            let call = match callee {
-                Callee::Direct(f) => builder.build_direct_invoke(f, &args, cont, lpad, "call")?,
-                Callee::Indirect(p) => builder.build_indirect_invoke(
-                    wasm_fn_type(cx, ty)?,
-                    p,
-                    &args,
-                    cont,
-                    lpad,
-                    "call",
-                )?,
-            };
-            builder.position_at_end(cont);
-            call
+    let target = match callee {
+        Callee::Direct(f) => CallTarget::Direct(f),
+        Callee::Indirect(p) => CallTarget::Indirect(wasm_fn_type(cx, ty)?, p),
+    };
+    let call = call_or_invoke(builder, cx, target, args, unwind, "call")?;
+    set_wasm_call_abi(cx, call);
+    Ok(call)
+}
+
+/// What [`call_or_invoke`] calls: a declared function, or a pointer to a
+/// function of the given type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CallTarget<'ctx> {
+    /// Called by name.
+    Direct(FunctionValue<'ctx>),
+    /// Called through a pointer.
+    Indirect(FunctionType<'ctx>, PointerValue<'ctx>),
+}
+
+/// A `call` of `target`, or with `unwind` an `invoke` whose exceptions go
+/// to that landing pad and whose normal successor is a new block, where
+/// the builder is left. The one place a call may become an `invoke`
+/// (wasm calls inside a `try_table`, the throw helpers, trampolines).
+pub(crate) fn call_or_invoke<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    target: CallTarget<'ctx>,
+    args: &[BasicMetadataValueEnum<'ctx>],
+    unwind: Option<BasicBlock<'ctx>>,
+    name: &str,
+) -> Result<CallSiteValue<'ctx>, CompileError> {
+    let Some(lpad) = unwind else {
+        return Ok(match target {
+            CallTarget::Direct(f) => builder.build_call(f, args, name)?,
+            CallTarget::Indirect(ty, p) => builder.build_indirect_call(ty, p, args, name)?,
+        });
+    };
+    let args = args
+        .iter()
+        .map(|&a| {
+            BasicValueEnum::try_from(a)
+                .map_err(|_| CompileError::Internal("metadata argument to an invoke".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let function = builder
+        .get_insert_block()
+        .and_then(|b| b.get_parent())
+        .ok_or_else(|| CompileError::Internal("invoke outside a function".into()))?;
+    let cont = cx.append_basic_block(function, "invoke_cont");
+    let call = match target {
+        CallTarget::Direct(f) => builder.build_direct_invoke(f, &args, cont, lpad, name)?,
+        CallTarget::Indirect(ty, p) => {
+            builder.build_indirect_invoke(ty, p, &args, cont, lpad, name)?
         }
     };
-    set_wasm_call_abi(cx, call);
+    builder.position_at_end(cont);
     Ok(call)
 }
 

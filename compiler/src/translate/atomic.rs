@@ -124,15 +124,6 @@ macro_rules! atomic_visitors {
 pub(crate) use atomic_visitors;
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
-    /// Whether the memory `memarg` names is shared (its type says so,
-    /// imported or defined).
-    fn memory_shared(&self, memarg: &MemArg) -> Result<bool, CompileError> {
-        let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
-            return Err(self.unsupported("array accesses (gc proposal)"));
-        };
-        Ok(self.memory(index)?.shared)
-    }
-
     /// Pops an address and returns the access of `bits / 8` bytes at
     /// `memarg`: trapping `unaligned atomic` first, then checked as any
     /// access is.
@@ -312,7 +303,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let timeout = self.pop_int()?;
         let expected = self.pop_int()?;
         let access = self.atomic_address(memarg, bits)?;
-        if !self.memory_shared(memarg)? {
+        if !self.memarg_memory(memarg)?.shared {
             self.trap(TrapCode::AtomicWaitNonShared)?;
             self.builder.build_unreachable()?;
             self.reachable = false;
@@ -344,7 +335,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     pub(crate) fn op_atomic_notify(&mut self, memarg: &MemArg) -> Result<(), CompileError> {
         let count = self.pop_int()?;
         let access = self.atomic_address(memarg, 32)?;
-        if !self.memory_shared(memarg)? {
+        if !self.memarg_memory(memarg)?.shared {
             self.push(self.cx.i32_type().const_zero());
             return Ok(());
         }

@@ -17,7 +17,7 @@
 
 use super::control::FrameKind;
 use super::FuncTranslator;
-use crate::codegen::llvm_type;
+use crate::codegen::{call_or_invoke, llvm_type, CallTarget};
 use crate::CompileError;
 use inkwell::basic_block::BasicBlock;
 use inkwell::values::{
@@ -29,32 +29,25 @@ use wasmo_artifact_format::vmctx::VAL_RAW_SIZE;
 use wasmo_artifact_format::{Helper, TypeIndex};
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
-    /// A helper call that may throw (wasm calls are `codegen::call_wasm`'s):
-    /// an `invoke` unwinding to the innermost open
-    /// `try_table`'s landing pad, or a plain call outside every one (the
-    /// exception then leaves the function).
+    /// A helper call that may throw: an `invoke` unwinding to the
+    /// innermost open `try_table`'s landing pad, or a plain call outside
+    /// every one (the exception then leaves the function); wasm calls take
+    /// the same path through `codegen::call_wasm`.
     pub(crate) fn build_throwing_call(
         &mut self,
         callee: FunctionValue<'ctx>,
         args: &[BasicMetadataValueEnum<'ctx>],
         name: &str,
     ) -> Result<CallSiteValue<'ctx>, CompileError> {
-        let Some(&lpad) = self.handlers.last() else {
-            return Ok(self.builder.build_call(callee, args, name)?);
-        };
-        let args = args
-            .iter()
-            .map(|&a| {
-                BasicValueEnum::try_from(a)
-                    .map_err(|_| CompileError::Internal("metadata argument to an invoke".into()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let cont = self.new_block("invoke_cont");
-        let call = self
-            .builder
-            .build_direct_invoke(callee, &args, cont, lpad, name)?;
-        self.builder.position_at_end(cont);
-        Ok(call)
+        let unwind = self.handlers.last().copied();
+        call_or_invoke(
+            self.builder,
+            self.cx,
+            CallTarget::Direct(callee),
+            args,
+            unwind,
+            name,
+        )
     }
 
     /// The payload types of tag `tag`.

@@ -132,6 +132,17 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         })
     }
 
+    /// The memory a load, store or atomic `memarg` names.
+    pub(crate) fn memarg_memory(
+        &self,
+        memarg: &wasmparser::MemArg,
+    ) -> Result<MemoryRef<'ctx>, CompileError> {
+        let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
+            return Err(self.unsupported("array accesses (gc proposal)"));
+        };
+        self.memory(index)
+    }
+
     /// A memory's current length in bytes (reloaded: `memory.grow` changes
     /// it). A shared memory's length is written by other threads' grows,
     /// so it is loaded `monotonic` (a plain `mov` on x86-64 all the same).
@@ -218,10 +229,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         memarg: &wasmparser::MemArg,
         size: u32,
     ) -> Result<Access<'ctx>, CompileError> {
-        let wasmparser::MemArgTarget::Memory(index) = memarg.target else {
-            return Err(self.unsupported("array accesses (gc proposal)"));
-        };
-        let mem = self.memory(index)?;
+        let mem = self.memarg_memory(memarg)?;
         let i64t = self.cx.i64_type();
         let addr = self.pop_int()?;
         let in_bounds = addr
