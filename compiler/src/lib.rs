@@ -205,16 +205,64 @@ const CHUNK_CODE_BYTES: u64 = 128 * 1024;
 /// A function body larger than this is optimised at most at `-O1`.
 const GIANT_FUNC_BYTES: u64 = 1024 * 1024;
 
-/// Compiles a WebAssembly binary into the bytes of a `.wasmo` artifact.
+/// Compiles a WebAssembly binary into the bytes of a `.wasmo` artifact, on
+/// all cores and without progress reports.
 pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileError> {
+    compile_with(wasm, config, &Session::default())
+}
+
+/// How a compile runs, as opposed to what it produces ([`CompileConfig`]):
+/// nothing here changes the artifact's bytes.
+#[derive(Default)]
+pub struct Session<'a> {
+    /// Worker threads for the chunks; `None` uses all cores.
+    pub threads: Option<usize>,
+    /// Called from the workers each time a chunk of functions is done.
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("threads", &self.threads)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// How far a compile has got, in defined functions and bytes of their
+/// wasm code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Functions compiled so far.
+    pub funcs_done: u32,
+    /// Functions the module defines.
+    pub funcs_total: u32,
+    /// Bytes of function bodies compiled so far.
+    pub code_bytes_done: u64,
+    /// Bytes of all function bodies.
+    pub code_bytes_total: u64,
+}
+
+/// Compiles as [`compile`] does, with the threads and progress reports of
+/// `session`.
+pub fn compile_with(
+    wasm: &[u8],
+    config: &CompileConfig,
+    session: &Session<'_>,
+) -> Result<Vec<u8>, CompileError> {
     let info = module_info::read_module(wasm, config.wasm)?;
     let target = target::TargetSetup::new(config)?;
     check_linkable(&target)?;
     let chunks = plan_chunks(&info, config.opt_level);
-    let objects = chunks
-        .par_iter()
-        .map(|chunk| codegen::compile_chunk(&info, config, &target, chunk))
-        .collect::<Result<Vec<_>, _>>()?;
+    let objects = match session.threads {
+        None => compile_chunks(&info, config, &target, &chunks, session.progress),
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()
+            .map_err(|e| CompileError::Internal(format!("starting {threads} threads: {e}")))?
+            .install(|| compile_chunks(&info, config, &target, &chunks, session.progress)),
+    }?;
     let image = link::link(&objects)?;
     let mut metadata = finish_metadata(info.metadata.clone(), &info, &image)?;
     let data_image = memory_image::extract(&mut metadata, link::PAGE_ALIGN);
@@ -242,6 +290,61 @@ pub fn compile(wasm: &[u8], config: &CompileConfig) -> Result<Vec<u8>, CompileEr
     builder
         .build_with_data_image(&data_image)
         .map_err(|e| CompileError::Internal(format!("writing the artifact: {e}")))
+}
+
+/// Compiles every chunk on the current rayon pool, reporting each one done
+/// to `progress`.
+fn compile_chunks(
+    info: &module_info::ModuleInfo<'_>,
+    config: &CompileConfig,
+    target: &target::TargetSetup,
+    chunks: &[codegen::Chunk],
+    progress: Option<&(dyn Fn(Progress) + Sync)>,
+) -> Result<Vec<Vec<u8>>, CompileError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let code_bytes = |funcs: &std::ops::Range<u32>| -> u64 {
+        info.bodies[funcs.start as usize..funcs.end as usize]
+            .iter()
+            .map(|b| {
+                let r = b.range();
+                r.end.saturating_sub(r.start)
+            })
+            .sum()
+    };
+    let funcs_total = info.defined_funcs();
+    let code_bytes_total = code_bytes(&(0..funcs_total));
+    // Functions done above bit `FUNCS_SHIFT`, bytes below: one atomic add
+    // moves both, so a report never pairs one chunk's functions with
+    // another's bytes. Wasm caps a module at 10^6 functions (2^20) and a
+    // module's bytes stay far below 2^40.
+    const FUNCS_SHIFT: u32 = 40;
+    let done = AtomicU64::new(0);
+    if let Some(report) = progress {
+        report(Progress {
+            funcs_done: 0,
+            funcs_total,
+            code_bytes_done: 0,
+            code_bytes_total,
+        });
+    }
+    chunks
+        .par_iter()
+        .map(|chunk| {
+            let object = codegen::compile_chunk(info, config, target, chunk)?;
+            if let Some(report) = progress {
+                let funcs = u64::from(chunk.funcs.end - chunk.funcs.start);
+                let step = (funcs << FUNCS_SHIFT) | code_bytes(&chunk.funcs);
+                let now = done.fetch_add(step, Ordering::Relaxed) + step;
+                report(Progress {
+                    funcs_done: (now >> FUNCS_SHIFT) as u32,
+                    funcs_total,
+                    code_bytes_done: now & ((1 << FUNCS_SHIFT) - 1),
+                    code_bytes_total,
+                });
+            }
+            Ok(object)
+        })
+        .collect()
 }
 
 /// Refuses, before any code is generated, a target whose objects the
@@ -390,5 +493,65 @@ mod tests {
                 (2..4, OptLevel::O3, false),
             ]
         );
+    }
+
+    /// A module of several chunks, compiled on one thread and on three,
+    /// with progress reports: the same bytes either way, and the reports
+    /// climb to every function and byte exactly once.
+    #[test]
+    fn threads_change_no_byte_and_progress_counts_everything() {
+        // Three bytes an operator pair, a third of a chunk a function.
+        let body = "i32.const 1 drop ".repeat(CHUNK_CODE_BYTES as usize / 3 / 3);
+        let funcs = format!("(func {body})").repeat(10);
+        let wasm = match wat::parse_str(format!("(module {funcs})")) {
+            Ok(w) => w,
+            Err(e) => panic!("bad wat: {e}"),
+        };
+        let config = CompileConfig {
+            opt_level: OptLevel::O0,
+            ..CompileConfig::default()
+        };
+        let reports = std::sync::Mutex::new(Vec::new());
+        let record = |p: Progress| {
+            if let Ok(mut r) = reports.lock() {
+                r.push(p);
+            }
+        };
+        let mut artifacts = Vec::new();
+        for threads in [Some(1), Some(3), None] {
+            let session = Session {
+                threads,
+                progress: Some(&record),
+            };
+            match compile_with(&wasm, &config, &session) {
+                Ok(a) => artifacts.push(a),
+                Err(e) => panic!("compile with {threads:?} threads: {e}"),
+            }
+        }
+        assert!(artifacts.windows(2).all(|w| w[0] == w[1]));
+        let reports = match reports.into_inner() {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let total = reports[0].code_bytes_total;
+        assert!(
+            total > 2 * CHUNK_CODE_BYTES,
+            "{total} bytes make too few chunks"
+        );
+        // Per compile: a first report of nothing done, then one per chunk,
+        // the last of which is everything.
+        let compiles: Vec<_> = reports
+            .split_inclusive(|p| p.funcs_done == p.funcs_total)
+            .collect();
+        assert_eq!(compiles.len(), 3, "{reports:?}");
+        for c in compiles {
+            assert_eq!((c[0].funcs_done, c[0].code_bytes_done), (0, 0));
+            assert!(c.len() > 3, "{c:?}");
+            assert!(c
+                .windows(2)
+                .all(|w| w[0].code_bytes_done < w[1].code_bytes_done));
+            let last = c[c.len() - 1];
+            assert_eq!((last.funcs_done, last.code_bytes_done), (10, total));
+        }
     }
 }

@@ -24,7 +24,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 use wasmo_artifact_format::{BoundsChecks, Instrumentation};
-use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel};
+use wasmo_compiler::{CompileConfig, CpuSelection, OptLevel, Session};
+
+mod progress;
 
 /// The wasmo ahead-of-time WebAssembly compiler.
 #[derive(Debug, Parser)]
@@ -65,6 +67,14 @@ struct BuildArgs {
     /// -W fuel=N` can bound the work the code does.
     #[arg(long)]
     consume_fuel: bool,
+    /// Threads to compile with (default: all cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// No progress bar (one is drawn only when stderr is a terminal and
+    /// the compile takes over a second).
+    #[arg(short = 'q', long)]
+    quiet: bool,
     /// The module to compile (.wasm binary or .wat/.wast text); `-` reads
     /// stdin.
     input: PathBuf,
@@ -157,8 +167,21 @@ fn build(args: &BuildArgs) -> anyhow::Result<()> {
         ),
         ..CompileConfig::default()
     };
-    let artifact = wasmo_compiler::compile(&wasm, &config)
-        .with_context(|| format!("cannot compile `{}`", name.display()))?;
+    let bar = (!args.quiet).then(progress::Bar::start);
+    let report = |p: wasmo_compiler::Progress| {
+        if let Some(bar) = &bar {
+            bar.report(p);
+        }
+    };
+    let session = Session {
+        threads: args.jobs.map(usize::from),
+        progress: Some(&report),
+    };
+    let artifact = wasmo_compiler::compile_with(&wasm, &config, &session);
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let artifact = artifact.with_context(|| format!("cannot compile `{}`", name.display()))?;
     if is_stdio(&args.output) {
         let mut out = std::io::stdout().lock();
         return out
