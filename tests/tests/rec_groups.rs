@@ -271,3 +271,35 @@ fn issue11_references_within_groups_compile_and_run() {
         "[I32(0)]"
     );
 }
+
+/// Two self-referential lone types of one module are the same type (both
+/// refer to "position 0 of their group"): `call_indirect` between them
+/// runs on every dispatch path, where structural comparison of their
+/// types (each naming its own index) called them different.
+#[test]
+fn issue11_equal_self_referential_types_of_one_module_are_one_type() {
+    for table in [
+        r#"(table $tab (export "tab") 1 funcref)"#,
+        "(table $tab 1 funcref)",
+        "(table $tab 5000 funcref)",
+    ] {
+        let text = format!(
+            r#"(module
+              (type $a (func (param (ref null $a)) (result i32)))
+              (type $b (func (param (ref null $b)) (result i32)))
+              (func $fb (type $b) (i32.const 9))
+              {table}
+              (elem (table $tab) (i32.const 0) func $fb)
+              (func (export "call") (result i32)
+                (call_indirect $tab (type $a) (ref.null $a) (i32.const 0))))"#
+        );
+        let c = load(&text, BoundsChecks::GuardPages);
+        let mut store = Store::new(());
+        let i = instantiate(&mut store, &c.module, &Imports::new());
+        assert_eq!(
+            format!("{:?}", expect_export(&mut store, &i, "call", &[])),
+            "[I32(9)]",
+            "{table}"
+        );
+    }
+}
