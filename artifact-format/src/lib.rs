@@ -17,6 +17,7 @@ pub mod compat;
 pub mod cpu;
 pub mod helpers;
 pub mod metadata;
+pub mod recgroup;
 pub mod traps;
 pub mod types;
 pub mod vmctx;
@@ -31,13 +32,14 @@ pub use compat::{
 };
 pub use cpu::{CpuFeatures, X86Feature};
 pub use helpers::{AbiType, GotSymbol, Helper, Libcall};
+pub use recgroup::{RecGroup, RecGroupKey};
 pub use traps::{TrapCode, TRAP_SYMBOL_PREFIX};
 pub use types::*;
 pub use vmctx::{VMCounts, VMOffsets};
 
 /// The artifact format version. Part of the compatibility hash; bump it
 /// when the file layout (not the ABI, which is fingerprinted) changes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Why an artifact's bytes cannot be used.
 #[derive(Debug, thiserror::Error)]

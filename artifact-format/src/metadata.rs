@@ -6,6 +6,7 @@
 //! of its text) and is bounds-checked by the loader before use; nothing
 //! here is trusted because the hash matched.
 
+use crate::recgroup::RecGroup;
 use crate::types::{
     FuncIndex, FuncType, GlobalIndex, GlobalType, MemoryIndex, MemoryType, TableIndex, TableType,
     TypeIndex,
@@ -17,6 +18,14 @@ use rkyv::{Archive, Deserialize, Serialize};
 pub struct ModuleMetadata {
     /// The module's function types, by [`TypeIndex`].
     pub types: Vec<FuncType>,
+    /// The explicit recursion groups of more than one type, in order
+    /// (every other type is a singleton group; see `recgroup.rs` for what
+    /// makes two types the same).
+    pub rec_groups: Vec<RecGroup>,
+    /// The types declared open to subtyping (`(sub (func ...))` without
+    /// `final`), in order; every other type is final. None of them has a
+    /// supertype (the compiler refuses declared supertypes).
+    pub open_types: Vec<TypeIndex>,
     /// Imports in the order of the import section.
     pub imports: Vec<Import>,
     /// The type of every function of the index space, imports first.
@@ -401,6 +410,36 @@ pub struct Names {
 }
 
 impl ModuleMetadata {
+    /// Whether type `t` is final (not listed in `open_types`).
+    pub fn type_is_final(&self, t: TypeIndex) -> bool {
+        !self.open_types.contains(&t)
+    }
+
+    /// The recursion groups of the type section, in order, as index
+    /// ranges (see [`crate::recgroup::group_ranges`]).
+    pub fn type_groups(&self) -> Vec<std::ops::Range<usize>> {
+        crate::recgroup::group_ranges(&self.rec_groups, self.types.len())
+    }
+
+    /// The identity key of the group `range` of the type section, with
+    /// references out of it named by `outside`.
+    pub fn group_key(
+        &self,
+        range: std::ops::Range<usize>,
+        outside: impl FnMut(TypeIndex) -> u32,
+    ) -> crate::recgroup::RecGroupKey {
+        let start = range.start;
+        let members = self.types.get(range.clone()).unwrap_or_default();
+        crate::recgroup::RecGroupKey::new(
+            members
+                .iter()
+                .zip(range)
+                .map(|(t, i)| (t, self.type_is_final(TypeIndex(i as u32)))),
+            start,
+            outside,
+        )
+    }
+
     /// The counts [`crate::VMOffsets`] lays the VMContext out from.
     pub fn vm_counts(&self) -> crate::VMCounts {
         let mut c = crate::VMCounts::default();

@@ -111,16 +111,12 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
     pub(crate) fn dispatch_array(
         &self,
         table: u32,
-        ty: &FuncType,
+        type_index: wasmo_artifact_format::TypeIndex,
         contents: &[Option<FuncIndex>],
     ) -> Result<GlobalValue<'ctx>, CompileError> {
-        let canon = self
-            .info
-            .metadata
-            .types
-            .iter()
-            .position(|t| t == ty)
-            .ok_or_else(|| CompileError::Internal("call_indirect type not in the module".into()))?;
+        let canon = self.info.canonical_type(type_index);
+        let ty = self.info.type_at(canon)?;
+        let canon = canon.index();
         let name = format!("wasmo_dispatch_t{table}_ty{canon}");
         if let Some(g) = self.module.get_global(&name) {
             return Ok(g);
@@ -129,7 +125,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         let mut entries = Vec::with_capacity(contents.len());
         for elem in contents {
             let f = match elem {
-                Some(f) if self.info.func_type(*f)? == ty => {
+                Some(f) if self.info.func_has_type(*f, type_index) => {
                     self.defined_func(f.0 - self.info.imported_funcs)?
                 }
                 Some(_) => self.trap_stub(TrapCode::BadSignature, canon, fn_ty)?,

@@ -8,6 +8,7 @@
 //! gate (`proposals.rs`) with the proposal's name.
 
 use crate::CompileError;
+use std::collections::HashMap;
 use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, DataMode, DataSegment, ElementItem, ElementMode, ElementSegment, Export,
     ExternKind, GlobalDef, Import, ImportKind, ModuleMetadata, Names,
@@ -16,6 +17,7 @@ use wasmo_artifact_format::{
     FuncIndex, FuncType, GlobalIndex, GlobalType, HeapType, Limits, MemoryIndex, MemoryType,
     TableIndex, TableType, TypeIndex, VMOffsets, ValType, WasmFeatures,
 };
+use wasmo_artifact_format::{RecGroup, RecGroupKey};
 use wasmparser::{FunctionBody, Parser, Payload};
 
 /// The wasm features wasmo compiles: WebAssembly 2.0 (1.0, sign extension,
@@ -86,6 +88,10 @@ pub(crate) struct ModuleInfo<'w> {
     /// The type of every tag of the index space, imports first (its
     /// parameters are the payload).
     pub(crate) tag_types: Vec<TypeIndex>,
+    /// Per type, the first type of the section that is the same type
+    /// (iso-recursive identity); `funcs` and function imports already
+    /// name these.
+    pub(crate) type_canon: Vec<TypeIndex>,
     /// The VMContext layout.
     pub(crate) offsets: VMOffsets,
     /// What is known of each table (index space, imports first) that
@@ -126,12 +132,25 @@ impl<'w> ModuleInfo<'w> {
     /// Whether every function `table` can hold has type `ty`, so a
     /// `call_indirect` through it needs no signature check (an empty slot
     /// still traps as null).
-    pub(crate) fn table_holds_only(&self, table: u32, ty: &FuncType) -> bool {
-        self.sealed_table(table).is_some_and(|t| {
-            t.func_types
-                .iter()
-                .all(|&held| self.type_at(held).is_ok_and(|h| h == ty))
-        })
+    pub(crate) fn table_holds_only(&self, table: u32, ty: TypeIndex) -> bool {
+        let ty = self.canonical_type(ty);
+        self.sealed_table(table)
+            .is_some_and(|t| t.func_types.iter().all(|&held| held == ty))
+    }
+
+    /// The first type of the section that is the same type as `t` (equal
+    /// function types are not the same type when their recursion groups
+    /// differ, see `recgroup.rs`).
+    pub(crate) fn canonical_type(&self, t: TypeIndex) -> TypeIndex {
+        self.type_canon.get(t.index()).copied().unwrap_or(t)
+    }
+
+    /// Whether function `f` of the index space has type `t`.
+    pub(crate) fn func_has_type(&self, f: FuncIndex, t: TypeIndex) -> bool {
+        self.metadata
+            .funcs
+            .get(f.index())
+            .is_some_and(|&ft| self.canonical_type(ft) == self.canonical_type(t))
     }
 
     /// Whether `table`'s base and length never change (see
@@ -206,14 +225,17 @@ pub(crate) fn read_module(
     };
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
-        // Exception handling, new and legacy, is in, but not among the
-        // features above, so that the gate still refuses what it lacks
-        // (`nullexnref`, non-nullable `(ref exn)`): a module that needs
-        // either form to validate passes the gate first.
+        // Exception handling, new and legacy, and GC's recursion groups
+        // of function types are in, but not among the features above, so
+        // that the gate still refuses what they bring that wasmo lacks
+        // (`nullexnref`, non-nullable `(ref exn)`, struct and array types,
+        // declared supertypes, GC operators): a module that needs them to
+        // validate passes the gate first.
         let mut exn = wasmparser::Validator::new_with_features(
             features
                 | wasmparser::WasmFeatures::EXCEPTIONS
-                | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS,
+                | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS
+                | wasmparser::WasmFeatures::GC,
         );
         let needs_exn = version == crate::WasmVersion::Latest && exn.validate_all(wasm).is_ok();
         if needs_exn {
@@ -256,30 +278,61 @@ struct Reader<'w> {
     imported_globals: u32,
     global_types: Vec<GlobalType>,
     tag_types: Vec<TypeIndex>,
-    /// Per type, the first type equal to it (function-references: two
-    /// types are equal when their references name equal types).
+    /// Per type, the first type equal to it (iso-recursive identity, see
+    /// `recgroup.rs`: equal groups, equal position).
     type_canon: Vec<TypeIndex>,
+    /// Each distinct recursion group's key, with its first type.
+    group_keys: HashMap<RecGroupKey, usize>,
 }
 
 impl<'w> Reader<'w> {
+    /// One recursion group of the type section (the gate has refused
+    /// every member that is not a function type without supertypes).
+    fn rec_group(&mut self, group: wasmparser::RecGroup, offset: u64) -> Result<(), CompileError> {
+        let start = self.metadata.types.len();
+        for sub in group.into_types() {
+            let wasmparser::CompositeInnerType::Func(f) = &sub.composite_type.inner else {
+                return Err(unsupported("types other than function types", offset));
+            };
+            if !sub.supertype_idxs.is_empty() {
+                return Err(unsupported("declared supertypes", offset));
+            }
+            let mut ty = FuncType {
+                params: val_types(f.params(), offset)?,
+                results: val_types(f.results(), offset)?,
+            };
+            // References out of the group name the first equal type; those
+            // into it (not yet in `type_canon`) stay.
+            for t in ty.params.iter_mut().chain(ty.results.iter_mut()) {
+                *t = canonical_ref(*t, &self.type_canon);
+            }
+            if !sub.is_final {
+                self.metadata
+                    .open_types
+                    .push(TypeIndex(self.metadata.types.len() as u32));
+            }
+            self.metadata.types.push(ty);
+        }
+        let end = self.metadata.types.len();
+        if end - start > 1 {
+            self.metadata.rec_groups.push(RecGroup {
+                start: TypeIndex(start as u32),
+                len: (end - start) as u32,
+            });
+        }
+        let key = self.metadata.group_key(start..end, |i| i.0);
+        let first = *self.group_keys.entry(key).or_insert(start);
+        self.type_canon
+            .extend((first..first + (end - start)).map(|i| TypeIndex(i as u32)));
+        Ok(())
+    }
+
     fn payload(&mut self, payload: Payload<'w>) -> Result<(), CompileError> {
         match payload {
             Payload::TypeSection(s) => {
-                let offset = s.range().start;
-                for ty in s.into_iter_err_on_gc_types() {
-                    let ty = ty?;
-                    let mut ty = FuncType {
-                        params: val_types(ty.params(), offset)?,
-                        results: val_types(ty.results(), offset)?,
-                    };
-                    for t in ty.params.iter_mut().chain(ty.results.iter_mut()) {
-                        *t = canonical_ref(*t, &self.type_canon);
-                    }
-                    let first = self.metadata.types.iter().position(|t| *t == ty);
-                    let index = self.metadata.types.len();
-                    self.type_canon
-                        .push(TypeIndex(first.unwrap_or(index) as u32));
-                    self.metadata.types.push(ty);
+                for group in s.into_iter_with_offsets() {
+                    let (offset, group) = group?;
+                    self.rec_group(group, offset)?;
                 }
             }
             Payload::ImportSection(s) => {
@@ -457,6 +510,7 @@ impl<'w> Reader<'w> {
             imported_globals: self.imported_globals,
             global_types: self.global_types,
             tag_types: self.tag_types,
+            type_canon: self.type_canon,
             offsets,
         }
     }

@@ -22,11 +22,20 @@ const CASES: &[(&str, &str, &str, u64)] = &[
         0xb,
     ),
     ("gc_struct", r#"(module (type (struct)))"#, "gc", 0xb),
+    // Recursion groups of function types are supported (issue 11,
+    // `tests/tests/rec_groups.rs`); struct members and declared
+    // supertypes are not.
     (
-        "gc_rec_group",
-        r#"(module (rec (type (func)) (type (func))))"#,
+        "gc_struct_in_rec_group",
+        r#"(module (rec (type (func)) (type (struct))))"#,
         "gc",
         0xb,
+    ),
+    (
+        "gc_declared_supertype",
+        r#"(module (type $a (sub (func))) (type (sub $a (func))))"#,
+        "gc",
+        0x10,
     ),
     // Typed function references are supported (issue 12,
     // `tests/tests/func_refs.rs`); GC's heap types are not.

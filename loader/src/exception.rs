@@ -29,6 +29,8 @@ pub struct Tag {
 #[derive(Debug)]
 pub(crate) struct TagData {
     pub(crate) ty: FuncType,
+    /// `ty`'s canonical id (`typereg`): what import matching compares.
+    pub(crate) type_id: u32,
 }
 
 /// A thrown wasm exception that reached the host (see
@@ -67,13 +69,20 @@ impl Tag {
     /// A new tag in `store` whose payload is `ty`'s parameters (`ty` must
     /// have no results).
     pub fn new(mut store: impl crate::store::AsContextMut, ty: FuncType) -> Tag {
-        Tag::new_in(store.as_context_mut().opaque_mut(), ty)
+        let type_id = crate::typereg::intern(&ty);
+        Tag::new_in(store.as_context_mut().opaque_mut(), ty, type_id)
     }
 
-    pub(crate) fn new_in(o: &mut StoreOpaque, ty: FuncType) -> Tag {
+    /// A new tag of the type `ty` with canonical id `type_id`.
+    pub(crate) fn new_in(o: &mut StoreOpaque, ty: FuncType, type_id: u32) -> Tag {
         let index = o.tags.len() as u32;
-        o.tags.push(TagData { ty });
+        o.tags.push(TagData { ty, type_id });
         Tag { store: o.id, index }
+    }
+
+    /// Its type's canonical id.
+    pub(crate) fn type_id_in(&self, o: &StoreOpaque) -> u32 {
+        o.tags[self.index as usize].type_id
     }
 
     /// Its type: the payload is the parameters.

@@ -246,6 +246,18 @@ impl Func {
         }
     }
 
+    /// The canonical id of the function's type (`typereg`): what
+    /// `call_indirect`, typed references and import matching compare.
+    pub(crate) fn type_id_in(&self, o: &StoreOpaque) -> u32 {
+        match self.kind {
+            FuncKind::Wasm { instance, index } => o.instances[instance as usize]
+                .module
+                .inner
+                .func_type_id(index),
+            FuncKind::Host(h) => crate::typereg::intern(&HostFuncHeader::get(o, h).ty),
+        }
+    }
+
     /// Calls the function with `params`, writing its results to `results`
     /// (exactly as many as it has). Allocates nothing for up to eight
     /// parameters and results (but to root an externref the store has not

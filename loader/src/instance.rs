@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use wasmo_artifact_format::metadata::{
-    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind,
+    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind, ImportKind,
 };
 use wasmo_artifact_format::vmctx::{
     FUNC_IMPORT_NATIVE_FN, FUNC_IMPORT_VMCTX, FUNC_REF_NATIVE_FN, FUNC_REF_SIZE, FUNC_REF_TYPE_ID,
@@ -272,6 +272,20 @@ fn instantiate(
                 format!("incompatible import type for `{mname}.{name}`: expected {declared}, found {provided}"),
             ));
         }
+        // Functions and tags match by type identity (equal structures of
+        // different recursion groups are different types, see `typereg`).
+        let same_identity = match (&imp.kind, ext) {
+            (ImportKind::Func(t), Extern::Func(f)) => f.type_id_in(o) == m.type_id(*t),
+            (ImportKind::Tag(t), Extern::Tag(tag)) => tag.type_id_in(o) == m.type_id(*t),
+            _ => true,
+        };
+        if !same_identity {
+            return Err(link(
+                mname,
+                name,
+                format!("incompatible import type for `{mname}.{name}`: expected {declared}, found {provided} of a different recursion group (function types are the same only when their groups are)"),
+            ));
+        }
         match *ext {
             Extern::Func(f) => {
                 let i = imported_funcs.len() as u32;
@@ -319,7 +333,7 @@ fn instantiate(
     }
     for t in &meta.tags {
         let ty = meta.types.get(t.index()).cloned().unwrap_or_default();
-        tags.push(crate::exception::Tag::new_in(o, ty));
+        tags.push(crate::exception::Tag::new_in(o, ty, m.type_id(*t)));
     }
 
     let cfg = MemoryConfig {

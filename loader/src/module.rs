@@ -318,6 +318,22 @@ impl ModuleInner {
         self.meta.types.get(t.index())
     }
 
+    /// The canonical id of function `func`'s type (0, which no type has,
+    /// for an index the module lacks).
+    pub(crate) fn func_type_id(&self, func: u32) -> u32 {
+        self.meta
+            .funcs
+            .get(func as usize)
+            .and_then(|t| self.type_ids.get(t.index()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The canonical id of type `t` of the type section (0 if it lacks it).
+    pub(crate) fn type_id(&self, t: wasmo_artifact_format::TypeIndex) -> u32 {
+        self.type_ids.get(t.index()).copied().unwrap_or(0)
+    }
+
     pub(crate) fn import_type(&self, kind: &ImportKind) -> ExternType {
         let ty = |t: &wasmo_artifact_format::TypeIndex| {
             self.meta.types.get(t.index()).cloned().unwrap_or_default()

@@ -1,14 +1,23 @@
-//! The process-wide registry of function types: equal types get equal ids
-//! in every module, so `call_indirect` can compare ids across instances.
+//! The process-wide registry of function types: the same type gets the
+//! same id in every module, so `call_indirect` and import matching compare
+//! ids across instances.
+//!
+//! Identity is iso-recursive (`wasmo_artifact_format::recgroup`): whole
+//! recursion groups are interned, by their [`RecGroupKey`], and a group's
+//! members get consecutive ids, so `(rec (type (func)) (type (func)))`
+//! gives two ids, neither of them that of a lone `(type (func))`. A
+//! module's singleton final types intern exactly as a host function's
+//! [`FuncType`] does ([`intern`]), so a host function has the type of
+//! every module's structurally equal singleton type.
 //!
 //! Typed references (`(ref $t)`) name a type of their own module's type
 //! section; [`canonicalize`] rewrites a loaded module's metadata so that
 //! they name the process-wide id instead (`HeapType::Canonical`), which
 //! makes types of different modules comparable: import matching and the
-//! types the embedding API shows are canonical. A type is interned with
-//! its references already canonical, so two modules' structurally equal
-//! types get one id; a reference of a type to itself (a singleton
-//! recursion group) is `Canonical(0)`, "this type".
+//! types the embedding API shows are canonical. A reference of a
+//! singleton type to itself is `Canonical(0)`, "this type" (so that the
+//! type as shown, given back to [`intern`], is the same type); one into a
+//! larger group names the member's id.
 //!
 //! Rule: ids are never reused or removed (the set of distinct types a
 //! process sees is small), and id 0 is never handed out, so a zeroed
@@ -18,35 +27,81 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use wasmo_artifact_format::metadata::{ImportKind, ModuleMetadata};
-use wasmo_artifact_format::{FuncType, HeapType, RefType, ValType};
+use wasmo_artifact_format::{FuncType, HeapType, RecGroupKey, RefType, TypeIndex, ValType};
 
-static TYPES: Mutex<Option<HashMap<FuncType, u32>>> = Mutex::new(None);
-
-/// The canonical id of `ty`.
-pub(crate) fn intern(ty: &FuncType) -> u32 {
-    let mut guard = TYPES.lock().unwrap_or_else(PoisonError::into_inner);
-    let map = guard.get_or_insert_with(HashMap::new);
-    if let Some(&id) = map.get(ty) {
-        return id;
-    }
-    let id = u32::try_from(map.len() + 1).unwrap_or(u32::MAX);
-    map.insert(ty.clone(), id);
-    id
+/// Every group seen, with its first member's id; and the next free id.
+struct Registry {
+    groups: HashMap<RecGroupKey, u32>,
+    next: u32,
 }
 
-/// Interns `meta`'s types in order and rewrites every typed reference in
-/// it (types, imports, tables, globals) to name canonical ids; returns
-/// the ids by type index. The verifier has checked that every concrete
-/// reference names an earlier type or its own.
+static TYPES: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// The id of the first member of the group `key` (the others follow it).
+fn intern_group(key: RecGroupKey) -> u32 {
+    let mut guard = TYPES.lock().unwrap_or_else(PoisonError::into_inner);
+    let reg = guard.get_or_insert_with(|| Registry {
+        groups: HashMap::new(),
+        next: 1,
+    });
+    let len = u32::try_from(key.0.len()).unwrap_or(u32::MAX);
+    let next = &mut reg.next;
+    *reg.groups.entry(key).or_insert_with(|| {
+        let id = *next;
+        *next = next.saturating_add(len);
+        id
+    })
+}
+
+/// The canonical id of `ty` as a singleton final group: a host
+/// function's or tag's type. Its references name canonical ids,
+/// `Canonical(0)` itself.
+pub(crate) fn intern(ty: &FuncType) -> u32 {
+    let this = |t: &ValType| match *t {
+        ValType::Ref(RefType {
+            nullable,
+            heap: HeapType::Canonical(0),
+        }) => ValType::Ref(RefType {
+            nullable,
+            heap: HeapType::Concrete(TypeIndex(0)),
+        }),
+        other => other,
+    };
+    let ty = FuncType {
+        params: ty.params.iter().map(this).collect(),
+        results: ty.results.iter().map(this).collect(),
+    };
+    intern_group(RecGroupKey::new([(&ty, true)], 0, |_| 0))
+}
+
+/// Interns `meta`'s recursion groups in order and rewrites every typed
+/// reference in it (types, imports, tables, globals) to name canonical
+/// ids; returns the ids by type index. The verifier has checked the
+/// groups and that every concrete reference names a type of an earlier
+/// group or its own.
 pub(crate) fn canonicalize(meta: &mut ModuleMetadata) -> Vec<u32> {
-    let mut ids: Vec<u32> = Vec::with_capacity(meta.types.len());
-    for (i, ty) in meta.types.iter_mut().enumerate() {
-        let own = |t: ValType| canonical(t, &ids, Some(i));
-        ty.params.iter_mut().for_each(|t| *t = own(*t));
-        ty.results.iter_mut().for_each(|t| *t = own(*t));
-        ids.push(intern(ty));
+    let mut ids: Vec<u32> = vec![0; meta.types.len()];
+    for range in meta.type_groups() {
+        let key = meta.group_key(range.clone(), |i| ids.get(i.index()).copied().unwrap_or(0));
+        let first = intern_group(key);
+        for (k, i) in range.clone().enumerate() {
+            ids[i] = first.saturating_add(k as u32);
+        }
+        let singleton = range.len() == 1;
+        for i in range.clone() {
+            let own = |t: ValType| match t {
+                ValType::Ref(RefType {
+                    heap: HeapType::Concrete(j),
+                    ..
+                }) if singleton && j.index() == i => with_heap(t, HeapType::Canonical(0)),
+                _ => canonical(t, &ids),
+            };
+            let ty = &mut meta.types[i];
+            ty.params.iter_mut().for_each(|t| *t = own(*t));
+            ty.results.iter_mut().for_each(|t| *t = own(*t));
+        }
     }
-    let canon = |t: &mut ValType| *t = canonical(*t, &ids, None);
+    let canon = |t: &mut ValType| *t = canonical(*t, &ids);
     for imp in &mut meta.imports {
         match &mut imp.kind {
             ImportKind::Table(t) => canon(&mut t.element),
@@ -62,23 +117,27 @@ pub(crate) fn canonicalize(meta: &mut ModuleMetadata) -> Vec<u32> {
 }
 
 /// `t` with a concrete type index replaced by its canonical id (`ids`,
-/// by index); the type being interned (`own`) is id 0.
-fn canonical(t: ValType, ids: &[u32], own: Option<usize>) -> ValType {
+/// by index).
+fn canonical(t: ValType, ids: &[u32]) -> ValType {
     match t {
         ValType::Ref(RefType {
-            nullable,
             heap: HeapType::Concrete(i),
-        }) => {
-            let id = if Some(i.index()) == own {
-                0
-            } else {
-                ids.get(i.index()).copied().unwrap_or(0)
-            };
-            ValType::Ref(RefType {
-                nullable,
-                heap: HeapType::Canonical(id),
-            })
-        }
+            ..
+        }) => with_heap(
+            t,
+            HeapType::Canonical(ids.get(i.index()).copied().unwrap_or(0)),
+        ),
+        other => other,
+    }
+}
+
+/// Reference type `t` with its heap type replaced.
+fn with_heap(t: ValType, heap: HeapType) -> ValType {
+    match t {
+        ValType::Ref(r) => ValType::Ref(RefType {
+            nullable: r.nullable,
+            heap,
+        }),
         other => other,
     }
 }
@@ -130,5 +189,39 @@ mod tests {
         assert_eq!(a[1], b[2]);
         assert_eq!(one.types[1], two.types[2]);
         assert_ne!(a[0], b[0]);
+    }
+
+    #[test]
+    fn recursion_groups_are_types_of_their_own() {
+        let f = FuncType::default();
+        let group = |start: u32| wasmo_artifact_format::RecGroup {
+            start: wasmo_artifact_format::TypeIndex(start),
+            len: 2,
+        };
+        // [(func), (rec (func) (func))] and [(rec (func) (func)), (func)]
+        let mut one = ModuleMetadata {
+            types: vec![f.clone(), f.clone(), f.clone()],
+            rec_groups: vec![group(1)],
+            ..Default::default()
+        };
+        let mut two = ModuleMetadata {
+            types: vec![f.clone(), f.clone(), f.clone()],
+            rec_groups: vec![group(0)],
+            ..Default::default()
+        };
+        let a = canonicalize(&mut one);
+        let b = canonicalize(&mut two);
+        assert_eq!(a[0], intern(&f));
+        assert_eq!(b[2], intern(&f));
+        assert_ne!(a[1], a[2]);
+        assert_ne!(a[1], a[0]);
+        assert_eq!((a[1], a[2]), (b[0], b[1]));
+        // An open type is not the final one.
+        let mut open = ModuleMetadata {
+            types: vec![f.clone()],
+            open_types: vec![wasmo_artifact_format::TypeIndex(0)],
+            ..Default::default()
+        };
+        assert_ne!(canonicalize(&mut open)[0], intern(&f));
     }
 }

@@ -67,9 +67,7 @@ impl Val {
             | (Val::ExternRef(_) | Val::ExnRef(_), _) => false,
             (Val::FuncRef(None), _) => r.nullable,
             (Val::FuncRef(Some(_)), HeapType::Func) => true,
-            (Val::FuncRef(Some(f)), HeapType::Canonical(id)) => {
-                f.ty_in(o).is_some_and(|t| crate::typereg::intern(t) == id)
-            }
+            (Val::FuncRef(Some(f)), HeapType::Canonical(id)) => f.type_id_in(o) == id,
             _ => false,
         }
     }

