@@ -284,6 +284,7 @@ def report(kernels, med, st_med):
     w("`api/*`: call overhead through the embedding API (`benches/benches/api.rs`), beside the `wasmtime`")
     w("crate's equivalents on the same module (`wasmtime/*`, wasmtime 48.0.0); `memories/*` and `atomics/*`:")
     w("`benches/benches/memories.rs`.\n")
+    compile_time_section(w)
     w("## Targets of issue 5 (default CPU)\n")
     slower = [k for k, r in zip(kernels, rw) if r >= 1.0]
     def yn(b):
@@ -313,6 +314,49 @@ def report(kernels, med, st_med):
     print("\n" + text)
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write(text)
+
+
+def compile_time_section(w):
+    """The compile-time table of issue 15, from benches/compile_time.py."""
+    path = os.path.join(OUT, "compile-time.json")
+    w("## Compile time of real modules (issue 15)\n")
+    if not os.path.exists(path):
+        w("not measured (BENCH_COMPILE_TIME=0)\n")
+        return
+    with open(path) as f:
+        rows = json.load(f)
+    w("Wall time on this machine's cores and peak resident memory (GNU time), one compile each,")
+    w("nothing else running; `wasmoc build` at `-O0` and `-O2`, `wasmtime compile` (wasmtime-cli 48).\n")
+    w("| module | size | wasmoc -O0 | wasmoc -O2 | wasmtime compile | -O2/Wasmtime | -O0/Wasmtime | -O2 peak |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    goals = []
+    for r in rows:
+        def cell(key):
+            v = r.get(key)
+            return f"{v[0]:.1f} s, {v[1] / 1024:.0f} MiB" if v else "failed"
+        def ratio(a, b):
+            va, vb = r.get(a), r.get(b)
+            return f"{va[0] / vb[0]:.2f}" if va and vb and vb[0] > 0 else "-"
+        o2 = r.get("wasmoc_O2")
+        peak = f"{o2[1] / 1024:.0f} MiB" if o2 else "-"
+        w(f"| {r['module']} (`{r['package']}`) | {r['bytes'] / 1e6:.1f} MB | {cell('wasmoc_O0')} | "
+          f"{cell('wasmoc_O2')} | {cell('wasmtime')} | {ratio('wasmoc_O2', 'wasmtime')} | "
+          f"{ratio('wasmoc_O0', 'wasmtime')} | {peak} |")
+        goals.append(r)
+    w("")
+    w("Targets (issue 15):\n")
+    for r in goals:
+        o0, o2, wt = r.get("wasmoc_O0"), r.get("wasmoc_O2"), r.get("wasmtime")
+        yn = lambda b: "MET" if b else "NOT MET"
+        if o2 and wt:
+            w(f"- {r['module']}: `-O2` within 3x of Wasmtime: {o2[0] / wt[0]:.2f}x -> {yn(o2[0] <= 3 * wt[0])}")
+        if o0 and wt:
+            w(f"- {r['module']}: `-O0` no slower than Wasmtime: {o0[0] / wt[0]:.2f}x -> {yn(o0[0] <= wt[0])}")
+        if o2 and r["bytes"] >= 50e6:
+            per100 = o2[1] / 1024 / 1024 * (100e6 / r["bytes"])
+            w(f"- {r['module']}: `-O2` peak memory {o2[1] / 1024:.0f} MiB "
+              f"({per100:.1f} GiB per 100 MB of wasm; goal under 4 GB per 100 MB) -> {yn(per100 < 4)}")
+    w("")
 
 
 if __name__ == "__main__":

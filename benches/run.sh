@@ -12,6 +12,8 @@
 # Env: BENCH_RUNS (default 7), BENCH_STARTUP_RUNS (default 30),
 #      BENCH_KERNELS="nbody sort" to run a subset, BENCH_SKIP_CRITERION=1,
 #      BENCH_COMPILE=0 (criterion without compile throughput),
+#      BENCH_COMPILE_TIME=0 (no compile-time table of real modules),
+#      BENCH_COMPILE_MODULES=boolector (a subset of them, by name),
 #      WASMTIME=/path/to/wasmtime (48.x).
 set -euo pipefail
 
@@ -81,6 +83,13 @@ if [[ -z "${BENCH_SKIP_CRITERION:-}" ]]; then
   cargo bench -p wasmo-benches --features wasmtime --bench api 2>&1 | tee -a "$out/criterion.log"
   echo "== criterion: memories and atomics (issue 12)"
   cargo bench -p wasmo-benches --bench memories 2>&1 | tee -a "$out/criterion.log"
+fi
+
+# Compile time of real modules (issue 15): wheels from PyPI, pinned; the
+# yosys module is 69 MB, so this takes a while (BENCH_COMPILE_TIME=0 skips).
+rm -f "$out/compile-time.json"
+if [[ "${BENCH_COMPILE_TIME:-1}" != 0 ]]; then
+  python3 benches/compile_time.py
 fi
 
 echo "== timing ${#kernels[@]} kernels, ${BENCH_RUNS:-5} interleaved rounds"
