@@ -196,6 +196,28 @@ def micros(value_unit):
     return value * {"ps": 1e-6, "ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}.get(unit, float("nan"))
 
 
+def exception_ratios(crit, w):
+    """Issue 11's throw benchmark: wasmo against the wasmtime crate on the
+    same module, for each shape both engines measured."""
+    est = {name: micros(triple[1]) for name, triple, _ in crit}
+    rows = []
+    for name, ours in est.items():
+        if name.startswith("exceptions/"):
+            theirs = est.get("wasmtime_" + name)
+            if theirs:
+                rows.append((name.split("/", 1)[1], ours, theirs))
+    if not rows:
+        return
+    w("`exceptions/*` (`benches/benches/exceptions.rs`, issue 11): a wasm `throw` caught by a `try_table`")
+    w("1 and 100 frames up, and the same calls returning normally (the baseline), called from the host;")
+    w("`wasmtime_exceptions/*` the same module on the wasmtime crate (48.0.0, exceptions enabled).\n")
+    w("| shape | wasmo | Wasmtime | wasmo/Wasmtime |")
+    w("|---|---:|---:|---:|")
+    for shape, ours, theirs in rows:
+        w(f"| {shape} | {ours:.3f} µs | {theirs:.3f} µs | {ours / theirs:.2f} |")
+    w("")
+
+
 def report(kernels, med, st_med):
     crit = criterion_results()
     inst = next((r for r in crit if r[0] == "instantiate_1mib"), None)
@@ -284,6 +306,7 @@ def report(kernels, med, st_med):
     w("`api/*`: call overhead through the embedding API (`benches/benches/api.rs`), beside the `wasmtime`")
     w("crate's equivalents on the same module (`wasmtime/*`, wasmtime 48.0.0); `memories/*` and `atomics/*`:")
     w("`benches/benches/memories.rs`.\n")
+    exception_ratios(crit, w)
     compile_time_section(w)
     w("## Targets of issue 5 (default CPU)\n")
     slower = [k for k, r in zip(kernels, rw) if r >= 1.0]

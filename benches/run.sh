@@ -71,7 +71,8 @@ done
 # Criterion micro-benchmarks: load, instantiate (instantiate_1mib among
 # them), calls, memory.grow, and compile throughput unless BENCH_COMPILE=0
 # (about 6 minutes of it); the embedding API against the wasmtime crate
-# (its first build takes about 10 minutes); memories and atomics. The
+# (its first build takes about 10 minutes); a throw caught 1 and 100
+# frames up, against the same crate; memories and atomics. The
 # harness turns the log into a table.
 rm -f "$out/criterion.log"
 if [[ -z "${BENCH_SKIP_CRITERION:-}" ]]; then
@@ -81,6 +82,8 @@ if [[ -z "${BENCH_SKIP_CRITERION:-}" ]]; then
   cargo bench -p wasmo-benches --bench pipeline -- "$filter" 2>&1 | tee "$out/criterion.log"
   echo "== criterion: embedding-API call overhead, wasmo and the wasmtime crate (issue 14)"
   cargo bench -p wasmo-benches --features wasmtime --bench api 2>&1 | tee -a "$out/criterion.log"
+  echo "== criterion: throw and catch, wasmo and the wasmtime crate (issue 11)"
+  cargo bench -p wasmo-benches --features wasmtime --bench exceptions 2>&1 | tee -a "$out/criterion.log"
   echo "== criterion: memories and atomics (issue 12)"
   cargo bench -p wasmo-benches --bench memories 2>&1 | tee -a "$out/criterion.log"
 fi

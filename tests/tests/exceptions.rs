@@ -450,3 +450,162 @@ fn issue11_uncaught_exception_has_a_backtrace() {
         assert_eq!(backtrace_of(&mut store, f, &[Val::ExnRef(Some(last))]), [0]);
     }
 }
+
+/// Throws caught through a direct call, `call_indirect` and a host
+/// function that calls back into wasm, and one that escapes to the host;
+/// the payloads say which path and argument produced them.
+const CONCURRENT: &str = r#"(module
+  (import "h" "callback" (func $callback (param i32) (result i32)))
+  (tag $e (export "e") (param i32))
+  (type $t (func (param i32 i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $deep)
+  ;; Recurses `n` times (not a tail call), adding 3 to `v` each time,
+  ;; then throws `v`: called with v = 1000 the payload is 1000 + 3n.
+  (func $deep (export "deep") (param $n i32) (param $v i32) (result i32)
+    (if (i32.eqz (local.get $n))
+      (then (throw $e (local.get $v))))
+    (i32.add
+      (call $deep (i32.sub (local.get $n) (i32.const 1))
+                  (i32.add (local.get $v) (i32.const 3)))
+      (i32.const 1)))
+  (func $thrower (param $n i32) (result i32)
+    (drop (call $deep (local.get $n) (i32.const 1000)))
+    (unreachable))
+  (func (export "direct") (param $n i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h)
+        (return (call $thrower (local.get $n))))
+      (unreachable))
+    (i32.add (local.get $n)))
+  (func (export "indirect") (param $n i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h)
+        (return (call_indirect (type $t) (local.get $n) (i32.const 1000) (i32.const 0))))
+      (unreachable))
+    (i32.add (i32.mul (local.get $n) (i32.const 2))))
+  (func (export "via_host") (param $n i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $e $h)
+        (return (call $callback (local.get $n))))
+      (unreachable))
+    (i32.add (i32.mul (local.get $n) (i32.const 3))))
+  (func (export "uncaught") (param $n i32) (result i32)
+    (call $deep (local.get $n) (i32.const 1000))))"#;
+
+/// The host side of `via_host`: calls the instance's `deep` (with 1000)
+/// and passes the
+/// exception it throws (which stops at that inner entry) on into the calling
+/// wasm.
+fn callback(store: &mut Store<()>) -> Func {
+    let ty = FuncType {
+        params: vec![ValType::I32],
+        results: vec![ValType::I32],
+    };
+    Func::new(store, ty, |mut caller, args, results| {
+        let Some(deep) = caller.get_export("deep").and_then(Extern::into_func) else {
+            return Err(HostError::Message("no export `deep`".into()));
+        };
+        let args = [args[0].clone(), Val::I32(1000)];
+        match deep.call(&mut caller, &args, results) {
+            Err(CallError::Exception(exn)) => Err(HostError::Exception(exn)),
+            Ok(()) => Err(HostError::Message("`deep` returned".into())),
+            Err(e) => Err(HostError::Message(e.to_string())),
+        }
+    })
+}
+
+/// One worker: its own store and instance of `module`, `rounds` times
+/// every path, each result checked.
+fn throw_rounds(module: &wasmo_loader::Module, worker: usize, rounds: usize) {
+    let mut store = Store::new(());
+    let cb = callback(&mut store);
+    let mut imports = Imports::new();
+    imports.define("h", "callback", Extern::Func(cb));
+    let i = match Instance::new(&mut store, module, &imports) {
+        Ok(i) => i,
+        Err(e) => panic!("worker {worker}: instantiating: {e}"),
+    };
+    let tag = exported_tag(&store, &i, "e");
+    for round in 0..rounds {
+        let n = ((worker * 7 + round) % 60) as i32;
+        let payload = n * 3 + 1000;
+        for (export, want) in [
+            ("direct", payload + n),
+            ("indirect", payload + 2 * n),
+            ("via_host", payload + 3 * n),
+        ] {
+            let got = call_ok(&mut store, &i, export, &[Val::I32(n)]);
+            assert_eq!(
+                format!("{got:?}"),
+                format!("{:?}", [Val::I32(want)]),
+                "worker {worker} round {round}: {export}({n})"
+            );
+        }
+        let f = func(&store, &i, "uncaught");
+        match wasmo_tests::call(&mut store, f, &[Val::I32(n)]) {
+            Err(CallError::Exception(exn)) => {
+                assert_eq!(exn.tag(&store), tag, "worker {worker} round {round}");
+                assert_eq!(
+                    format!("{:?}", exn.payload(&store)),
+                    format!("{:?}", [Val::I32(payload)]),
+                    "worker {worker} round {round}: uncaught({n})"
+                );
+                // `deep` n + 1 times, then `uncaught`.
+                assert_eq!(exn.backtrace(&store).len(), (n as usize + 2).min(64));
+            }
+            other => panic!("worker {worker} round {round}: expected an exception, got {other:?}"),
+        }
+    }
+}
+
+/// Several OS threads, each with its own store and instance of one module,
+/// throw at once through every path; meanwhile others load, use and drop
+/// their own copies of the module, registering and deregistering its
+/// unwind tables with the system unwinder while the first throw.
+#[test]
+fn issue11_concurrent_throws_in_many_threads() {
+    const THREADS: usize = 6;
+    const CHURNERS: usize = 2;
+    const ROUNDS: usize = 300;
+    for strategy in STRATEGIES {
+        let config = wasmo_compiler::CompileConfig {
+            bounds_checks: strategy,
+            ..wasmo_compiler::CompileConfig::default()
+        };
+        let bytes = match wasmo_compiler::compile(&wasmo_tests::wat(CONCURRENT), &config) {
+            Ok(b) => std::sync::Arc::new(b),
+            Err(e) => panic!("compile failed: {e}"),
+        };
+        let shared = match wasmo_loader::Module::deserialize(&bytes) {
+            Ok(m) => m,
+            Err(e) => panic!("loading: {e}"),
+        };
+        let mut workers = Vec::new();
+        for worker in 0..THREADS {
+            let module = shared.clone();
+            workers.push(std::thread::spawn(move || {
+                throw_rounds(&module, worker, ROUNDS)
+            }));
+        }
+        for churner in 0..CHURNERS {
+            let bytes = bytes.clone();
+            workers.push(std::thread::spawn(move || {
+                for round in 0..ROUNDS / 10 {
+                    // A module of its own each time: registered on load,
+                    // deregistered on drop, while the others unwind.
+                    let module = match wasmo_loader::Module::deserialize(&bytes) {
+                        Ok(m) => m,
+                        Err(e) => panic!("churner {churner} round {round}: loading: {e}"),
+                    };
+                    throw_rounds(&module, THREADS + churner, 5);
+                }
+            }));
+        }
+        for (w, handle) in workers.into_iter().enumerate() {
+            if handle.join().is_err() {
+                panic!("worker {w} failed ({strategy:?})");
+            }
+        }
+    }
+}
