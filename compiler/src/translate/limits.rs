@@ -6,14 +6,18 @@
 //! `limits` pointer (an invariant load, so LLVM loads it once per
 //! function). The translator calls three hooks around each operator
 //! (`codegen::translate_function`): [`FuncTranslator::limits_at_entry`]
-//! once, then [`FuncTranslator::limits_before`] and
+//! once (with the body, which it scans for calls), then [`FuncTranslator::limits_before`] and
 //! [`FuncTranslator::limits_after`] around every operator.
 //!
-//! - **Interruption**: at function entry and at every loop header (so
-//!   every cycle of execution, recursion or loop, passes one), one
-//!   monotonic atomic load of the interrupt word, a compare with zero and
-//!   a branch, marked cold, to the function's `interrupt` trap block. The
-//!   load is atomic so LLVM never hoists it out of a loop.
+//! - **Interruption**: at every loop header, and at the entry of every
+//!   function that may call (see [`may_call`]), so every cycle of
+//!   execution, recursion or loop, passes one: one monotonic atomic load
+//!   of the interrupt word, a compare with zero and a branch, marked cold,
+//!   to the function's `interrupt` trap block. The load is atomic so LLVM
+//!   never hoists it out of a loop. A function that calls nothing gets no
+//!   entry check (it ends on its own); the loader refuses to enter wasm
+//!   from the host while the store is interrupted, so such a function
+//!   still never runs in an interrupted store.
 //! - **Fuel**: each reachable operator costs one unit. The count of a
 //!   straight-line run is kept at compile time and charged
 //!   (`fuel_consumed += n`) just before the next operator that transfers
@@ -81,6 +85,31 @@ fn transfers_control(op: &Operator<'_>) -> bool {
     )
 }
 
+/// Whether `body` has an operator that calls: a direct, indirect or
+/// reference call, or a tail call (an unreadable body counts as calling).
+/// A function that calls nothing runs its loops (each checked at its
+/// header) and otherwise each operator at most once, so it ends on its
+/// own: only functions that call can be part of a call cycle, and every
+/// unbounded run of calls enters one of them unboundedly often, so their
+/// entry checks bound the time between checks. A host import that calls
+/// back into wasm is reached by a call too.
+fn may_call(body: &wasmparser::FunctionBody<'_>) -> Result<bool, CompileError> {
+    for op in body.get_operators_reader()? {
+        if matches!(
+            op?,
+            Operator::Call { .. }
+                | Operator::CallIndirect { .. }
+                | Operator::CallRef { .. }
+                | Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. }
+                | Operator::ReturnCallRef { .. }
+        ) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     fn instrumentation(&self) -> Instrumentation {
         self.env.config.instrumentation
@@ -91,10 +120,21 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.load_invariant_ptr(self.vmctx, VMOffsets::LIMITS, "store_limits")
     }
 
-    /// At function entry, before the first operator: the interruption
-    /// and fuel checks.
-    pub(crate) fn limits_at_entry(&mut self) -> Result<(), CompileError> {
-        self.limit_checks()
+    /// At function entry, before the first operator: the fuel check, and
+    /// the interruption check when `body` may call (see
+    /// [`may_call`]).
+    pub(crate) fn limits_at_entry(
+        &mut self,
+        body: &wasmparser::FunctionBody<'_>,
+    ) -> Result<(), CompileError> {
+        let instr = self.instrumentation();
+        if instr.epoch_interruption() && may_call(body)? {
+            self.check_interrupt()?;
+        }
+        if instr.consume_fuel() {
+            self.check_fuel()?;
+        }
+        Ok(())
     }
 
     /// Before operator `op`: counts it, and charges the run so far when
@@ -126,16 +166,22 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             self.check_interrupt()?;
         }
         if instr.consume_fuel() {
-            let consumed = self.charge_fuel()?;
-            let out = self.builder.build_int_compare(
-                inkwell::IntPredicate::SGT,
-                consumed,
-                self.cx.i64_type().const_zero(),
-                "out_of_fuel",
-            )?;
-            self.trap_if(out, TrapCode::OutOfFuel)?;
+            self.check_fuel()?;
         }
         Ok(())
+    }
+
+    /// Charges the pending fuel and traps "all fuel consumed" when the
+    /// store's fuel has run out.
+    fn check_fuel(&mut self) -> Result<(), CompileError> {
+        let consumed = self.charge_fuel()?;
+        let out = self.builder.build_int_compare(
+            inkwell::IntPredicate::SGT,
+            consumed,
+            self.cx.i64_type().const_zero(),
+            "out_of_fuel",
+        )?;
+        self.trap_if(out, TrapCode::OutOfFuel)
     }
 
     /// Traps "interrupt" when the store's interrupt word is non-zero.
