@@ -411,6 +411,33 @@ fn issue13_interrupt_stops_a_tail_call_loop() {
     assert_eq!(i64_of(call(&mut store, leaf, &[Val::I64(5)])), 15);
 }
 
+/// Loops whose only check may be in a callee: `spin_calls` calls, first
+/// thing each iteration, a function that calls (so checks at entry) and
+/// compiles without a header check; `spin_leaf` calls a function without
+/// a check, so its header keeps one.
+const CALL_SPIN: &str = r#"(module
+  (func $tick (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (call $tick (i32.const 0)))))
+  (func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func (export "spin_calls") (loop $l (drop (call $tick (i32.const 1))) (br $l)))
+  (func (export "spin_leaf") (loop $l (drop (call $leaf (i32.const 1))) (br $l))))"#;
+
+#[test]
+fn issue13_interrupt_stops_loops_checked_by_their_callees() {
+    let c = instrumented(CALL_SPIN, Instrumentation::EPOCH_INTERRUPTION);
+    for name in ["spin_calls", "spin_leaf"] {
+        let mut store = Store::new(());
+        let i = instance(&mut store, &c);
+        let spin = func(&store, &i, name);
+        let timer = interrupt_soon(&store);
+        let r = call(&mut store, spin, &[]);
+        let _ = timer.join();
+        assert_eq!(trap_code(r), TrapCode::Interrupt, "{name}");
+    }
+}
+
 #[test]
 fn issue13_fuel_stops_a_tail_call_loop() {
     let c = instrumented(TAIL_SPIN, Instrumentation::CONSUME_FUEL);
