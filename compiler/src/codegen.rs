@@ -830,7 +830,7 @@ fn translate_function<'a, 'ctx>(
     let end = t.new_block("return");
     t.control.push(ControlFrame::function(end, results));
 
-    t.limits_at_entry()?;
+    t.limits_at_entry(body)?;
     let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
         t.offset = reader.original_position() as usize;

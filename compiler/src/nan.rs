@@ -16,7 +16,18 @@
 //!   itself (float add, sub, mul, div, sqrt, promote, demote) becomes `v`:
 //!   free, which is the common case.
 //! - any other operand (one left bare by a fold, a `minimum`/`maximum`)
-//!   becomes `isnan(v) ? canonical NaN : v`, scalar or vector.
+//!   becomes `isnan(v) ? v | quiet bit : v`, scalar or vector: the NaN
+//!   x86 arithmetic would have returned for it (sign and payload kept,
+//!   quiet bit set).
+//!
+//! Quieting exactly as the hardware does, never substituting one fixed
+//! NaN, is what makes the result independent of the optimisation level:
+//! LLVM's folds move bitwise operators across conversions
+//! (`fptrunc(fneg x)` to `fneg(fptrunc x)`) and drop identities
+//! (`x * 1.0` to `x`), which changes which value reaches the
+//! `canonicalize`, but not what x86 quieting of it gives. A fixed NaN
+//! there made `-O0` and `-O2` disagree on a NaN's sign (issue 13,
+//! `fuzz/regressions/issue13_o2_v128_nan_sign`).
 //!
 //! Rule: nothing between [`lower_canonicalize`] and instruction selection
 //! may fold float arithmetic again; only the back end runs in between, and
@@ -231,57 +242,78 @@ fn may_be(v: BasicValueEnum<'_>, identity: &dyn Fn(f64) -> bool) -> bool {
     }
 }
 
-/// `isnan(v) ? canonical NaN : v`, for a float or a vector of floats (a
+/// `isnan(v) ? v | quiet bit : v`, for a float or a vector of floats (a
 /// constant when `v` is one: the builder folds it).
 fn quiet_select<'ctx>(
     cx: &'ctx Context,
     builder: &Builder<'ctx>,
     v: BasicValueEnum<'ctx>,
 ) -> Result<BasicValueEnum<'ctx>, CompileError> {
-    Ok(match v {
-        BasicValueEnum::FloatValue(x) => {
-            let canonical = canonical_bits(cx, x.get_type())?;
-            let canonical = builder.build_bit_cast(canonical, x.get_type(), "canonical_nan")?;
-            let is_nan = builder.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
-            builder.build_select(is_nan, canonical, x.as_basic_value_enum(), "quiet")?
-        }
-        BasicValueEnum::VectorValue(x) => {
-            let ty = x.get_type();
-            let elem = match ty.get_element_type() {
-                BasicTypeEnum::FloatType(t) => t,
-                other => {
-                    return Err(CompileError::Internal(format!(
-                        "llvm.canonicalize of a vector of {other}"
-                    )))
-                }
-            };
-            let lane = canonical_bits(cx, elem)?;
-            let lanes = vec![lane; ty.get_size() as usize];
-            let canonical = inkwell::types::VectorType::const_vector(&lanes);
-            let canonical = builder.build_bit_cast(canonical, ty, "canonical_nan")?;
-            let is_nan = builder.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
-            builder.build_select(is_nan, canonical, x.as_basic_value_enum(), "quiet")?
-        }
+    let (elem, lanes) = match v {
+        BasicValueEnum::FloatValue(x) => (x.get_type(), None),
+        BasicValueEnum::VectorValue(x) => match x.get_type().get_element_type() {
+            BasicTypeEnum::FloatType(t) => (t, Some(x.get_type().get_size())),
+            other => {
+                return Err(CompileError::Internal(format!(
+                    "llvm.canonicalize of a vector of {other}"
+                )))
+            }
+        },
         other => {
             return Err(CompileError::Internal(format!(
                 "llvm.canonicalize of {}",
                 other.get_type()
             )))
         }
+    };
+    let quiet = quiet_bit(cx, elem)?;
+    let (int_ty, quiet): (BasicTypeEnum<'ctx>, BasicValueEnum<'ctx>) = match lanes {
+        None => (quiet.get_type().into(), quiet.into()),
+        Some(n) => (
+            quiet.get_type().vec_type(n).into(),
+            inkwell::types::VectorType::const_vector(&vec![quiet; n as usize]).into(),
+        ),
+    };
+    let bits = builder.build_bit_cast(v, int_ty, "nan_bits")?;
+    let quieted = match (bits, quiet) {
+        (BasicValueEnum::IntValue(b), BasicValueEnum::IntValue(q)) => {
+            builder.build_or(b, q, "quieted")?.as_basic_value_enum()
+        }
+        (BasicValueEnum::VectorValue(b), BasicValueEnum::VectorValue(q)) => {
+            builder.build_or(b, q, "quieted")?.as_basic_value_enum()
+        }
+        _ => {
+            return Err(CompileError::Internal(
+                "NaN quieting of mixed shapes".into(),
+            ))
+        }
+    };
+    let quieted = builder.build_bit_cast(quieted, v.get_type(), "quiet_nan")?;
+    Ok(match v {
+        BasicValueEnum::FloatValue(x) => {
+            let is_nan = builder.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
+            builder.build_select(is_nan, quieted, v, "quiet")?
+        }
+        BasicValueEnum::VectorValue(x) => {
+            let is_nan = builder.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
+            builder.build_select(is_nan, quieted, v, "quiet")?
+        }
+        _ => return Err(CompileError::Internal("NaN quieting of a non-float".into())),
     })
 }
 
-/// The canonical NaN's bits as an integer constant of `ty`'s width.
-fn canonical_bits<'ctx>(
+/// The quiet bit of `ty`'s NaNs (the top bit of the payload) as an
+/// integer constant of its width.
+fn quiet_bit<'ctx>(
     cx: &'ctx Context,
     ty: FloatType<'ctx>,
 ) -> Result<inkwell::values::IntValue<'ctx>, CompileError> {
-    let (int, bits): (IntType<'ctx>, u64) = if ty == cx.f32_type() {
-        (cx.i32_type(), 0x7fc0_0000)
+    let (int, bit): (IntType<'ctx>, u64) = if ty == cx.f32_type() {
+        (cx.i32_type(), 0x0040_0000)
     } else if ty == cx.f64_type() {
-        (cx.i64_type(), 0x7ff8_0000_0000_0000)
+        (cx.i64_type(), 0x0008_0000_0000_0000)
     } else {
         return Err(CompileError::Internal(format!("NaN of type {ty}")));
     };
-    Ok(int.const_int(bits, false))
+    Ok(int.const_int(bit, false))
 }

@@ -420,6 +420,20 @@ impl Entry {
         // may make their own.
         let stack_size = ctx.opaque().wasm_stack_size;
         let id = ctx.opaque().id;
+        // An interrupted store stays interrupted: every call into wasm traps
+        // here, before it runs, also into a function that calls nothing and
+        // has no loop, which compiles without an interruption check (it ends
+        // on its own; see the compiler's `translate/limits.rs`).
+        if matches!(self, Entry::Wasm { .. })
+            && ctx
+                .opaque()
+                .vm_limits
+                .interrupt
+                .load(std::sync::atomic::Ordering::Relaxed)
+                != 0
+        {
+            return Err(CallError::Trap(Trap::new(TrapCode::Interrupt)));
+        }
         let r = match self {
             // SAFETY: `header` is a live host function of this store (per
             // the contract), whose `invoke` matches its types; no caller

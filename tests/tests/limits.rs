@@ -61,6 +61,13 @@ fn i32_of(r: Result<Vec<Val>, CallError>) -> i32 {
     }
 }
 
+fn i64_of(r: Result<Vec<Val>, CallError>) -> i64 {
+    match r.as_deref() {
+        Ok([Val::I64(x)]) => *x,
+        other => panic!("expected one i64, got {other:?}"),
+    }
+}
+
 /// Grows memory 0 by a page at a time until `memory.grow` fails; returns
 /// the size reached in pages.
 const MEMORY_BOMB: &str = r#"(module
@@ -313,6 +320,15 @@ fn issue13_fuel_store_refuses_code_that_cannot_count() {
     }
 }
 
+/// Interrupts `store` from another thread after 100 ms.
+fn interrupt_soon(store: &Store<()>) -> std::thread::JoinHandle<()> {
+    let handle = store.interrupt_handle();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        handle.interrupt();
+    })
+}
+
 #[test]
 fn issue13_infinite_loop_interrupted_from_another_thread() {
     let c = instrumented(SPIN, Instrumentation::EPOCH_INTERRUPTION);
@@ -320,11 +336,7 @@ fn issue13_infinite_loop_interrupted_from_another_thread() {
     let i = instance(&mut store, &c);
     let spin = func(&store, &i, "spin");
     let add = func(&store, &i, "add");
-    let handle = store.interrupt_handle();
-    let timer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        handle.interrupt();
-    });
+    let timer = interrupt_soon(&store);
     let r = call(&mut store, spin, &[]);
     let _ = timer.join();
     match r {
@@ -361,6 +373,81 @@ fn issue13_interrupt_stops_recursion_without_loops() {
     assert_eq!(
         trap_code(call(&mut store, ping, &[Val::I32(1000)])),
         TrapCode::Interrupt
+    );
+}
+
+/// An endless loop without a `loop` and without stack growth: two functions
+/// tail-calling each other, one directly and one through the table.
+const TAIL_SPIN: &str = r#"(module
+  (type $t (func (param i64) (result i64)))
+  (table 2 funcref)
+  (elem (i32.const 0) $a $b)
+  (func $a (export "spin") (param i64) (result i64)
+    (return_call $b (i64.add (local.get 0) (i64.const 1))))
+  (func $b (param i64) (result i64)
+    (return_call_indirect (type $t) (local.get 0) (i32.const 0)))
+  (func (export "leaf") (param i64) (result i64)
+    (i64.mul (local.get 0) (i64.const 3))))"#;
+
+#[test]
+fn issue13_interrupt_stops_a_tail_call_loop() {
+    let c = instrumented(TAIL_SPIN, Instrumentation::EPOCH_INTERRUPTION);
+    let mut store = Store::new(());
+    let i = instance(&mut store, &c);
+    let spin = func(&store, &i, "spin");
+    let leaf = func(&store, &i, "leaf");
+    // `leaf` calls nothing and has no loop, so it compiles without a
+    // check; it runs, and an interrupted store still refuses to enter it.
+    assert_eq!(i64_of(call(&mut store, leaf, &[Val::I64(5)])), 15);
+    let timer = interrupt_soon(&store);
+    let r = call(&mut store, spin, &[Val::I64(0)]);
+    let _ = timer.join();
+    assert_eq!(trap_code(r), TrapCode::Interrupt);
+    assert_eq!(
+        trap_code(call(&mut store, leaf, &[Val::I64(5)])),
+        TrapCode::Interrupt
+    );
+    store.reset_interrupt();
+    assert_eq!(i64_of(call(&mut store, leaf, &[Val::I64(5)])), 15);
+}
+
+/// Loops whose only check may be in a callee: `spin_calls` calls, first
+/// thing each iteration, a function that calls (so checks at entry) and
+/// compiles without a header check; `spin_leaf` calls a function without
+/// a check, so its header keeps one.
+const CALL_SPIN: &str = r#"(module
+  (func $tick (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (call $tick (i32.const 0)))))
+  (func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func (export "spin_calls") (loop $l (drop (call $tick (i32.const 1))) (br $l)))
+  (func (export "spin_leaf") (loop $l (drop (call $leaf (i32.const 1))) (br $l))))"#;
+
+#[test]
+fn issue13_interrupt_stops_loops_checked_by_their_callees() {
+    let c = instrumented(CALL_SPIN, Instrumentation::EPOCH_INTERRUPTION);
+    for name in ["spin_calls", "spin_leaf"] {
+        let mut store = Store::new(());
+        let i = instance(&mut store, &c);
+        let spin = func(&store, &i, name);
+        let timer = interrupt_soon(&store);
+        let r = call(&mut store, spin, &[]);
+        let _ = timer.join();
+        assert_eq!(trap_code(r), TrapCode::Interrupt, "{name}");
+    }
+}
+
+#[test]
+fn issue13_fuel_stops_a_tail_call_loop() {
+    let c = instrumented(TAIL_SPIN, Instrumentation::CONSUME_FUEL);
+    let mut store = Store::new(());
+    store.set_fuel(100_000);
+    let i = instance(&mut store, &c);
+    let spin = func(&store, &i, "spin");
+    assert_eq!(
+        trap_code(call(&mut store, spin, &[Val::I64(0)])),
+        TrapCode::OutOfFuel
     );
 }
 

@@ -6,14 +6,21 @@
 //! `limits` pointer (an invariant load, so LLVM loads it once per
 //! function). The translator calls three hooks around each operator
 //! (`codegen::translate_function`): [`FuncTranslator::limits_at_entry`]
-//! once, then [`FuncTranslator::limits_before`] and
+//! once (with the body, which it scans for calls), then [`FuncTranslator::limits_before`] and
 //! [`FuncTranslator::limits_after`] around every operator.
 //!
-//! - **Interruption**: at function entry and at every loop header (so
-//!   every cycle of execution, recursion or loop, passes one), one
-//!   monotonic atomic load of the interrupt word, a compare with zero and
-//!   a branch, marked cold, to the function's `interrupt` trap block. The
-//!   load is atomic so LLVM never hoists it out of a loop.
+//! - **Interruption**: at every loop header, and at the entry of every
+//!   function that may call (see [`may_call`]), so every cycle of
+//!   execution, recursion or loop, passes one: one monotonic atomic load
+//!   of the interrupt word, a compare with zero and a branch, marked cold,
+//!   to the function's `interrupt` trap block. The load is atomic so LLVM
+//!   never hoists it out of a loop. A loop whose every iteration first
+//!   calls such a checking function ([`covered_loops`]) gets no header
+//!   check: the callee's entry check is passed once per iteration anyway.
+//!   A function that calls nothing gets no
+//!   entry check (it ends on its own); the loader refuses to enter wasm
+//!   from the host while the store is interrupted, so such a function
+//!   still never runs in an interrupted store.
 //! - **Fuel**: each reachable operator costs one unit. The count of a
 //!   straight-line run is kept at compile time and charged
 //!   (`fuel_consumed += n`) just before the next operator that transfers
@@ -42,6 +49,12 @@ use wasmparser::Operator;
 pub(crate) struct LimitsState {
     /// Operators counted since fuel was last charged.
     pending_fuel: u64,
+    /// Per `loop` of the body, in order: whether every iteration calls a
+    /// function with an interruption check before anything else can
+    /// branch (see [`covered_loops`]), so the header needs none.
+    covered_loops: Vec<bool>,
+    /// `loop` operators translated so far, reachable or not.
+    loops_seen: usize,
 }
 
 /// Whether `op` may transfer control, so the fuel counted so far must be
@@ -81,6 +94,71 @@ fn transfers_control(op: &Operator<'_>) -> bool {
     )
 }
 
+/// Whether `body` has an operator that calls: a direct, indirect or
+/// reference call, or a tail call (an unreadable body counts as calling).
+/// A function that calls nothing runs its loops (each checked at its
+/// header) and otherwise each operator at most once, so it ends on its
+/// own: only functions that call can be part of a call cycle, and every
+/// unbounded run of calls enters one of them unboundedly often, so their
+/// entry checks bound the time between checks. A host import that calls
+/// back into wasm is reached by a call too.
+fn may_call(body: &wasmparser::FunctionBody<'_>) -> Result<bool, CompileError> {
+    for op in body.get_operators_reader()? {
+        if matches!(
+            op?,
+            Operator::Call { .. }
+                | Operator::CallIndirect { .. }
+                | Operator::CallRef { .. }
+                | Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. }
+                | Operator::ReturnCallRef { .. }
+        ) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Bodies larger than this are not scanned for calls on a caller's behalf
+/// (their callers' loops keep their checks), so compile time stays linear.
+const CALLEE_SCAN_LIMIT: usize = 16 * 1024;
+
+/// For each `loop` of `body`, in order: whether the first operator after
+/// it that may transfer control ([`transfers_control`]) is a direct
+/// `call` of a defined function that has an entry check ([`may_call`]).
+/// Then every iteration reaches that call, straight-line, and passes the
+/// callee's check: the header's own check would only repeat it. (Nothing
+/// before the call can branch back to the header; a trap ends the run.)
+fn covered_loops(
+    info: &crate::module_info::ModuleInfo<'_>,
+    body: &wasmparser::FunctionBody<'_>,
+) -> Result<Vec<bool>, CompileError> {
+    let ops = body
+        .get_operators_reader()?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut covered = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if !matches!(op, Operator::Loop { .. }) {
+            continue;
+        }
+        let first = ops
+            .get(i + 1..)
+            .and_then(|rest| rest.iter().find(|o| transfers_control(o)));
+        let callee = match first {
+            Some(Operator::Call { function_index }) => function_index
+                .checked_sub(info.imported_funcs)
+                .and_then(|def| info.bodies.get(def as usize)),
+            _ => None,
+        };
+        covered.push(match callee {
+            Some(b) if b.as_bytes().len() <= CALLEE_SCAN_LIMIT => may_call(b)?,
+            _ => false,
+        });
+    }
+    Ok(covered)
+}
+
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     fn instrumentation(&self) -> Instrumentation {
         self.env.config.instrumentation
@@ -91,10 +169,24 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.load_invariant_ptr(self.vmctx, VMOffsets::LIMITS, "store_limits")
     }
 
-    /// At function entry, before the first operator: the interruption
-    /// and fuel checks.
-    pub(crate) fn limits_at_entry(&mut self) -> Result<(), CompileError> {
-        self.limit_checks()
+    /// At function entry, before the first operator: the fuel check, and
+    /// the interruption check when `body` may call (see
+    /// [`may_call`]).
+    pub(crate) fn limits_at_entry(
+        &mut self,
+        body: &wasmparser::FunctionBody<'_>,
+    ) -> Result<(), CompileError> {
+        let instr = self.instrumentation();
+        if instr.epoch_interruption() {
+            self.limits.covered_loops = covered_loops(self.env.info, body)?;
+            if may_call(body)? {
+                self.check_interrupt()?;
+            }
+        }
+        if instr.consume_fuel() {
+            self.check_fuel()?;
+        }
+        Ok(())
     }
 
     /// Before operator `op`: counts it, and charges the run so far when
@@ -113,29 +205,40 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// After operator `op`: a loop header gets the entry checks, so every
     /// iteration passes them.
     pub(crate) fn limits_after(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
-        if matches!(op, Operator::Loop { .. }) && self.reachable {
-            self.limit_checks()?;
+        if matches!(op, Operator::Loop { .. }) {
+            let covered = self.limits.covered_loops.get(self.limits.loops_seen) == Some(&true);
+            self.limits.loops_seen += 1;
+            if self.reachable {
+                self.limit_checks(covered)?;
+            }
         }
         Ok(())
     }
 
-    /// The checks of a function entry or loop header, as configured.
-    fn limit_checks(&mut self) -> Result<(), CompileError> {
+    /// The checks of a loop header, as configured; no interruption check
+    /// when the loop is `covered` (see [`covered_loops`]).
+    fn limit_checks(&mut self, covered: bool) -> Result<(), CompileError> {
         let instr = self.instrumentation();
-        if instr.epoch_interruption() {
+        if instr.epoch_interruption() && !covered {
             self.check_interrupt()?;
         }
         if instr.consume_fuel() {
-            let consumed = self.charge_fuel()?;
-            let out = self.builder.build_int_compare(
-                inkwell::IntPredicate::SGT,
-                consumed,
-                self.cx.i64_type().const_zero(),
-                "out_of_fuel",
-            )?;
-            self.trap_if(out, TrapCode::OutOfFuel)?;
+            self.check_fuel()?;
         }
         Ok(())
+    }
+
+    /// Charges the pending fuel and traps "all fuel consumed" when the
+    /// store's fuel has run out.
+    fn check_fuel(&mut self) -> Result<(), CompileError> {
+        let consumed = self.charge_fuel()?;
+        let out = self.builder.build_int_compare(
+            inkwell::IntPredicate::SGT,
+            consumed,
+            self.cx.i64_type().const_zero(),
+            "out_of_fuel",
+        )?;
+        self.trap_if(out, TrapCode::OutOfFuel)
     }
 
     /// Traps "interrupt" when the store's interrupt word is non-zero.
