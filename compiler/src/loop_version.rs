@@ -733,24 +733,44 @@ fn transform<'ctx>(
                 groups.len() - 1
             }
         };
-        let (leader, group_a0, _) = groups[group];
+        let leader = groups[group].0;
         let delta = i64::from(a.expr.konst.wrapping_sub(plan.accesses[leader].expr.konst) as i32);
         members.push((group, delta));
-        let a0 = builder.build_int_add(group_a0, i64t.const_int(delta as u64, true), "va0")?;
+    }
+    // One check per group, on the lowest and highest `X` of any of its
+    // accesses in any iteration: both in [0, 2^32) (no `X` wrapped, and
+    // every access's `zext(X)` lies between them), and the highest times
+    // the largest scale plus the largest `offset + size` within the memory.
+    for (g, &(_, a0, d)) in groups.iter().enumerate() {
+        let of_group = || {
+            members
+                .iter()
+                .zip(&plan.accesses)
+                .filter(move |((group, _), _)| *group == g)
+        };
+        let min_delta = of_group().map(|((_, delta), _)| *delta).min().unwrap_or(0);
+        let max_delta = of_group().map(|((_, delta), _)| *delta).max().unwrap_or(0);
+        let scale = of_group().map(|(_, a)| a.scale).max().unwrap_or(1);
+        let reach = of_group()
+            .map(|(_, a)| a.offset + a.size)
+            .max()
+            .unwrap_or(0);
         let moved = builder.build_int_mul(last, i64t.const_int(d as u64, true), "vmove")?;
-        let a_last = builder.build_int_add(a0, moved, "valast")?;
-        let (lo, hi) = if d >= 0 { (a0, a_last) } else { (a_last, a0) };
-        // Both ends in [0, 2^32): `X` never wrapped, and every iteration's
-        // `zext(X)` lies between them.
-        let lo_ok = builder.build_int_compare(IntPredicate::SGE, lo, i64t.const_zero(), "vok")?;
+        let zero = i64t.const_zero();
+        let (lo_moved, hi_moved) = if d >= 0 { (zero, moved) } else { (moved, zero) };
+        let lo = builder.build_int_add(a0, i64t.const_int(min_delta as u64, true), "vlo")?;
+        let lo = builder.build_int_add(lo, lo_moved, "vlo")?;
+        let hi = builder.build_int_add(a0, i64t.const_int(max_delta as u64, true), "vhi")?;
+        let hi = builder.build_int_add(hi, hi_moved, "vhi")?;
+        let lo_ok = builder.build_int_compare(IntPredicate::SGE, lo, zero, "vok")?;
         let hi_ok = builder.build_int_compare(IntPredicate::ULT, hi, limit, "vok")?;
         let fits = builder.build_and(lo_ok, hi_ok, "vok")?;
         // `hi < 2^32` once `fits` holds, so nothing below overflows.
         let hi = builder
-            .build_select(fits, hi, i64t.const_zero(), "vhi")?
+            .build_select(fits, hi, zero, "vhi")?
             .into_int_value();
-        let end = builder.build_int_mul(hi, i64t.const_int(a.scale, false), "vend")?;
-        let end = builder.build_int_add(end, i64t.const_int(a.offset + a.size, false), "vend")?;
+        let end = builder.build_int_mul(hi, i64t.const_int(scale, false), "vend")?;
+        let end = builder.build_int_add(end, i64t.const_int(reach, false), "vend")?;
         let inside = builder.build_int_compare(IntPredicate::ULE, end, len, "vok")?;
         ok = builder.build_and(ok, fits, "vok")?;
         ok = builder.build_and(ok, inside, "vok")?;
