@@ -29,7 +29,9 @@ use inkwell::values::{
 };
 use inkwell::{AddressSpace, GlobalVisibility};
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
-use wasmo_artifact_format::{AbiType, FuncIndex, FuncType, Helper, TrapCode, VMOffsets, ValType};
+use wasmo_artifact_format::{
+    AbiType, BoundsChecks, FuncIndex, FuncType, Helper, TrapCode, VMOffsets, ValType,
+};
 
 /// Symbol of defined function `n`.
 pub(crate) fn func_symbol(n: u32) -> String {
@@ -735,6 +737,23 @@ pub(crate) fn compile_chunk(
         dump_ir(&module, dir, chunk, "pre")?;
     }
     optimise(&module, &tm, chunk.opt_level)?;
+    if config.bounds_checks == BoundsChecks::GuardPages && chunk.opt_level.as_number() >= 2 {
+        let versioned = crate::loop_version::version_loops(&cx, &module, &tm.get_target_data())?;
+        if VERIFY_IR && versioned > 0 {
+            module.verify().map_err(|e| {
+                CompileError::Internal(format!("invalid LLVM IR after loop versioning: {e}"))
+            })?;
+        }
+        if versioned > 0 {
+            module
+                .run_passes(
+                    crate::loop_version::VECTORISE_PIPELINE,
+                    &tm,
+                    PassBuilderOptions::create(),
+                )
+                .map_err(|e| CompileError::Internal(format!("LLVM optimisation: {e}")))?;
+        }
+    }
     crate::nan::lower_canonicalize(&cx, &module)?;
     if VERIFY_IR {
         // `lower_canonicalize` rewrites optimised IR: check its work too.

@@ -23,6 +23,7 @@
 
 mod codegen;
 mod link;
+mod loop_version;
 mod memory_image;
 mod module_info;
 mod nan;

@@ -208,7 +208,7 @@ fn state_after_trap(text: &str, strategy: BoundsChecks, arg: i32) -> (i32, Vec<u
     let Some(memory) = inst.get_memory(&store, "m") else {
         panic!("no exported memory `m`")
     };
-    (g, memory.data(&store)[..16].to_vec())
+    (g, memory.data(&store).to_vec())
 }
 
 #[test]
@@ -254,4 +254,115 @@ fn issue9_trapping_accesses_stay_in_order_with_side_effects() {
         assert_eq!(g, 1, "{strategy:?}: only the global set before the trap");
         assert_eq!(&mem[..8], &[4, 3, 2, 1, 0, 0, 0, 0], "{strategy:?}: memory");
     }
+}
+
+/// Issue 15: loop versioning (`compiler/src/loop_version.rs`) runs a copy
+/// of a loop with ordinary accesses only when a check before the loop
+/// proves every access of every iteration in bounds. Loops the check
+/// refuses keep their exact traps: a forward fill that runs off the end
+/// writes every in-bounds word first, and a backward one that wraps below
+/// address 0 writes every word down to 0 first.
+#[test]
+fn issue15_versioned_loops_keep_exact_traps() {
+    // Stores `i + 1` at `p + 4i` (`p - 4i` backward) for `i` in 0..100.
+    let fill = |op: &str| {
+        format!(
+            r#"(module
+        (memory (export "m") 1)
+        (global (export "g") (mut i32) (i32.const 0))
+        (func (export "f") (param $p i32) (local $i i32)
+          (loop
+            (i32.store ({op} (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+                       (i32.add (local.get $i) (i32.const 1)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if 0 (i32.ne (local.get $i) (i32.const 100))))))"#
+        )
+    };
+    let (forward, backward) = (fill("i32.add"), fill("i32.sub"));
+    for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        // Starts 16 words before the end: words 0..16 land, then the trap.
+        let (_, mem) = state_after_trap(&forward, strategy, 65536 - 64);
+        let words: Vec<u32> = mem[65536 - 64..]
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        assert_eq!(
+            words,
+            (1..=16).collect::<Vec<u32>>(),
+            "{strategy:?}: forward"
+        );
+        // Starts at word 3: words 3, 2, 1, 0 land, then address -4 traps.
+        let (_, mem) = state_after_trap(&backward, strategy, 12);
+        assert_eq!(
+            &mem[..16],
+            &[4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0],
+            "{strategy:?}: backward"
+        );
+    }
+}
+
+/// Issue 15: a forward fill like the one above (with a trip count LLVM
+/// cannot unroll first), in bounds, takes the versioned copy,
+/// which LLVM vectorises (a vector store in the optimised IR), while the
+/// exact, volatile loop stays beside it; and it computes what it should.
+#[test]
+fn issue15_affine_loop_is_versioned_and_vectorised() {
+    let text = r#"(module
+        (memory (export "m") 1)
+        (func (export "f") (param $p i32) (param $n i32) (result i32) (local $i i32)
+          (loop
+            (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+                       (i32.add (local.get $i) (i32.const 1)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if 0 (i32.ne (local.get $i) (local.get $n))))
+          (i32.load (i32.add (local.get $p) (i32.const 396)))))"#;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let wat = dir.path().join("fill.wat");
+    std::fs::write(&wat, text).unwrap_or_else(|e| panic!("writing fill.wat: {e}"));
+    let out = Command::new(bin_path("wasmoc").unwrap_or_else(|e| panic!("{e}")))
+        .args(["build", "-O2"])
+        .arg(&wat)
+        .arg("-o")
+        .arg(dir.path().join("fill.wasmo"))
+        .env("WASMO_DUMP_LLVM", dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("running wasmoc: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ir = std::fs::read_to_string(dir.path().join("chunk0.post.ll"))
+        .unwrap_or_else(|e| panic!("reading the IR dump: {e}"));
+    assert!(
+        ir.contains("store <"),
+        "no vector store in the versioned loop:\n{ir}"
+    );
+    assert!(
+        ir.contains("store volatile i32"),
+        "the exact loop is gone:\n{ir}"
+    );
+
+    let c = load(text, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &c.module, &Imports::new())
+        .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
+    let f = inst
+        .get_func(&store, "f")
+        .unwrap_or_else(|| panic!("no export `f`"));
+    match call(&mut store, f, &[Val::I32(1000), Val::I32(100)]) {
+        Ok(v) => assert!(
+            matches!(v.as_slice(), [Val::I32(100)]),
+            "f(1000, 100) = {v:?}"
+        ),
+        Err(e) => panic!("f(1000, 100): {e:?}"),
+    }
+    let memory = inst
+        .get_memory(&store, "m")
+        .unwrap_or_else(|| panic!("no exported memory `m`"));
+    let words: Vec<u32> = memory.data(&store)[1000..1400]
+        .chunks(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect();
+    assert_eq!(words, (1..=100).collect::<Vec<u32>>());
 }

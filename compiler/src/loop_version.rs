@@ -1,0 +1,954 @@
+//! Loop versioning: vectorisable copies of loops over linear memory that
+//! stay exact under guard pages.
+//!
+//! Under guard pages every linear-memory access that may fault is
+//! `volatile` (see `translate/memory.rs`), which keeps traps exact and stops
+//! LLVM from vectorising. [`version_loops`] runs on optimised IR, where a
+//! simple wasm loop has become one basic block that branches back to itself
+//! (rotated, its induction variables and exit test canonical). For such a
+//! loop it proves, from the loop's own instructions, where every volatile
+//! access of every iteration lands:
+//!
+//! - each induction variable is an `i32` phi stepped by a constant;
+//! - the exit test is `iv == W` or `iv.next == W` against a loop-invariant
+//!   `W`, so the trip count `T` is computable
+//!   before the loop (and the test that `T` is what the loop runs is part of
+//!   the check);
+//! - each access's address is `base + s * zext(X) + C` with `base` memory
+//!   0's base, `X` an `i32` affine in the induction variables plus
+//!   loop-invariant values, so `X` moves by a constant `d` per iteration.
+//!
+//! Before the loop it then computes `X` at the first iteration (`A0`), at
+//! the last (`A0 + (T - 1) * d`, in 64 bits), and branches to a copy of the
+//! loop with ordinary accesses when both ends lie in `[0, 2^32)` (so the
+//! 32-bit `X` never wrapped and every iteration's address lies between the
+//! two ends) and the highest `s * X + C + size` is within memory 0's
+//! current length; otherwise to the original, volatile loop. A second,
+//! short pipeline ([`VECTORISE_PIPELINE`]) then vectorises the copies.
+//!
+//! Rule (why traps stay exact): the copy runs only when no access of any of
+//! its iterations can fault, memories never shrink, and the copy contains
+//! nothing else that can trap (no calls but intrinsics, no atomics), so no
+//! trap can happen while it runs and the order of its accesses is not
+//! observable. Any loop the analysis does not understand is left as it was.
+
+use crate::CompileError;
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::targets::TargetData;
+use inkwell::types::{AnyType, AnyTypeEnum, BasicTypeEnum};
+use inkwell::values::{
+    AnyValueEnum, AsValueRef, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
+    InstructionOpcode, InstructionValue, IntValue, PhiValue, PointerValue,
+};
+use inkwell::{AtomicOrdering, IntPredicate};
+use llvm_sys::prelude::LLVMValueRef;
+use std::collections::HashMap;
+use wasmo_artifact_format::vmctx::MEMORY_DEF_CURRENT_LENGTH;
+use wasmo_artifact_format::VMOffsets;
+
+/// What runs after [`version_loops`] when it versioned a loop: the
+/// vectorisation and clean-up tail of LLVM's `-O2` pipeline.
+pub(crate) const VECTORISE_PIPELINE: &str = "function(loop-vectorize,loop-load-elim,instcombine,\
+     simplifycfg,vector-combine,instcombine,loop-unroll<O2>,instcombine,simplifycfg)";
+
+/// Largest per-iteration movement of an address (`|d|`) and coefficient
+/// the analysis accepts, so that no 64-bit sum it emits can overflow.
+const MAX_STRIDE: i64 = 1 << 24;
+
+/// Versions every loop of `module` that the module documentation
+/// describes; returns how many it versioned.
+pub(crate) fn version_loops(
+    cx: &Context,
+    module: &Module<'_>,
+    target_data: &TargetData,
+) -> Result<usize, CompileError> {
+    let builder = cx.create_builder();
+    let mut versioned = 0;
+    for function in module.get_functions() {
+        let Some(memory0_base) = memory0_base(function) else {
+            continue;
+        };
+        let loops: Vec<BasicBlock<'_>> = function
+            .get_basic_block_iter()
+            .filter(|&bb| self_loop_exit(bb).is_some())
+            .collect();
+        for body in loops {
+            let Some(plan) = analyse(body, memory0_base, target_data) else {
+                continue;
+            };
+            transform(cx, &builder, function, &plan)?;
+            versioned += 1;
+        }
+    }
+    Ok(versioned)
+}
+
+/// The `memory0_base` load of a wasm function's entry block: a pointer
+/// loaded from its first parameter, the VMContext, at `MEMORY0_BASE`.
+fn memory0_base(function: FunctionValue<'_>) -> Option<InstructionValue<'_>> {
+    const { assert!(VMOffsets::MEMORY0_BASE == 0) };
+    let vmctx = function.get_first_param()?;
+    if !vmctx.is_pointer_value() {
+        return None;
+    }
+    let entry = function.get_first_basic_block()?;
+    entry.get_instructions().find(|i| {
+        i.get_opcode() == InstructionOpcode::Load
+            && matches!(i.get_type(), AnyTypeEnum::PointerType(_))
+            && operand_ref(*i, 0) == Some(vmctx.as_value_ref())
+    })
+}
+
+/// If `bb` ends in a conditional branch with itself as one successor,
+/// the other successor.
+fn self_loop_exit(bb: BasicBlock<'_>) -> Option<BasicBlock<'_>> {
+    let br = bb.get_terminator()?;
+    if br.get_opcode() != InstructionOpcode::Br || br.get_num_operands() != 3 {
+        return None;
+    }
+    let (f, t) = (operand_block(br, 1)?, operand_block(br, 2)?);
+    match (f == bb, t == bb) {
+        (true, false) => Some(t),
+        (false, true) => Some(f),
+        _ => None,
+    }
+}
+
+fn operand_ref(inst: InstructionValue<'_>, i: u32) -> Option<LLVMValueRef> {
+    Some(inst.get_operand(i)?.value()?.as_value_ref())
+}
+
+fn operand_value(inst: InstructionValue<'_>, i: u32) -> Option<BasicValueEnum<'_>> {
+    inst.get_operand(i)?.value()
+}
+
+fn operand_block(inst: InstructionValue<'_>, i: u32) -> Option<BasicBlock<'_>> {
+    inst.get_operand(i)?.block()
+}
+
+/// An induction variable: an `i32` phi of the loop stepped by a constant.
+struct Induction<'ctx> {
+    phi: PhiValue<'ctx>,
+    start: IntValue<'ctx>,
+    step: i64,
+    next: LLVMValueRef,
+}
+
+/// One volatile access: `base + scale * zext(x) + offset`, `size` bytes.
+struct Access<'ctx> {
+    x: IntValue<'ctx>,
+    /// `x` as an affine expression (coefficients indexed like `Plan::ivs`).
+    expr: Affine,
+    scale: u64,
+    offset: u64,
+    size: u64,
+}
+
+/// Everything [`transform`] needs, found by [`analyse`].
+struct Plan<'ctx> {
+    /// Memory 0's base.
+    base: PointerValue<'ctx>,
+    body: BasicBlock<'ctx>,
+    preheader: BasicBlock<'ctx>,
+    exit: BasicBlock<'ctx>,
+    /// Whether `exit` has the loop as its only predecessor.
+    exit_dedicated: bool,
+    ivs: Vec<Induction<'ctx>>,
+    /// The induction variable the exit test reads, whether it reads its
+    /// stepped value, and the invariant it compares with.
+    exit_iv: usize,
+    exit_on_next: bool,
+    exit_bound: IntValue<'ctx>,
+    accesses: Vec<Access<'ctx>>,
+    /// Loop instructions that are used after the loop (not only by the
+    /// exit block's phis), with each such use (user, operand index).
+    escaping: Vec<(LLVMValueRef, Vec<(InstructionValue<'ctx>, u32)>)>,
+}
+
+/// Distinct predecessor blocks of `bb` (from the uses of the block, which
+/// are its predecessors' terminators).
+fn predecessors(bb: BasicBlock<'_>) -> Vec<BasicBlock<'_>> {
+    let mut preds = Vec::new();
+    let mut use_ = bb.get_first_use();
+    while let Some(u) = use_ {
+        if let Some(i) = user_instruction(u.get_user()) {
+            if let Some(p) = i.get_parent() {
+                if !preds.contains(&p) {
+                    preds.push(p);
+                }
+            }
+        }
+        use_ = u.get_next_use();
+    }
+    preds
+}
+
+/// The instruction a use belongs to (inkwell types a user by its result).
+fn user_instruction(user: AnyValueEnum<'_>) -> Option<InstructionValue<'_>> {
+    match user {
+        AnyValueEnum::InstructionValue(i) => Some(i),
+        other => BasicValueEnum::try_from(other).ok()?.as_instruction_value(),
+    }
+}
+
+fn in_block(v: LLVMValueRef, bb: BasicBlock<'_>) -> bool {
+    bb.get_instructions().any(|i| i.as_value_ref() == v)
+}
+
+fn as_instruction(v: BasicValueEnum<'_>) -> Option<InstructionValue<'_>> {
+    v.as_instruction_value()
+}
+
+fn analyse<'ctx>(
+    body: BasicBlock<'ctx>,
+    memory0_base: InstructionValue<'ctx>,
+    target_data: &TargetData,
+) -> Option<Plan<'ctx>> {
+    let exit = self_loop_exit(body)?;
+    let preds = predecessors(body);
+    if preds.len() != 2 {
+        return None;
+    }
+    let preheader = preds.into_iter().find(|&p| p != body)?;
+    let pre_term = preheader.get_terminator()?;
+    if pre_term.get_opcode() != InstructionOpcode::Br || pre_term.get_num_operands() != 1 {
+        return None;
+    }
+    let exit_preds = predecessors(exit);
+    let exit_dedicated = exit_preds == [body];
+
+    // Induction variables. Other phis of the loop (sums) are cloned like
+    // any instruction; no address may depend on them (`affine`).
+    let ivs: Vec<Induction<'ctx>> = body
+        .get_instructions()
+        .take_while(|i| i.get_opcode() == InstructionOpcode::Phi)
+        .filter_map(|i| induction(PhiValue::try_from(i).ok()?, body, preheader))
+        .collect();
+
+    // The exit test.
+    let br = body.get_terminator()?;
+    let cond = as_instruction(operand_value(br, 0)?)?;
+    if cond.get_opcode() != InstructionOpcode::ICmp || !in_block(cond.as_value_ref(), body) {
+        return None;
+    }
+    let continue_on_true = operand_block(br, 2)? == body;
+    let continue_while_ne = matches!(
+        (cond.get_icmp_predicate()?, continue_on_true),
+        (IntPredicate::NE, true) | (IntPredicate::EQ, false)
+    );
+    if !continue_while_ne {
+        return None;
+    }
+    let (a, b) = (operand_value(cond, 0)?, operand_value(cond, 1)?);
+    let find = |v: BasicValueEnum<'ctx>| {
+        ivs.iter().enumerate().find_map(|(k, iv)| {
+            if v.as_value_ref() == iv.next {
+                Some((k, true))
+            } else if v.as_value_ref() == iv.phi.as_value_ref() {
+                Some((k, false))
+            } else {
+                None
+            }
+        })
+    };
+    let ((exit_iv, exit_on_next), bound) = match (find(a), find(b)) {
+        (Some(f), None) => (f, b),
+        (None, Some(f)) => (f, a),
+        _ => return None,
+    };
+    if !invariant(bound, body) {
+        return None;
+    }
+    let exit_bound = bound.into_int_value();
+
+    // Every instruction: what may trap, and the volatile accesses.
+    let mut accesses = Vec::new();
+    for inst in body.get_instructions() {
+        if inst.get_opcode() != InstructionOpcode::Phi
+            && !inst.is_terminator()
+            && !matches!(
+                inst.get_type(),
+                AnyTypeEnum::IntType(_)
+                    | AnyTypeEnum::FloatType(_)
+                    | AnyTypeEnum::PointerType(_)
+                    | AnyTypeEnum::VoidType(_)
+            )
+        {
+            return None;
+        }
+        match inst.get_opcode() {
+            InstructionOpcode::Call => {
+                let callee = CallSiteValue::try_from(inst).ok()?.get_called_fn_value()?;
+                let name = callee.get_name().to_str().ok()?;
+                if !name.starts_with("llvm.") || name.contains("trap") {
+                    return None;
+                }
+            }
+            InstructionOpcode::Load | InstructionOpcode::Store => {
+                if inst.get_atomic_ordering().ok()? != AtomicOrdering::NotAtomic {
+                    return None;
+                }
+                if !inst.get_volatile().ok()? {
+                    continue;
+                }
+                let (ptr, ty) = if inst.get_opcode() == InstructionOpcode::Load {
+                    (operand_value(inst, 0)?, inst.get_type())
+                } else {
+                    let v = operand_value(inst, 0)?;
+                    (operand_value(inst, 1)?, v.get_type().as_any_type_enum())
+                };
+                let size = target_data.get_store_size(&ty);
+                accesses.push(access(ptr, size, memory0_base, body, &ivs, target_data)?);
+            }
+            InstructionOpcode::AtomicRMW
+            | InstructionOpcode::AtomicCmpXchg
+            | InstructionOpcode::Fence
+            | InstructionOpcode::Invoke
+            | InstructionOpcode::CallBr => return None,
+            _ => {}
+        }
+    }
+    if accesses.is_empty() {
+        return None;
+    }
+
+    // Values used after the loop.
+    let exit_phis: Vec<LLVMValueRef> = exit
+        .get_instructions()
+        .take_while(|i| i.get_opcode() == InstructionOpcode::Phi)
+        .map(|i| i.as_value_ref())
+        .collect();
+    let mut escaping = Vec::new();
+    for inst in body.get_instructions() {
+        let mut uses = Vec::new();
+        let mut use_ = inst.get_first_use();
+        while let Some(u) = use_ {
+            use_ = u.get_next_use();
+            let user = user_instruction(u.get_user())?;
+            if user.get_parent() == Some(body) || exit_phis.contains(&user.as_value_ref()) {
+                continue;
+            }
+            for k in 0..user.get_num_operands() {
+                if operand_ref(user, k) == Some(inst.as_value_ref()) {
+                    uses.push((user, k));
+                }
+            }
+        }
+        if !uses.is_empty() {
+            if !exit_dedicated {
+                return None;
+            }
+            escaping.push((inst.as_value_ref(), uses));
+        }
+    }
+    Some(Plan {
+        base: PointerValue::try_from(memory0_base).ok()?,
+        body,
+        preheader,
+        exit,
+        exit_dedicated,
+        ivs,
+        exit_iv,
+        exit_on_next,
+        exit_bound,
+        accesses,
+        escaping,
+    })
+}
+
+/// Whether `v` is defined outside the loop (a constant, an argument or an
+/// instruction of another block).
+fn invariant(v: BasicValueEnum<'_>, body: BasicBlock<'_>) -> bool {
+    match v.as_instruction_value() {
+        Some(i) => i.get_parent() != Some(body),
+        None => true,
+    }
+}
+
+/// `phi` as an induction variable: `[start, preheader], [phi + c, body]`.
+fn induction<'ctx>(
+    phi: PhiValue<'ctx>,
+    body: BasicBlock<'ctx>,
+    preheader: BasicBlock<'ctx>,
+) -> Option<Induction<'ctx>> {
+    if phi.count_incoming() != 2 {
+        return None;
+    }
+    let ty = phi.as_basic_value().get_type();
+    if !matches!(ty, BasicTypeEnum::IntType(t) if t.get_bit_width() == 32) {
+        return None;
+    }
+    let (mut start, mut next) = (None, None);
+    for (v, bb) in phi.get_incomings() {
+        if bb == preheader {
+            start = Some(v.into_int_value());
+        } else if bb == body {
+            next = Some(v);
+        }
+    }
+    let next = as_instruction(next?)?;
+    if next.get_parent() != Some(body) {
+        return None;
+    }
+    let (a, b) = (operand_value(next, 0)?, operand_value(next, 1)?);
+    let phi_ref = phi.as_value_ref();
+    let constant = |v: BasicValueEnum<'ctx>| v.into_int_value().get_sign_extended_constant();
+    let step = match next.get_opcode() {
+        InstructionOpcode::Add if a.as_value_ref() == phi_ref => constant(b)?,
+        InstructionOpcode::Add if b.as_value_ref() == phi_ref => constant(a)?,
+        InstructionOpcode::Sub if a.as_value_ref() == phi_ref => constant(b)?.checked_neg()?,
+        _ => return None,
+    };
+    if step == 0 || step.abs() > MAX_STRIDE {
+        return None;
+    }
+    Some(Induction {
+        phi,
+        start: start?,
+        step,
+        next: next.as_value_ref(),
+    })
+}
+
+/// An `i32` expression of the loop: `sum(coefs[j] * iv[j]) + sum(m * v) +
+/// konst` modulo 2^32, each `v` loop-invariant.
+#[derive(Clone, PartialEq, Eq)]
+struct Affine {
+    coefs: Vec<i64>,
+    terms: Vec<(LLVMValueRef, u32)>,
+    konst: u32,
+}
+
+impl Affine {
+    fn plus(mut self, other: Affine, sign: i64) -> Option<Affine> {
+        for (p, q) in self.coefs.iter_mut().zip(&other.coefs) {
+            *p = p.checked_add(q.checked_mul(sign)?)?;
+        }
+        let m = if sign < 0 { u32::MAX } else { 1 };
+        for (v, k) in other.terms {
+            match self.terms.iter_mut().find(|(w, _)| *w == v) {
+                Some((_, j)) => *j = j.wrapping_add(k.wrapping_mul(m)),
+                None => self.terms.push((v, k.wrapping_mul(m))),
+            }
+        }
+        self.terms.retain(|&(_, k)| k != 0);
+        self.terms.sort_unstable_by_key(|&(v, _)| v as usize);
+        self.konst = self.konst.wrapping_add(other.konst.wrapping_mul(m));
+        Some(self)
+    }
+
+    fn times(mut self, k: i64) -> Option<Affine> {
+        for c in &mut self.coefs {
+            *c = c.checked_mul(k)?;
+        }
+        for (_, m) in &mut self.terms {
+            *m = m.wrapping_mul(k as u32);
+        }
+        self.terms.retain(|&(_, m)| m != 0);
+        self.konst = self.konst.wrapping_mul(k as u32);
+        Some(self)
+    }
+
+    /// Whether `self` and `other` differ by a constant only.
+    fn same_but_constant(&self, other: &Affine) -> bool {
+        self.coefs == other.coefs && self.terms == other.terms
+    }
+}
+
+/// `x` (an `i32`) as an [`Affine`] expression of the induction variables
+/// and loop-invariant values, if it is one.
+fn affine<'ctx>(
+    x: BasicValueEnum<'ctx>,
+    body: BasicBlock<'ctx>,
+    ivs: &[Induction<'ctx>],
+    depth: u32,
+) -> Option<Affine> {
+    let mut e = Affine {
+        coefs: vec![0; ivs.len()],
+        terms: Vec::new(),
+        konst: 0,
+    };
+    if let Some(c) = x.into_int_value().get_zero_extended_constant() {
+        e.konst = c as u32;
+        return Some(e);
+    }
+    if invariant(x, body) {
+        e.terms.push((x.as_value_ref(), 1));
+        return Some(e);
+    }
+    if depth > 16 {
+        return None;
+    }
+    if let Some(k) = ivs
+        .iter()
+        .position(|iv| iv.phi.as_value_ref() == x.as_value_ref())
+    {
+        e.coefs[k] = 1;
+        return Some(e);
+    }
+    let inst = x.as_instruction_value()?;
+    let (a, b) = (operand_value(inst, 0)?, operand_value(inst, 1)?);
+    let konst = |v: BasicValueEnum<'ctx>| v.into_int_value().get_sign_extended_constant();
+    let e = match inst.get_opcode() {
+        // `or disjoint` is an add whose operands share no bits.
+        InstructionOpcode::Or if !inst.get_disjoint_flag().ok()? => return None,
+        InstructionOpcode::Add | InstructionOpcode::Or => {
+            affine(a, body, ivs, depth + 1)?.plus(affine(b, body, ivs, depth + 1)?, 1)?
+        }
+        InstructionOpcode::Sub => {
+            affine(a, body, ivs, depth + 1)?.plus(affine(b, body, ivs, depth + 1)?, -1)?
+        }
+        InstructionOpcode::Mul => match (konst(a), konst(b)) {
+            (_, Some(k)) => affine(a, body, ivs, depth + 1)?.times(k)?,
+            (Some(k), _) => affine(b, body, ivs, depth + 1)?.times(k)?,
+            _ => return None,
+        },
+        InstructionOpcode::Shl => {
+            let k = konst(b).filter(|k| (0..24).contains(k))?;
+            affine(a, body, ivs, depth + 1)?.times(1 << k)?
+        }
+        _ => return None,
+    };
+    e.coefs.iter().all(|c| c.abs() <= MAX_STRIDE).then_some(e)
+}
+
+/// A volatile access at `ptr` of `size` bytes, if its address has the
+/// shape the module documentation says.
+fn access<'ctx>(
+    ptr: BasicValueEnum<'ctx>,
+    size: u64,
+    memory0_base: InstructionValue<'ctx>,
+    body: BasicBlock<'ctx>,
+    ivs: &[Induction<'ctx>],
+    target_data: &TargetData,
+) -> Option<Access<'ctx>> {
+    let mut offset: u64 = 0;
+    let mut term: Option<(u64, IntValue<'ctx>)> = None;
+    let mut p = ptr;
+    loop {
+        if p.as_value_ref() == memory0_base.as_value_ref() {
+            break;
+        }
+        let gep = p.as_instruction_value()?;
+        if gep.get_opcode() != InstructionOpcode::GetElementPtr || gep.get_num_operands() != 2 {
+            return None;
+        }
+        let elem = gep.get_gep_source_element_type().ok()?;
+        let scale = target_data.get_abi_size(&elem);
+        index_terms(
+            operand_value(gep, 1)?.into_int_value(),
+            scale,
+            &mut offset,
+            &mut term,
+            0,
+        )?;
+        p = operand_value(gep, 0)?;
+    }
+    let (scale, x) = term?;
+    let expr = affine(x.as_basic_value_enum(), body, ivs, 0)?;
+    if scale > 16 || offset > (8 << 30) {
+        return None;
+    }
+    Some(Access {
+        x,
+        expr,
+        scale,
+        offset,
+        size,
+    })
+}
+
+/// Splits a GEP's `i64` index (times `scale`) into a constant and at most
+/// one `scale * zext(x)` term.
+fn index_terms<'ctx>(
+    index: IntValue<'ctx>,
+    scale: u64,
+    offset: &mut u64,
+    term: &mut Option<(u64, IntValue<'ctx>)>,
+    depth: u32,
+) -> Option<()> {
+    if depth > 8 || index.get_type().get_bit_width() != 64 {
+        return None;
+    }
+    if let Some(c) = index.get_zero_extended_constant() {
+        *offset = offset.checked_add(c.checked_mul(scale)?)?;
+        return (*offset < (8 << 30)).then_some(());
+    }
+    let inst = index.as_instruction_value()?;
+    let operand = |k| operand_value(inst, k).map(BasicValueEnum::into_int_value);
+    match inst.get_opcode() {
+        InstructionOpcode::ZExt => {
+            let x = operand(0)?;
+            if x.get_type().get_bit_width() != 32 || term.is_some() {
+                return None;
+            }
+            *term = Some((scale, x));
+            Some(())
+        }
+        InstructionOpcode::Add => {
+            index_terms(operand(0)?, scale, offset, term, depth + 1)?;
+            index_terms(operand(1)?, scale, offset, term, depth + 1)
+        }
+        InstructionOpcode::Or if inst.get_disjoint_flag().ok()? => {
+            index_terms(operand(0)?, scale, offset, term, depth + 1)?;
+            index_terms(operand(1)?, scale, offset, term, depth + 1)
+        }
+        InstructionOpcode::Shl => {
+            let k = operand(1)?
+                .get_zero_extended_constant()
+                .filter(|&k| k < 5)?;
+            index_terms(operand(0)?, scale << k, offset, term, depth + 1)
+        }
+        InstructionOpcode::Mul => {
+            let k = operand(1)?
+                .get_zero_extended_constant()
+                .filter(|&k| k <= 16)?;
+            index_terms(operand(0)?, scale * k, offset, term, depth + 1)
+        }
+        _ => None,
+    }
+}
+
+/// Emits, before the preheader's branch, `x` with every induction
+/// variable replaced by its start value.
+fn emit_at_start<'ctx>(
+    builder: &Builder<'ctx>,
+    x: IntValue<'ctx>,
+    plan: &Plan<'ctx>,
+) -> Result<IntValue<'ctx>, CompileError> {
+    if invariant(x.as_basic_value_enum(), plan.body) {
+        return Ok(x);
+    }
+    if let Some(iv) = plan
+        .ivs
+        .iter()
+        .find(|iv| iv.phi.as_value_ref() == x.as_value_ref())
+    {
+        return Ok(iv.start);
+    }
+    let inst = x
+        .as_instruction_value()
+        .ok_or_else(|| CompileError::Internal("loop versioning: not affine".into()))?;
+    let operand = |k| {
+        operand_value(inst, k)
+            .map(BasicValueEnum::into_int_value)
+            .ok_or_else(|| CompileError::Internal("loop versioning: missing operand".into()))
+    };
+    let a = emit_at_start(builder, operand(0)?, plan)?;
+    let b = emit_at_start(builder, operand(1)?, plan)?;
+    Ok(match inst.get_opcode() {
+        // Disjoint (`affine` admits no other `or`): the sum, which the
+        // first iteration computes too.
+        InstructionOpcode::Add | InstructionOpcode::Or => builder.build_int_add(a, b, "vx")?,
+        InstructionOpcode::Sub => builder.build_int_sub(a, b, "vx")?,
+        InstructionOpcode::Mul => builder.build_int_mul(a, b, "vx")?,
+        InstructionOpcode::Shl => builder.build_left_shift(a, b, "vx")?,
+        _ => return Err(CompileError::Internal("loop versioning: not affine".into())),
+    })
+}
+
+/// Emits the check in the preheader, clones the loop with ordinary
+/// accesses, and joins both at the exit.
+fn transform<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    function: FunctionValue<'ctx>,
+    plan: &Plan<'ctx>,
+) -> Result<(), CompileError> {
+    let i64t = cx.i64_type();
+    let pre_term = plan
+        .preheader
+        .get_terminator()
+        .ok_or_else(|| CompileError::Internal("loop versioning: no preheader branch".into()))?;
+    builder.position_before(&pre_term);
+
+    // Trip count: `n` steps of `|step|` from the start to the bound.
+    let iv = &plan.ivs[plan.exit_iv];
+    let diff = if iv.step > 0 {
+        builder.build_int_sub(plan.exit_bound, iv.start, "vdiff")?
+    } else {
+        builder.build_int_sub(iv.start, plan.exit_bound, "vdiff")?
+    };
+    let diff = builder.build_int_z_extend(diff, i64t, "vdiff")?;
+    let step = iv.step.unsigned_abs();
+    let step = i64t.const_int(step, false);
+    let rem = builder.build_int_unsigned_rem(diff, step, "vrem")?;
+    let n = builder.build_int_unsigned_div(diff, step, "vn")?;
+    let mut ok = builder.build_int_compare(IntPredicate::EQ, rem, i64t.const_zero(), "vok")?;
+    // The last iteration's index `k`.
+    let last = if plan.exit_on_next {
+        let nonzero = builder.build_int_compare(IntPredicate::NE, n, i64t.const_zero(), "vok")?;
+        ok = builder.build_and(ok, nonzero, "vok")?;
+        builder.build_int_sub(n, i64t.const_int(1, false), "vlast")?
+    } else {
+        n
+    };
+
+    // Memory 0's current length.
+    let ptr_t = cx.ptr_type(inkwell::AddressSpace::default());
+    let vmctx = function
+        .get_first_param()
+        .ok_or_else(|| CompileError::Internal("loop versioning: no vmctx".into()))?
+        .into_pointer_value();
+    let def_slot = gep8(builder, cx, vmctx, u64::from(VMOffsets::MEMORY0_DEF))?;
+    let def = builder
+        .build_load(ptr_t, def_slot, "vdef")?
+        .into_pointer_value();
+    let len_slot = gep8(builder, cx, def, u64::from(MEMORY_DEF_CURRENT_LENGTH))?;
+    let len = builder.build_load(i64t, len_slot, "vlen")?;
+    if let Some(load) = len.as_instruction_value() {
+        load.set_alignment(8)
+            .and_then(|()| load.set_atomic_ordering(AtomicOrdering::Monotonic))
+            .map_err(|e| CompileError::Internal(format!("loop versioning: {e}")))?;
+    }
+    let len = len.into_int_value();
+    let limit = i64t.const_int(1 << 32, false);
+
+    // Accesses whose `X` differ by a constant form a group with one
+    // `zext(X)` at the first iteration (`A0`, of the group's first access)
+    // and one step `d`; each access adds its `delta` (any representative
+    // of the difference modulo 2^32: the range check below is on the sum).
+    let mut groups: Vec<(usize, IntValue<'ctx>, i64)> = Vec::new();
+    let mut members = Vec::with_capacity(plan.accesses.len());
+    for (i, a) in plan.accesses.iter().enumerate() {
+        let d: i64 = a
+            .expr
+            .coefs
+            .iter()
+            .zip(&plan.ivs)
+            .map(|(c, iv)| c * iv.step)
+            .sum();
+        let group = match groups
+            .iter()
+            .position(|&(leader, _, _)| plan.accesses[leader].expr.same_but_constant(&a.expr))
+        {
+            Some(g) => g,
+            None => {
+                let x0 = emit_at_start(builder, a.x, plan)?;
+                let a0 = builder.build_int_z_extend(x0, i64t, "va0")?;
+                groups.push((i, a0, d));
+                groups.len() - 1
+            }
+        };
+        let leader = groups[group].0;
+        let delta = i64::from(a.expr.konst.wrapping_sub(plan.accesses[leader].expr.konst) as i32);
+        members.push((group, delta));
+    }
+    // One check per group, on the lowest and highest `X` of any of its
+    // accesses in any iteration: both in [0, 2^32) (no `X` wrapped, and
+    // every access's `zext(X)` lies between them), and the highest times
+    // the largest scale plus the largest `offset + size` within the memory.
+    for (g, &(_, a0, d)) in groups.iter().enumerate() {
+        let of_group = || {
+            members
+                .iter()
+                .zip(&plan.accesses)
+                .filter(move |((group, _), _)| *group == g)
+        };
+        let min_delta = of_group().map(|((_, delta), _)| *delta).min().unwrap_or(0);
+        let max_delta = of_group().map(|((_, delta), _)| *delta).max().unwrap_or(0);
+        let scale = of_group().map(|(_, a)| a.scale).max().unwrap_or(1);
+        let reach = of_group()
+            .map(|(_, a)| a.offset + a.size)
+            .max()
+            .unwrap_or(0);
+        let moved = builder.build_int_mul(last, i64t.const_int(d as u64, true), "vmove")?;
+        let zero = i64t.const_zero();
+        let (lo_moved, hi_moved) = if d >= 0 { (zero, moved) } else { (moved, zero) };
+        let lo = builder.build_int_add(a0, i64t.const_int(min_delta as u64, true), "vlo")?;
+        let lo = builder.build_int_add(lo, lo_moved, "vlo")?;
+        let hi = builder.build_int_add(a0, i64t.const_int(max_delta as u64, true), "vhi")?;
+        let hi = builder.build_int_add(hi, hi_moved, "vhi")?;
+        let lo_ok = builder.build_int_compare(IntPredicate::SGE, lo, zero, "vok")?;
+        let hi_ok = builder.build_int_compare(IntPredicate::ULT, hi, limit, "vok")?;
+        let fits = builder.build_and(lo_ok, hi_ok, "vok")?;
+        // `hi < 2^32` once `fits` holds, so nothing below overflows.
+        let hi = builder
+            .build_select(fits, hi, zero, "vhi")?
+            .into_int_value();
+        let end = builder.build_int_mul(hi, i64t.const_int(scale, false), "vend")?;
+        let end = builder.build_int_add(end, i64t.const_int(reach, false), "vend")?;
+        let inside = builder.build_int_compare(IntPredicate::ULE, end, len, "vok")?;
+        ok = builder.build_and(ok, fits, "vok")?;
+        ok = builder.build_and(ok, inside, "vok")?;
+    }
+
+    // The copy. Its accesses take their addresses from 64-bit induction
+    // variables, one per group, `A0 + k * d (+ delta)`, which the check
+    // proved equal to `zext(X)` in every iteration and which LLVM's
+    // vectoriser reads as consecutive (and, within a group, as one
+    // interleaved group) without a wrap check of its own.
+    let fast = cx.insert_basic_block_after(plan.body, "versioned");
+    builder.position_at_end(fast);
+    let mut map: HashMap<LLVMValueRef, BasicValueEnum<'ctx>> = HashMap::new();
+    let mut phis = Vec::new();
+    let mut addresses: Vec<PhiValue<'ctx>> = Vec::new();
+    let mut access_index = 0;
+    for inst in plan.body.get_instructions() {
+        if inst.get_opcode() == InstructionOpcode::Phi {
+            let phi = PhiValue::try_from(inst)
+                .map_err(|()| CompileError::Internal("loop versioning: phi".into()))?;
+            let copy = builder.build_phi(phi.as_basic_value().get_type(), "v")?;
+            map.insert(inst.as_value_ref(), copy.as_basic_value());
+            phis.push((phi, copy));
+            continue;
+        }
+        if inst.is_terminator() {
+            let cond = operand_value(inst, 0)
+                .and_then(|c| map.get(&c.as_value_ref()).copied())
+                .ok_or_else(|| CompileError::Internal("loop versioning: exit test".into()))?;
+            let succ = |k| {
+                let bb = operand_block(inst, k)
+                    .ok_or_else(|| CompileError::Internal("loop versioning: successor".into()))?;
+                Ok::<_, CompileError>(if bb == plan.body { fast } else { bb })
+            };
+            for (phi, &(_, a0, d)) in addresses.iter().zip(&groups) {
+                let next = builder.build_int_nsw_add(
+                    phi.as_basic_value().into_int_value(),
+                    i64t.const_int(d as u64, true),
+                    "vaddr",
+                )?;
+                phi.add_incoming(&[(&a0, plan.preheader), (&next, fast)]);
+            }
+            builder.build_conditional_branch(cond.into_int_value(), succ(2)?, succ(1)?)?;
+            break;
+        }
+        if addresses.is_empty() {
+            for _ in &groups {
+                addresses.push(builder.build_phi(i64t, "vaddr")?);
+            }
+        }
+        let copy = inst.explicit_clone();
+        builder.insert_instruction(&copy, None);
+        remap(copy, &map);
+        let is_access = matches!(
+            copy.get_opcode(),
+            InstructionOpcode::Load | InstructionOpcode::Store
+        );
+        if is_access && copy.get_volatile().unwrap_or(false) {
+            copy.set_volatile(false)
+                .map_err(|e| CompileError::Internal(format!("loop versioning: {e}")))?;
+            let (a, &(group, delta)) = plan
+                .accesses
+                .get(access_index)
+                .zip(members.get(access_index))
+                .ok_or_else(|| CompileError::Internal("loop versioning: accesses".into()))?;
+            let phi = addresses
+                .get(group)
+                .ok_or_else(|| CompileError::Internal("loop versioning: groups".into()))?;
+            access_index += 1;
+            builder.position_before(&copy);
+            let x = builder.build_int_nsw_add(
+                phi.as_basic_value().into_int_value(),
+                i64t.const_int(delta as u64, true),
+                "vaddr",
+            )?;
+            let scaled = builder.build_int_nuw_mul(x, i64t.const_int(a.scale, false), "vaddr")?;
+            let index =
+                builder.build_int_nuw_add(scaled, i64t.const_int(a.offset, false), "vaddr")?;
+            let ptr = crate::codegen::byte_gep(builder, cx, plan.base, index)?;
+            let operand = if copy.get_opcode() == InstructionOpcode::Load {
+                0
+            } else {
+                1
+            };
+            copy.set_operand(operand, ptr);
+            builder.position_at_end(fast);
+        }
+        if let Some(v) = basic_value(copy) {
+            map.insert(inst.as_value_ref(), v);
+        }
+    }
+    let mapped = |v: BasicValueEnum<'ctx>| map.get(&v.as_value_ref()).copied().unwrap_or(v);
+    for (phi, copy) in &phis {
+        for (v, bb) in phi.get_incomings() {
+            let (v, bb) = if bb == plan.body {
+                (mapped(v), fast)
+            } else {
+                (v, bb)
+            };
+            copy.add_incoming(&[(&v, bb)]);
+        }
+    }
+
+    // The exit's phis take the copy's values from the copy.
+    for inst in plan.exit.get_instructions() {
+        if inst.get_opcode() != InstructionOpcode::Phi {
+            break;
+        }
+        let phi = PhiValue::try_from(inst)
+            .map_err(|()| CompileError::Internal("loop versioning: exit phi".into()))?;
+        let from_loop = phi.get_incomings().find(|&(_, bb)| bb == plan.body);
+        if let Some((v, _)) = from_loop {
+            let v = mapped(v);
+            phi.add_incoming(&[(&v, fast)]);
+        }
+    }
+    // Other uses after the loop read a phi of both versions.
+    if !plan.escaping.is_empty() {
+        debug_assert!(plan.exit_dedicated);
+        let first = plan
+            .exit
+            .get_first_instruction()
+            .ok_or_else(|| CompileError::Internal("loop versioning: empty exit".into()))?;
+        for (v, uses) in &plan.escaping {
+            let copy = map
+                .get(v)
+                .copied()
+                .ok_or_else(|| CompileError::Internal("loop versioning: escaping".into()))?;
+            let orig = plan
+                .body
+                .get_instructions()
+                .find(|i| i.as_value_ref() == *v)
+                .and_then(basic_value)
+                .ok_or_else(|| CompileError::Internal("loop versioning: escaping".into()))?;
+            builder.position_before(&first);
+            let join = builder.build_phi(orig.get_type(), "vjoin")?;
+            join.add_incoming(&[(&orig, plan.body), (&copy, fast)]);
+            for (user, k) in uses {
+                user.set_operand(*k, join.as_basic_value());
+            }
+        }
+    }
+
+    // Choose.
+    builder.position_before(&pre_term);
+    builder.build_conditional_branch(ok, fast, plan.body)?;
+    pre_term.erase_from_basic_block();
+    Ok(())
+}
+
+/// Points `copy`'s operands that are loop instructions at their copies.
+fn remap<'ctx>(copy: InstructionValue<'ctx>, map: &HashMap<LLVMValueRef, BasicValueEnum<'ctx>>) {
+    for k in 0..copy.get_num_operands() {
+        if let Some(v) = operand_value(copy, k) {
+            if let Some(&c) = map.get(&v.as_value_ref()) {
+                copy.set_operand(k, c);
+            }
+        }
+    }
+}
+
+/// An instruction's result as a value (the types [`analyse`] admits).
+fn basic_value(inst: InstructionValue<'_>) -> Option<BasicValueEnum<'_>> {
+    match inst.get_type() {
+        AnyTypeEnum::IntType(_) => IntValue::try_from(inst).ok().map(Into::into),
+        AnyTypeEnum::FloatType(_) => inkwell::values::FloatValue::try_from(inst)
+            .ok()
+            .map(Into::into),
+        AnyTypeEnum::PointerType(_) => PointerValue::try_from(inst).ok().map(Into::into),
+        _ => None,
+    }
+}
+
+fn gep8<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    base: PointerValue<'ctx>,
+    offset: u64,
+) -> Result<PointerValue<'ctx>, CompileError> {
+    crate::codegen::byte_gep(builder, cx, base, cx.i64_type().const_int(offset, false))
+}
