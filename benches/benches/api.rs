@@ -46,7 +46,7 @@ fn wasmo_calls(c: &mut Criterion) {
         let module = wasmo::Module::new(&engine, WAT)?;
         let mut linker = wasmo::Linker::new(&engine);
         linker.func_wrap("host", "inc", |x: i32| x.wrapping_add(1))?;
-        let mut store = wasmo::Store::new(());
+        let mut store = wasmo::Store::new(&engine, ());
         let instance = linker.instantiate(&mut store, &module)?;
         let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
         let call_host = instance.get_typed_func::<i32, i32>(&store, "call_host")?;

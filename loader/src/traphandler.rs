@@ -3,15 +3,18 @@
 //!
 //! How it works:
 //! - Every host-to-wasm entry ([`call_array`]) runs the array trampoline on
-//!   a fresh [corosensei] coroutine stack with a guard page below it (stacks
-//!   are reused per thread). An [`Activation`] on the host stack, linked
+//!   a [corosensei] coroutine stack with a guard page below it. The
+//!   coroutine outlives the call: it runs one call per resume and waits,
+//!   suspended, for the next ([`WasmStack`], kept per thread), so an entry
+//!   costs two stack switches and no set-up. An [`Activation`] on the host stack, linked
 //!   from the thread-local `CURRENT`, describes the entry: its yielder, its
 //!   trap handler and its stack bounds. Nested entries (wasm -> host ->
 //!   wasm) push further activations.
 //! - A trap raised by code (`wasmo_helper_trap`, a host function's error)
 //!   calls [`raise`], which suspends the coroutine with an [`Unwind`]; the
 //!   entry then marks the coroutine finished with `force_reset`, discarding
-//!   the wasm frames without running anything on them. The trap helper
+//!   the wasm frames without running anything on them, and starts a fresh
+//!   coroutine on the same stack for the next entry. The trap helper
 //!   takes no code: it looks its return address up in the module's trap
 //!   table, registered here with the module's text.
 //! - A hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE) is caught by one
@@ -130,7 +133,7 @@ pub(crate) type ArrayFn = unsafe extern "C" fn(*mut u8, *mut u8, *mut u8, usize)
 /// One host-to-wasm entry on this thread.
 struct Activation {
     prev: *const Activation,
-    yielder: Cell<*const Yielder<(), Unwind>>,
+    yielder: Cell<*const Yielder<Resume, Option<Unwind>>>,
     handler: Option<CoroutineTrapHandler<Option<Unwind>>>,
     /// Lowest address of the stack mapping (start of the guard page).
     stack_limit: usize,
@@ -140,9 +143,140 @@ struct Activation {
     stack_base: usize,
 }
 
+/// What a wasm stack's coroutine is resumed with: the call to run and
+/// the activation that describes it.
+#[derive(Clone, Copy)]
+struct Resume {
+    call: ArrayCall,
+    act: *const Activation,
+}
+
+/// A wasm stack: a coroutine that runs one array call per resume and
+/// yields `None` after each, suspended in its loop and ready for the next
+/// (so a call switches stacks twice and builds nothing). A trap ends it:
+/// [`raise`] yields `Some(unwind)` and the entry resets it, or the signal
+/// handler makes it return `Some(unwind)`; its stack is then reused for
+/// a fresh coroutine.
+///
+/// Rule: the coroutine's own frame holds nothing that needs dropping
+/// (`Resume` is `Copy`), so resetting it while suspended is always sound.
+struct WasmStack {
+    co: Coroutine<Resume, Option<Unwind>, Option<Unwind>, DefaultStack>,
+    /// The usable size it was made for (a store's `wasm_stack_size`).
+    requested: usize,
+    /// Lowest address of the mapping (start of the guard page).
+    stack_limit: usize,
+    /// End of the guard page.
+    guard_end: usize,
+    /// Highest address of the stack.
+    stack_base: usize,
+}
+
+impl WasmStack {
+    /// A coroutine on `stack`, not started yet.
+    fn new(stack: DefaultStack, requested: usize) -> WasmStack {
+        let stack_limit = stack.limit().get();
+        let stack_base = stack.base().get();
+        let co = Coroutine::with_stack(
+            stack,
+            |yielder: &Yielder<Resume, Option<Unwind>>, mut next: Resume| loop {
+                // SAFETY: `next.act` lives in the frame of the `call_array`
+                // that resumed us, which drives this call to its end (or
+                // resets the coroutine) before returning.
+                unsafe { (*next.act).yielder.set(yielder) };
+                let c = next.call;
+                // SAFETY: the caller of `call_array` vouched for `c`.
+                unsafe { (c.func)(c.callee_vmctx, c.caller_vmctx, c.values, c.len) };
+                next = yielder.suspend(None);
+            },
+        );
+        WasmStack {
+            co,
+            requested,
+            stack_limit,
+            guard_end: stack_limit + crate::vm::host_page_size(),
+            stack_base,
+        }
+    }
+
+    /// A wasm stack of `requested` usable bytes: this thread's idle one
+    /// (the last one given back, else one of that size from the pool), or
+    /// a new one. Boxed, so that the common case (`IDLE`) moves one
+    /// pointer.
+    fn take(requested: usize) -> std::io::Result<Box<WasmStack>> {
+        if let Some(ws) = IDLE.try_with(Cell::take).ok().flatten() {
+            if ws.requested == requested {
+                return Ok(ws);
+            }
+            // Another store's size: keep it for that store's next call.
+            (*ws).keep();
+        }
+        let pooled = STACKS
+            .try_with(|s| {
+                let mut s = s.borrow_mut();
+                let i = s.iter().rposition(|w| w.requested == requested)?;
+                Some(s.swap_remove(i))
+            })
+            .ok()
+            .flatten();
+        if let Some(ws) = pooled {
+            return Ok(Box::new(ws));
+        }
+        install_signal_handlers();
+        ensure_alt_stack();
+        DefaultStack::new(requested).map(|s| Box::new(WasmStack::new(s, requested)))
+    }
+
+    /// Makes this the thread's idle stack for its next entry.
+    fn give_back(self: Box<Self>) {
+        if let Ok(Some(older)) = IDLE.try_with(|c| c.replace(Some(self))) {
+            // Nested entries each had a stack.
+            (*older).keep();
+        }
+    }
+
+    /// Puts an idle stack in the pool (or frees it when the pool is full).
+    fn keep(self) {
+        let _ = STACKS.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < STACK_POOL {
+                s.push(self);
+            }
+        });
+    }
+
+    /// The same stack with a fresh coroutine, after a trap ended this one.
+    fn renew(mut self) -> WasmStack {
+        if !self.co.done() {
+            // SAFETY: suspended in `raise`, below which lie only wasm
+            // frames, trampolines, `raise`'s callers and this coroutine's
+            // loop, none of which holds anything that needs dropping (see
+            // the module rule and the type's rule).
+            unsafe { self.co.force_reset() };
+        }
+        let ws = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `ws` is never used or dropped again, so `co` is moved out
+        // of it exactly once (its other fields are plain numbers).
+        let co = unsafe { std::ptr::read(&ws.co) };
+        WasmStack::new(co.into_stack(), ws.requested)
+    }
+}
+
+impl Drop for WasmStack {
+    fn drop(&mut self) {
+        if self.co.started() && !self.co.done() {
+            // SAFETY: an idle coroutine is suspended in its loop, whose
+            // frame holds nothing that needs dropping; resetting it
+            // instead of unwinding it runs nothing on its stack.
+            unsafe { self.co.force_reset() };
+        }
+    }
+}
+
 thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
-    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    static IDLE: Cell<Option<Box<WasmStack>>> = const { Cell::new(None) };
+    static STACKS: RefCell<Vec<WasmStack>> = const { RefCell::new(Vec::new()) };
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
 
@@ -183,48 +317,27 @@ pub(crate) struct ArrayCall {
 /// `ValRaw` slots holding the arguments. Everything they reference must
 /// stay alive until this returns.
 pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
-    install_signal_handlers();
-    ensure_alt_stack();
-    let stack = take_stack(call.stack_size)
+    let mut ws = WasmStack::take(call.stack_size)
         .map_err(|e| Unwind::Host(format!("cannot allocate a wasm stack: {e}")))?;
-    let page = crate::vm::host_page_size();
-    let stack_limit = stack.limit().get();
-    let mut act = Activation {
+    let act = Activation {
         prev: current(),
         yielder: Cell::new(std::ptr::null()),
-        handler: None,
-        stack_limit,
-        guard_end: stack_limit + page,
-        stack_base: stack.base().get(),
+        handler: Some(ws.co.trap_handler()),
+        stack_limit: ws.stack_limit,
+        guard_end: ws.guard_end,
+        stack_base: ws.stack_base,
     };
-    let act_addr = &act as *const Activation as usize;
-    let mut co: Coroutine<(), Unwind, Option<Unwind>, DefaultStack> =
-        Coroutine::with_stack(stack, move |yielder: &Yielder<(), Unwind>, ()| {
-            let act = act_addr as *const Activation;
-            // SAFETY: `act` lives in `call_array`'s frame, which drives this
-            // coroutine to its end (or resets it) before returning.
-            unsafe { (*act).yielder.set(yielder) };
-            // SAFETY: the caller of `call_array` vouched for `call`.
-            unsafe { (call.func)(call.callee_vmctx, call.caller_vmctx, call.values, call.len) };
-            None
-        });
-    act.handler = Some(co.trap_handler());
     let _restore = ActivationGuard(act.prev);
     let _ = CURRENT.try_with(|c| c.set(&act));
-    let outcome = match co.resume(()) {
-        CoroutineResult::Return(None) => Ok(()),
-        CoroutineResult::Return(Some(unwind)) => Err(unwind),
-        CoroutineResult::Yield(unwind) => {
-            // SAFETY: the coroutine is suspended in `raise`, below which lie
-            // only wasm frames, trampolines and `raise`'s callers, none of
-            // which holds anything that needs dropping (see the module rule).
-            unsafe { co.force_reset() };
+    let outcome = ws.co.resume(Resume { call, act: &act });
+    let outcome = match outcome {
+        CoroutineResult::Yield(None) | CoroutineResult::Return(None) => Ok(()),
+        CoroutineResult::Yield(Some(unwind)) | CoroutineResult::Return(Some(unwind)) => {
+            ws = Box::new((*ws).renew());
             Err(unwind)
         }
     };
-    if co.done() {
-        give_back_stack(co.into_stack());
-    }
+    ws.give_back();
     outcome
 }
 
@@ -244,29 +357,6 @@ pub(crate) fn default_wasm_stack_size() -> usize {
 /// the first wasm frame.
 pub(crate) fn clamp_wasm_stack_size(bytes: usize) -> usize {
     bytes.max(2 * HOST_STACK_RESERVE)
-}
-
-fn stack_usable(s: &DefaultStack) -> usize {
-    s.base().get() - s.limit().get() - crate::vm::host_page_size()
-}
-
-fn take_stack(want: usize) -> std::io::Result<DefaultStack> {
-    let page = crate::vm::host_page_size();
-    let want_usable = want.div_ceil(page) * page;
-    let pooled = STACKS.try_with(|s| s.borrow_mut().pop()).ok().flatten();
-    if let Some(s) = pooled.filter(|s| stack_usable(s) == want_usable) {
-        return Ok(s);
-    }
-    DefaultStack::new(want)
-}
-
-fn give_back_stack(stack: DefaultStack) {
-    let _ = STACKS.try_with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < STACK_POOL {
-            s.push(stack);
-        }
-    });
 }
 
 /// Bytes of wasm stack left below the current point, if running on one.
@@ -301,8 +391,9 @@ pub(crate) fn raise(unwind: Unwind) -> ! {
         std::process::abort();
     }
     // SAFETY: the yielder belongs to the coroutine we are running on (the
-    // stack check above), which is suspended-on-yield only from here.
-    unsafe { (*y).suspend(unwind) };
+    // stack check above); it yields `Some` only from here, and the entry
+    // then resets it instead of resuming it.
+    unsafe { (*y).suspend(Some(unwind)) };
     // The entry resets the coroutine instead of resuming it.
     std::process::abort()
 }

@@ -524,7 +524,25 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
 /// [`Linker`]-style definition, made once and used with many stores).
 pub struct HostFuncDef<T> {
     ty: FuncType,
-    call: Arc<dyn RawHostFn<T>>,
+    call: Arc<dyn MakeFunc<T>>,
+}
+
+/// A shared raw closure that can become a function of a store. Only
+/// `to_func` goes through the `dyn`: the function it makes calls the
+/// closure statically (one monomorphic `invoke` per closure type), so a
+/// linker-defined host function costs no virtual call per call from wasm.
+trait MakeFunc<T>: Send + Sync + 'static {
+    fn make(self: Arc<Self>, ctx: crate::StoreContextMut<'_, T>, ty: FuncType) -> Func;
+}
+
+impl<T: 'static, G: RawHostFn<T>> MakeFunc<T> for G {
+    fn make(self: Arc<Self>, ctx: crate::StoreContextMut<'_, T>, ty: FuncType) -> Func {
+        Func::new_raw(
+            ctx,
+            ty,
+            move |caller: Caller<'_, T>, slots: &mut [[u8; 16]]| (*self)(caller, slots),
+        )
+    }
 }
 
 impl<T> Clone for HostFuncDef<T> {
@@ -562,11 +580,10 @@ impl<T: 'static> HostFuncDef<T> {
             + Sync
             + 'static,
     {
-        let shared = Arc::new(f);
         HostFuncDef {
             ty: ty.clone(),
             call: Arc::new(move |caller: Caller<'_, T>, slots: &mut [[u8; 16]]| {
-                crate::func::call_val_closure(&ty, &*shared, caller, slots)
+                crate::func::call_val_closure(&ty, &f, caller, slots)
             }),
         }
     }
@@ -578,11 +595,6 @@ impl<T: 'static> HostFuncDef<T> {
 
     /// A function of `store` that runs this definition's closure.
     pub fn to_func(&self, mut store: impl AsContextMut<Data = T>) -> Func {
-        let call = Arc::clone(&self.call);
-        Func::new_raw(
-            store.as_context_mut(),
-            self.ty.clone(),
-            move |caller: Caller<'_, T>, slots: &mut [[u8; 16]]| call(caller, slots),
-        )
+        Arc::clone(&self.call).make(store.as_context_mut(), self.ty.clone())
     }
 }

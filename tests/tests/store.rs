@@ -415,3 +415,110 @@ fn issue10_externrefs_round_trip_through_tables_and_globals() {
         );
     }
 }
+
+/// Recursion the optimiser cannot turn into a loop (the store after the
+/// call), a trap of each kind, and a host function that calls back in.
+const REENTRY: &str = r#"(module
+  (import "host" "back" (func $back (param i32) (result i32)))
+  (memory 1)
+  (func $rec (export "rec") (param i32) (result i32)
+    (local $r i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else
+        (local.set $r (call $rec (i32.sub (local.get 0) (i32.const 1))))
+        (i32.store (i32.const 0) (local.get 0))
+        (i32.add (local.get $r) (i32.const 1)))))
+  (func (export "boom") (result i32) (unreachable))
+  (func (export "oob") (result i32) (i32.load (i32.const 70000)))
+  (func (export "nest") (param i32) (result i32) (call $back (local.get 0))))"#;
+
+/// Calls into wasm reuse one suspended coroutine per thread (issue 14):
+/// each way a call can end (a helper's trap, a fault, a guard-page stack
+/// overflow, a host error from a nested entry) must leave the next call a
+/// working stack, nested entries must get stacks of their own, and a
+/// store's stack size must be the one its calls run on.
+#[test]
+fn issue14_wasm_stacks_survive_traps_nesting_and_size_changes() {
+    use wasmo_loader::HostError;
+    for strategy in STRATEGIES {
+        let compiled = load(REENTRY, strategy);
+        let mut store = Store::new(());
+        let back = Func::wrap(
+            &mut store,
+            |mut caller: wasmo_loader::Caller<'_, ()>, x: i32| -> Result<i32, HostError> {
+                let Some(Extern::Func(f)) = caller.get_export(if x == 1 { "boom" } else { "rec" })
+                else {
+                    return Err(HostError::Message("no export".into()));
+                };
+                match x {
+                    0 => Ok(7),
+                    1 => {
+                        let boom = f
+                            .typed::<(), i32>(&caller)
+                            .map_err(|e| HostError::Message(e.to_string()))?;
+                        match boom.call(&mut caller, ()) {
+                            Err(CallError::Trap(t)) => {
+                                Err(HostError::Message(format!("inner {:?}", t.code)))
+                            }
+                            other => Ok(1000 + i32::from(other.is_ok())),
+                        }
+                    }
+                    n => {
+                        let rec = f
+                            .typed::<i32, i32>(&caller)
+                            .map_err(|e| HostError::Message(e.to_string()))?;
+                        rec.call(&mut caller, 10 * n)
+                            .map(|r| r + 100)
+                            .map_err(|e| HostError::Message(e.to_string()))
+                    }
+                }
+            },
+        );
+        let mut imports = Imports::new();
+        imports.define("host", "back", Extern::Func(back));
+        let instance = match Instance::new(&mut store, &compiled.module, &imports) {
+            Ok(i) => i,
+            Err(e) => panic!("instantiating: {e}"),
+        };
+        let rec = export_func(&store, &instance, "rec");
+        let nest = export_func(&store, &instance, "nest");
+        let trap_of = |r: Result<i32, CallError>| match r {
+            Err(CallError::Trap(t)) => t.code,
+            other => panic!("expected a trap, got {other:?}"),
+        };
+        assert_eq!(call_i32(&mut store, rec, &[Val::I32(10)]).ok(), Some(10));
+        for (name, code) in [
+            ("boom", TrapCode::UnreachableCodeReached),
+            ("oob", TrapCode::MemoryOutOfBounds),
+        ] {
+            let f = export_func(&store, &instance, name);
+            assert_eq!(trap_of(call_i32(&mut store, f, &[])), code, "{name}");
+            assert_eq!(call_i32(&mut store, rec, &[Val::I32(10)]).ok(), Some(10));
+        }
+        // Too deep for the default 2 MiB stack, not for 64 MiB.
+        let deep = [Val::I32(400_000)];
+        assert_eq!(
+            trap_of(call_i32(&mut store, rec, &deep)),
+            TrapCode::StackOverflow
+        );
+        assert_eq!(call_i32(&mut store, rec, &[Val::I32(10)]).ok(), Some(10));
+        store.set_wasm_stack_size(64 << 20);
+        assert_eq!(call_i32(&mut store, rec, &deep).ok(), Some(400_000));
+        store.set_wasm_stack_size(wasmo_loader::DEFAULT_WASM_STACK_SIZE);
+        assert_eq!(
+            trap_of(call_i32(&mut store, rec, &deep)),
+            TrapCode::StackOverflow
+        );
+        // Nested entries: wasm -> host -> wasm, ending well or in a trap.
+        for _ in 0..3 {
+            assert_eq!(call_i32(&mut store, nest, &[Val::I32(0)]).ok(), Some(7));
+            assert_eq!(call_i32(&mut store, nest, &[Val::I32(2)]).ok(), Some(120));
+            match call_i32(&mut store, nest, &[Val::I32(1)]) {
+                Err(CallError::Host(m)) => assert!(m.contains("UnreachableCodeReached"), "{m}"),
+                other => panic!("expected the host's error, got {other:?}"),
+            }
+            assert_eq!(call_i32(&mut store, rec, &[Val::I32(10)]).ok(), Some(10));
+        }
+    }
+}

@@ -52,7 +52,7 @@ fn main() -> wasmo::Result<()> {
         },
     )?;
 
-    let mut store = Store::new(Log::default());
+    let mut store = Store::new(&engine, Log::default());
     let instance = linker.instantiate(&mut store, &module)?;
     let run = instance.get_typed_func::<i32, ()>(&store, "run")?;
     run.call(&mut store, 5)?;

@@ -38,7 +38,7 @@ fn main() -> wasmo::Result<()> {
     let library = Module::new(&engine, LIBRARY)?;
     let app = Module::new(&engine, APP)?;
 
-    let mut store = Store::new(());
+    let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
     let lib = linker.instantiate(&mut store, &library)?;
     linker.instance(&store, "lib", lib)?;

@@ -39,7 +39,7 @@ fn collatz_steps(mut n: u64) -> u32 {
 fn main() -> wasmo::Result<()> {
     let engine = Engine::default();
     let module = Module::new(&engine, WAT)?;
-    let mut store = Store::new(());
+    let mut store = Store::new(&engine, ());
     let instance = Linker::new(&engine).instantiate(&mut store, &module)?;
     let steps = instance.get_typed_func::<u64, u32>(&store, "collatz_steps")?;
 

@@ -60,7 +60,7 @@ fn main() -> wasmo::Result<()> {
         env: Vec::new(),
         preopens: vec![preopen],
     })?;
-    let mut store = Store::new(Host { wasi });
+    let mut store = Store::new(&engine, Host { wasi });
     let instance = linker.instantiate(&mut store, &module)?;
     let start = instance.get_typed_func::<(), ()>(&store, "_start")?;
     match start.call(&mut store, ()) {

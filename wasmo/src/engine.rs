@@ -3,8 +3,8 @@
 //! Rule: what an engine configures either goes into the artifacts it
 //! compiles (bounds-check strategy, optimisation level, CPU: recorded in
 //! the header and the compatibility hash, and checked when an artifact is
-//! loaded into an engine) or is process-wide in the loader today (the wasm
-//! stack size); an engine never holds a store or an instance.
+//! loaded into an engine) or is applied to each store made with it (the
+//! wasm stack size); an engine never holds a store or an instance.
 
 use std::sync::Arc;
 
@@ -40,8 +40,8 @@ impl Config {
 
     /// The native stack each call into wasm runs on, in bytes (at least
     /// 256 KiB); deeper recursion traps with "call stack exhausted".
-    /// Process-wide: [`Engine::new`] sets it for every later call into
-    /// wasm in this process, whatever the engine.
+    /// Each [`Store`](crate::Store) made with the engine starts with it
+    /// (a store can change its own with `set_wasm_stack_size`).
     pub fn max_wasm_stack(&mut self, bytes: usize) -> &mut Config {
         self.max_wasm_stack = Some(bytes);
         self
@@ -90,12 +90,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with `config`. Applies `config`'s wasm stack size to the
-    /// whole process (see [`Config::max_wasm_stack`]).
+    /// An engine with `config`.
     pub fn new(config: &Config) -> Engine {
-        if let Some(bytes) = config.max_wasm_stack {
-            wasmo_loader::set_wasm_stack_size(bytes);
-        }
         Engine {
             config: Arc::new(config.clone()),
         }

@@ -39,7 +39,7 @@
 //!     *caller.data_mut() += n as u64;
 //! })?;
 //!
-//! let mut store = Store::new(0u64); // the host data: a running total
+//! let mut store = Store::new(&engine, 0u64); // the host data: a running total
 //! let instance = linker.instantiate(&mut store, &module)?;
 //! let run = instance.get_typed_func::<i32, i32>(&store, "run")?;
 //! assert_eq!(run.call(&mut store, 21)?, 42);
@@ -52,14 +52,15 @@
 //! ```
 //!
 //! Where this differs from Wasmtime (and why) is written down in
-//! ARCHITECTURE.md, "The embedding API"; in short: [`Store::new`] takes
-//! no engine, errors are typed ([`Error`]) rather than `anyhow`, and
+//! ARCHITECTURE.md, "The embedding API"; in short: errors are typed
+//! ([`Error`]) rather than `anyhow`, and
 //! [`Module::deserialize`] is safe because artifacts are verified.
 //!
 //! Rule: this crate adds no runtime machinery of its own; it puts the
 //! loader's object model, WASI and (behind `compiler`) the compiler
 //! behind one coherent API, and holds only configuration (`Engine`),
-//! module handles and linker definitions. No unsafe code here.
+//! module handles, linker definitions and each store's engine. No unsafe
+//! code here.
 
 #![warn(missing_docs)]
 
@@ -67,16 +68,18 @@ mod engine;
 mod error;
 mod linker;
 mod module;
+mod store;
 
 pub use engine::{BoundsChecks, Config, Engine};
 pub use error::{Error, Result};
 pub use linker::Linker;
 pub use module::Module;
+pub use store::Store;
 
 pub use wasmo_loader::{
     AsContext, AsContextMut, CallError, Caller, ExportType, Extern, ExternRef, ExternType,
     FrameInfo, Func, FuncType, Global, GlobalType, HostError, HostFuncDef, ImportType, Instance,
-    InstantiationError, IntoFunc, Limits, LoadError, Memory, MemoryType, Store, StoreContext,
+    InstantiationError, IntoFunc, Limits, LoadError, Memory, MemoryType, StoreContext,
     StoreContextMut, Table, TableType, Trap, TrapCode, TypedFunc, Val, ValType, WasmParams,
     WasmResults, WasmRet, WasmTy, V128,
 };

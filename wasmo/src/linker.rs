@@ -55,7 +55,7 @@ impl<T> Clone for Definition<T> {
 /// linker.func_wrap("host", "log", |mut caller: Caller<'_, Vec<i32>>, v: i32| {
 ///     caller.data_mut().push(v);
 /// })?;
-/// let mut store = Store::new(Vec::new());
+/// let mut store = Store::new(&engine, Vec::new());
 /// let instance = linker.instantiate(&mut store, &module)?;
 /// let run = instance.get_typed_func::<(), ()>(&store, "run")?;
 /// run.call(&mut store, ())?;
@@ -178,7 +178,7 @@ impl<T: 'static> Linker<T> {
     ///     env: vec![],
     ///     preopens: vec![Preopen::parse("./data::/data")],
     /// };
-    /// let mut store = wasmo::Store::new(WasiCtx::new(cfg)?);
+    /// let mut store = wasmo::Store::new(&engine, WasiCtx::new(cfg)?);
     /// let instance = linker.instantiate(&mut store, &module)?;
     /// instance.get_typed_func::<(), ()>(&store, "_start")?.call(&mut store, ())?;
     /// # Ok(())

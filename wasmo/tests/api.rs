@@ -20,7 +20,7 @@ const VALUES: &str = r#"
 
 fn values(engine: &Engine) -> wasmo::Result<(Store<()>, wasmo::Instance)> {
     let module = Module::new(engine, VALUES)?;
-    let mut store = Store::new(());
+    let mut store = Store::new(engine, ());
     let instance = Linker::new(engine).instantiate(&mut store, &module)?;
     Ok((store, instance))
 }
@@ -76,7 +76,7 @@ fn issue14_typed_calls_trap_and_check_the_store() -> wasmo::Result<()> {
     // The instance stays usable.
     let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
     assert_eq!(add.call(&mut store, (1, 2))?, 3);
-    let mut other = Store::new(());
+    let mut other = Store::new(&engine, ());
     assert!(matches!(
         add.call(&mut other, (1, 2)),
         Err(CallError::WrongStore("function"))
@@ -109,7 +109,7 @@ fn issue14_func_wrap_host_functions_with_state_traps_and_panics() -> wasmo::Resu
                 _ => panic!("host panic {how}"),
             }
         })?;
-    let mut store = Store::new(10i64);
+    let mut store = Store::new(&engine, 10i64);
     let instance = linker.instantiate(&mut store, &module)?;
     let run = instance.get_typed_func::<i64, i64>(&store, "run")?;
     assert_eq!(run.call(&mut store, 5)?, 16);
@@ -144,7 +144,7 @@ fn issue14_func_wrap_called_from_the_host_and_reentrantly() -> wasmo::Result<()>
                  (else (i32.add (i32.const 1)
                    (call $again (i32.sub (local.get 0) (i32.const 1))))))))"#,
     )?;
-    let mut store = Store::new(None::<wasmo::TypedFunc<i32, i32>>);
+    let mut store = Store::new(&engine, None::<wasmo::TypedFunc<i32, i32>>);
     // host -> wasm -> host -> wasm ...: each host frame makes its own
     // borrow of the store from the caller.
     let again = Func::wrap(
@@ -196,7 +196,7 @@ fn issue14_modules_serialize_and_deserialize() -> wasmo::Result<()> {
     }
     for path in [&art, &wat] {
         let m = Module::from_file(&engine, path)?;
-        let mut store = Store::new(());
+        let mut store = Store::new(&engine, ());
         let i = Linker::new(&engine).instantiate(&mut store, &m)?;
         let add = i.get_typed_func::<(i32, i32), i32>(&store, "add")?;
         assert_eq!(add.call(&mut store, (2, 2))?, 4);
@@ -235,6 +235,22 @@ fn issue14_engine_configuration_reaches_artifacts() -> wasmo::Result<()> {
 }
 
 #[test]
+fn issue14_store_takes_its_engine_and_its_stack_size() {
+    let deep = Engine::new(Config::new().max_wasm_stack(8 << 20));
+    let store = Store::new(&deep, ());
+    assert!(Engine::same(store.engine(), &deep));
+    assert_eq!(store.wasm_stack_size(), 8 << 20);
+    // Per engine, not process-wide: a default engine's store keeps the
+    // loader's default.
+    let plain = Store::new(&Engine::default(), ());
+    assert_eq!(
+        plain.wasm_stack_size(),
+        wasmo_loader::DEFAULT_WASM_STACK_SIZE
+    );
+    assert_eq!(store.into_data(), ());
+}
+
+#[test]
 fn issue14_linker_definitions_and_errors() -> wasmo::Result<()> {
     let engine = Engine::default();
     let module = Module::new(
@@ -253,7 +269,7 @@ fn issue14_linker_definitions_and_errors() -> wasmo::Result<()> {
         Err(Error::AlreadyDefined { .. })
     ));
     linker.allow_shadowing(true).func_wrap("env", "f", || {})?;
-    let mut store = Store::new(());
+    let mut store = Store::new(&engine, ());
     // The memory is missing: the loader's error names the import.
     let err = linker
         .instantiate(&mut store, &module)
@@ -290,7 +306,7 @@ fn issue14_memory_access_stays_sound_across_growth() -> wasmo::Result<()> {
              (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
              (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0))))"#,
     )?;
-    let mut store = Store::new(());
+    let mut store = Store::new(&engine, ());
     let i = Linker::new(&engine).instantiate(&mut store, &module)?;
     let m = i
         .get_memory(&store, "m")
@@ -358,7 +374,7 @@ fn issue14_typed_funcref_and_externref_values() -> wasmo::Result<()> {
             }
         },
     )?;
-    let mut store = Store::new(0u32);
+    let mut store = Store::new(&engine, 0u32);
     let instance = linker.instantiate(&mut store, &module)?;
 
     let ext_id =
@@ -408,7 +424,7 @@ fn issue14_typed_host_funcref_is_refused_with_a_message() -> wasmo::Result<()> {
     let mut linker = Linker::new(&engine);
     linker.func_wrap("host", "keep", |r: Option<ExternRef>| r)?;
     linker.func_wrap("host", "pick", |f: Option<Func>, _: i32| f)?;
-    let mut store = Store::new(0u32);
+    let mut store = Store::new(&engine, 0u32);
     let instance = linker.instantiate(&mut store, &module)?;
     let host = Func::wrap(&mut store, |x: i32| x);
     let call_ref = instance.get_typed_func::<(Option<Func>, i32), i32>(&store, "call_ref")?;
@@ -450,7 +466,7 @@ fn issue14_host_function_as_funcref_value() -> wasmo::Result<()> {
     )?;
     let mut linker = Linker::new(&engine);
     linker.func_wrap("host", "inc", |x: i32| x + 1)?;
-    let mut store = Store::new(0u32);
+    let mut store = Store::new(&engine, 0u32);
     // Before any such module is instantiated, a host funcref is refused.
     let triple = Func::wrap(&mut store, |mut caller: Caller<'_, u32>, x: i32| {
         *caller.data_mut() += 1;
