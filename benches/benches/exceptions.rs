@@ -75,7 +75,7 @@ struct WasmoRun {
 
 impl WasmoRun {
     fn new(module: wasmo::Module) -> wasmo::Result<Self> {
-        let mut store = wasmo::Store::new(());
+        let mut store = wasmo::Store::new(module.engine(), ());
         let instance = wasmo::Linker::new(module.engine()).instantiate(&mut store, &module)?;
         let funcs = [
             instance.get_typed_func::<i32, i32>(&store, "throw")?,
