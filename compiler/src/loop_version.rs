@@ -51,8 +51,16 @@ use wasmo_artifact_format::VMOffsets;
 
 /// What runs after [`version_loops`] when it versioned a loop: the
 /// vectorisation and clean-up tail of LLVM's `-O2` pipeline.
-pub(crate) const VECTORISE_PIPELINE: &str = "function(loop-vectorize,loop-load-elim,instcombine,\
-     simplifycfg,vector-combine,instcombine,loop-unroll<O2>,instcombine,simplifycfg)";
+///
+/// Rule: every `instcombine` here says `no-verify-fixpoint`, as LLVM's own
+/// `-O2` pipeline does. A bare `instcombine` in a pipeline string verifies
+/// that one iteration reached a fixpoint and, when it did not, aborts the
+/// whole process (`LLVM ERROR: Instruction Combining did not reach a
+/// fixpoint`); yosys's 69 MB module hit that at `-O2`.
+pub(crate) const VECTORISE_PIPELINE: &str =
+    "function(loop-vectorize,loop-load-elim,instcombine<no-verify-fixpoint>,\
+     simplifycfg,vector-combine,instcombine<no-verify-fixpoint>,loop-unroll<O2>,\
+     instcombine<no-verify-fixpoint>,simplifycfg)";
 
 /// Largest per-iteration movement of an address (`|d|`) and coefficient
 /// the analysis accepts, so that no 64-bit sum it emits can overflow.
@@ -951,4 +959,21 @@ fn gep8<'ctx>(
     offset: u64,
 ) -> Result<PointerValue<'ctx>, CompileError> {
     crate::codegen::byte_gep(builder, cx, base, cx.i64_type().const_int(offset, false))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The rule of [`super::VECTORISE_PIPELINE`]: no `instcombine` in it
+    /// verifies its fixpoint (which aborts the process when it fails).
+    #[test]
+    fn no_instcombine_verifies_its_fixpoint() {
+        let pipeline = super::VECTORISE_PIPELINE;
+        let all = pipeline.matches("instcombine").count();
+        assert!(all > 0, "{pipeline}");
+        assert_eq!(
+            all,
+            pipeline.matches("instcombine<no-verify-fixpoint>").count(),
+            "{pipeline}"
+        );
+    }
 }
