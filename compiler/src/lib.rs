@@ -306,10 +306,7 @@ fn compile_chunks(
     let code_bytes = |funcs: &std::ops::Range<u32>| -> u64 {
         info.bodies[funcs.start as usize..funcs.end as usize]
             .iter()
-            .map(|b| {
-                let r = b.range();
-                r.end.saturating_sub(r.start)
-            })
+            .map(body_bytes)
             .sum()
     };
     let funcs_total = info.defined_funcs();
@@ -371,6 +368,13 @@ fn check_linkable(target: &target::TargetSetup) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// Bytes of wasm code in a function body: what chunks are cut by and
+/// progress is counted in.
+fn body_bytes(body: &wasmparser::FunctionBody<'_>) -> u64 {
+    let range = body.range();
+    range.end.saturating_sub(range.start)
+}
+
 /// Splits the defined functions into chunks of about `CHUNK_CODE_BYTES`
 /// of wasm code; the first chunk also holds the import trampolines. A giant
 /// function (over `GIANT_FUNC_BYTES`) gets a chunk of its own optimised at
@@ -386,8 +390,7 @@ fn plan_chunks(info: &module_info::ModuleInfo<'_>, opt_level: OptLevel) -> Vec<c
     let mut bytes = 0u64;
     for (i, body) in info.bodies.iter().enumerate() {
         let i = i as u32;
-        let range = body.range();
-        let len = range.end.saturating_sub(range.start);
+        let len = body_bytes(body);
         if len > GIANT_FUNC_BYTES {
             if start < i {
                 chunks.push((start..i, opt_level));
