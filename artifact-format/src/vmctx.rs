@@ -55,6 +55,12 @@
 //!   (memory of the caller's; a tail call passes its own on). Only
 //!   compiled code calls wasm functions; the host enters through
 //!   array-call trampolines.
+//! - A wasm function that nothing but its own module's plain direct
+//!   `call`s can reach takes [`PRIVATE_CALL_CONV`] instead: the same
+//!   arguments and results under `swiftcc` (r13 callee-saved, stack
+//!   arguments popped by the caller), which plain calls find cheaper.
+//!   Every call through a pointer (import slot, table, funcref) and every
+//!   `return_call` reaches a [`WASM_CALL_CONV`] function only.
 //! - Everything else below, and every helper and libcall, is the C ABI.
 //! - An array-call trampoline, the host's way in:
 //!   `fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, len: usize)`; it
@@ -110,6 +116,14 @@
 /// part of the ABI fingerprint, so artifacts that call each other's
 /// functions through import slots always agree on it.
 pub const WASM_CALL_CONV: &str = "swifttailcc-swiftself-vmctx-structret-retarea4x4-last";
+
+/// Names the convention of a function only its own module's plain direct
+/// `call`s reach (not exported, its address never taken, no `return_call`
+/// naming it, none made by it): as [`WASM_CALL_CONV`] but LLVM's `swiftcc`,
+/// under which the vmctx register (r13) is callee-saved and the caller
+/// pops stack arguments. It never crosses a module boundary; it is part of
+/// the ABI fingerprint because it changes the code of every artifact.
+pub const PRIVATE_CALL_CONV: &str = "private-swiftcc-swiftself-vmctx-structret-retarea4x4-last";
 
 /// Size of one `ValRaw` slot in array calls.
 pub const VAL_RAW_SIZE: u32 = 16;
@@ -320,9 +334,10 @@ impl VMOffsets {
     /// A stable description of the layout rules, for the ABI fingerprint.
     pub fn layout_fingerprint() -> String {
         format!(
-            "{} cc={} fixed={} limits={}@{}/{}/{} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
+            "{} cc={} private_cc={} fixed={} limits={}@{}/{}/{} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
             Self::LAYOUT_VERSION,
             WASM_CALL_CONV,
+            PRIVATE_CALL_CONV,
             Self::FIXED,
             STORE_LIMITS_SIZE,
             Self::LIMITS,

@@ -9,7 +9,7 @@
 //! visibility, so LLVM neither deletes nor renames them and calls between
 //! them stay direct; every other symbol LLVM makes is internal.
 
-use crate::module_info::ModuleInfo;
+use crate::module_info::{CallConv, ModuleInfo};
 use crate::target::TargetSetup;
 use crate::translate::{ControlFrame, FuncTranslator};
 use crate::{CompileConfig, CompileError, OptLevel};
@@ -93,7 +93,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
             self.info.imported_funcs + def,
         ))?;
         let f = add_entry_function(self.module, &name, wasm_fn_type(self.cx, ty)?);
-        set_wasm_fn_abi(self.cx, f);
+        set_wasm_fn_abi(self.cx, f, self.info.call_conv(def));
         add_codegen_attributes(self, f);
         // Each wasm function stays a frame of its own, so a trap's
         // backtrace names every wasm function on the way (the loader maps
@@ -128,7 +128,17 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         for elem in contents {
             let f = match elem {
                 Some(f) if self.info.func_has_type(*f, type_index) => {
-                    self.defined_func(f.0 - self.info.imported_funcs)?
+                    let def = f.0 - self.info.imported_funcs;
+                    // An element segment took its address, so it is `Tail`
+                    // (`module_info::call_conventions`), as a call through
+                    // the array assumes.
+                    if self.info.call_conv(def) != CallConv::Tail {
+                        return Err(CompileError::Internal(format!(
+                            "function {} in a table has the private convention",
+                            f.0
+                        )));
+                    }
+                    self.defined_func(def)?
                 }
                 Some(_) => self.trap_stub(TrapCode::BadSignature, canon, fn_ty)?,
                 None => self.trap_stub(TrapCode::IndirectCallToNull, canon, fn_ty)?,
@@ -165,7 +175,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         let f = self
             .module
             .add_function(&name, fn_ty, Some(Linkage::Private));
-        set_wasm_fn_abi(self.cx, f);
+        set_wasm_fn_abi(self.cx, f, CallConv::Tail);
         add_codegen_attributes(self, f);
         f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "noinline"));
         f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "cold"));
@@ -245,27 +255,48 @@ pub(crate) fn v128_type(cx: &Context) -> inkwell::types::VectorType<'_> {
 /// (`CallingConv::SwiftTail`).
 const SWIFT_TAIL_CC: u32 = 20;
 
-/// Gives `f` the wasm calling convention ([`WASM_CALL_CONV`]):
-/// `swifttailcc`, the callee vmctx as its `swiftself` parameter (r13 on
-/// x86-64). `swifttailcc` is `swiftcc` with callee-popped stack
-/// arguments, which is what lets a `musttail` call go to a function with
-/// another signature (more stack arguments than the caller received) in
-/// constant stack: `return_call`. Unlike `swiftcc` it does not keep r13
-/// callee-saved, so a function that calls others keeps its vmctx in a
-/// callee-saved register of its own (see ARCHITECTURE.md, "Decisions").
-/// Rule: every wasm function, dispatch stub and import trampoline is made
-/// with this, and every call of one goes through [`set_wasm_call_abi`]; a
-/// mismatch is undefined behaviour LLVM may turn into `unreachable`.
+/// LLVM's number for the `swiftcc` calling convention
+/// (`CallingConv::Swift`).
+const SWIFT_CC: u32 = 16;
+
+impl CallConv {
+    /// LLVM's number for the convention.
+    fn llvm(self) -> u32 {
+        match self {
+            CallConv::Tail => SWIFT_TAIL_CC,
+            CallConv::Plain => SWIFT_CC,
+        }
+    }
+}
+
+/// Gives `f` a wasm calling convention: [`WASM_CALL_CONV`] for
+/// [`CallConv::Tail`], `swifttailcc`, the callee vmctx as its `swiftself`
+/// parameter (r13 on x86-64). `swifttailcc` is `swiftcc` with
+/// callee-popped stack arguments, which is what lets a `musttail` call go
+/// to a function with another signature (more stack arguments than the
+/// caller received) in constant stack: `return_call`. Unlike `swiftcc` it
+/// does not keep r13 callee-saved, so a function that calls others keeps
+/// its vmctx in a callee-saved register of its own, and every call pays
+/// for the callee-popped area (see ARCHITECTURE.md, "Decisions").
+/// [`CallConv::Plain`] is [`PRIVATE_CALL_CONV`]: the same with `swiftcc`,
+/// for functions only their own module's direct calls reach
+/// (`module_info::call_conventions`).
+/// Rule: every dispatch stub and import trampoline is made with `Tail`,
+/// every defined function with [`ModuleInfo::call_conv`]'s answer, and
+/// every call of one goes through [`set_wasm_call_abi`] with the callee's
+/// convention; a mismatch is undefined behaviour LLVM may turn into
+/// `unreachable`.
 ///
 /// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
-pub(crate) fn set_wasm_fn_abi(cx: &Context, f: FunctionValue<'_>) {
-    f.set_call_conventions(SWIFT_TAIL_CC);
+/// [`PRIVATE_CALL_CONV`]: wasmo_artifact_format::vmctx::PRIVATE_CALL_CONV
+pub(crate) fn set_wasm_fn_abi(cx: &Context, f: FunctionValue<'_>, conv: CallConv) {
+    f.set_call_conventions(conv.llvm());
     f.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
 }
 
 /// The call-site half of [`set_wasm_fn_abi`].
-pub(crate) fn set_wasm_call_abi(cx: &Context, call: CallSiteValue<'_>) {
-    call.set_call_convention(SWIFT_TAIL_CC);
+pub(crate) fn set_wasm_call_abi(cx: &Context, call: CallSiteValue<'_>, conv: CallConv) {
+    call.set_call_convention(conv.llvm());
     call.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
 }
 
@@ -385,6 +416,14 @@ pub(crate) fn tail_call_wasm<'ctx>(
     ty: &FuncType,
     mut args: Vec<BasicMetadataValueEnum<'ctx>>,
 ) -> Result<(), CompileError> {
+    // `musttail` needs caller and callee on one convention; a function
+    // that makes tail calls, and one a `return_call` names, are `Tail`.
+    let tail_cc = |f: FunctionValue<'_>| f.get_call_conventions() == SWIFT_TAIL_CC;
+    if !tail_cc(caller) || matches!(callee, Callee::Direct(f) if !tail_cc(f)) {
+        return Err(CompileError::Internal(
+            "a tail call between functions of different conventions".into(),
+        ));
+    }
     if returns_in_memory(ty) {
         args.push(return_area(caller)?.into());
     }
@@ -407,12 +446,24 @@ fn build_wasm_call<'ctx>(
     args: &[BasicMetadataValueEnum<'ctx>],
     unwind: Option<BasicBlock<'ctx>>,
 ) -> Result<CallSiteValue<'ctx>, CompileError> {
-    let target = match callee {
-        Callee::Direct(f) => CallTarget::Direct(f),
-        Callee::Indirect(p) => CallTarget::Indirect(wasm_fn_type(cx, ty)?, p),
+    // A direct call takes the callee's own convention; a call through a
+    // pointer can reach only `Tail` functions.
+    let (target, conv) = match callee {
+        Callee::Direct(f) => (
+            CallTarget::Direct(f),
+            if f.get_call_conventions() == SWIFT_CC {
+                CallConv::Plain
+            } else {
+                CallConv::Tail
+            },
+        ),
+        Callee::Indirect(p) => (
+            CallTarget::Indirect(wasm_fn_type(cx, ty)?, p),
+            CallConv::Tail,
+        ),
     };
     let call = call_or_invoke(builder, cx, target, args, unwind, "call")?;
-    set_wasm_call_abi(cx, call);
+    set_wasm_call_abi(cx, call, conv);
     Ok(call)
 }
 
@@ -993,7 +1044,7 @@ fn build_import_trampoline<'ctx>(
         &import_trampoline_symbol(import),
         wasm_fn_type(cx, ty)?,
     );
-    set_wasm_fn_abi(cx, tramp);
+    set_wasm_fn_abi(cx, tramp, CallConv::Tail);
     add_codegen_attributes(env, tramp);
     builder.position_at_end(cx.append_basic_block(tramp, "entry"));
     let host_ctx = nth_param(tramp, 0)?.into_pointer_value();

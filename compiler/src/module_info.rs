@@ -103,12 +103,33 @@ pub(crate) struct ModuleInfo<'w> {
     /// definition may be loaded as invariant; every other table's base
     /// can move when it grows (see `vmctx.rs`).
     pub(crate) fixed_tables: Vec<bool>,
+    /// Per defined function, whether it takes the wasm calling convention
+    /// every caller can rely on ([`CallConv::Tail`]) or the cheaper one only
+    /// this module's direct calls reach ([`CallConv::Plain`]); see
+    /// [`call_conventions`].
+    pub(crate) call_convs: Vec<CallConv>,
+}
+
+/// Which of the two wasm conventions a defined function takes (see
+/// `vmctx.rs`: [`WASM_CALL_CONV`] and [`PRIVATE_CALL_CONV`]).
+///
+/// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
+/// [`PRIVATE_CALL_CONV`]: wasmo_artifact_format::vmctx::PRIVATE_CALL_CONV
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallConv {
+    /// `swifttailcc`: what every call through a pointer (import slot,
+    /// table, funcref) assumes, and what `return_call` needs on both
+    /// sides.
+    Tail,
+    /// `swiftcc`: for a function nothing but a plain direct `call` of its
+    /// own module reaches, which makes no tail call itself.
+    Plain,
 }
 
 /// A table defined here and not exported. Nothing but this module's
 /// active element segments ever writes it, and nothing grows it. Rule:
 /// a table that `table.init`, `table.copy`, `table.set`, `table.grow` or
-/// `table.fill` writes is not sealed ([`written_tables`]).
+/// `table.fill` writes is not sealed ([`scan_bodies`]).
 #[derive(Debug)]
 pub(crate) struct SealedTable {
     /// Its length, for the instance's whole life.
@@ -160,6 +181,15 @@ impl<'w> ModuleInfo<'w> {
             .get(table as usize)
             .copied()
             .unwrap_or(false)
+    }
+
+    /// The calling convention of defined function `def`
+    /// ([`ModuleInfo::call_convs`]; `Tail` for an index out of range).
+    pub(crate) fn call_conv(&self, def: u32) -> CallConv {
+        self.call_convs
+            .get(def as usize)
+            .copied()
+            .unwrap_or(CallConv::Tail)
     }
 
     /// Whether `table` (index space) is indexed by `i64` (memory64's
@@ -489,7 +519,8 @@ impl<'w> Reader<'w> {
                         .any(|e| e.kind == ExternKind::Table && e.index as usize == t)
             })
             .collect();
-        let written = written_tables(&self.bodies);
+        let written = scan_bodies(&self.bodies);
+        let call_convs = call_conventions(&self.metadata, self.imported_funcs, &written);
         for &t in &written.written {
             if let Some(slot) = sealed_tables.get_mut(t as usize) {
                 *slot = None;
@@ -503,6 +534,7 @@ impl<'w> Reader<'w> {
         ModuleInfo {
             sealed_tables,
             fixed_tables,
+            call_convs,
             metadata: self.metadata,
             bodies: self.bodies,
             imported_funcs: self.imported_funcs,
@@ -516,26 +548,35 @@ impl<'w> Reader<'w> {
     }
 }
 
-/// The tables the operators of a module's bodies change.
+/// What the operators of a module's bodies do that module-wide decisions
+/// (sealed tables, calling conventions) depend on; one pass over every
+/// body, before the functions are split into chunks.
 #[derive(Default)]
-struct WrittenTables {
-    /// Written by `table.init`, `table.copy`, `table.set`, `table.fill` or
-    /// `table.grow`: not sealed.
+struct BodyFacts {
+    /// Tables written by `table.init`, `table.copy`, `table.set`,
+    /// `table.fill` or `table.grow`: not sealed.
     written: Vec<u32>,
-    /// Grown by `table.grow`: base and length may change.
+    /// Tables grown by `table.grow`: base and length may change.
     grown: Vec<u32>,
+    /// Functions (index space) that a `return_call` names or a `ref.func`
+    /// takes.
+    tail_called_or_taken: Vec<u32>,
+    /// Per body, whether it makes a tail call of any kind (or could not be
+    /// read, which validation rules out; assumed then).
+    makes_tail_calls: Vec<bool>,
 }
 
-/// Every table an operator of `bodies` writes or grows. Bodies were
-/// validated already, so a reader error cannot occur; one just ends that
-/// body's scan.
-fn written_tables(bodies: &[FunctionBody<'_>]) -> WrittenTables {
+/// [`BodyFacts`] of `bodies`. Bodies were validated already, so a reader
+/// error cannot occur; one just ends that body's scan.
+fn scan_bodies(bodies: &[FunctionBody<'_>]) -> BodyFacts {
     use wasmparser::Operator;
-    let mut w = WrittenTables::default();
+    let mut w = BodyFacts::default();
     for body in bodies {
         let Ok(mut reader) = body.get_operators_reader() else {
+            w.makes_tail_calls.push(true);
             continue;
         };
+        let mut tail = false;
         while !reader.eof() {
             match reader.read() {
                 Ok(Operator::TableInit { table, .. })
@@ -548,12 +589,93 @@ fn written_tables(bodies: &[FunctionBody<'_>]) -> WrittenTables {
                     w.written.push(table);
                     w.grown.push(table);
                 }
+                Ok(Operator::ReturnCall { function_index }) => {
+                    tail = true;
+                    w.tail_called_or_taken.push(function_index);
+                }
+                Ok(Operator::RefFunc { function_index }) => {
+                    w.tail_called_or_taken.push(function_index)
+                }
+                Ok(Operator::ReturnCallIndirect { .. }) | Ok(Operator::ReturnCallRef { .. }) => {
+                    tail = true
+                }
                 Ok(_) => {}
-                Err(_) => break,
+                Err(_) => {
+                    tail = true;
+                    break;
+                }
+            }
+        }
+        w.makes_tail_calls.push(tail);
+    }
+    w
+}
+
+/// The calling convention of each defined function. A function gets
+/// [`CallConv::Plain`] only when nothing but a plain `call` of this module
+/// can reach it and it makes no tail call itself (`musttail` needs caller
+/// and callee on one convention): it is not exported, no element segment,
+/// global, table initialiser or `ref.func` takes its address (an address,
+/// once taken, can reach any module's `call_indirect`,
+/// `return_call_indirect` or `call_ref` through tables, globals, exports
+/// and the host), and no `return_call` names it. Every other function
+/// keeps [`CallConv::Tail`], which every call through a pointer assumes.
+/// Computed once for the whole module before it is split into chunks, so
+/// a call in one chunk agrees with the definition in another.
+fn call_conventions(m: &ModuleMetadata, imported_funcs: u32, facts: &BodyFacts) -> Vec<CallConv> {
+    let mut convs: Vec<CallConv> = facts
+        .makes_tail_calls
+        .iter()
+        .map(|&tail| {
+            if tail {
+                CallConv::Tail
+            } else {
+                CallConv::Plain
+            }
+        })
+        .collect();
+    let mut public = |f: u32| {
+        if let Some(c) = f
+            .checked_sub(imported_funcs)
+            .and_then(|def| convs.get_mut(def as usize))
+        {
+            *c = CallConv::Tail;
+        }
+    };
+    for &f in &facts.tail_called_or_taken {
+        public(f);
+    }
+    for e in &m.exports {
+        if e.kind == ExternKind::Func {
+            public(e.index);
+        }
+    }
+    let exprs = m
+        .globals
+        .iter()
+        .map(|g| &g.init)
+        .chain(m.table_inits.iter().flatten())
+        .chain(m.elements.iter().flat_map(|seg| {
+            seg.items.iter().filter_map(|item| match item {
+                ElementItem::Expr(e) => Some(e),
+                ElementItem::Func(_) => None,
+            })
+        }));
+    for e in exprs {
+        for op in &e.ops {
+            if let ConstOp::RefFunc(f) = op {
+                public(f.0);
             }
         }
     }
-    w
+    for seg in &m.elements {
+        for item in &seg.items {
+            if let ElementItem::Func(f) = item {
+                public(f.0);
+            }
+        }
+    }
+    convs
 }
 
 /// [`SealedTable`] facts for each table of the index space.
@@ -857,4 +979,48 @@ fn read_names(reader: wasmparser::NameSectionReader<'_>) -> Option<Names> {
     names.funcs.sort_by_key(|(index, _)| *index);
     names.funcs.dedup_by_key(|(index, _)| *index);
     Some(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way a function's address escapes, or a tail call reaches or
+    /// leaves it, keeps it on the shared convention; only a function that
+    /// plain direct calls alone reach gets the private one.
+    #[test]
+    fn only_functions_plain_calls_alone_reach_get_the_private_convention() {
+        let wat = r#"(module
+          (type $v (func))
+          (import "m" "f" (func $imp))
+          (table $t 2 funcref (ref.func $in_table_init))
+          (global $g funcref (ref.func $in_global))
+          (elem (i32.const 0) func $in_elem)
+          (elem declare func $ref_func_in_body)
+          (func $private (call $imp))
+          (func $exported (export "e") (call $private) (call $also_private))
+          (func $in_elem)
+          (func $in_global)
+          (func $in_table_init)
+          (func $tail_called)
+          (func $tail_caller (return_call $tail_called))
+          (func $indirect_tail_caller (return_call_indirect (type $v) (i32.const 0)))
+          (func $ref_func_in_body (drop (ref.func $ref_func_in_body)))
+          (func $also_private (call $tail_caller))
+        )"#;
+        let wasm = match wat::parse_str(wat) {
+            Ok(w) => w,
+            Err(e) => panic!("bad wat: {e}"),
+        };
+        let info = match read_module(&wasm, crate::WasmVersion::Latest) {
+            Ok(i) => i,
+            Err(e) => panic!("read: {e}"),
+        };
+        use CallConv::{Plain, Tail};
+        assert_eq!(
+            info.call_convs,
+            vec![Plain, Tail, Tail, Tail, Tail, Tail, Tail, Tail, Tail, Plain]
+        );
+        assert_eq!(info.call_conv(100), Tail);
+    }
 }

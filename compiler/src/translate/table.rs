@@ -9,7 +9,7 @@
 //! is `i32` when either table is 32-bit, the spec's min rule).
 //!
 //! Rule: a table any of these writes is not sealed
-//! (`module_info::written_tables`), so no `call_indirect` keeps a length or
+//! (`module_info::scan_bodies`), so no `call_indirect` keeps a length or
 //! contents known at compile time for it; and the base and length of a
 //! table that can grow are loaded as [`Mutability::Mutable`], never cached
 //! across a call or `table.grow` (see `ModuleInfo::table_is_fixed`).
