@@ -9,9 +9,11 @@
 //!
 //! So the translator wraps every such result in `llvm.canonicalize`, which
 //! the optimiser keeps through its folds (`canonicalize(x * 1.0)` becomes
-//! `canonicalize(x)`) and which the loop and SLP vectorisers widen. LLVM 19's
-//! x86 back end cannot select `canonicalize`, so [`lower_canonicalize`] runs
-//! after optimisation and before code generation:
+//! `canonicalize(x)`) and which the loop vectoriser widens (the SLP
+//! vectoriser is off: these calls mislead its cost model, see
+//! `target.rs`). LLVM 19's x86 back end cannot select `canonicalize`, so
+//! [`lower_canonicalize`] runs after optimisation and before code
+//! generation:
 //! - `canonicalize(v)` where `v` is an instruction the hardware quiets by
 //!   itself (float add, sub, mul, div, sqrt, promote, demote) becomes `v`:
 //!   free, which is the common case.

@@ -83,7 +83,23 @@ pub fn normalise_triple(triple: Option<&str>) -> String {
 ///   loop pass can analyse, so nothing vectorised. Left 32-bit, the zext of
 ///   an affine index stays affine (scalar evolution proves it does not
 ///   wrap from the trip count) and the vectorisers widen the loop.
-const LLVM_OPTIONS: &[&str] = &["wasmo", "-indvars-widen-indvars=false"];
+/// - `-vectorize-slp=false`: no SLP vectoriser (the loop vectoriser stays).
+///   It would run while every float result is still wrapped in
+///   `llvm.canonicalize` (`nan.rs`), and its cost model counts each of
+///   those as an instruction that pairing two into one vector call saves,
+///   though they lower to nothing. So it packed scalar recurrences into
+///   `<2 x double>` with an insert and an extract around every step
+///   (issue 15: a Mandelbrot escape-time loop, SLP cost -3 with the calls
+///   and 0, left scalar, without them, as native clang leaves it). The
+///   pass checks this flag itself, so it cannot be run later, after
+///   `nan::lower_canonicalize`, instead; and `PassBuilderOptions`'s switch
+///   for it does not take it out of LLVM 19's `default<O2>`. See
+///   ARCHITECTURE.md, "Decisions", for what it changed.
+const LLVM_OPTIONS: &[&str] = &[
+    "wasmo",
+    "-indvars-widen-indvars=false",
+    "-vectorize-slp=false",
+];
 
 fn initialise_llvm() {
     static INIT: Once = Once::new();
