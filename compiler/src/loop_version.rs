@@ -1073,7 +1073,6 @@ fn transform<'ctx>(
     let mut map: HashMap<LLVMValueRef, BasicValueEnum<'ctx>> = HashMap::new();
     let mut phis = Vec::new();
     let mut addresses: Vec<PhiValue<'ctx>> = Vec::new();
-    let mut counter = None;
     let mut access_index = 0;
     for inst in plan.lp.instructions() {
         if inst.get_opcode() == InstructionOpcode::Phi {
@@ -1097,41 +1096,36 @@ fn transform<'ctx>(
                     carried.push((outer, next.into()));
                 }
             }
-            match (chunked, counter) {
-                (Some(c), Some(k)) => {
-                    let k: PhiValue<'ctx> = k;
-                    let next = builder.build_int_nuw_add(
-                        k.as_basic_value().into_int_value(),
-                        i64t.const_int(1, false),
-                        "vk",
-                    )?;
-                    k.add_incoming(&[(&i64t.const_zero(), entry), (&next, fast)]);
-                    let done = builder.build_int_compare(IntPredicate::EQ, next, c.len, "vdone")?;
-                    builder.build_conditional_branch(done, out, fast)?;
+            let cond = operand_value(inst, 0)
+                .and_then(|c| map.get(&c.as_value_ref()).copied())
+                .ok_or_else(|| CompileError::Internal("loop versioning: exit test".into()))?;
+            let succ = |k| {
+                let bb = operand_block(inst, k)
+                    .ok_or_else(|| CompileError::Internal("loop versioning: successor".into()))?;
+                Ok::<_, CompileError>(match (bb == plan.lp.header, chunked) {
+                    (true, _) => fast,
+                    (false, Some(c)) => c.end,
+                    (false, None) => bb,
+                })
+            };
+            // A chunk's exit test gets its own copy, whose bound changes
+            // below.
+            let cond = match (chunked, cond.as_instruction_value()) {
+                (Some(_), Some(test)) => {
+                    let own = test.explicit_clone();
+                    builder.insert_instruction(&own, None);
+                    basic_value(own).ok_or_else(|| {
+                        CompileError::Internal("loop versioning: exit test".into())
+                    })?
                 }
-                _ => {
-                    let cond = operand_value(inst, 0)
-                        .and_then(|c| map.get(&c.as_value_ref()).copied())
-                        .ok_or_else(|| {
-                            CompileError::Internal("loop versioning: exit test".into())
-                        })?;
-                    let succ = |k| {
-                        let bb = operand_block(inst, k).ok_or_else(|| {
-                            CompileError::Internal("loop versioning: successor".into())
-                        })?;
-                        Ok::<_, CompileError>(if bb == plan.lp.header { fast } else { bb })
-                    };
-                    builder.build_conditional_branch(cond.into_int_value(), succ(2)?, succ(1)?)?;
-                }
-            }
+                _ => cond,
+            };
+            builder.build_conditional_branch(cond.into_int_value(), succ(2)?, succ(1)?)?;
             break;
         }
         if addresses.is_empty() {
             for _ in &groups {
                 addresses.push(builder.build_phi(i64t, "vaddr")?);
-            }
-            if chunked.is_some() {
-                counter = Some(builder.build_phi(i64t, "vk")?);
             }
         }
         let copy = inst.explicit_clone();
@@ -1176,6 +1170,7 @@ fn transform<'ctx>(
         }
     }
     let mapped = |v: BasicValueEnum<'ctx>| map.get(&v.as_value_ref()).copied().unwrap_or(v);
+    let mut exit_iv_start = None;
     for (phi, copy) in &phis {
         for (v, bb) in phi.get_incomings() {
             if bb == plan.lp.latch {
@@ -1183,6 +1178,9 @@ fn transform<'ctx>(
             } else {
                 let (start, outer) = enter(v, "v")?;
                 copy.add_incoming(&[(&start, entry)]);
+                if phi.as_value_ref() == plan.ivs[plan.exit_iv].phi.as_value_ref() {
+                    exit_iv_start = Some(start.into_int_value());
+                }
                 if let Some(outer) = outer {
                     let next = phi
                         .get_incomings()
@@ -1195,11 +1193,43 @@ fn transform<'ctx>(
         }
     }
 
-    // Each chunk starts with the values the last one ended with.
+    // Each chunk starts with the values the last one ended with, and its
+    // copy of the exit test compares with where the chunk ends: the exit
+    // induction variable `len` steps on (`len - 1` when the test reads its
+    // value before the step). The check bounded every step count of the
+    // loop below 2^32, so the test first holds on the chunk's last
+    // iteration. (The same test as the loop's, with another bound, so
+    // LLVM's analyses see the loop they saw in a plain build.)
     if let Some(c) = chunked {
         for (outer, next) in &carried {
             outer.add_incoming(&[(next, c.end)]);
         }
+        let internal = |what: &str| CompileError::Internal(format!("loop versioning: {what}"));
+        let iv = &plan.ivs[plan.exit_iv];
+        let iv_start = exit_iv_start.ok_or_else(|| internal("exit iv"))?;
+        let i32t = cx.i32_type();
+        let term = c
+            .chunk
+            .get_terminator()
+            .ok_or_else(|| internal("chunk branch"))?;
+        builder.position_before(&term);
+        let mut steps = builder.build_int_truncate(c.len, i32t, "vsteps")?;
+        if !plan.exit_on_next {
+            steps = builder.build_int_sub(steps, i32t.const_int(1, false), "vsteps")?;
+        }
+        let moved = builder.build_int_mul(steps, i32t.const_int(iv.step as u64, true), "vbound")?;
+        let bound = builder.build_int_add(iv_start, moved, "vbound")?;
+        let test = fast
+            .get_terminator()
+            .and_then(|br| operand_value(br, 0))
+            .and_then(as_instruction)
+            .ok_or_else(|| internal("copy exit test"))?;
+        let k = if operand_ref(test, 0) == Some(plan.exit_bound.as_value_ref()) {
+            0
+        } else {
+            1
+        };
+        test.set_operand(k, bound);
     }
 
     // The exit's phis take the copy's values from the copy.
