@@ -47,7 +47,7 @@ use inkwell::{AtomicOrdering, IntPredicate};
 use llvm_sys::prelude::LLVMValueRef;
 use std::collections::HashMap;
 use wasmo_artifact_format::vmctx::MEMORY_DEF_CURRENT_LENGTH;
-use wasmo_artifact_format::VMOffsets;
+use wasmo_artifact_format::{TrapCode, VMOffsets};
 
 /// What runs after [`version_loops`] when it versioned a loop: the
 /// vectorisation and clean-up tail of LLVM's `-O2` pipeline.
@@ -66,6 +66,10 @@ pub(crate) const VECTORISE_PIPELINE: &str =
 /// the analysis accepts, so that no 64-bit sum it emits can overflow.
 const MAX_STRIDE: i64 = 1 << 24;
 
+/// Instructions of a loop body that a chunk of a versioned copy may run
+/// between two interruption checks (see [`chunk_iterations`]).
+const CHECK_BUDGET: u64 = 1 << 16;
+
 /// Versions every loop of `module` that the module documentation
 /// describes; returns how many it versioned.
 pub(crate) fn version_loops(
@@ -79,12 +83,19 @@ pub(crate) fn version_loops(
         let Some(memory0_base) = memory0_base(function) else {
             continue;
         };
-        let loops: Vec<BasicBlock<'_>> = function
-            .get_basic_block_iter()
-            .filter(|&bb| self_loop_exit(bb).is_some())
-            .collect();
-        for body in loops {
-            let Some(plan) = analyse(body, memory0_base, target_data) else {
+        let shapes = || -> Vec<Shape<'_>> {
+            function
+                .get_basic_block_iter()
+                .filter_map(loop_shape)
+                .collect()
+        };
+        // First every preheader, since a new one changes where the loop
+        // before it exits to.
+        for shape in shapes() {
+            dedicate_preheader(cx, &builder, shape.lp)?;
+        }
+        for shape in shapes() {
+            let Some(plan) = analyse(shape, memory0_base, target_data) else {
                 continue;
             };
             transform(cx, &builder, function, &plan)?;
@@ -92,6 +103,67 @@ pub(crate) fn version_loops(
         }
     }
     Ok(versioned)
+}
+
+/// Gives `lp` a preheader of its own when the block it is entered from
+/// also branches elsewhere (the latch of a loop before it, typically), by
+/// putting a block that only branches to the header on that edge: the
+/// check [`transform`] adds goes there. Without one the loop is not
+/// versioned; the block is empty and code generation folds it away.
+fn dedicate_preheader<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    lp: Loop<'ctx>,
+) -> Result<(), CompileError> {
+    let internal = |what: &str| CompileError::Internal(format!("loop versioning: {what}"));
+    let preds = predecessors(lp.header);
+    let [a, b] = preds[..] else {
+        return Ok(());
+    };
+    let from = if a == lp.latch { b } else { a };
+    let Some((branch, f, t)) = cond_branch(from) else {
+        return Ok(());
+    };
+    if from == lp.latch || (f == lp.header) == (t == lp.header) {
+        return Ok(());
+    }
+    let pre = cx.insert_basic_block_after(from, "preheader");
+    builder.position_at_end(pre);
+    builder.build_unconditional_branch(lp.header)?;
+    let cond = operand_value(branch, 0)
+        .ok_or_else(|| internal("branch condition"))?
+        .into_int_value();
+    let (f, t) = if f == lp.header { (pre, t) } else { (f, pre) };
+    builder.position_before(&branch);
+    let br = builder.build_conditional_branch(cond, t, f)?;
+    let prof = cx.get_kind_id("prof");
+    if let Some(weights) = branch.get_metadata(prof) {
+        br.set_metadata(weights, prof)
+            .map_err(|e| internal(&e.to_string()))?;
+    }
+    branch.erase_from_basic_block();
+    // The header's phis take what came from `from` from `pre`.
+    let phis: Vec<PhiValue<'ctx>> = lp
+        .header
+        .get_instructions()
+        .take_while(|i| i.get_opcode() == InstructionOpcode::Phi)
+        .filter_map(|i| PhiValue::try_from(i).ok())
+        .collect();
+    for old in phis {
+        builder.position_before(&old.as_instruction());
+        let new = builder.build_phi(old.as_basic_value().get_type(), "")?;
+        for (v, bb) in old.get_incomings() {
+            new.add_incoming(&[(&v, if bb == from { pre } else { bb })]);
+        }
+        let old = old.as_instruction();
+        old.replace_all_uses_with(&new.as_instruction());
+        let name = old.get_name().map(|n| n.to_owned());
+        old.erase_from_basic_block();
+        if let Some(name) = name.as_ref().and_then(|n| n.to_str().ok()) {
+            new.as_basic_value().set_name(name);
+        }
+    }
+    Ok(())
 }
 
 /// The `memory0_base` load of a wasm function's entry block: a pointer
@@ -110,19 +182,179 @@ fn memory0_base(function: FunctionValue<'_>) -> Option<InstructionValue<'_>> {
     })
 }
 
-/// If `bb` ends in a conditional branch with itself as one successor,
-/// the other successor.
-fn self_loop_exit(bb: BasicBlock<'_>) -> Option<BasicBlock<'_>> {
+/// The blocks of a loop the analysis reads: one block that branches to
+/// itself (`header == latch`), or a chain of blocks from the header (which
+/// holds the loop's phis) to the latch (which holds the exit test), each
+/// but the latch ending in an interruption check ([`Check`]) whose other
+/// successor is the next, the only way into it. (`translate/limits.rs`
+/// checks at each loop header; `-O2` unrolls a loop by copying its body,
+/// check included, so an unrolled loop has a check every copy.)
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Loop<'ctx> {
+    header: BasicBlock<'ctx>,
+    latch: BasicBlock<'ctx>,
+}
+
+/// Blocks a chain of checks may have (a loop unrolled this many times).
+const MAX_CHAIN: usize = 16;
+
+impl<'ctx> Loop<'ctx> {
+    /// The chain of blocks from the header to the latch.
+    fn blocks(self) -> Vec<BasicBlock<'ctx>> {
+        let mut blocks = vec![self.header];
+        let mut bb = self.header;
+        while bb != self.latch && blocks.len() <= MAX_CHAIN {
+            match interrupt_check(bb) {
+                Some((_, next)) => {
+                    bb = next;
+                    blocks.push(bb);
+                }
+                None => break,
+            }
+        }
+        blocks
+    }
+
+    fn contains(self, bb: BasicBlock<'ctx>) -> bool {
+        self.blocks().contains(&bb)
+    }
+
+    /// The loop's instructions in order, but its checks and every
+    /// terminator before the latch's.
+    fn instructions(self) -> Vec<InstructionValue<'ctx>> {
+        let mut insts = Vec::new();
+        for bb in self.blocks() {
+            let check = interrupt_check(bb).map(|(c, _)| c);
+            insts.extend(
+                bb.get_instructions()
+                    .filter(|i| check.is_none_or(|c| ![c.load, c.compare, c.branch].contains(i))),
+            );
+        }
+        insts
+    }
+
+    /// The header's check, when the loop has checks.
+    fn check(self) -> Option<Check<'ctx>> {
+        if self.header == self.latch {
+            return None;
+        }
+        interrupt_check(self.header).map(|(c, _)| c)
+    }
+}
+
+/// An interruption check that ends a block (what `translate/limits.rs`
+/// emits at a loop header, after `-O2`): an atomic load of the interrupt
+/// word, a compare with zero, and a branch to the function's `interrupt`
+/// trap block or on.
+#[derive(Clone, Copy)]
+struct Check<'ctx> {
+    load: InstructionValue<'ctx>,
+    compare: InstructionValue<'ctx>,
+    trap: BasicBlock<'ctx>,
+    /// Whether the branch traps when the compare is true.
+    trap_on_true: bool,
+    branch: InstructionValue<'ctx>,
+}
+
+/// A candidate loop: its blocks and where it exits to.
+#[derive(Clone, Copy)]
+struct Shape<'ctx> {
+    lp: Loop<'ctx>,
+    exit: BasicBlock<'ctx>,
+}
+
+/// The conditional branch ending `bb`, as (branch, false successor, true
+/// successor).
+fn cond_branch(
+    bb: BasicBlock<'_>,
+) -> Option<(InstructionValue<'_>, BasicBlock<'_>, BasicBlock<'_>)> {
     let br = bb.get_terminator()?;
     if br.get_opcode() != InstructionOpcode::Br || br.get_num_operands() != 3 {
         return None;
     }
-    let (f, t) = (operand_block(br, 1)?, operand_block(br, 2)?);
-    match (f == bb, t == bb) {
-        (true, false) => Some(t),
-        (false, true) => Some(f),
-        _ => None,
+    Some((br, operand_block(br, 1)?, operand_block(br, 2)?))
+}
+
+/// `latch` as the block of a loop that ends in its exit test: a block
+/// branching to itself, or to a header from which a chain of checks
+/// ([`Loop`]) leads back to `latch`.
+fn loop_shape(latch: BasicBlock<'_>) -> Option<Shape<'_>> {
+    let (_, f, t) = cond_branch(latch)?;
+    if f == t {
+        return None;
     }
+    [(f, t), (t, f)].into_iter().find_map(|(header, exit)| {
+        let lp = Loop { header, latch };
+        (header == latch || check_chain(lp)).then_some(Shape { lp, exit })
+    })
+}
+
+/// Whether the checks from `lp.header` lead to `lp.latch`, each block
+/// after the header entered only from the one before it and without phis.
+fn check_chain(lp: Loop<'_>) -> bool {
+    let blocks = lp.blocks();
+    blocks.last() == Some(&lp.latch)
+        && blocks.len() > 1
+        && blocks.windows(2).all(|w| {
+            predecessors(w[1]) == [w[0]]
+                && w[1]
+                    .get_first_instruction()
+                    .is_some_and(|i| i.get_opcode() != InstructionOpcode::Phi)
+        })
+        && blocks[1..].iter().all(|&bb| bb != lp.header)
+}
+
+/// The interruption check ending `bb`, and its successor other than the
+/// trap.
+fn interrupt_check(bb: BasicBlock<'_>) -> Option<(Check<'_>, BasicBlock<'_>)> {
+    let (branch, f, t) = cond_branch(bb)?;
+    let (trap, next, trap_on_true) = if is_interrupt_trap(t) {
+        (t, f, true)
+    } else if is_interrupt_trap(f) {
+        (f, t, false)
+    } else {
+        return None;
+    };
+    let compare = branch.get_previous_instruction()?;
+    let load = compare.get_previous_instruction()?;
+    let is_check = load.get_opcode() == InstructionOpcode::Load
+        && load.get_volatile().ok()?
+        && load.get_atomic_ordering().ok()? == AtomicOrdering::NotAtomic
+        && compare.get_opcode() == InstructionOpcode::ICmp
+        && operand_ref(compare, 0) == Some(load.as_value_ref())
+        && operand_value(compare, 1)?
+            .into_int_value()
+            .get_zero_extended_constant()
+            == Some(0)
+        && operand_ref(branch, 0) == Some(compare.as_value_ref())
+        && load.get_first_use()?.get_next_use().is_none()
+        && compare.get_first_use()?.get_next_use().is_none();
+    is_check.then_some((
+        Check {
+            load,
+            compare,
+            trap,
+            trap_on_true,
+            branch,
+        },
+        next,
+    ))
+}
+
+/// Whether `bb` is a trap block of the `interrupt` trap:
+/// `call wasmo_trap_Interrupt(vmctx)`, `unreachable`.
+fn is_interrupt_trap(bb: BasicBlock<'_>) -> bool {
+    let Some(call) = bb.get_first_instruction() else {
+        return false;
+    };
+    let name = CallSiteValue::try_from(call)
+        .ok()
+        .and_then(|c| c.get_called_fn_value())
+        .map(|f| f.get_name().to_string_lossy().into_owned());
+    name.as_deref().and_then(TrapCode::from_trap_symbol) == Some(TrapCode::Interrupt)
+        && call
+            .get_next_instruction()
+            .is_some_and(|i| i.get_opcode() == InstructionOpcode::Unreachable)
 }
 
 fn operand_ref(inst: InstructionValue<'_>, i: u32) -> Option<LLVMValueRef> {
@@ -159,7 +391,10 @@ struct Access<'ctx> {
 struct Plan<'ctx> {
     /// Memory 0's base.
     base: PointerValue<'ctx>,
-    body: BasicBlock<'ctx>,
+    lp: Loop<'ctx>,
+    /// The header's interruption check, kept once per chunk of
+    /// iterations in the copy.
+    check: Option<Check<'ctx>>,
     preheader: BasicBlock<'ctx>,
     exit: BasicBlock<'ctx>,
     /// Whether `exit` has the loop as its only predecessor.
@@ -211,38 +446,47 @@ fn as_instruction(v: BasicValueEnum<'_>) -> Option<InstructionValue<'_>> {
 }
 
 fn analyse<'ctx>(
-    body: BasicBlock<'ctx>,
+    shape: Shape<'ctx>,
     memory0_base: InstructionValue<'ctx>,
     target_data: &TargetData,
 ) -> Option<Plan<'ctx>> {
-    let exit = self_loop_exit(body)?;
-    let preds = predecessors(body);
-    if preds.len() != 2 {
+    let Shape { lp, exit } = shape;
+    let check = lp.check();
+    for bb in lp.blocks() {
+        if let Some((c, _)) = interrupt_check(bb) {
+            if !invariant(operand_value(c.load, 0)?, lp) {
+                return None;
+            }
+        }
+    }
+    let preds = predecessors(lp.header);
+    if preds.len() != 2 || !preds.contains(&lp.latch) {
         return None;
     }
-    let preheader = preds.into_iter().find(|&p| p != body)?;
+    let preheader = preds.into_iter().find(|&p| p != lp.latch)?;
     let pre_term = preheader.get_terminator()?;
     if pre_term.get_opcode() != InstructionOpcode::Br || pre_term.get_num_operands() != 1 {
         return None;
     }
     let exit_preds = predecessors(exit);
-    let exit_dedicated = exit_preds == [body];
+    let exit_dedicated = exit_preds == [lp.latch];
 
     // Induction variables. Other phis of the loop (sums) are cloned like
     // any instruction; no address may depend on them (`affine`).
-    let ivs: Vec<Induction<'ctx>> = body
+    let ivs: Vec<Induction<'ctx>> = lp
+        .header
         .get_instructions()
         .take_while(|i| i.get_opcode() == InstructionOpcode::Phi)
-        .filter_map(|i| induction(PhiValue::try_from(i).ok()?, body, preheader))
+        .filter_map(|i| induction(PhiValue::try_from(i).ok()?, lp, preheader))
         .collect();
 
     // The exit test.
-    let br = body.get_terminator()?;
+    let br = lp.latch.get_terminator()?;
     let cond = as_instruction(operand_value(br, 0)?)?;
-    if cond.get_opcode() != InstructionOpcode::ICmp || !in_block(cond.as_value_ref(), body) {
+    if cond.get_opcode() != InstructionOpcode::ICmp || !in_block(cond.as_value_ref(), lp.latch) {
         return None;
     }
-    let continue_on_true = operand_block(br, 2)? == body;
+    let continue_on_true = operand_block(br, 2)? == lp.header;
     let continue_while_ne = matches!(
         (cond.get_icmp_predicate()?, continue_on_true),
         (IntPredicate::NE, true) | (IntPredicate::EQ, false)
@@ -267,14 +511,14 @@ fn analyse<'ctx>(
         (None, Some(f)) => (f, a),
         _ => return None,
     };
-    if !invariant(bound, body) {
+    if !invariant(bound, lp) {
         return None;
     }
     let exit_bound = bound.into_int_value();
 
     // Every instruction: what may trap, and the volatile accesses.
     let mut accesses = Vec::new();
-    for inst in body.get_instructions() {
+    for inst in lp.instructions() {
         if inst.get_opcode() != InstructionOpcode::Phi
             && !inst.is_terminator()
             && !matches!(
@@ -309,7 +553,7 @@ fn analyse<'ctx>(
                     (operand_value(inst, 1)?, v.get_type().as_any_type_enum())
                 };
                 let size = target_data.get_store_size(&ty);
-                accesses.push(access(ptr, size, memory0_base, body, &ivs, target_data)?);
+                accesses.push(access(ptr, size, memory0_base, lp, &ivs, target_data)?);
             }
             InstructionOpcode::AtomicRMW
             | InstructionOpcode::AtomicCmpXchg
@@ -330,13 +574,15 @@ fn analyse<'ctx>(
         .map(|i| i.as_value_ref())
         .collect();
     let mut escaping = Vec::new();
-    for inst in body.get_instructions() {
+    for inst in lp.instructions() {
         let mut uses = Vec::new();
         let mut use_ = inst.get_first_use();
         while let Some(u) = use_ {
             use_ = u.get_next_use();
             let user = user_instruction(u.get_user())?;
-            if user.get_parent() == Some(body) || exit_phis.contains(&user.as_value_ref()) {
+            if user.get_parent().is_some_and(|bb| lp.contains(bb))
+                || exit_phis.contains(&user.as_value_ref())
+            {
                 continue;
             }
             for k in 0..user.get_num_operands() {
@@ -354,7 +600,8 @@ fn analyse<'ctx>(
     }
     Some(Plan {
         base: PointerValue::try_from(memory0_base).ok()?,
-        body,
+        lp,
+        check,
         preheader,
         exit,
         exit_dedicated,
@@ -369,17 +616,17 @@ fn analyse<'ctx>(
 
 /// Whether `v` is defined outside the loop (a constant, an argument or an
 /// instruction of another block).
-fn invariant(v: BasicValueEnum<'_>, body: BasicBlock<'_>) -> bool {
+fn invariant(v: BasicValueEnum<'_>, lp: Loop<'_>) -> bool {
     match v.as_instruction_value() {
-        Some(i) => i.get_parent() != Some(body),
+        Some(i) => !i.get_parent().is_some_and(|bb| lp.contains(bb)),
         None => true,
     }
 }
 
-/// `phi` as an induction variable: `[start, preheader], [phi + c, body]`.
+/// `phi` as an induction variable: `[start, preheader], [phi + c, latch]`.
 fn induction<'ctx>(
     phi: PhiValue<'ctx>,
-    body: BasicBlock<'ctx>,
+    lp: Loop<'ctx>,
     preheader: BasicBlock<'ctx>,
 ) -> Option<Induction<'ctx>> {
     if phi.count_incoming() != 2 {
@@ -393,12 +640,12 @@ fn induction<'ctx>(
     for (v, bb) in phi.get_incomings() {
         if bb == preheader {
             start = Some(v.into_int_value());
-        } else if bb == body {
+        } else if bb == lp.latch {
             next = Some(v);
         }
     }
     let next = as_instruction(next?)?;
-    if next.get_parent() != Some(body) {
+    if !next.get_parent().is_some_and(|bb| lp.contains(bb)) {
         return None;
     }
     let (a, b) = (operand_value(next, 0)?, operand_value(next, 1)?);
@@ -470,7 +717,7 @@ impl Affine {
 /// and loop-invariant values, if it is one.
 fn affine<'ctx>(
     x: BasicValueEnum<'ctx>,
-    body: BasicBlock<'ctx>,
+    lp: Loop<'ctx>,
     ivs: &[Induction<'ctx>],
     depth: u32,
 ) -> Option<Affine> {
@@ -483,7 +730,7 @@ fn affine<'ctx>(
         e.konst = c as u32;
         return Some(e);
     }
-    if invariant(x, body) {
+    if invariant(x, lp) {
         e.terms.push((x.as_value_ref(), 1));
         return Some(e);
     }
@@ -504,19 +751,19 @@ fn affine<'ctx>(
         // `or disjoint` is an add whose operands share no bits.
         InstructionOpcode::Or if !inst.get_disjoint_flag().ok()? => return None,
         InstructionOpcode::Add | InstructionOpcode::Or => {
-            affine(a, body, ivs, depth + 1)?.plus(affine(b, body, ivs, depth + 1)?, 1)?
+            affine(a, lp, ivs, depth + 1)?.plus(affine(b, lp, ivs, depth + 1)?, 1)?
         }
         InstructionOpcode::Sub => {
-            affine(a, body, ivs, depth + 1)?.plus(affine(b, body, ivs, depth + 1)?, -1)?
+            affine(a, lp, ivs, depth + 1)?.plus(affine(b, lp, ivs, depth + 1)?, -1)?
         }
         InstructionOpcode::Mul => match (konst(a), konst(b)) {
-            (_, Some(k)) => affine(a, body, ivs, depth + 1)?.times(k)?,
-            (Some(k), _) => affine(b, body, ivs, depth + 1)?.times(k)?,
+            (_, Some(k)) => affine(a, lp, ivs, depth + 1)?.times(k)?,
+            (Some(k), _) => affine(b, lp, ivs, depth + 1)?.times(k)?,
             _ => return None,
         },
         InstructionOpcode::Shl => {
             let k = konst(b).filter(|k| (0..24).contains(k))?;
-            affine(a, body, ivs, depth + 1)?.times(1 << k)?
+            affine(a, lp, ivs, depth + 1)?.times(1 << k)?
         }
         _ => return None,
     };
@@ -529,7 +776,7 @@ fn access<'ctx>(
     ptr: BasicValueEnum<'ctx>,
     size: u64,
     memory0_base: InstructionValue<'ctx>,
-    body: BasicBlock<'ctx>,
+    lp: Loop<'ctx>,
     ivs: &[Induction<'ctx>],
     target_data: &TargetData,
 ) -> Option<Access<'ctx>> {
@@ -556,7 +803,7 @@ fn access<'ctx>(
         p = operand_value(gep, 0)?;
     }
     let (scale, x) = term?;
-    let expr = affine(x.as_basic_value_enum(), body, ivs, 0)?;
+    let expr = affine(x.as_basic_value_enum(), lp, ivs, 0)?;
     if scale > 16 || offset > (8 << 30) {
         return None;
     }
@@ -627,7 +874,7 @@ fn emit_at_start<'ctx>(
     x: IntValue<'ctx>,
     plan: &Plan<'ctx>,
 ) -> Result<IntValue<'ctx>, CompileError> {
-    if invariant(x.as_basic_value_enum(), plan.body) {
+    if invariant(x.as_basic_value_enum(), plan.lp) {
         return Ok(x);
     }
     if let Some(iv) = plan
@@ -789,13 +1036,45 @@ fn transform<'ctx>(
     // proved equal to `zext(X)` in every iteration and which LLVM's
     // vectoriser reads as consecutive (and, within a group, as one
     // interleaved group) without a wrap check of its own.
-    let fast = cx.insert_basic_block_after(plan.body, "versioned");
+    //
+    // With an interruption check (`plan.check`), the copy runs in chunks
+    // of at most `CHUNK` iterations, each after one copy of the check:
+    // `chunk` (the check, the chunk's length) -> `fast` (the loop, counted
+    // by `k`) -> `chunk_end` (iterations left, back to `chunk`).
+    let fast = cx.insert_basic_block_after(plan.lp.latch, "versioned");
+    let chunked = match plan.check {
+        Some(check) => {
+            let trips = builder.build_int_add(last, i64t.const_int(1, false), "vtrips")?;
+            Some(chunk_blocks(cx, builder, plan, check, fast, trips)?)
+        }
+        None => None,
+    };
+    // Where the copy's loop is entered from and left from.
+    let entry = chunked.map_or(plan.preheader, |c| c.chunk);
+    let out = chunked.map_or(fast, |c| c.end);
+    // The phis of `chunk` that take a value from the preheader once and
+    // from the end of each chunk after, with that value.
+    let mut carried: Vec<(PhiValue<'ctx>, BasicValueEnum<'ctx>)> = Vec::new();
+    let enter = |start: BasicValueEnum<'ctx>, name: &str| {
+        let Some(c) = chunked else {
+            return Ok::<_, CompileError>((start, None));
+        };
+        let here = builder.get_insert_block();
+        builder.position_before(&c.first);
+        let phi = builder.build_phi(start.get_type(), name)?;
+        phi.add_incoming(&[(&start, plan.preheader)]);
+        if let Some(bb) = here {
+            builder.position_at_end(bb);
+        }
+        Ok((phi.as_basic_value(), Some(phi)))
+    };
+
     builder.position_at_end(fast);
     let mut map: HashMap<LLVMValueRef, BasicValueEnum<'ctx>> = HashMap::new();
     let mut phis = Vec::new();
     let mut addresses: Vec<PhiValue<'ctx>> = Vec::new();
     let mut access_index = 0;
-    for inst in plan.body.get_instructions() {
+    for inst in plan.lp.instructions() {
         if inst.get_opcode() == InstructionOpcode::Phi {
             let phi = PhiValue::try_from(inst)
                 .map_err(|()| CompileError::Internal("loop versioning: phi".into()))?;
@@ -805,22 +1084,42 @@ fn transform<'ctx>(
             continue;
         }
         if inst.is_terminator() {
-            let cond = operand_value(inst, 0)
-                .and_then(|c| map.get(&c.as_value_ref()).copied())
-                .ok_or_else(|| CompileError::Internal("loop versioning: exit test".into()))?;
-            let succ = |k| {
-                let bb = operand_block(inst, k)
-                    .ok_or_else(|| CompileError::Internal("loop versioning: successor".into()))?;
-                Ok::<_, CompileError>(if bb == plan.body { fast } else { bb })
-            };
             for (phi, &(_, a0, d)) in addresses.iter().zip(&groups) {
                 let next = builder.build_int_nsw_add(
                     phi.as_basic_value().into_int_value(),
                     i64t.const_int(d as u64, true),
                     "vaddr",
                 )?;
-                phi.add_incoming(&[(&a0, plan.preheader), (&next, fast)]);
+                let (start, outer) = enter(a0.into(), "vaddr")?;
+                phi.add_incoming(&[(&start, entry), (&next, fast)]);
+                if let Some(outer) = outer {
+                    carried.push((outer, next.into()));
+                }
             }
+            let cond = operand_value(inst, 0)
+                .and_then(|c| map.get(&c.as_value_ref()).copied())
+                .ok_or_else(|| CompileError::Internal("loop versioning: exit test".into()))?;
+            let succ = |k| {
+                let bb = operand_block(inst, k)
+                    .ok_or_else(|| CompileError::Internal("loop versioning: successor".into()))?;
+                Ok::<_, CompileError>(match (bb == plan.lp.header, chunked) {
+                    (true, _) => fast,
+                    (false, Some(c)) => c.end,
+                    (false, None) => bb,
+                })
+            };
+            // A chunk's exit test gets its own copy, whose bound changes
+            // below.
+            let cond = match (chunked, cond.as_instruction_value()) {
+                (Some(_), Some(test)) => {
+                    let own = test.explicit_clone();
+                    builder.insert_instruction(&own, None);
+                    basic_value(own).ok_or_else(|| {
+                        CompileError::Internal("loop versioning: exit test".into())
+                    })?
+                }
+                _ => cond,
+            };
             builder.build_conditional_branch(cond.into_int_value(), succ(2)?, succ(1)?)?;
             break;
         }
@@ -871,15 +1170,66 @@ fn transform<'ctx>(
         }
     }
     let mapped = |v: BasicValueEnum<'ctx>| map.get(&v.as_value_ref()).copied().unwrap_or(v);
+    let mut exit_iv_start = None;
     for (phi, copy) in &phis {
         for (v, bb) in phi.get_incomings() {
-            let (v, bb) = if bb == plan.body {
-                (mapped(v), fast)
+            if bb == plan.lp.latch {
+                copy.add_incoming(&[(&mapped(v), fast)]);
             } else {
-                (v, bb)
-            };
-            copy.add_incoming(&[(&v, bb)]);
+                let (start, outer) = enter(v, "v")?;
+                copy.add_incoming(&[(&start, entry)]);
+                if phi.as_value_ref() == plan.ivs[plan.exit_iv].phi.as_value_ref() {
+                    exit_iv_start = Some(start.into_int_value());
+                }
+                if let Some(outer) = outer {
+                    let next = phi
+                        .get_incomings()
+                        .find(|&(_, b)| b == plan.lp.latch)
+                        .map(|(v, _)| mapped(v))
+                        .ok_or_else(|| CompileError::Internal("loop versioning: phi".into()))?;
+                    carried.push((outer, next));
+                }
+            }
         }
+    }
+
+    // Each chunk starts with the values the last one ended with, and its
+    // copy of the exit test compares with where the chunk ends: the exit
+    // induction variable `len` steps on (`len - 1` when the test reads its
+    // value before the step). The check bounded every step count of the
+    // loop below 2^32, so the test first holds on the chunk's last
+    // iteration. (The same test as the loop's, with another bound, so
+    // LLVM's analyses see the loop they saw in a plain build.)
+    if let Some(c) = chunked {
+        for (outer, next) in &carried {
+            outer.add_incoming(&[(next, c.end)]);
+        }
+        let internal = |what: &str| CompileError::Internal(format!("loop versioning: {what}"));
+        let iv = &plan.ivs[plan.exit_iv];
+        let iv_start = exit_iv_start.ok_or_else(|| internal("exit iv"))?;
+        let i32t = cx.i32_type();
+        let term = c
+            .chunk
+            .get_terminator()
+            .ok_or_else(|| internal("chunk branch"))?;
+        builder.position_before(&term);
+        let mut steps = builder.build_int_truncate(c.len, i32t, "vsteps")?;
+        if !plan.exit_on_next {
+            steps = builder.build_int_sub(steps, i32t.const_int(1, false), "vsteps")?;
+        }
+        let moved = builder.build_int_mul(steps, i32t.const_int(iv.step as u64, true), "vbound")?;
+        let bound = builder.build_int_add(iv_start, moved, "vbound")?;
+        let test = fast
+            .get_terminator()
+            .and_then(|br| operand_value(br, 0))
+            .and_then(as_instruction)
+            .ok_or_else(|| internal("copy exit test"))?;
+        let k = if operand_ref(test, 0) == Some(plan.exit_bound.as_value_ref()) {
+            0
+        } else {
+            1
+        };
+        test.set_operand(k, bound);
     }
 
     // The exit's phis take the copy's values from the copy.
@@ -889,10 +1239,10 @@ fn transform<'ctx>(
         }
         let phi = PhiValue::try_from(inst)
             .map_err(|()| CompileError::Internal("loop versioning: exit phi".into()))?;
-        let from_loop = phi.get_incomings().find(|&(_, bb)| bb == plan.body);
+        let from_loop = phi.get_incomings().find(|&(_, bb)| bb == plan.lp.latch);
         if let Some((v, _)) = from_loop {
             let v = mapped(v);
-            phi.add_incoming(&[(&v, fast)]);
+            phi.add_incoming(&[(&v, out)]);
         }
     }
     // Other uses after the loop read a phi of both versions.
@@ -908,14 +1258,15 @@ fn transform<'ctx>(
                 .copied()
                 .ok_or_else(|| CompileError::Internal("loop versioning: escaping".into()))?;
             let orig = plan
-                .body
-                .get_instructions()
+                .lp
+                .instructions()
+                .into_iter()
                 .find(|i| i.as_value_ref() == *v)
                 .and_then(basic_value)
                 .ok_or_else(|| CompileError::Internal("loop versioning: escaping".into()))?;
             builder.position_before(&first);
             let join = builder.build_phi(orig.get_type(), "vjoin")?;
-            join.add_incoming(&[(&orig, plan.body), (&copy, fast)]);
+            join.add_incoming(&[(&orig, plan.lp.latch), (&copy, out)]);
             for (user, k) in uses {
                 user.set_operand(*k, join.as_basic_value());
             }
@@ -924,9 +1275,96 @@ fn transform<'ctx>(
 
     // Choose.
     builder.position_before(&pre_term);
-    builder.build_conditional_branch(ok, fast, plan.body)?;
+    builder.build_conditional_branch(ok, chunked.map_or(fast, |c| c.chunk), plan.lp.header)?;
     pre_term.erase_from_basic_block();
     Ok(())
+}
+
+/// The blocks around a chunked copy (see [`chunk_blocks`]).
+#[derive(Clone, Copy)]
+struct Chunks<'ctx> {
+    /// The check and the chunk's length; entered from the preheader and
+    /// from `end`.
+    chunk: BasicBlock<'ctx>,
+    /// `chunk`'s first instruction after its phis, where the copy's
+    /// carried values get their phis.
+    first: InstructionValue<'ctx>,
+    /// The chunk's length, at most [`chunk_iterations`].
+    len: IntValue<'ctx>,
+    /// After a chunk: subtracts its length from the iterations left, and
+    /// leaves for the exit when none are.
+    end: BasicBlock<'ctx>,
+}
+
+/// Builds `chunk` (before `fast`, the copy's loop block) and `end`
+/// (after it) for a copy that runs `trips` iterations in chunks: `chunk`
+/// repeats the loop's interruption `check`, then runs at most
+/// [`chunk_iterations`] iterations of the copy; `end` subtracts them from
+/// what is left and goes back to `chunk` or on to the exit.
+fn chunk_blocks<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    plan: &Plan<'ctx>,
+    check: Check<'ctx>,
+    fast: BasicBlock<'ctx>,
+    trips: IntValue<'ctx>,
+) -> Result<Chunks<'ctx>, CompileError> {
+    let i64t = cx.i64_type();
+    let internal = |what: &str| CompileError::Internal(format!("loop versioning: {what}"));
+    let chunk = cx.insert_basic_block_after(plan.lp.latch, "versioned_chunk");
+    let end = cx.insert_basic_block_after(fast, "versioned_next");
+
+    builder.position_at_end(chunk);
+    let left = builder.build_phi(i64t, "vleft")?;
+    let load = check.load.explicit_clone();
+    builder.insert_instruction(&load, None);
+    let compare = check.compare.explicit_clone();
+    builder.insert_instruction(&compare, None);
+    compare.set_operand(0, basic_value(load).ok_or_else(|| internal("check load"))?);
+    let left_v = left.as_basic_value().into_int_value();
+    let max = i64t.const_int(chunk_iterations(plan.lp), false);
+    let short = builder.build_int_compare(IntPredicate::ULT, left_v, max, "vshort")?;
+    let len = builder
+        .build_select(short, left_v, max, "vchunk")?
+        .into_int_value();
+    let trap_if = basic_value(compare)
+        .map(BasicValueEnum::into_int_value)
+        .ok_or_else(|| internal("check compare"))?;
+    let (t, f) = if check.trap_on_true {
+        (check.trap, fast)
+    } else {
+        (fast, check.trap)
+    };
+    let br = builder.build_conditional_branch(trap_if, t, f)?;
+    let prof = cx.get_kind_id("prof");
+    if let Some(weights) = check.branch.get_metadata(prof) {
+        br.set_metadata(weights, prof)
+            .map_err(|e| internal(&e.to_string()))?;
+    }
+
+    builder.position_at_end(end);
+    let rest = builder.build_int_nuw_sub(left_v, len, "vleft")?;
+    left.add_incoming(&[(&trips, plan.preheader), (&rest, end)]);
+    let finished =
+        builder.build_int_compare(IntPredicate::EQ, rest, i64t.const_zero(), "vfinished")?;
+    builder.build_conditional_branch(finished, plan.exit, chunk)?;
+    Ok(Chunks {
+        chunk,
+        first: load,
+        len,
+        end,
+    })
+}
+
+/// Iterations of a chunk of the copy of `lp`, between two interruption
+/// checks: enough that the check costs little, few enough that the time
+/// between checks stays short whatever the body, since it is bounded by
+/// `CHECK_BUDGET` of the loop's instructions.
+fn chunk_iterations(lp: Loop<'_>) -> u64 {
+    let size = lp.instructions().len().max(1) as u64;
+    let n = (CHECK_BUDGET / size).max(1);
+    // A power of two, a multiple of any vector width and unroll factor.
+    1 << n.ilog2()
 }
 
 /// Points `copy`'s operands that are loop instructions at their copies.

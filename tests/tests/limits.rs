@@ -534,22 +534,31 @@ fn issue13_host_function_near_the_stack_limit_fails_cleanly() {
     assert!(calls > 10, "{calls} host calls");
 }
 
-/// `wasmoc build FLAGS` of `text`, then `wasmo exec ARGS... ARTIFACT` with
-/// `--invoke spin`; returns the exit status and stderr.
-fn exec_built(text: &str, build_flags: &[&str], exec_flags: &[&str]) -> (Option<i32>, String) {
-    let bin = |name: &str| match wasmo_tests::bin_path(name) {
+fn bin(name: &str) -> std::path::PathBuf {
+    match wasmo_tests::bin_path(name) {
         Ok(p) => p,
         Err(e) => panic!("{e}"),
-    };
+    }
+}
+
+/// `text` written to `app.wat` in a new temporary directory.
+fn wat_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
     };
     let wat = dir.path().join("app.wat");
-    let artifact = dir.path().join("app.wasmo");
     if let Err(e) = std::fs::write(&wat, text) {
         panic!("writing the module: {e}");
     }
+    (dir, wat)
+}
+
+/// `wasmoc build FLAGS` of `text`, then `wasmo exec ARGS... ARTIFACT` with
+/// `--invoke spin`; returns the exit status and stderr.
+fn exec_built(text: &str, build_flags: &[&str], exec_flags: &[&str]) -> (Option<i32>, String) {
+    let (dir, wat) = wat_file(text);
+    let artifact = dir.path().join("app.wasmo");
     let built = std::process::Command::new(bin("wasmoc"))
         .arg("build")
         .args(build_flags)
@@ -595,4 +604,123 @@ fn issue13_exec_stops_an_instrumented_artifact_by_timeout_and_fuel() {
     let (status, stderr) = exec_built(SPIN, &both, &["-W", "timeout=1"]);
     assert_eq!(status, Some(134), "{stderr}");
     assert!(stderr.contains("wasm trap: interrupt"), "{stderr}");
+}
+
+/// Counted loops over memory 0 that loop versioning copies even with
+/// an interruption check in their header: the copy checks once per chunk
+/// of iterations. `fill` stores `i + 1` at `p + 4i` for `i` in `0..n` and
+/// sums what it reads back; `fill_to` does the same for `i` in `0..=n`
+/// (its exit test may read `i` before the step); `spin` runs `2^32 - 1` iterations of a
+/// recurrence no optimiser shortens (seconds of work), reading `p`.
+const VERSIONED: &str = r#"(module
+  (memory (export "m") 1)
+  (func (export "fill") (param $p i32) (param $n i32) (result i32) (local $i i32) (local $s i32)
+    (loop
+      (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+                 (i32.add (local.get $i) (i32.const 1)))
+      (local.set $s (i32.add (local.get $s)
+        (i32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if 0 (i32.ne (local.get $i) (local.get $n))))
+    (local.get $s))
+  (func (export "fill_to") (param $p i32) (param $n i32) (result i32) (local $i i32) (local $j i32) (local $s i32)
+    (loop
+      (i32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+                 (i32.add (local.get $i) (i32.const 1)))
+      (local.set $s (i32.add (local.get $s) (local.get $i)))
+      (local.set $j (local.get $i))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if 0 (i32.ne (local.get $j) (local.get $n))))
+    (local.get $s))
+  (func (export "spin") (param $p i32) (result i32) (local $i i32) (local $s i32)
+    (local.set $i (i32.const 1))
+    (loop
+      (local.set $s (i32.add (i32.mul (local.get $s) (i32.const 31))
+                             (i32.load (local.get $p))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if 0 (local.get $i)))
+    (local.get $s)))"#;
+
+#[test]
+fn issue13_loops_with_a_check_are_versioned_and_vectorised() {
+    let (dir, wat) = wat_file(VERSIONED);
+    let out = std::process::Command::new(bin("wasmoc"))
+        .args(["build", "-O2", "--epoch-interruption"])
+        .arg(&wat)
+        .arg("-o")
+        .arg(dir.path().join("app.wasmo"))
+        .env("WASMO_DUMP_LLVM", dir.path())
+        .output();
+    match out {
+        Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!("running wasmoc: {e}"),
+    }
+    let ir = match std::fs::read_to_string(dir.path().join("chunk0.post.ll")) {
+        Ok(s) => s,
+        Err(e) => panic!("reading the IR dump: {e}"),
+    };
+    // Both loops have a chunked copy, `fill`'s vectorised; the exact
+    // loops stay for when the check before them fails.
+    let chunks = ir
+        .lines()
+        .filter_map(|l| l.split(':').next()?.strip_prefix("versioned_chunk"))
+        .filter(|suffix| suffix.chars().all(|c| c.is_ascii_digit()))
+        .count();
+    assert_eq!(chunks, 3, "a chunked copy of each loop:\n{ir}");
+    assert!(
+        ir.contains("store <"),
+        "no vector store in `fill`'s copy:\n{ir}"
+    );
+    assert!(
+        ir.contains("store volatile i32"),
+        "the exact loop is gone:\n{ir}"
+    );
+}
+
+#[test]
+fn issue13_versioned_loops_with_a_check_run_every_iteration() {
+    // Trip counts around chunk boundaries (chunks have a power-of-two
+    // length): every chunk starts where the last one ended.
+    let c = instrumented(VERSIONED, Instrumentation::EPOCH_INTERRUPTION);
+    let mut store = Store::new(());
+    let i = instance(&mut store, &c);
+    let fill = func(&store, &i, "fill");
+    let fill_to = func(&store, &i, "fill_to");
+    let p = 1000;
+    for n in [
+        1, 2, 3, 255, 256, 257, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 8193, 16000,
+    ] {
+        let sum = i32_of(call(&mut store, fill, &[Val::I32(p), Val::I32(n)]));
+        let expected = (1..=n).fold(0i32, |s, k| s.wrapping_add(k));
+        assert_eq!(sum, expected, "fill({p}, {n})");
+        let Some(memory) = i.get_memory(&store, "m") else {
+            panic!("no exported memory `m`")
+        };
+        let start = usize::try_from(p).unwrap_or(0);
+        let len = usize::try_from(n).unwrap_or(0) * 4;
+        let words: Vec<i32> = memory.data(&store)[start..start + len]
+            .chunks(4)
+            .map(|w| i32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        assert_eq!(words, (1..=n).collect::<Vec<i32>>(), "fill({p}, {n})");
+        let sum = i32_of(call(&mut store, fill_to, &[Val::I32(p), Val::I32(n)]));
+        assert_eq!(sum, expected, "fill_to({p}, {n})");
+        let data = memory.data(&store);
+        let last = start + len;
+        let after =
+            i32::from_le_bytes([data[last], data[last + 1], data[last + 2], data[last + 3]]);
+        assert_eq!(after, n + 1, "fill_to({p}, {n}) stores word n");
+    }
+}
+
+#[test]
+fn issue13_versioned_loop_with_a_check_is_interrupted() {
+    let c = instrumented(VERSIONED, Instrumentation::EPOCH_INTERRUPTION);
+    let mut store = Store::new(());
+    let i = instance(&mut store, &c);
+    let spin = func(&store, &i, "spin");
+    let timer = interrupt_soon(&store);
+    let r = call(&mut store, spin, &[Val::I32(64)]);
+    let _ = timer.join();
+    assert_eq!(trap_code(r), TrapCode::Interrupt);
 }

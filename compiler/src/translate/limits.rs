@@ -11,10 +11,13 @@
 //!
 //! - **Interruption**: at every loop header, and at the entry of every
 //!   function that may call (see [`may_call`]), so every cycle of
-//!   execution, recursion or loop, passes one: one monotonic atomic load
-//!   of the interrupt word, a compare with zero and a branch, marked cold,
-//!   to the function's `interrupt` trap block. The load is atomic so LLVM
-//!   never hoists it out of a loop. A loop whose every iteration first
+//!   execution, recursion or loop, passes one: one volatile load of the
+//!   interrupt word, a compare with zero and a branch, marked cold, to
+//!   the function's `interrupt` trap block. The load is volatile so LLVM
+//!   never hoists it out of a loop (see `check_interrupt` for why not
+//!   atomic). Loop versioning (`loop_version.rs`) may copy a counted loop
+//!   with this check into one that checks once per chunk of iterations.
+//!   A loop whose every iteration first
 //!   calls such a checking function ([`covered_loops`]) gets no header
 //!   check: the callee's entry check is passed once per iteration anyway.
 //!   A function that calls nothing gets no
@@ -39,7 +42,6 @@
 use super::{FuncTranslator, Mutability, Region};
 use crate::CompileError;
 use inkwell::values::{BasicValue, IntValue, PointerValue};
-use inkwell::AtomicOrdering;
 use wasmo_artifact_format::vmctx::{STORE_LIMITS_FUEL_CONSUMED, STORE_LIMITS_INTERRUPT};
 use wasmo_artifact_format::{Instrumentation, TrapCode, VMOffsets};
 use wasmparser::Operator;
@@ -250,7 +252,14 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         if let Some(load) = word.as_instruction_value() {
             load.set_alignment(8)
                 .map_err(|e| CompileError::Internal(format!("interrupt load: {e}")))?;
-            load.set_atomic_ordering(AtomicOrdering::Monotonic)
+            // Volatile, not atomic: LLVM never hoists it out of the loop it
+            // guards either, and x86 folds it into the compare (`cmpq $0,
+            // 8(%limits)`), which it does not do for an atomic load. A
+            // volatile load racing with the interrupting thread's store
+            // reads what the target reads (LangRef: the result is
+            // target-dependent), and an aligned 8-byte load is
+            // single-copy atomic on x86-64 and AArch64.
+            load.set_volatile(true)
                 .map_err(|e| CompileError::Internal(format!("interrupt load: {e}")))?;
             self.tag(Some(load), Region::Runtime)?;
         }
