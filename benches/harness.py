@@ -118,7 +118,8 @@ def main():
         if bad:
             msg = "\n".join(f"  {e}: {outs[e]!r}" for e in engines[k])
             sys.exit(f"\n*** CHECKSUM MISMATCH in {k} ({', '.join(bad)} differ from {first}) ***\n{msg}")
-        print(f"checksum ok  {k:20s} {ref.strip()[:60]}", flush=True)
+        first_line = (ref.strip().splitlines() or [""])[0]
+        print(f"checksum ok  {k:20s} {first_line[:60]}", flush=True)
     # 2. Timing, interleaved round-robin: run r of every program x engine.
     times = {(k, e): [] for k in progs for e in engines[k]}
     for r in range(RUNS):
