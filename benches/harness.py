@@ -2,6 +2,10 @@
 runs every kernel under every engine as a whole process, interleaved
 round-robin, checks that all engines print the same checksum before
 reporting any time, and writes the table to stdout and BENCHMARKS.md.
+Arguments name programs as GROUP/NAME: `kernels/` (benches/kernels, every
+engine), `suite2/` (benches/suite2) and `programs/` (benches/programs.py)
+with native, wasmo (both CPUs), Wasmtime and the SIMD build, and `real/`
+(benches/real.py: wasm only, so wasmo and Wasmtime alone).
 
 Rule: no time is reported for a kernel whose outputs differ; a mismatch
 fails the whole run (exit 1). node is a reference point, not a goal: if it
@@ -19,6 +23,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import real  # noqa: E402 (the real programs' command lines)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 OUT = os.path.join(ROOT, "target", "benches")
 WASMO = os.path.join(ROOT, "target", "release", "wasmo")
@@ -30,9 +37,18 @@ CRASHES = []
 HAVE_NODE = shutil.which("node") is not None
 ENGINES = (["native", "wasmo", "wasmo-native", "wasmtime"] + (["node"] if HAVE_NODE else [])
            + ["wasmo-simd", "wasmtime-simd", "wasmo-epoch", "wasmo-fuel"])
+# The widened suite (issue 15) leaves out node (a reference point, and the
+# slowest column) and the resource-limit builds (issue 13's goal is on the
+# kernels), to keep run.sh's duration reasonable.
+WIDE_ENGINES = ["native", "wasmo", "wasmo-native", "wasmtime", "wasmo-simd", "wasmtime-simd"]
+GROUP_ENGINES = {"kernels": ENGINES, "suite2": WIDE_ENGINES, "programs": WIDE_ENGINES,
+                 "real": ["wasmo", "wasmtime"]}
 
 
-def cmd_for(engine, k):
+def cmd_for(engine, gk):
+    group, k = gk.split("/", 1)
+    if group == "real":
+        return real.cmd(engine, k)
     b = os.path.join(OUT, k)
     return {
         "native": [b],
@@ -52,8 +68,10 @@ def cmd_for(engine, k):
 
 def run_once(engine, k):
     """Returns (stdout, seconds), or (None, None) if node crashed three
-    times (see the module docs)."""
+    times (see the module docs). k is GROUP/NAME."""
     cmd = cmd_for(engine, k)
+    group, name = k.split("/", 1)
+    expected = real.PROGRAMS[name]["exit"] if group == "real" else 0
     for attempt in range(3):
         t0 = time.perf_counter()
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -66,8 +84,8 @@ def run_once(engine, k):
         CRASHES.append(f"{k} under {engine}: signal {-p.returncode}")
     if p.returncode < 0 and engine == "node":
         return None, None
-    if p.returncode != 0:
-        sys.exit(f"error: {k} under {engine} exited {p.returncode}: {' '.join(cmd)}\n"
+    if p.returncode != expected:
+        sys.exit(f"error: {k} under {engine} exited {p.returncode} (expected {expected}): {' '.join(cmd)}\n"
                  f"{p.stderr.decode(errors='replace')}")
     return p.stdout.decode(errors="replace"), dt
 
@@ -85,22 +103,29 @@ def sh(cmd):
 
 
 def main():
-    kernels = sys.argv[1:]
-    # 1. Correctness first: one run per engine, all checksums equal.
-    for k in kernels:
-        outs = {e: run_once(e, k)[0] for e in ENGINES}
-        ref = outs["native"]
+    progs = sys.argv[1:]
+    bad_group = [k for k in progs if k.split("/", 1)[0] not in GROUP_ENGINES or "/" not in k]
+    if bad_group:
+        sys.exit(f"error: not GROUP/NAME with a known group: {', '.join(bad_group)}")
+    engines = {k: GROUP_ENGINES[k.split("/", 1)[0]] for k in progs}
+    # 1. Correctness first: one run per engine, all checksums equal (to
+    # native's, or for the real programs to wasmo's: the first engine).
+    for k in progs:
+        outs = {e: run_once(e, k)[0] for e in engines[k]}
+        first = engines[k][0]
+        ref = outs[first]
         bad = [e for e, o in outs.items() if o is not None and o != ref]
         if bad:
-            msg = "\n".join(f"  {e}: {outs[e]!r}" for e in ENGINES)
-            sys.exit(f"\n*** CHECKSUM MISMATCH in kernel {k} ({', '.join(bad)} differ from native) ***\n{msg}")
-        print(f"checksum ok  {k:10s} {ref.strip()}", flush=True)
-    # 2. Timing, interleaved round-robin: run r of every kernel x engine.
-    times = {(k, e): [] for k in kernels for e in ENGINES}
+            msg = "\n".join(f"  {e}: {outs[e]!r}" for e in engines[k])
+            sys.exit(f"\n*** CHECKSUM MISMATCH in {k} ({', '.join(bad)} differ from {first}) ***\n{msg}")
+        first_line = (ref.strip().splitlines() or [""])[0]
+        print(f"checksum ok  {k:20s} {first_line[:60]}", flush=True)
+    # 2. Timing, interleaved round-robin: run r of every program x engine.
+    times = {(k, e): [] for k in progs for e in engines[k]}
     for r in range(RUNS):
         print(f"round {r + 1}/{RUNS}", flush=True)
-        for k in kernels:
-            for e in ENGINES:
+        for k in progs:
+            for e in engines[k]:
                 out, dt = run_once(e, k)
                 if out is None:
                     continue
@@ -129,7 +154,7 @@ def main():
     with open(os.path.join(OUT, "times.json"), "w") as f:
         json.dump({"kernels": {f"{k} {e}": v for (k, e), v in times.items()},
                    "startup": st}, f, indent=1)
-    report(kernels, med, st_med)
+    report(progs, med, st_med)
 
 
 run_once.ref = {}
@@ -218,7 +243,14 @@ def exception_ratios(crit, w):
     w("")
 
 
-def report(kernels, med, st_med):
+def short(k):
+    """`kernels/nbody` -> `nbody`."""
+    return k.split("/", 1)[1]
+
+
+def report(progs, med, st_med):
+    kernels = [k for k in progs if k.startswith("kernels/")]
+    wide = [k for k in progs if not k.startswith("kernels/")]
     crit = criterion_results()
     inst = next((r for r in crit if r[0] == "instantiate_1mib"), None)
     lines = []
@@ -254,7 +286,7 @@ def report(kernels, med, st_med):
         node = f"{nd:.3f}" if nd is not None else ("crashed" if HAVE_NODE else "not installed")
         if nd is not None:
             rnode.append(nd / n)
-        w(f"| {k} | {n:.3f} | {wm:.3f} | {wn:.3f} | {wt:.3f} | {node} | {wm / n:.2f} | {wm / wt:.2f} | {wn / n:.2f} |")
+        w(f"| {short(k)} | {n:.3f} | {wm:.3f} | {wn:.3f} | {wt:.3f} | {node} | {wm / n:.2f} | {wm / wt:.2f} | {wn / n:.2f} |")
     w(f"| **geomean** | | | | | | **{gmean(rn):.2f}** | **{gmean(rw):.2f}** | **{gmean(rnn):.2f}** |\n")
     w(f"Other geometric means vs native: Wasmtime {gmean(rwt):.2f}, node {gmean(rnode):.2f}"
       + (" (over the kernels it finished)" if len(rnode) < len(kernels) else "") + ".\n")
@@ -268,9 +300,9 @@ def report(kernels, med, st_med):
     for k in kernels:
         n, ws, ts = med[(k, "native")], med[(k, "wasmo-simd")], med[(k, "wasmtime-simd")]
         sn.append(ws / n); sw.append(ws / ts)
-        w(f"| {k} | {n:.3f} | {ws:.3f} | {ts:.3f} | {ws / n:.2f} | {ws / ts:.2f} |")
+        w(f"| {short(k)} | {n:.3f} | {ws:.3f} | {ts:.3f} | {ws / n:.2f} | {ws / ts:.2f} |")
     w(f"| **geomean** | | | | **{gmean(sn):.2f}** | **{gmean(sw):.2f}** |\n")
-    simd_slower = [k for k, r in zip(kernels, sw) if r >= 1.0]
+    simd_slower = [short(k) for k, r in zip(kernels, sw) if r >= 1.0]
     w("## Resource limits (seconds, median)\n")
     w("The default build again, compiled with `wasmoc build --epoch-interruption` and run with")
     w("`-W timeout=3600s` (checks at function entries and loop headers, never firing), and with")
@@ -281,8 +313,9 @@ def report(kernels, med, st_med):
     for k in kernels:
         wm, we, wf = med[(k, "wasmo")], med[(k, "wasmo-epoch")], med[(k, "wasmo-fuel")]
         le.append(we / wm); lf.append(wf / wm)
-        w(f"| {k} | {wm:.3f} | {we:.3f} | {wf:.3f} | {we / wm:.2f} | {wf / wm:.2f} |")
+        w(f"| {short(k)} | {wm:.3f} | {we:.3f} | {wf:.3f} | {we / wm:.2f} | {wf / wm:.2f} |")
     w(f"| **geomean** | | | | **{gmean(le):.2f}** | **{gmean(lf):.2f}** |\n")
+    wide_goals = wide_section(wide, med, w)
     w(f"## Start-up (hello-world, whole process, median of {STARTUP_RUNS}, interleaved)\n")
     w("| native | `wasmo exec hello.wasmo` | `wasmtime run --allow-precompiled hello.cwasm` | wasmo/native | wasmo/Wasmtime |")
     w("|---:|---:|---:|---:|---:|")
@@ -309,7 +342,7 @@ def report(kernels, med, st_med):
     exception_ratios(crit, w)
     compile_time_section(w)
     w("## Targets of issue 5 (default CPU)\n")
-    slower = [k for k, r in zip(kernels, rw) if r >= 1.0]
+    slower = [short(k) for k, r in zip(kernels, rw) if r >= 1.0]
     w(f"- geomean wasmo/native <= 1.10: {gmean(rn):.2f} -> {yn(gmean(rn) <= 1.10)}")
     w(f"- wasmo faster than Wasmtime on every kernel: {yn(not slower)}"
       + (f" (slower or equal on: {', '.join(slower)})" if slower else ""))
@@ -318,6 +351,8 @@ def report(kernels, med, st_med):
       f"{yn(st_med['wasmo'] <= 2 * st_med['native'])}")
     w(f"- hello-world faster than `wasmtime run` of a .cwasm: {st_med['wasmo'] * 1e3:.2f} ms vs "
       f"{st_med['wasmtime'] * 1e3:.2f} ms -> {yn(st_med['wasmo'] < st_med['wasmtime'])}")
+    w("\n## Targets of issue 15 (run-time speed on the widened suite)\n")
+    issue15_goals(w, wide_goals, kernels, rn, rw)
     w("\n## Targets of issue 10 (SIMD build)\n")
     w(f"- geomean wasmo/native <= 1.10: {gmean(sn):.2f} -> {yn(gmean(sn) <= 1.10)}")
     w(f"- geomean wasmo/Wasmtime <= 0.80: {gmean(sw):.2f} -> {yn(gmean(sw) <= 0.80)}")
@@ -335,6 +370,70 @@ def report(kernels, med, st_med):
     print("\n" + text)
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
         f.write(text)
+
+
+GROUP_TITLES = {
+    "suite2": "Kernels of the widened suite (`benches/suite2/*.c`)",
+    "programs": "C programs of realistic size (`benches/programs.py`: Lua, SQLite, zstd from crates.io `-sys` crates)",
+    "real": "Real programs from PyPI with real inputs (`benches/real.py`: YoWASP's wasm builds; no native build exists)",
+}
+
+
+def wide_section(wide, med, w):
+    """The widened suite of issue 15, one table per group; returns
+    [(program, wasmo/native or None, wasmo/Wasmtime)] for the goals."""
+    if not wide:
+        return []
+    w("## Widened suite (issue 15; seconds, median)\n")
+    w("Built and timed as the kernels (clang-19 `-O2`, same flags natively and for wasm32-wasi; whole processes,")
+    w("interleaved, checksums compared first); node and the resource-limit builds are left out to keep the")
+    w("run short. `simd`: the `-msimd128` build.\n")
+    rows = []
+    for group, title in GROUP_TITLES.items():
+        ks = [k for k in wide if k.startswith(group + "/")]
+        if not ks:
+            continue
+        w(f"### {title}\n")
+        if group == "real":
+            w("| program | wasmo | Wasmtime | wasmo/Wasmtime | native |")
+            w("|---|---:|---:|---:|---|")
+            for k in ks:
+                wm, wt = med[(k, "wasmo")], med[(k, "wasmtime")]
+                rows.append((k, None, wm / wt))
+                w(f"| {short(k)} | {wm:.3f} | {wt:.3f} | {wm / wt:.2f} | not available (wasm-only release) |")
+            w("")
+            continue
+        w("| program | native | wasmo | wasmo --cpu native | Wasmtime | wasmo simd | Wasmtime simd "
+          "| wasmo/native | wasmo/Wasmtime | simd wasmo/native | simd wasmo/Wasmtime |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        g = [[], [], [], []]
+        for k in ks:
+            n, wm, wn, wt, ws, ts = (med[(k, e)] for e in WIDE_ENGINES)
+            rows.append((k, wm / n, wm / wt))
+            for acc, v in zip(g, (wm / n, wm / wt, ws / n, ws / ts)):
+                acc.append(v)
+            w(f"| {short(k)} | {n:.3f} | {wm:.3f} | {wn:.3f} | {wt:.3f} | {ws:.3f} | {ts:.3f} "
+              f"| {wm / n:.2f} | {wm / wt:.2f} | {ws / n:.2f} | {ws / ts:.2f} |")
+        w("| **geomean** | | | | | | | " + " | ".join(f"**{gmean(x):.2f}**" for x in g) + " |\n")
+    return rows
+
+
+def issue15_goals(w, rows, kernels, rn, rw):
+    """The three run-time goals of issue 15, on the widened suite, on the
+    kernels (as their own line), and on both together."""
+    def line(label, natives, wasmtimes, names):
+        slower = [short(k) for k, r in zip(names, wasmtimes) if r >= 1.0]
+        if natives:
+            w(f"- {label}: geomean wasmo/native <= 1.05: {gmean(natives):.2f} -> {yn(gmean(natives) <= 1.05)}")
+        if wasmtimes:
+            w(f"- {label}: geomean wasmo/Wasmtime <= 0.80: {gmean(wasmtimes):.2f} -> {yn(gmean(wasmtimes) <= 0.80)}")
+            w(f"- {label}: no program slower than on Wasmtime: {yn(not slower)}"
+              + (f" (slower or equal on: {', '.join(slower)})" if slower else ""))
+    wn = [r for _, r, _ in rows if r is not None]
+    line("widened suite" + (" (native: all but the real programs)" if len(wn) < len(rows) else ""),
+         wn, [r for _, _, r in rows], [k for k, _, _ in rows])
+    line("existing kernels", rn, rw, kernels)
+    line("both together", wn + rn, [r for _, _, r in rows] + rw, [k for k, _, _ in rows] + kernels)
 
 
 def yn(b):

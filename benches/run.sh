@@ -4,13 +4,22 @@
 # wasmo artifacts (default CPU and --cpu native) and Wasmtime's precompiled
 # modules (`wasmtime compile`), then runs benches/harness.py, which times all
 # engines interleaved as whole processes, checks checksums first, and writes
-# BENCHMARKS.md.
+# BENCHMARKS.md. The widened suite of issue 15 is built the same way:
+# benches/suite2/*.c (kernels for the code classes the first twelve missed),
+# benches/programs.py (Lua, SQLite, zstd: C sources from crates.io, fetched
+# by cargo at pinned versions) and benches/real.py (boolector and yosys
+# from PyPI, wasm only, on real inputs).
 # Rule: never time anything whose checksum was not compared across engines.
 # Wasmtime is wasmtime-cli 48.0.0 (Wasmtime 50 needs a newer rustc than 1.95):
 # $WASMTIME if set, else target/wasmtime-cli/bin/wasmtime, which the first
 # run builds with `cargo install --locked` (about 40 minutes on 2 cores).
 # Env: BENCH_RUNS (default 7), BENCH_STARTUP_RUNS (default 30),
-#      BENCH_KERNELS="nbody sort" to run a subset, BENCH_SKIP_CRITERION=1,
+#      BENCH_GROUPS="kernels suite2 programs real" (the default: all four;
+#        name fewer to run fewer; roughly 5, 5, 3 and 6 minutes of timing
+#        at 7 runs on an idle 2-core machine, plus first builds: SQLite's
+#        amalgamation about 2 minutes, yosys' 69 MB module at -O2 several),
+#      BENCH_KERNELS="nbody sort mandel lua" to run a subset of any group,
+#      BENCH_SKIP_CRITERION=1,
 #      BENCH_COMPILE=0 (criterion without compile throughput),
 #      BENCH_COMPILE_TIME=0 (no compile-time table of real modules),
 #      BENCH_COMPILE_MODULES=boolector (a subset of them, by name),
@@ -46,27 +55,68 @@ echo "== building wasmo and wasmoc (release)"
 cargo build --release -p wasmo-cli -p wasmoc
 wasmoc="$root/target/release/wasmoc"
 
-mkdir -p "$out"
-kernels=()
-for src in benches/kernels/*.c; do
-  k="$(basename "$src" .c)"
-  if [[ -n "${BENCH_KERNELS:-}" && " $BENCH_KERNELS " != *" $k "* && "$k" != hello ]]; then continue; fi
-  echo "== building $k"
-  clang-19 -O2 -o "$out/$k" "$src" -lm
-  clang-19 --target=wasm32-wasi -O2 -o "$out/$k.wasm" "$src" -lm
+groups=" ${BENCH_GROUPS:-kernels suite2 programs real} "
+wanted() { [[ -z "${BENCH_KERNELS:-}" || " $BENCH_KERNELS " == *" $1 "* ]]; }
+
+# The engines' artifacts of $out/$1.wasm and $out/$1.simd.wasm.
+artifacts() {
+  local k="$1"
   "$wasmoc" build -O2 "$out/$k.wasm" -o "$out/$k.wasmo"
   "$wasmoc" build -O2 --cpu native "$out/$k.wasm" -o "$out/$k.native.wasmo"
   "$wasmtime" compile "$out/$k.wasm" -o "$out/$k.cwasm"
   # The SIMD build (issue 10): clang's defaults plus -msimd128.
-  clang-19 --target=wasm32-wasi -O2 -msimd128 -o "$out/$k.simd.wasm" "$src" -lm
   "$wasmoc" build -O2 "$out/$k.simd.wasm" -o "$out/$k.simd.wasmo"
   "$wasmtime" compile "$out/$k.simd.wasm" -o "$out/$k.simd.cwasm"
+}
+
+# A single-file C kernel natively, for wasm and for wasm with SIMD.
+build_c() {
+  local src="$1" k
+  k="$(basename "$src" .c)"
+  echo "== building $k"
+  clang-19 -O2 -o "$out/$k" "$src" -lm
+  clang-19 --target=wasm32-wasi -O2 -o "$out/$k.wasm" "$src" -lm
+  clang-19 --target=wasm32-wasi -O2 -msimd128 -o "$out/$k.simd.wasm" "$src" -lm
+  artifacts "$k"
+}
+
+mkdir -p "$out"
+progs=()
+# hello is always built: the start-up figures use it.
+for src in benches/kernels/*.c; do
+  k="$(basename "$src" .c)"
+  if [[ "$k" != hello ]] && { [[ "$groups" != *" kernels "* ]] || ! wanted "$k"; }; then continue; fi
+  build_c "$src"
   # The cost of resource limits (issue 13): the same wasm with
   # interruption checks, and with fuel counting.
   "$wasmoc" build -O2 --epoch-interruption "$out/$k.wasm" -o "$out/$k.epoch.wasmo"
   "$wasmoc" build -O2 --consume-fuel "$out/$k.wasm" -o "$out/$k.fuel.wasmo"
-  [[ "$k" == hello ]] || kernels+=("$k")
+  [[ "$k" == hello ]] || progs+=("kernels/$k")
 done
+if [[ "$groups" == *" suite2 "* ]]; then
+  for src in benches/suite2/*.c; do
+    k="$(basename "$src" .c)"
+    wanted "$k" || continue
+    build_c "$src"
+    progs+=("suite2/$k")
+  done
+fi
+if [[ "$groups" == *" programs "* ]]; then
+  names=()
+  for k in lua sqlite zstd; do wanted "$k" && names+=("$k"); done
+  if [[ ${#names[@]} -gt 0 ]]; then
+    python3 benches/programs.py "${names[@]}"
+    for k in "${names[@]}"; do artifacts "$k"; progs+=("programs/$k"); done
+  fi
+fi
+if [[ "$groups" == *" real "* ]]; then
+  names=()
+  for k in boolector yosys; do wanted "$k" && names+=("$k"); done
+  if [[ ${#names[@]} -gt 0 ]]; then
+    python3 benches/real.py "${names[@]}"
+    for k in "${names[@]}"; do progs+=("real/$k"); done
+  fi
+fi
 
 # Criterion micro-benchmarks: load, instantiate (instantiate_1mib among
 # them), calls, memory.grow, and compile throughput unless BENCH_COMPILE=0
@@ -95,5 +145,5 @@ if [[ "${BENCH_COMPILE_TIME:-1}" != 0 ]]; then
   python3 benches/compile_time.py
 fi
 
-echo "== timing ${#kernels[@]} kernels, ${BENCH_RUNS:-5} interleaved rounds"
-python3 benches/harness.py "${kernels[@]}"
+echo "== timing ${#progs[@]} programs, ${BENCH_RUNS:-7} interleaved rounds"
+python3 benches/harness.py "${progs[@]}"
