@@ -725,7 +725,15 @@ pub(crate) fn compile_chunk(
         tbaa: TbaaTags::new(&cx),
     };
 
+    let mut validation = wasmparser::FuncValidatorAllocations::default();
     for def in chunk.funcs.clone() {
+        if let Some(deferred) = &info.deferred {
+            let body = info
+                .bodies
+                .get(def as usize)
+                .ok_or_else(|| CompileError::Internal(format!("body {def} out of range")))?;
+            deferred.check(def, body, &mut validation)?;
+        }
         translate_function(&env, &builder, def)?;
         build_array_trampoline(&env, &builder, def)?;
     }
