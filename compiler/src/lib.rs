@@ -252,18 +252,36 @@ pub fn compile_with(
     config: &CompileConfig,
     session: &Session<'_>,
 ) -> Result<Vec<u8>, CompileError> {
-    let info = module_info::read_module(wasm, config.wasm)?;
-    let target = target::TargetSetup::new(config)?;
-    check_linkable(&target)?;
-    let chunks = plan_chunks(&info, config.opt_level);
-    let objects = match session.threads {
-        None => compile_chunks(&info, config, &target, &chunks, session.progress),
+    match session.threads {
+        None => compile_on_pool(wasm, config, session.progress),
         Some(threads) => rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .build()
             .map_err(|e| CompileError::Internal(format!("starting {threads} threads: {e}")))?
-            .install(|| compile_chunks(&info, config, &target, &chunks, session.progress)),
-    }?;
+            .install(|| compile_on_pool(wasm, config, session.progress)),
+    }
+}
+
+/// [`compile_with`] on the current rayon pool.
+fn compile_on_pool(
+    wasm: &[u8],
+    config: &CompileConfig,
+    progress: Option<&(dyn Fn(Progress) + Sync)>,
+) -> Result<Vec<u8>, CompileError> {
+    let mut info = module_info::read_module(wasm, config.wasm)?;
+    let target = target::TargetSetup::new(config)?;
+    check_linkable(&target)?;
+    let objects = match compile_chunks(&info, config, &target, progress) {
+        Ok(objects) => objects,
+        // The workers validate the bodies as they go, so which error came
+        // first is a race; whole-module validation says what the module's
+        // first problem is, as it would have before any code was made.
+        Err(_) if info.deferred.is_some() => {
+            info = module_info::read_module_serial(wasm, config.wasm)?;
+            compile_chunks(&info, config, &target, progress)?
+        }
+        Err(e) => return Err(e),
+    };
     let image = link::link(&objects)?;
     let mut metadata = finish_metadata(info.metadata.clone(), &info, &image)?;
     let data_image = memory_image::extract(&mut metadata, link::PAGE_ALIGN);
@@ -299,10 +317,10 @@ fn compile_chunks(
     info: &module_info::ModuleInfo<'_>,
     config: &CompileConfig,
     target: &target::TargetSetup,
-    chunks: &[codegen::Chunk],
     progress: Option<&(dyn Fn(Progress) + Sync)>,
 ) -> Result<Vec<Vec<u8>>, CompileError> {
     use std::sync::atomic::{AtomicU64, Ordering};
+    let chunks = plan_chunks(info, config.opt_level);
     let code_bytes = |funcs: &std::ops::Range<u32>| -> u64 {
         info.bodies[funcs.start as usize..funcs.end as usize]
             .iter()
@@ -497,6 +515,35 @@ mod tests {
                 (2..4, OptLevel::O3, false),
             ]
         );
+    }
+
+    /// Bodies are validated by the chunk workers, but with invalid bodies
+    /// in two chunks the error is the whole-module validation's (the first
+    /// body's), on any thread count.
+    #[test]
+    fn deferred_validation_reports_the_first_invalid_body() {
+        let filler = "i32.const 1 drop ".repeat(CHUNK_CODE_BYTES as usize / 3 / 3 * 2);
+        let good = format!("(func {filler})");
+        let bad = format!("(func (result i32) {filler} i64.const 1)");
+        let wat = format!("(module {good} {bad} {good} {good} {bad})");
+        let wasm = match wat::parse_str(&wat) {
+            Ok(w) => w,
+            Err(e) => panic!("bad wat: {e}"),
+        };
+        let expected = match module_info::read_module_serial(&wasm, WasmVersion::Latest) {
+            Err(e @ CompileError::Invalid { .. }) => e.to_string(),
+            other => panic!("the serial path accepted it: {other:?}"),
+        };
+        for threads in [Some(1), Some(3), None] {
+            let session = Session {
+                threads,
+                progress: None,
+            };
+            match compile_with(&wasm, &CompileConfig::default(), &session) {
+                Err(e) => assert_eq!(e.to_string(), expected, "{threads:?} threads"),
+                Ok(_) => panic!("an invalid module compiled on {threads:?} threads"),
+            }
+        }
     }
 
     /// A module of several chunks, compiled on one thread and on three,

@@ -1,11 +1,16 @@
 //! Reading a wasm module: validation and everything but the function bodies'
 //! code, turned into the artifact's [`ModuleMetadata`].
 //!
-//! Rule: the whole module is validated (with exactly the features in
-//! [`wasm_features`]) before anything else reads it, so later stages may
-//! rely on validity; they still return errors, never panic, on surprises.
-//! A module valid only under another proposal is refused by the proposal
-//! gate (`proposals.rs`) with the proposal's name.
+//! Rule: everything but the function bodies is validated (with exactly
+//! the features in [`wasm_features`]) before anything else reads it, and
+//! each body is validated by its chunk's worker before it is translated
+//! ([`DeferredBodies`]), so later stages may rely on validity; they still
+//! return errors, never panic, on surprises. Any failure on that path
+//! sends the module through [`read_module_serial`], the whole-module
+//! validation that decides what the error is, so the verdict never depends
+//! on which worker failed first. A module valid only under another
+//! proposal is refused by the proposal gate (`proposals.rs`) with the
+//! proposal's name.
 
 use crate::CompileError;
 use std::collections::HashMap;
@@ -108,6 +113,9 @@ pub(crate) struct ModuleInfo<'w> {
     /// this module's direct calls reach ([`CallConv::Plain`]); see
     /// [`call_conventions`].
     pub(crate) call_convs: Vec<CallConv>,
+    /// The checks of the function bodies still to be made, by the chunk
+    /// workers; `None` once [`read_module_serial`] has made them all.
+    pub(crate) deferred: Option<DeferredBodies>,
 }
 
 /// Which of the two wasm conventions a defined function takes (see
@@ -124,6 +132,65 @@ pub(crate) enum CallConv {
     /// `swiftcc`: for a function nothing but a plain direct `call` of its
     /// own module reaches, which makes no tail call itself.
     Plain,
+}
+
+/// Validation of the function bodies, left to the chunk workers: what
+/// `Validator::validate_all` does to a body, with the module's validated
+/// sections as context, and the proposal gate's operator check when the
+/// module needed the exception feature set. A body that fails is not
+/// reported from here: the compile starts again through
+/// [`read_module_serial`], which names the module's first error.
+pub(crate) struct DeferredBodies {
+    /// The validated sections (shared by every body; `None` without any).
+    resources: Option<wasmparser::ValidatorResources>,
+    features: wasmparser::WasmFeatures,
+    /// Per defined function, its function index and type index.
+    funcs: Vec<(u32, u32)>,
+    /// Whether each body also goes through the proposal gate.
+    gate: bool,
+}
+
+impl std::fmt::Debug for DeferredBodies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredBodies")
+            .field("features", &self.features)
+            .field("funcs", &self.funcs.len())
+            .field("gate", &self.gate)
+            .finish()
+    }
+}
+
+impl DeferredBodies {
+    /// Validates defined function `def`'s `body`, reusing `allocations`.
+    pub(crate) fn check(
+        &self,
+        def: u32,
+        body: &FunctionBody<'_>,
+        allocations: &mut wasmparser::FuncValidatorAllocations,
+    ) -> Result<(), CompileError> {
+        let &(index, ty) = self
+            .funcs
+            .get(def as usize)
+            .ok_or_else(|| CompileError::Internal(format!("no validator for body {def}")))?;
+        let resources = self
+            .resources
+            .clone()
+            .ok_or_else(|| CompileError::Internal(format!("no validator for body {def}")))?;
+        let mut validator = wasmparser::FuncToValidate {
+            resources,
+            index,
+            ty,
+            features: self.features,
+        }
+        .into_validator(std::mem::take(allocations));
+        let result = validator.validate(body);
+        *allocations = validator.into_allocations();
+        result?;
+        if self.gate {
+            crate::proposals::check_body_operators(body)?;
+        }
+        Ok(())
+    }
 }
 
 /// A table defined here and not exported. Nothing but this module's
@@ -234,12 +301,72 @@ impl<'w> ModuleInfo<'w> {
     }
 }
 
-/// Validates `wasm` and reads it.
+/// Validates all of `wasm` but its function bodies and reads it; the
+/// bodies' checks are left to the chunk workers
+/// ([`ModuleInfo::deferred`]). A module this cannot accept goes through
+/// [`read_module_serial`], which gives the verdict.
 pub(crate) fn read_module(
     wasm: &[u8],
     version: crate::WasmVersion,
 ) -> Result<ModuleInfo<'_>, CompileError> {
-    let features = match version {
+    match read_sections_first(wasm, version) {
+        Some(info) => Ok(info),
+        None => read_module_serial(wasm, version),
+    }
+}
+
+/// The sections of `wasm` validated with `version`'s features, or with
+/// the exception feature set and the proposal gate where
+/// [`read_module_serial`] would use them, then read; `None` on any
+/// failure (the serial path then says what it is).
+fn read_sections_first(wasm: &[u8], version: crate::WasmVersion) -> Option<ModuleInfo<'_>> {
+    let features = version_features(version);
+    let deferred = match validate_sections(wasm, features, false) {
+        Ok(deferred) => deferred,
+        Err(_) if version == crate::WasmVersion::Latest => {
+            let deferred = validate_sections(wasm, exception_features(features), true).ok()?;
+            crate::proposals::check(wasm).ok()?;
+            deferred
+        }
+        Err(_) => return None,
+    };
+    let mut info = read_validated(wasm).ok()?;
+    info.deferred = Some(deferred);
+    Some(info)
+}
+
+/// Validates every payload of `wasm` with `features` but the function
+/// bodies, which it returns to be checked later (with the proposal gate if
+/// `gate`). With the bodies checked too, this is `validate_all`.
+fn validate_sections(
+    wasm: &[u8],
+    features: wasmparser::WasmFeatures,
+    gate: bool,
+) -> Result<DeferredBodies, CompileError> {
+    let mut validator = wasmparser::Validator::new_with_features(features);
+    let mut resources = None;
+    let mut funcs = Vec::new();
+    // Decoding depends on the features too (a 32-bit memory's limits are
+    // overlong LEBs without memory64), as in `validate_all`.
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    for payload in parser.parse_all(wasm) {
+        if let wasmparser::ValidPayload::Func(func, _) = validator.payload(&payload?)? {
+            funcs.push((func.index, func.ty));
+            resources.get_or_insert(func.resources);
+        }
+    }
+    Ok(DeferredBodies {
+        resources,
+        features,
+        funcs,
+        gate,
+    })
+}
+
+/// The features `version` validates with.
+fn version_features(version: crate::WasmVersion) -> wasmparser::WasmFeatures {
+    match version {
         crate::WasmVersion::Latest => wasm_features(),
         crate::WasmVersion::V1 => wasmparser::WasmFeatures::WASM1,
         crate::WasmVersion::V2 => wasmparser::WasmFeatures::WASM2,
@@ -252,21 +379,35 @@ pub(crate) fn read_module(
                 - wasmparser::WasmFeatures::REFERENCE_TYPES
                 - wasmparser::WasmFeatures::FUNCTION_REFERENCES
         }
-    };
+    }
+}
+
+/// `features` with exception handling, new and legacy, and GC's recursion
+/// groups of function types: wasmo compiles them, but they are not among
+/// [`wasm_features`], so that the gate still refuses what they bring that
+/// wasmo lacks (`nullexnref`, non-nullable `(ref exn)`, struct and array
+/// types, declared supertypes, GC operators): a module that needs them to
+/// validate passes the gate first.
+fn exception_features(features: wasmparser::WasmFeatures) -> wasmparser::WasmFeatures {
+    features
+        | wasmparser::WasmFeatures::EXCEPTIONS
+        | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS
+        | wasmparser::WasmFeatures::GC
+}
+
+/// Validates the whole of `wasm`, bodies included, on this thread, then
+/// reads it: the verdict on a module [`read_module`]'s path could not
+/// accept, and what the compile falls back to when a deferred body check
+/// fails, so that the error is always the one of the module's first
+/// problem in wasmo's order of checks.
+pub(crate) fn read_module_serial(
+    wasm: &[u8],
+    version: crate::WasmVersion,
+) -> Result<ModuleInfo<'_>, CompileError> {
+    let features = version_features(version);
     let mut validator = wasmparser::Validator::new_with_features(features);
     if let Err(e) = validator.validate_all(wasm) {
-        // Exception handling, new and legacy, and GC's recursion groups
-        // of function types are in, but not among the features above, so
-        // that the gate still refuses what they bring that wasmo lacks
-        // (`nullexnref`, non-nullable `(ref exn)`, struct and array types,
-        // declared supertypes, GC operators): a module that needs them to
-        // validate passes the gate first.
-        let mut exn = wasmparser::Validator::new_with_features(
-            features
-                | wasmparser::WasmFeatures::EXCEPTIONS
-                | wasmparser::WasmFeatures::LEGACY_EXCEPTIONS
-                | wasmparser::WasmFeatures::GC,
-        );
+        let mut exn = wasmparser::Validator::new_with_features(exception_features(features));
         let needs_exn = version == crate::WasmVersion::Latest && exn.validate_all(wasm).is_ok();
         if needs_exn {
             crate::proposals::check(wasm)?;
@@ -544,6 +685,7 @@ impl<'w> Reader<'w> {
             tag_types: self.tag_types,
             type_canon: self.type_canon,
             offsets,
+            deferred: None,
         }
     }
 }
@@ -566,48 +708,61 @@ struct BodyFacts {
     makes_tail_calls: Vec<bool>,
 }
 
-/// [`BodyFacts`] of `bodies`. Bodies were validated already, so a reader
-/// error cannot occur; one just ends that body's scan.
+/// [`BodyFacts`] of `bodies`, scanned in parallel on the current rayon
+/// pool (a full decode of every body) and merged in body order. A body
+/// that does not decode ends its own scan and counts as making tail calls
+/// (the safe answer): it fails validation in a chunk worker, and the
+/// compile starts again through [`read_module_serial`].
 fn scan_bodies(bodies: &[FunctionBody<'_>]) -> BodyFacts {
+    use rayon::prelude::*;
+    let scans: Vec<BodyFacts> = bodies.par_iter().map(scan_body).collect();
+    let mut w = BodyFacts::default();
+    for scan in scans {
+        w.written.extend(scan.written);
+        w.grown.extend(scan.grown);
+        w.tail_called_or_taken.extend(scan.tail_called_or_taken);
+        w.makes_tail_calls.extend(scan.makes_tail_calls);
+    }
+    w
+}
+
+/// [`scan_bodies`] of one body: its `makes_tail_calls` has one entry.
+fn scan_body(body: &FunctionBody<'_>) -> BodyFacts {
     use wasmparser::Operator;
     let mut w = BodyFacts::default();
-    for body in bodies {
-        let Ok(mut reader) = body.get_operators_reader() else {
-            w.makes_tail_calls.push(true);
-            continue;
-        };
-        let mut tail = false;
-        while !reader.eof() {
-            match reader.read() {
-                Ok(Operator::TableInit { table, .. })
-                | Ok(Operator::TableSet { table })
-                | Ok(Operator::TableFill { table })
-                | Ok(Operator::TableCopy {
-                    dst_table: table, ..
-                }) => w.written.push(table),
-                Ok(Operator::TableGrow { table }) => {
-                    w.written.push(table);
-                    w.grown.push(table);
-                }
-                Ok(Operator::ReturnCall { function_index }) => {
-                    tail = true;
-                    w.tail_called_or_taken.push(function_index);
-                }
-                Ok(Operator::RefFunc { function_index }) => {
-                    w.tail_called_or_taken.push(function_index)
-                }
-                Ok(Operator::ReturnCallIndirect { .. }) | Ok(Operator::ReturnCallRef { .. }) => {
-                    tail = true
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    tail = true;
-                    break;
-                }
+    let Ok(mut reader) = body.get_operators_reader() else {
+        w.makes_tail_calls.push(true);
+        return w;
+    };
+    let mut tail = false;
+    while !reader.eof() {
+        match reader.read() {
+            Ok(Operator::TableInit { table, .. })
+            | Ok(Operator::TableSet { table })
+            | Ok(Operator::TableFill { table })
+            | Ok(Operator::TableCopy {
+                dst_table: table, ..
+            }) => w.written.push(table),
+            Ok(Operator::TableGrow { table }) => {
+                w.written.push(table);
+                w.grown.push(table);
+            }
+            Ok(Operator::ReturnCall { function_index }) => {
+                tail = true;
+                w.tail_called_or_taken.push(function_index);
+            }
+            Ok(Operator::RefFunc { function_index }) => w.tail_called_or_taken.push(function_index),
+            Ok(Operator::ReturnCallIndirect { .. }) | Ok(Operator::ReturnCallRef { .. }) => {
+                tail = true
+            }
+            Ok(_) => {}
+            Err(_) => {
+                tail = true;
+                break;
             }
         }
-        w.makes_tail_calls.push(tail);
     }
+    w.makes_tail_calls.push(tail);
     w
 }
 

@@ -385,30 +385,36 @@ impl wasmparser::VisitSimdOperator<'_> for OperatorProposal {
 /// (the module is valid only through an encoding a proposal relaxed).
 pub(crate) fn check_operators(wasm: &[u8]) -> Result<(), CompileError> {
     for payload in Parser::new(0).parse_all(wasm) {
-        let Payload::CodeSectionEntry(body) = payload? else {
-            continue;
-        };
-        let mut reader = body.get_operators_reader()?;
-        while !reader.eof() {
-            let offset = reader.original_position();
-            let op = reader.read()?;
-            if let Operator::TryTable { try_table } = &op {
-                if let wasmparser::BlockType::Type(ty) = try_table.ty {
-                    val_type(ty, "block results", offset)?;
-                }
+        if let Payload::CodeSectionEntry(body) = payload? {
+            check_body_operators(&body)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`check_operators`] for one function body.
+pub(crate) fn check_body_operators(
+    body: &wasmparser::FunctionBody<'_>,
+) -> Result<(), CompileError> {
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        let offset = reader.original_position();
+        let op = reader.read()?;
+        if let Operator::TryTable { try_table } = &op {
+            if let wasmparser::BlockType::Type(ty) = try_table.ty {
+                val_type(ty, "block results", offset)?;
             }
-            if let Operator::Block { blockty }
-            | Operator::Loop { blockty }
-            | Operator::If { blockty } = op
-            {
-                if let wasmparser::BlockType::Type(ty) = blockty {
-                    val_type(ty, "block results", offset)?;
-                }
+        }
+        if let Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } =
+            op
+        {
+            if let wasmparser::BlockType::Type(ty) = blockty {
+                val_type(ty, "block results", offset)?;
             }
-            if let Some((name, proposal)) = op_proposal(&op) {
-                let what = format!("operator `{name}`");
-                return Err(refuse(&what, &proposal.replace('_', "-"), offset));
-            }
+        }
+        if let Some((name, proposal)) = op_proposal(&op) {
+            let what = format!("operator `{name}`");
+            return Err(refuse(&what, &proposal.replace('_', "-"), offset));
         }
     }
     Ok(())
