@@ -141,8 +141,9 @@ struct Activation {
     /// The host stack pointer [`wasmo_enter`] saved, which
     /// [`wasmo_leave`] goes back to.
     host_sp: UnsafeCell<usize>,
-    /// Why [`raise`] abandoned the call.
-    unwind: Cell<Option<Unwind>>,
+    /// Why [`raise`] abandoned the call (uninitialised unless it did, so
+    /// a call that returns drops nothing).
+    unwind: UnsafeCell<MaybeUninit<Unwind>>,
     /// The trap the signal handler found (it cannot allocate, so the
     /// entry boxes the backtrace).
     fault: UnsafeCell<MaybeUninit<Fault>>,
@@ -196,15 +197,27 @@ impl WasmStack {
     }
 
     /// A wasm stack of `requested` usable bytes: this thread's idle one
-    /// (the last one given back, else one of that size from the pool), or
+    /// (the last one given back), else one of that size from the pool, or
     /// a new one. Boxed, so that the common case (`IDLE`) moves one
     /// pointer.
+    #[inline]
     fn take(requested: usize) -> std::io::Result<Box<WasmStack>> {
-        if let Some(ws) = IDLE.try_with(Cell::take).ok().flatten() {
-            if ws.requested == requested {
-                return Ok(ws);
-            }
-            // Another store's size: keep it for that store's next call.
+        match IDLE.try_with(Cell::take) {
+            Ok(Some(ws)) if ws.requested == requested => Ok(ws),
+            other => WasmStack::take_other(other.ok().flatten(), requested),
+        }
+    }
+
+    /// [`WasmStack::take`] when the idle stack is missing (a nested entry,
+    /// the thread's first) or of another store's size, which is kept for
+    /// that store's next call.
+    #[cold]
+    #[inline(never)]
+    fn take_other(
+        idle: Option<Box<WasmStack>>,
+        requested: usize,
+    ) -> std::io::Result<Box<WasmStack>> {
+        if let Some(ws) = idle {
             (*ws).keep();
         }
         let pooled = STACKS
@@ -224,11 +237,23 @@ impl WasmStack {
     }
 
     /// Makes this the thread's idle stack for its next entry.
+    #[inline]
     fn give_back(self: Box<Self>) {
         if let Ok(Some(older)) = IDLE.try_with(|c| c.replace(Some(self))) {
             // Nested entries each had a stack.
-            (*older).keep();
+            older.keep_boxed();
         }
+    }
+
+    /// [`WasmStack::keep`] out of line, for the rare second idle stack.
+    #[cold]
+    #[inline(never)]
+    #[expect(
+        clippy::boxed_local,
+        reason = "IDLE holds stacks boxed; unboxing here keeps the move out of the entry"
+    )]
+    fn keep_boxed(self: Box<Self>) {
+        (*self).keep();
     }
 
     /// Puts an idle stack in the pool (or frees it when the pool is full).
@@ -249,10 +274,12 @@ thread_local! {
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
 
+#[inline]
 fn current() -> *const Activation {
     CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
 }
 
+#[inline]
 fn set_current(act: *const Activation) {
     let _ = CURRENT.try_with(|c| c.set(act));
 }
@@ -289,13 +316,13 @@ const _: () = {
 /// host contexts) it expects, and `values` must point at `len` writable
 /// `ValRaw` slots holding the arguments. Everything they reference must
 /// stay alive until this returns.
+#[inline]
 pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
-    let ws = WasmStack::take(call.stack_size)
-        .map_err(|e| Unwind::Host(format!("cannot allocate a wasm stack: {e}")))?;
+    let ws = WasmStack::take(call.stack_size).map_err(no_stack)?;
     let act = Activation {
         prev: current(),
         host_sp: UnsafeCell::new(0),
-        unwind: Cell::new(None),
+        unwind: UnsafeCell::new(MaybeUninit::uninit()),
         fault: UnsafeCell::new(MaybeUninit::uninit()),
         stack_limit: ws.stack_limit,
         guard_end: ws.guard_end,
@@ -310,27 +337,43 @@ pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     let how = unsafe { wasmo_enter(&call, ws.stack_base, act.host_sp.get()) };
     set_current(act.prev);
     ws.give_back();
+    if how == RETURNED {
+        Ok(())
+    } else {
+        Err(abandoned(how, &act))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_stack(e: std::io::Error) -> Unwind {
+    Unwind::Host(format!("cannot allocate a wasm stack: {e}"))
+}
+
+/// Why the entry of `act` came back with `how` other than `RETURNED`.
+#[cold]
+#[inline(never)]
+fn abandoned(how: u32, act: &Activation) -> Unwind {
     match how {
-        RETURNED => Ok(()),
         FAULTED => {
             // SAFETY: the signal handler wrote `fault` before it made
-            // `wasmo_enter` return `FAULTED`.
+            // `wasmo_enter` return `FAULTED`, and it is read only here.
             let f = unsafe { (*act.fault.get()).assume_init_read() };
-            Err(Unwind::Trap {
+            Unwind::Trap {
                 code: f.code,
                 backtrace: Box::new(f.backtrace),
-            })
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        UNSUPPORTED => Err(Unwind::Host(
+        UNSUPPORTED => Unwind::Host(
             "running wasm needs an x86-64 host: the stack switch has no port to this \
              architecture yet"
                 .into(),
-        )),
-        _ => Err(act
-            .unwind
-            .take()
-            .unwrap_or_else(|| Unwind::Host("wasm call abandoned without a reason".into()))),
+        ),
+        // SAFETY: `raise` wrote `unwind` before it made `wasmo_enter`
+        // return `RAISED`, and it is read only here.
+        RAISED => unsafe { (*act.unwind.get()).assume_init_read() },
+        _ => Unwind::Host(format!("wasm call ended with unknown code {how}")),
     }
 }
 
@@ -351,6 +394,10 @@ pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
 std::arch::global_asm!(
     ".text",
     ".p2align 4",
+    // Global (hidden: not exported from a shared object), since an entry
+    // inlined into another crate calls it.
+    ".globl wasmo_enter",
+    ".hidden wasmo_enter",
     ".type wasmo_enter, @function",
     "wasmo_enter:",
     ".cfi_startproc",
@@ -392,6 +439,8 @@ std::arch::global_asm!(
     ".cfi_endproc",
     ".size wasmo_enter, . - wasmo_enter",
     "",
+    ".globl wasmo_leave",
+    ".hidden wasmo_leave",
     ".type wasmo_leave, @function",
     "wasmo_leave:",
     "mov rsp, [rdi]",
@@ -483,7 +532,7 @@ pub(crate) fn raise(unwind: Unwind) -> ! {
     // anything that needs dropping (the module rule); `unwind` has moved
     // into the activation.
     unsafe {
-        (*act).unwind.set(Some(unwind));
+        (*act).unwind.get().write(MaybeUninit::new(unwind));
         wasmo_leave((*act).host_sp.get(), RAISED)
     }
 }
