@@ -20,47 +20,12 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-/// The module both engines run.
-const WAT: &str = r#"
-(module
-  (import "host" "inc" (func $inc (param i32) (result i32)))
-  (func (export "add") (param i32 i32) (result i32)
-    (i32.add (local.get 0) (local.get 1)))
-  (func (export "call_host") (param $n i32) (result i32)
-    (local $acc i32)
-    (block $done
-      (loop $next
-        (br_if $done (i32.eqz (local.get $n)))
-        (local.set $acc (call $inc (local.get $acc)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $next)))
-    (local.get $acc)))
-"#;
-
 /// Host calls per iteration of `wasm_to_host`.
 const HOST_CALLS: i32 = 1000;
 
 fn wasmo_calls(c: &mut Criterion) {
-    let setup = || -> wasmo::Result<_> {
-        let engine = wasmo::Engine::default();
-        let module = wasmo::Module::new(&engine, WAT)?;
-        let mut linker = wasmo::Linker::new(&engine);
-        linker.func_wrap("host", "inc", |x: i32| x.wrapping_add(1))?;
-        let mut store = wasmo::Store::new(&engine, ());
-        let instance = linker.instantiate(&mut store, &module)?;
-        let add = instance.get_typed_func::<(i32, i32), i32>(&store, "add")?;
-        let call_host = instance.get_typed_func::<i32, i32>(&store, "call_host")?;
-        if add.call(&mut store, (40, 2))? != 42
-            || call_host.call(&mut store, HOST_CALLS)? != HOST_CALLS
-        {
-            return Err(wasmo::Error::Incompatible {
-                what: "wrong results".into(),
-            });
-        }
-        Ok((store, add, call_host))
-    };
-    let (mut store, add, call_host) = match setup() {
-        Ok(s) => s,
+    let (mut store, add, call_host) = match wasmo_benches::WasmoApi::new() {
+        Ok(api) => (api.store, api.add, api.call_host),
         Err(e) => {
             eprintln!("api: wasmo setup failed, skipping: {e}");
             return;
@@ -92,7 +57,7 @@ fn wasmo_calls(c: &mut Criterion) {
 fn wasmtime_calls(c: &mut Criterion) {
     let setup = || -> wasmtime::Result<_> {
         let engine = wasmtime::Engine::default();
-        let wasm = wat::parse_str(WAT)?;
+        let wasm = wat::parse_str(wasmo_benches::API_WAT)?;
         let module = wasmtime::Module::new(&engine, wasm)?;
         let mut linker = wasmtime::Linker::new(&engine);
         linker.func_wrap("host", "inc", |x: i32| x.wrapping_add(1))?;

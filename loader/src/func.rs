@@ -456,11 +456,19 @@ impl Entry {
                 })
             },
         };
-        if let Err(Unwind::Exception(exnref)) = &r {
-            ctx.opaque().keep_backtrace(*exnref);
-        }
-        r.map_err(|u| unwind_to_call(u, id))
+        r.map_err(|u| abandoned_call(ctx.opaque(), u, id))
     }
+}
+
+/// What a call that did not return (a trap, an exit, an exception ...)
+/// returns to the host.
+#[cold]
+#[inline(never)]
+fn abandoned_call(o: &StoreOpaque, u: Unwind, id: StoreId) -> CallError {
+    if let Unwind::Exception(exnref) = &u {
+        o.keep_backtrace(*exnref);
+    }
+    unwind_to_call(u, id)
 }
 
 fn check_args(o: &StoreOpaque, ty: &FuncType, args: &[Val]) -> Result<(), CallError> {
@@ -760,10 +768,7 @@ unsafe extern "C-unwind" fn host_array_impl(
     fp: usize,
 ) {
     if traphandler::stack_left().is_some_and(|left| left < traphandler::HOST_STACK_RESERVE) {
-        traphandler::raise(Unwind::Trap {
-            code: TrapCode::StackOverflow,
-            backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
-        });
+        host_stack_exhausted(ret, fp)
     }
     let Some(header) = NonNull::new(ctx.cast::<HostFuncHeader>()) else {
         traphandler::raise(Unwind::Host("host call without a context".into()))
@@ -775,19 +780,40 @@ unsafe extern "C-unwind" fn host_array_impl(
     let outcome = unsafe { (header.as_ref().invoke)(header, caller_vmctx, values, len) };
     // Everything `invoke_host` owned has been dropped; nothing on this
     // frame needs dropping, so discarding the stack is fine.
-    let unwind = match outcome {
-        Ok(()) => return,
-        Err(Unwind::Trap { code, backtrace }) => {
+    if let Err(unwind) = outcome {
+        host_call_failed(unwind, ret, fp)
+    }
+}
+
+/// A host call from wasm with less than [`traphandler::HOST_STACK_RESERVE`]
+/// left: the call stack is exhausted. Out of line, so that the host-call
+/// path keeps a small frame.
+#[cold]
+#[inline(never)]
+fn host_stack_exhausted(ret: usize, fp: usize) -> ! {
+    traphandler::raise(Unwind::Trap {
+        code: TrapCode::StackOverflow,
+        backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
+    })
+}
+
+/// Leaves wasm with a host function's `unwind` (a trap gets the wasm
+/// frames' backtrace; an exception unwinds into the calling wasm).
+#[cold]
+#[inline(never)]
+fn host_call_failed(unwind: Unwind, ret: usize, fp: usize) -> ! {
+    let unwind = match unwind {
+        Unwind::Trap { code, backtrace } => {
             drop(backtrace);
             Unwind::Trap {
                 code,
                 backtrace: Box::new(traphandler::backtrace_from(ret, fp)),
             }
         }
-        // Unwinds through this frame (`C-unwind`, owning nothing) into the
-        // calling wasm.
-        Err(Unwind::Exception(exnref)) => crate::unwind::throw_from_host(exnref),
-        Err(unwind) => unwind,
+        // Unwinds through this frame and `host_array_impl` (`C-unwind`,
+        // owning nothing) into the calling wasm.
+        Unwind::Exception(exnref) => crate::unwind::throw_from_host(exnref),
+        unwind => unwind,
     };
     traphandler::raise(unwind)
 }

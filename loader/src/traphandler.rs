@@ -3,36 +3,41 @@
 //!
 //! How it works:
 //! - Every host-to-wasm entry ([`call_array`]) runs the array trampoline on
-//!   a [corosensei] coroutine stack with a guard page below it. The
-//!   coroutine outlives the call: it runs one call per resume and waits,
-//!   suspended, for the next ([`WasmStack`], kept per thread), so an entry
-//!   costs two stack switches and no set-up. An [`Activation`] on the host stack, linked
-//!   from the thread-local `CURRENT`, describes the entry: its yielder, its
-//!   trap handler and its stack bounds. Nested entries (wasm -> host ->
-//!   wasm) push further activations.
+//!   a wasm stack, a mapping with a guard page below it, switched to by a
+//!   few lines of assembly (`wasmo_enter`: the callee-saved registers and
+//!   the host stack pointer saved, the stack pointer set to the wasm
+//!   stack's top, the trampoline called). Nothing stays on a wasm stack
+//!   between calls, so a stack is reused as is (one idle stack and a small
+//!   pool per thread, [`WasmStack`]) and an entry costs no set-up. An
+//!   [`Activation`] on the host stack, linked from the thread-local
+//!   `CURRENT`, describes the entry: the saved host stack pointer, the
+//!   stack bounds, and the slots a trap leaves its cause in. Nested
+//!   entries (wasm -> host -> wasm) push further activations, each on a
+//!   stack of its own.
 //! - A trap raised by code (`wasmo_helper_trap`, a host function's error)
-//!   calls [`raise`], which suspends the coroutine with an [`Unwind`]; the
-//!   entry then marks the coroutine finished with `force_reset`, discarding
-//!   the wasm frames without running anything on them, and starts a fresh
-//!   coroutine on the same stack for the next entry. The trap helper
-//!   takes no code: it looks its return address up in the module's trap
-//!   table, registered here with the module's text.
+//!   calls [`raise`], which leaves its [`Unwind`] in the activation and
+//!   jumps to `wasmo_leave`: the host stack pointer and callee-saved
+//!   registers come back and `wasmo_enter` returns, abandoning the wasm
+//!   frames without running anything on them (setjmp/longjmp, with the
+//!   host frame as the jump buffer). The trap helper takes no code: it
+//!   looks its return address up in the module's trap table, registered
+//!   here with the module's text.
 //! - A hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE) is caught by one
 //!   process-wide handler (installed once, SA_ONSTACK, an alternate signal
 //!   stack per thread). If the thread is inside wasm, the stack pointer is in
-//!   the current coroutine and the faulting PC is in registered wasm text (or
-//!   the fault hit the coroutine's guard page), the handler walks the frame
+//!   the current wasm stack and the faulting PC is in registered wasm text
+//!   (or the fault hit the stack's guard page), the handler walks the frame
 //!   pointers into a fixed array (see [`frameless_return`] for faults
-//!   before a function's frame is set up) and redirects the interrupted
-//!   context, via corosensei's `setup_trap_handler`, to return the trap
-//!   from the coroutine. A fault in wasm text that no check explains (a
+//!   before a function's frame is set up), records the trap in the
+//!   activation and makes the interrupted context continue in
+//!   `wasmo_leave`. A fault in wasm text that no check explains (a
 //!   wild access, `int3` padding, a jump from wasm to an address that is
 //!   not code) becomes the `UnexpectedFault` trap: compiled code never
 //!   takes the process down. Any other fault is passed on to the previous
 //!   handler (or the default action), so a genuine host crash stays a
 //!   crash.
 //!
-//! Rule: nothing that needs `Drop` may live on a coroutine stack when a trap
+//! Rule: nothing that needs `Drop` may live on a wasm stack when a trap
 //! can discard it, and the signal handler must stay async-signal-safe: no
 //! allocation, no blocking lock (it spins on `try_read`), no panics.
 
@@ -41,14 +46,14 @@
     reason = "stack switching, signal handling and calls into compiled code"
 )]
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock, PoisonError, RwLock, RwLockReadGuard, TryLockError, Weak};
 
+use std::mem::MaybeUninit;
+
 use corosensei::stack::{DefaultStack, Stack};
-use corosensei::trap::CoroutineTrapHandler;
-use corosensei::{Coroutine, CoroutineResult, Yielder};
 use wasmo_artifact_format::TrapCode;
 
 use crate::error::FrameInfo;
@@ -133,8 +138,15 @@ pub(crate) type ArrayFn = unsafe extern "C" fn(*mut u8, *mut u8, *mut u8, usize)
 /// One host-to-wasm entry on this thread.
 struct Activation {
     prev: *const Activation,
-    yielder: Cell<*const Yielder<Resume, Option<Unwind>>>,
-    handler: Option<CoroutineTrapHandler<Option<Unwind>>>,
+    /// The host stack pointer [`wasmo_enter`] saved, which
+    /// [`wasmo_leave`] goes back to.
+    host_sp: UnsafeCell<usize>,
+    /// Why [`raise`] abandoned the call (uninitialised unless it did, so
+    /// a call that returns drops nothing).
+    unwind: UnsafeCell<MaybeUninit<Unwind>>,
+    /// The trap the signal handler found (it cannot allocate, so the
+    /// entry boxes the backtrace).
+    fault: UnsafeCell<MaybeUninit<Fault>>,
     /// Lowest address of the stack mapping (start of the guard page).
     stack_limit: usize,
     /// End of the guard page.
@@ -143,25 +155,24 @@ struct Activation {
     stack_base: usize,
 }
 
-/// What a wasm stack's coroutine is resumed with: the call to run and
-/// the activation that describes it.
-#[derive(Clone, Copy)]
-struct Resume {
-    call: ArrayCall,
-    act: *const Activation,
+/// A trap the signal handler recorded in the activation.
+struct Fault {
+    code: TrapCode,
+    backtrace: RawBacktrace,
 }
 
-/// A wasm stack: a coroutine that runs one array call per resume and
-/// yields `None` after each, suspended in its loop and ready for the next
-/// (so a call switches stacks twice and builds nothing). A trap ends it:
-/// [`raise`] yields `Some(unwind)` and the entry resets it, or the signal
-/// handler makes it return `Some(unwind)`; its stack is then reused for
-/// a fresh coroutine.
-///
-/// Rule: the coroutine's own frame holds nothing that needs dropping
-/// (`Resume` is `Copy`), so resetting it while suspended is always sound.
+/// How [`wasmo_enter`] came back: the call returned, [`raise`] abandoned
+/// it, or the signal handler did.
+const RETURNED: u32 = 0;
+const RAISED: u32 = 1;
+const FAULTED: u32 = 2;
+
+/// A wasm stack: a mapping with a guard page below it. Nothing lives on
+/// it between calls (each entry starts at its top and a trap just leaves
+/// it), so it is reused as is after a trap.
 struct WasmStack {
-    co: Coroutine<Resume, Option<Unwind>, Option<Unwind>, DefaultStack>,
+    /// Owns the mapping.
+    _stack: DefaultStack,
     /// The usable size it was made for (a store's `wasm_stack_size`).
     requested: usize,
     /// Lowest address of the mapping (start of the guard page).
@@ -173,25 +184,11 @@ struct WasmStack {
 }
 
 impl WasmStack {
-    /// A coroutine on `stack`, not started yet.
     fn new(stack: DefaultStack, requested: usize) -> WasmStack {
         let stack_limit = stack.limit().get();
         let stack_base = stack.base().get();
-        let co = Coroutine::with_stack(
-            stack,
-            |yielder: &Yielder<Resume, Option<Unwind>>, mut next: Resume| loop {
-                // SAFETY: `next.act` lives in the frame of the `call_array`
-                // that resumed us, which drives this call to its end (or
-                // resets the coroutine) before returning.
-                unsafe { (*next.act).yielder.set(yielder) };
-                let c = next.call;
-                // SAFETY: the caller of `call_array` vouched for `c`.
-                unsafe { (c.func)(c.callee_vmctx, c.caller_vmctx, c.values, c.len) };
-                next = yielder.suspend(None);
-            },
-        );
         WasmStack {
-            co,
+            _stack: stack,
             requested,
             stack_limit,
             guard_end: stack_limit + crate::vm::host_page_size(),
@@ -200,15 +197,27 @@ impl WasmStack {
     }
 
     /// A wasm stack of `requested` usable bytes: this thread's idle one
-    /// (the last one given back, else one of that size from the pool), or
+    /// (the last one given back), else one of that size from the pool, or
     /// a new one. Boxed, so that the common case (`IDLE`) moves one
     /// pointer.
+    #[inline]
     fn take(requested: usize) -> std::io::Result<Box<WasmStack>> {
-        if let Some(ws) = IDLE.try_with(Cell::take).ok().flatten() {
-            if ws.requested == requested {
-                return Ok(ws);
-            }
-            // Another store's size: keep it for that store's next call.
+        match IDLE.try_with(Cell::take) {
+            Ok(Some(ws)) if ws.requested == requested => Ok(ws),
+            other => WasmStack::take_other(other.ok().flatten(), requested),
+        }
+    }
+
+    /// [`WasmStack::take`] when the idle stack is missing (a nested entry,
+    /// the thread's first) or of another store's size, which is kept for
+    /// that store's next call.
+    #[cold]
+    #[inline(never)]
+    fn take_other(
+        idle: Option<Box<WasmStack>>,
+        requested: usize,
+    ) -> std::io::Result<Box<WasmStack>> {
+        if let Some(ws) = idle {
             (*ws).keep();
         }
         let pooled = STACKS
@@ -228,11 +237,23 @@ impl WasmStack {
     }
 
     /// Makes this the thread's idle stack for its next entry.
+    #[inline]
     fn give_back(self: Box<Self>) {
         if let Ok(Some(older)) = IDLE.try_with(|c| c.replace(Some(self))) {
             // Nested entries each had a stack.
-            (*older).keep();
+            older.keep_boxed();
         }
+    }
+
+    /// [`WasmStack::keep`] out of line, for the rare second idle stack.
+    #[cold]
+    #[inline(never)]
+    #[expect(
+        clippy::boxed_local,
+        reason = "IDLE holds stacks boxed; unboxing here keeps the move out of the entry"
+    )]
+    fn keep_boxed(self: Box<Self>) {
+        (*self).keep();
     }
 
     /// Puts an idle stack in the pool (or frees it when the pool is full).
@@ -244,33 +265,6 @@ impl WasmStack {
             }
         });
     }
-
-    /// The same stack with a fresh coroutine, after a trap ended this one.
-    fn renew(mut self) -> WasmStack {
-        if !self.co.done() {
-            // SAFETY: suspended in `raise`, below which lie only wasm
-            // frames, trampolines, `raise`'s callers and this coroutine's
-            // loop, none of which holds anything that needs dropping (see
-            // the module rule and the type's rule).
-            unsafe { self.co.force_reset() };
-        }
-        let ws = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `ws` is never used or dropped again, so `co` is moved out
-        // of it exactly once (its other fields are plain numbers).
-        let co = unsafe { std::ptr::read(&ws.co) };
-        WasmStack::new(co.into_stack(), ws.requested)
-    }
-}
-
-impl Drop for WasmStack {
-    fn drop(&mut self) {
-        if self.co.started() && !self.co.done() {
-            // SAFETY: an idle coroutine is suspended in its loop, whose
-            // frame holds nothing that needs dropping; resetting it
-            // instead of unwinding it runs nothing on its stack.
-            unsafe { self.co.force_reset() };
-        }
-    }
 }
 
 thread_local! {
@@ -280,22 +274,20 @@ thread_local! {
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
 
+#[inline]
 fn current() -> *const Activation {
     CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
 }
 
-/// Restores `CURRENT` when an entry ends, even by a panic.
-struct ActivationGuard(*const Activation);
-
-impl Drop for ActivationGuard {
-    fn drop(&mut self) {
-        let prev = self.0;
-        let _ = CURRENT.try_with(|c| c.set(prev));
-    }
+#[inline]
+fn set_current(act: *const Activation) {
+    let _ = CURRENT.try_with(|c| c.set(act));
 }
 
 /// An array call into wasm: `func(callee_vmctx, caller_vmctx, values, len)`.
+/// `repr(C)`: [`wasmo_enter`] reads the first five fields by offset.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub(crate) struct ArrayCall {
     /// The array-call trampoline (or host array function).
     pub(crate) func: ArrayFn,
@@ -307,6 +299,14 @@ pub(crate) struct ArrayCall {
     pub(crate) stack_size: usize,
 }
 
+const _: () = {
+    assert!(std::mem::offset_of!(ArrayCall, func) == 0);
+    assert!(std::mem::offset_of!(ArrayCall, callee_vmctx) == 8);
+    assert!(std::mem::offset_of!(ArrayCall, caller_vmctx) == 16);
+    assert!(std::mem::offset_of!(ArrayCall, values) == 24);
+    assert!(std::mem::offset_of!(ArrayCall, len) == 32);
+};
+
 /// Runs `call` on a wasm stack and returns how it ended.
 ///
 /// # Safety
@@ -316,29 +316,169 @@ pub(crate) struct ArrayCall {
 /// host contexts) it expects, and `values` must point at `len` writable
 /// `ValRaw` slots holding the arguments. Everything they reference must
 /// stay alive until this returns.
+#[inline]
 pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
-    let mut ws = WasmStack::take(call.stack_size)
-        .map_err(|e| Unwind::Host(format!("cannot allocate a wasm stack: {e}")))?;
+    let ws = WasmStack::take(call.stack_size).map_err(no_stack)?;
     let act = Activation {
         prev: current(),
-        yielder: Cell::new(std::ptr::null()),
-        handler: Some(ws.co.trap_handler()),
+        host_sp: UnsafeCell::new(0),
+        unwind: UnsafeCell::new(MaybeUninit::uninit()),
+        fault: UnsafeCell::new(MaybeUninit::uninit()),
         stack_limit: ws.stack_limit,
         guard_end: ws.guard_end,
         stack_base: ws.stack_base,
     };
-    let _restore = ActivationGuard(act.prev);
-    let _ = CURRENT.try_with(|c| c.set(&act));
-    let outcome = ws.co.resume(Resume { call, act: &act });
-    let outcome = match outcome {
-        CoroutineResult::Yield(None) | CoroutineResult::Return(None) => Ok(()),
-        CoroutineResult::Yield(Some(unwind)) | CoroutineResult::Return(Some(unwind)) => {
-            ws = Box::new((*ws).renew());
-            Err(unwind)
-        }
-    };
+    set_current(&act);
+    // SAFETY: `ws` is a mapped stack no one else uses (taken from this
+    // thread's idle slot or pool, or new) whose top is 16-byte aligned
+    // (a page boundary); `act.host_sp` outlives the call; `call` is
+    // vouched for by our caller. `CURRENT` names `act`, so `raise` and the
+    // signal handler return here through it.
+    let how = unsafe { wasmo_enter(&call, ws.stack_base, act.host_sp.get()) };
+    set_current(act.prev);
     ws.give_back();
-    outcome
+    if how == RETURNED {
+        Ok(())
+    } else {
+        Err(abandoned(how, &act))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_stack(e: std::io::Error) -> Unwind {
+    Unwind::Host(format!("cannot allocate a wasm stack: {e}"))
+}
+
+/// Why the entry of `act` came back with `how` other than `RETURNED`.
+#[cold]
+#[inline(never)]
+fn abandoned(how: u32, act: &Activation) -> Unwind {
+    match how {
+        FAULTED => {
+            // SAFETY: the signal handler wrote `fault` before it made
+            // `wasmo_enter` return `FAULTED`, and it is read only here.
+            let f = unsafe { (*act.fault.get()).assume_init_read() };
+            Unwind::Trap {
+                code: f.code,
+                backtrace: Box::new(f.backtrace),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        UNSUPPORTED => Unwind::Host(
+            "running wasm needs an x86-64 host: the stack switch has no port to this \
+             architecture yet"
+                .into(),
+        ),
+        // SAFETY: `raise` wrote `unwind` before it made `wasmo_enter`
+        // return `RAISED`, and it is read only here.
+        RAISED => unsafe { (*act.unwind.get()).assume_init_read() },
+        _ => Unwind::Host(format!("wasm call ended with unknown code {how}")),
+    }
+}
+
+// `wasmo_enter(call: *const ArrayCall, stack_top: usize, host_sp: *mut
+// usize) -> u32`: saves the callee-saved registers on the host stack and
+// the host stack pointer at `host_sp`, switches to `stack_top` and calls
+// `call.func(call.callee_vmctx, call.caller_vmctx, call.values,
+// call.len)`; returns `RETURNED` when that returns. `rbp` stays the host
+// frame's through the call (the callee saves it), which is how the normal
+// return finds the host stack again, and what the CFI says, so debuggers
+// and the unwinder see the host frames above the wasm ones.
+//
+// `wasmo_leave(host_sp: *const usize, how: u32) -> !`: abandons whatever
+// runs on the wasm stack and returns `how` from the `wasmo_enter` that
+// saved `host_sp`. [`raise`] calls it; the signal handler makes the
+// interrupted context continue in it.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".text",
+    ".p2align 4",
+    // Global (hidden: not exported from a shared object), since an entry
+    // inlined into another crate calls it.
+    ".globl wasmo_enter",
+    ".hidden wasmo_enter",
+    ".type wasmo_enter, @function",
+    "wasmo_enter:",
+    ".cfi_startproc",
+    "push rbp",
+    ".cfi_def_cfa_offset 16",
+    ".cfi_offset rbp, -16",
+    "mov rbp, rsp",
+    ".cfi_def_cfa_register rbp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    ".cfi_offset rbx, -24",
+    ".cfi_offset r12, -32",
+    ".cfi_offset r13, -40",
+    ".cfi_offset r14, -48",
+    ".cfi_offset r15, -56",
+    "mov [rdx], rsp",
+    "mov rax, rdi",
+    "mov rsp, rsi",
+    "mov rdi, [rax + 8]",
+    "mov rsi, [rax + 16]",
+    "mov rdx, [rax + 24]",
+    "mov rcx, [rax + 32]",
+    "call [rax]",
+    "lea rsp, [rbp - 40]",
+    "xor eax, eax",
+    // `wasmo_leave` joins here with its `how` in eax.
+    "2:",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    ".cfi_def_cfa rsp, 8",
+    "ret",
+    ".cfi_endproc",
+    ".size wasmo_enter, . - wasmo_enter",
+    "",
+    ".globl wasmo_leave",
+    ".hidden wasmo_leave",
+    ".type wasmo_leave, @function",
+    "wasmo_leave:",
+    "mov rsp, [rdi]",
+    "mov eax, esi",
+    "jmp 2b",
+    ".size wasmo_leave, . - wasmo_leave",
+);
+
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" {
+    /// See the `global_asm!` above.
+    fn wasmo_enter(call: *const ArrayCall, stack_top: usize, host_sp: *mut usize) -> u32;
+    /// See the `global_asm!` above.
+    fn wasmo_leave(host_sp: *const usize, how: u32) -> !;
+}
+
+/// No stack switch on this architecture yet: every call into wasm fails.
+///
+/// # Safety
+///
+/// None needed; `unsafe` to match the x86-64 version.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wasmo_enter(_call: *const ArrayCall, _top: usize, _host_sp: *mut usize) -> u32 {
+    UNSUPPORTED
+}
+
+/// [`wasmo_enter`] on an architecture it has no port to.
+#[cfg(not(target_arch = "x86_64"))]
+const UNSUPPORTED: u32 = 3;
+
+/// Never reached on this architecture: nothing runs on a wasm stack.
+///
+/// # Safety
+///
+/// None needed.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn wasmo_leave(_host_sp: *const usize, _how: u32) -> ! {
+    std::process::abort()
 }
 
 /// Sets the default usable stack size of stores made from now on (see
@@ -385,17 +525,16 @@ pub(crate) fn raise(unwind: Unwind) -> ! {
         // Not inside wasm: there is nothing to unwind to.
         std::process::abort();
     }
-    // SAFETY: non-null `CURRENT` points at a live activation.
-    let y = unsafe { (*act).yielder.get() };
-    if y.is_null() {
-        std::process::abort();
+    // SAFETY: non-null `CURRENT` points at a live activation, whose
+    // `wasmo_enter` is running below us on this thread (we are on its
+    // stack, checked above). The frames `wasmo_leave` abandons are wasm
+    // frames, trampolines and `raise`'s callers, none of which holds
+    // anything that needs dropping (the module rule); `unwind` has moved
+    // into the activation.
+    unsafe {
+        (*act).unwind.get().write(MaybeUninit::new(unwind));
+        wasmo_leave((*act).host_sp.get(), RAISED)
     }
-    // SAFETY: the yielder belongs to the coroutine we are running on (the
-    // stack check above); it yields `Some` only from here, and the entry
-    // then resets it instead of resuming it.
-    unsafe { (*y).suspend(Some(unwind)) };
-    // The entry resets the coroutine instead of resuming it.
-    std::process::abort()
 }
 
 /// Builds the backtrace of a trap at `pc` with frame pointer `fp`;
@@ -421,7 +560,7 @@ fn walk(
         && fp.checked_add(16).is_some_and(|e| e <= act.stack_base)
     {
         // SAFETY: `fp..fp + 16` lies in the mapped part of the current
-        // coroutine stack (checked above), so the reads cannot fault.
+        // wasm stack (checked above), so the reads cannot fault.
         let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
         if reg.code_at(ret).is_none() || !bt.push(ret - 1) || next <= fp {
             break;
@@ -521,7 +660,7 @@ fn stack_word(act: &Activation, sp: usize) -> Option<usize> {
         return None;
     }
     // SAFETY: `sp..sp + 8` lies in the mapped part of the current
-    // coroutine stack (checked above).
+    // wasm stack (checked above).
     Some(unsafe { *(sp as *const usize) })
 }
 
@@ -847,9 +986,6 @@ unsafe fn handle_trap(
     }
     // SAFETY: non-null `CURRENT` points at a live activation.
     let act = unsafe { &*act };
-    let Some(handler) = act.handler.as_ref() else {
-        return false;
-    };
     let uc = ctx.cast::<libc::ucontext_t>();
     // SAFETY: `ctx` is the interrupted thread's ucontext_t.
     let gregs = unsafe { &mut (*uc).uc_mcontext.gregs };
@@ -858,7 +994,7 @@ unsafe fn handle_trap(
     let fp = gregs[libc::REG_RBP as usize] as usize;
     // SAFETY: `info` is valid; si_addr is meaningful for these signals.
     let addr = unsafe { (*info).si_addr() } as usize;
-    if !handler.stack_ptr_in_bounds(sp) {
+    if sp < act.stack_limit || sp >= act.stack_base {
         return false;
     }
     let Some(reg) = try_read_registry() else {
@@ -897,22 +1033,20 @@ unsafe fn handle_trap(
     let frameless_ret = frameless_return(&reg, act, pc, sp);
     let backtrace = walk(&reg, act, pc, frameless_ret, fp);
     drop(reg);
-    // SAFETY: the stack pointer is inside the coroutine (checked above), the
-    // code running there is wasm (or a host function about to be discarded
-    // by the trap), and we update exactly the registers corosensei asks for.
-    let regs = unsafe {
-        handler.setup_trap_handler(move || {
-            Some(Unwind::Trap {
-                code,
-                backtrace: Box::new(backtrace),
-            })
-        })
+    // SAFETY: `fault` is the activation's own slot, which nothing else
+    // touches until its entry returns `FAULTED` (only then is it read).
+    unsafe {
+        act.fault
+            .get()
+            .write(MaybeUninit::new(Fault { code, backtrace }))
     };
-    gregs[libc::REG_RIP as usize] = regs.rip as i64;
-    gregs[libc::REG_RSP as usize] = regs.rsp as i64;
-    gregs[libc::REG_RBP as usize] = regs.rbp as i64;
-    gregs[libc::REG_RDI as usize] = regs.rdi as i64;
-    gregs[libc::REG_RSI as usize] = regs.rsi as i64;
+    // The interrupted code (on the activation's wasm stack, checked above)
+    // continues in `wasmo_leave`, which returns to the entry: the wasm
+    // frames, or a host function's about to be discarded by the trap, are
+    // abandoned. `sigreturn` restores the signal mask.
+    gregs[libc::REG_RIP as usize] = wasmo_leave as *const () as i64;
+    gregs[libc::REG_RDI as usize] = act.host_sp.get() as i64;
+    gregs[libc::REG_RSI as usize] = i64::from(FAULTED);
     true
 }
 
