@@ -269,6 +269,16 @@ impl CallConv {
             CallConv::Plain => SWIFT_CC,
         }
     }
+
+    /// The convention `f` was made with ([`set_wasm_fn_abi`]); `None` for
+    /// a function of neither wasm convention.
+    fn of(f: FunctionValue<'_>) -> Option<CallConv> {
+        match f.get_call_conventions() {
+            SWIFT_TAIL_CC => Some(CallConv::Tail),
+            SWIFT_CC => Some(CallConv::Plain),
+            _ => None,
+        }
+    }
 }
 
 /// Gives `f` a wasm calling convention: [`WASM_CALL_CONV`] for
@@ -420,7 +430,7 @@ pub(crate) fn tail_call_wasm<'ctx>(
 ) -> Result<(), CompileError> {
     // `musttail` needs caller and callee on one convention; a function
     // that makes tail calls, and one a `return_call` names, are `Tail`.
-    let tail_cc = |f: FunctionValue<'_>| f.get_call_conventions() == SWIFT_TAIL_CC;
+    let tail_cc = |f: FunctionValue<'_>| CallConv::of(f) == Some(CallConv::Tail);
     if !tail_cc(caller) || matches!(callee, Callee::Direct(f) if !tail_cc(f)) {
         return Err(CompileError::Internal(
             "a tail call between functions of different conventions".into(),
@@ -453,11 +463,7 @@ fn build_wasm_call<'ctx>(
     let (target, conv) = match callee {
         Callee::Direct(f) => (
             CallTarget::Direct(f),
-            if f.get_call_conventions() == SWIFT_CC {
-                CallConv::Plain
-            } else {
-                CallConv::Tail
-            },
+            CallConv::of(f).unwrap_or(CallConv::Tail),
         ),
         Callee::Indirect(p) => (
             CallTarget::Indirect(wasm_fn_type(cx, ty)?, p),

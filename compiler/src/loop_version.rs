@@ -199,24 +199,28 @@ struct Loop<'ctx> {
 const MAX_CHAIN: usize = 16;
 
 impl<'ctx> Loop<'ctx> {
-    /// The chain of blocks from the header to the latch.
-    fn blocks(self) -> Vec<BasicBlock<'ctx>> {
-        let mut blocks = vec![self.header];
-        let mut bb = self.header;
-        while bb != self.latch && blocks.len() <= MAX_CHAIN {
-            match interrupt_check(bb) {
-                Some((_, next)) => {
-                    bb = next;
-                    blocks.push(bb);
-                }
-                None => break,
+    /// The chain of blocks from the header to the latch (at most
+    /// `MAX_CHAIN + 1` of them), walked without collecting.
+    fn chain(self) -> impl Iterator<Item = BasicBlock<'ctx>> {
+        std::iter::successors(Some(self.header), move |&bb| {
+            if bb == self.latch {
+                None
+            } else {
+                interrupt_check(bb).map(|(_, next)| next)
             }
-        }
-        blocks
+        })
+        .take(MAX_CHAIN + 1)
     }
 
+    /// [`Loop::chain`], collected.
+    fn blocks(self) -> Vec<BasicBlock<'ctx>> {
+        self.chain().collect()
+    }
+
+    /// Whether `bb` is one of the loop's blocks (asked for every use of
+    /// every instruction the analysis reads, so it allocates nothing).
     fn contains(self, bb: BasicBlock<'ctx>) -> bool {
-        self.blocks().contains(&bb)
+        self.chain().any(|b| b == bb)
     }
 
     /// The loop's instructions in order, but its checks and every
