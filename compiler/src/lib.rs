@@ -275,7 +275,11 @@ fn compile_on_pool(
         Ok(objects) => objects,
         // The workers validate the bodies as they go, so which error came
         // first is a race; whole-module validation says what the module's
-        // first problem is, as it would have before any code was made.
+        // first problem is, as it would have before any code was made. If
+        // it accepts the module, the compile runs again on what it read: a
+        // body may have needed the exception feature set that the sections
+        // alone did not ask for (a `try_table` with only `catch_all`); an
+        // error of code generation itself just comes again.
         Err(_) if info.deferred.is_some() => {
             info = module_info::read_module_serial(wasm, config.wasm)?;
             compile_chunks(&info, config, &target, progress)?
