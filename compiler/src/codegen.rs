@@ -815,6 +815,9 @@ pub(crate) fn compile_chunk(
                 CompileError::Internal(format!("invalid LLVM IR after loop versioning: {e}"))
             })?;
         }
+        if let (Some(dir), true) = (&dump, versioned > 0) {
+            dump_ir(&module, dir, chunk, "versioned")?;
+        }
         if versioned > 0 {
             module
                 .run_passes(

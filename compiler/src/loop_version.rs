@@ -1124,7 +1124,11 @@ fn transform<'ctx>(
                 }
                 _ => cond,
             };
-            builder.build_conditional_branch(cond.into_int_value(), succ(2)?, succ(1)?)?;
+            let latch =
+                builder.build_conditional_branch(cond.into_int_value(), succ(2)?, succ(1)?)?;
+            if only_gathers(plan, &groups, &members) {
+                forbid_vectorising(cx, latch);
+            }
             break;
         }
         if addresses.is_empty() {
@@ -1369,6 +1373,84 @@ fn chunk_iterations(lp: Loop<'_>) -> u64 {
     let n = (CHECK_BUDGET / size).max(1);
     // A power of two, a multiple of any vector width and unroll factor.
     1 << n.ilog2()
+}
+
+/// Largest interleave group LLVM's loop vectoriser forms (its
+/// `max-interleave-group-factor`, 8 in LLVM 19): a group of accesses that
+/// spans more elements per iteration is no group to it, so it widens each
+/// member as a strided access, which (with `prefer-no-gather`,
+/// `target.rs`) means one scalar load or store per lane.
+const MAX_INTERLEAVE_FACTOR: u64 = 8;
+
+/// Whether the vectoriser could only gather the copy's accesses: a group
+/// of several accesses (a loop unrolled before versioning: clang's for
+/// wasm, then `-O2`'s) that moves more than [`MAX_INTERLEAVE_FACTOR`] of
+/// its smallest access per iteration. `-O2` unrolls by what the CPU's cost
+/// model says, so this happens on some CPUs only: for `--cpu native` on
+/// Zen 5 it unrolled saxpy's already unrolled `idot` loop by 4 more (16
+/// accesses of each array per iteration), and the vectoriser turned the
+/// copy into 64-lane vectors of scalar loads and `insertelement`s, three
+/// times slower than the loop it replaced; on the default CPU the same
+/// loop has 4 per array and becomes wide loads and shuffles. (One strided
+/// access alone, a matrix column, stays the cost model's choice, as in a
+/// plain build.)
+fn only_gathers(
+    plan: &Plan<'_>,
+    groups: &[(usize, IntValue<'_>, i64)],
+    members: &[(usize, i64)],
+) -> bool {
+    groups.iter().enumerate().any(|(g, &(_, _, d))| {
+        let of_group = || {
+            members
+                .iter()
+                .zip(&plan.accesses)
+                .filter(move |((group, _), _)| *group == g)
+                .map(|(_, a)| a)
+        };
+        let scale = of_group().map(|a| a.scale).max().unwrap_or(1);
+        let size = of_group().map(|a| a.size).min().unwrap_or(1).max(1);
+        of_group().count() > 1
+            && d.unsigned_abs().saturating_mul(scale) > MAX_INTERLEAVE_FACTOR * size
+    })
+}
+
+/// Marks the loop that `latch` (its back-edge branch) closes as one the
+/// loop vectoriser leaves alone: `!llvm.loop !{self,
+/// !{!"llvm.loop.vectorize.enable", i1 false}}`.
+fn forbid_vectorising<'ctx>(cx: &'ctx Context, latch: InstructionValue<'ctx>) {
+    use llvm_sys::core::{
+        LLVMGetMDKindIDInContext, LLVMMDNodeInContext2, LLVMMetadataAsValue, LLVMSetMetadata,
+        LLVMValueAsMetadata,
+    };
+    use llvm_sys::debuginfo::{LLVMMetadataReplaceAllUsesWith, LLVMTemporaryMDNode};
+    let option = cx.metadata_node(&[
+        cx.metadata_string("llvm.loop.vectorize.enable").into(),
+        cx.bool_type().const_zero().into(),
+    ]);
+    const KIND: &str = "llvm.loop";
+    #[expect(
+        unsafe_code,
+        reason = "a loop ID refers to itself, and only the raw C API builds such a node"
+    )]
+    // SAFETY: every reference passed is live: the context is `cx`, `option`
+    // is metadata of `cx` (a node wrapped as a value, which
+    // `LLVMValueAsMetadata` unwraps), `latch` an instruction of a function
+    // of `cx`. The temporary node is made with no operands (a null array
+    // with count 0), used as the loop ID's first operand, and then replaced
+    // by the loop ID itself and deleted by `LLVMMetadataReplaceAllUsesWith`
+    // (LLVM's `MDNode::replaceAllUsesWith` plus `deleteTemporary`), which
+    // makes the uniqued node self-referential and so distinct, as a loop ID
+    // must be; nothing refers to the temporary afterwards. The kind name
+    // is passed with its length, and the strings are copied by LLVM.
+    unsafe {
+        let ctx = cx.raw();
+        let temp = LLVMTemporaryMDNode(ctx, std::ptr::null_mut(), 0);
+        let mut ops = [temp, LLVMValueAsMetadata(option.as_value_ref())];
+        let id = LLVMMDNodeInContext2(ctx, ops.as_mut_ptr(), ops.len());
+        LLVMMetadataReplaceAllUsesWith(temp, id);
+        let kind = LLVMGetMDKindIDInContext(ctx, KIND.as_ptr().cast(), KIND.len() as u32);
+        LLVMSetMetadata(latch.as_value_ref(), kind, LLVMMetadataAsValue(ctx, id));
+    }
 }
 
 /// Points `copy`'s operands that are loop instructions at their copies.

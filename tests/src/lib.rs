@@ -106,6 +106,32 @@ pub fn wat(text: &str) -> Vec<u8> {
     }
 }
 
+/// The optimised LLVM IR (`chunk0.post.ll`) of `wasmoc build FLAGS` of
+/// wat `text`, dumped through `WASMO_DUMP_LLVM`; panics on any failure.
+/// For tests of what the optimiser made of a loop (vectorised or not):
+/// small modules, one chunk.
+pub fn optimised_ir(text: &str, flags: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let wat = dir.path().join("app.wat");
+    std::fs::write(&wat, text).unwrap_or_else(|e| panic!("writing app.wat: {e}"));
+    let out = Command::new(bin_path("wasmoc").unwrap_or_else(|e| panic!("{e}")))
+        .arg("build")
+        .args(flags)
+        .arg(&wat)
+        .arg("-o")
+        .arg(dir.path().join("app.wasmo"))
+        .env("WASMO_DUMP_LLVM", dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("running wasmoc: {e}"));
+    assert!(
+        out.status.success(),
+        "wasmoc build {flags:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.path().join("chunk0.post.ll"))
+        .unwrap_or_else(|e| panic!("reading the IR dump: {e}"))
+}
+
 /// `fib.wat` from `examples/`.
 pub fn example(name: &str) -> PathBuf {
     workspace_root().join("examples").join(name)

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use wasmo_artifact_format::{BoundsChecks, TrapCode};
 use wasmo_loader::{CallError, Imports, Instance, Store, Val};
-use wasmo_tests::{bin_path, call, load, workspace_root};
+use wasmo_tests::{bin_path, call, load, optimised_ir, workspace_root};
 
 const STRATEGIES: [&str; 2] = ["guard-pages", "explicit"];
 const OOB: &str = "error: wasm trap: out of bounds memory access";
@@ -316,24 +316,7 @@ fn issue15_affine_loop_is_versioned_and_vectorised() {
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br_if 0 (i32.ne (local.get $i) (local.get $n))))
           (i32.load (i32.add (local.get $p) (i32.const 396)))))"#;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let wat = dir.path().join("fill.wat");
-    std::fs::write(&wat, text).unwrap_or_else(|e| panic!("writing fill.wat: {e}"));
-    let out = Command::new(bin_path("wasmoc").unwrap_or_else(|e| panic!("{e}")))
-        .args(["build", "-O2"])
-        .arg(&wat)
-        .arg("-o")
-        .arg(dir.path().join("fill.wasmo"))
-        .env("WASMO_DUMP_LLVM", dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("running wasmoc: {e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ir = std::fs::read_to_string(dir.path().join("chunk0.post.ll"))
-        .unwrap_or_else(|e| panic!("reading the IR dump: {e}"));
+    let ir = optimised_ir(text, &["-O2"]);
     assert!(
         ir.contains("store <"),
         "no vector store in the versioned loop:\n{ir}"
@@ -365,4 +348,94 @@ fn issue15_affine_loop_is_versioned_and_vectorised() {
         .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
         .collect();
     assert_eq!(words, (1..=100).collect::<Vec<u32>>());
+}
+
+/// A dot product of the words at 0 and at [`DOT_WORDS`] `* 4` (each
+/// [`DOT_WORDS`] long) unrolled `ways` times by hand, as clang unrolls for
+/// wasm: each iteration reads `ways` consecutive words of each array.
+fn unrolled_dot(ways: u32) -> String {
+    let body: String = (0..ways)
+        .map(|k| {
+            format!(
+                "(local.set $s (i32.add (local.get $s) (i32.mul
+                   (i32.load offset={a} (local.get $i))
+                   (i32.load offset={b} (local.get $i)))))\n",
+                a = 4 * k,
+                b = 4 * (k + DOT_WORDS)
+            )
+        })
+        .collect();
+    format!(
+        r#"(module
+        (memory (export "m") 1)
+        (func (export "dot") (result i32) (local $i i32) (local $s i32)
+          (loop
+            {body}
+            (local.set $i (i32.add (local.get $i) (i32.const {step})))
+            (br_if 0 (i32.ne (local.get $i) (i32.const {end}))))
+          (local.get $s)))"#,
+        step = 4 * ways,
+        end = 4 * DOT_WORDS
+    )
+}
+
+/// Words of each array [`unrolled_dot`] reads.
+const DOT_WORDS: u32 = 1024;
+
+/// The `--cpu native` saxpy regression (found in issue 13's benchmark run):
+/// a versioned loop whose accesses were unrolled more than LLVM's loop
+/// vectoriser groups (8 elements per iteration) is still versioned, but
+/// its copy is marked not to be vectorised, since the vectoriser could only
+/// widen it into a scalar load and an `insertelement` per lane (3x slower
+/// on Zen 5). A loop unrolled 4 times still becomes wide loads and
+/// shuffles. Compiled for AVX-512, where the vectoriser did gather; the
+/// marked copy computes the right sum.
+#[test]
+fn issue13_copy_of_an_overly_unrolled_loop_is_not_gathered() {
+    const NO_VECTORS: &str = r#"!{!"llvm.loop.vectorize.enable", i1 false}"#;
+    let ir = optimised_ir(&unrolled_dot(16), &["-O2", "--cpu", "x86-64-v4"]);
+    assert!(ir.contains(NO_VECTORS), "the copy is not marked:\n{ir}");
+    assert!(
+        !ir.contains("insertelement"),
+        "the copy is vectorised lane by lane:\n{ir}"
+    );
+    assert!(
+        ir.lines().any(|l| l.trim_start().starts_with("versioned")),
+        "the loop is not versioned:\n{ir}"
+    );
+    let ir = optimised_ir(&unrolled_dot(4), &["-O2", "--cpu", "x86-64-v4"]);
+    assert!(!ir.contains(NO_VECTORS), "a 4-way copy is marked:\n{ir}");
+    assert!(
+        ir.contains("load <"),
+        "a 4-way copy is not vectorised:\n{ir}"
+    );
+
+    for ways in [4, 16] {
+        let c = load(&unrolled_dot(ways), BoundsChecks::GuardPages);
+        let mut store = Store::new(());
+        let inst = Instance::new(&mut store, &c.module, &Imports::new())
+            .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
+        let memory = inst
+            .get_memory(&store, "m")
+            .unwrap_or_else(|| panic!("no exported memory `m`"));
+        for k in 0..DOT_WORDS {
+            let at = |word: u32| 4 * word as usize;
+            let data = memory.data_mut(&mut store);
+            data[at(k)..at(k) + 4].copy_from_slice(&(k + 1).to_le_bytes());
+            data[at(DOT_WORDS + k)..at(DOT_WORDS + k) + 4]
+                .copy_from_slice(&(3 * k + 7).to_le_bytes());
+        }
+        let expected =
+            (0..DOT_WORDS).fold(0u32, |s, k| s.wrapping_add((k + 1).wrapping_mul(3 * k + 7)));
+        let dot = inst
+            .get_func(&store, "dot")
+            .unwrap_or_else(|| panic!("no export `dot`"));
+        match call(&mut store, dot, &[]) {
+            Ok(v) => assert!(
+                matches!(v.as_slice(), [Val::I32(s)] if *s as u32 == expected),
+                "{ways}-way dot = {v:?}, expected {expected}"
+            ),
+            Err(e) => panic!("{ways}-way dot: {e:?}"),
+        }
+    }
 }

@@ -670,22 +670,7 @@ const VERSIONED: &str = r#"(module
 
 #[test]
 fn issue13_loops_with_a_check_are_versioned_and_vectorised() {
-    let (dir, wat) = wat_file(VERSIONED);
-    let out = std::process::Command::new(bin("wasmoc"))
-        .args(["build", "-O2", "--epoch-interruption"])
-        .arg(&wat)
-        .arg("-o")
-        .arg(dir.path().join("app.wasmo"))
-        .env("WASMO_DUMP_LLVM", dir.path())
-        .output();
-    match out {
-        Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
-        Err(e) => panic!("running wasmoc: {e}"),
-    }
-    let ir = match std::fs::read_to_string(dir.path().join("chunk0.post.ll")) {
-        Ok(s) => s,
-        Err(e) => panic!("reading the IR dump: {e}"),
-    };
+    let ir = wasmo_tests::optimised_ir(VERSIONED, &["-O2", "--epoch-interruption"]);
     // Both loops have a chunked copy, `fill`'s vectorised; the exact
     // loops stay for when the check before them fails.
     let chunks = ir
