@@ -1046,15 +1046,30 @@ fn transform<'ctx>(
     // `chunk` (the check, the chunk's length) -> `fast` (the loop, counted
     // by `k`) -> `chunk_end` (iterations left, back to `chunk`).
     let fast = cx.insert_basic_block_after(plan.lp.latch, "versioned");
-    let chunked = match plan.check {
-        Some(check) => {
-            let trips = builder.build_int_add(last, i64t.const_int(1, false), "vtrips")?;
-            Some(chunk_blocks(cx, builder, plan, check, fast, trips)?)
+    //
+    // A loop whose trip count is a constant that fits in one chunk gets
+    // its copy whole, after one copy of the check (`single`): then the
+    // copy starts from the preheader's values and runs to the loop's own
+    // bound, as in a plain build, and LLVM's vectoriser proves what it
+    // proves there. (Chunked, the copy starts each chunk from phis whose
+    // range scalar evolution cannot bound, so the vectoriser guards it
+    // with run-time alias and wrap checks; matmul's `c[j]` against
+    // `c[j+1]` always failed them.)
+    let mut single = None;
+    let mut chunked = None;
+    if let Some(check) = plan.check {
+        let trips = builder.build_int_add(last, i64t.const_int(1, false), "vtrips")?;
+        let fits = trips
+            .get_zero_extended_constant()
+            .is_some_and(|t| t <= chunk_iterations(plan.lp));
+        if fits {
+            single = Some(check_block(cx, builder, plan, check, fast)?);
+        } else {
+            chunked = Some(chunk_blocks(cx, builder, plan, check, fast, trips)?);
         }
-        None => None,
-    };
+    }
     // Where the copy's loop is entered from and left from.
-    let entry = chunked.map_or(plan.preheader, |c| c.chunk);
+    let entry = chunked.map_or(single.unwrap_or(plan.preheader), |c| c.chunk);
     let out = chunked.map_or(fast, |c| c.end);
     // The phis of `chunk` that take a value from the preheader once and
     // from the end of each chunk after, with that value.
@@ -1283,7 +1298,8 @@ fn transform<'ctx>(
 
     // Choose.
     builder.position_before(&pre_term);
-    builder.build_conditional_branch(ok, chunked.map_or(fast, |c| c.chunk), plan.lp.header)?;
+    let copy = chunked.map_or(single.unwrap_or(fast), |c| c.chunk);
+    builder.build_conditional_branch(ok, copy, plan.lp.header)?;
     pre_term.erase_from_basic_block();
     Ok(())
 }
@@ -1318,37 +1334,19 @@ fn chunk_blocks<'ctx>(
     trips: IntValue<'ctx>,
 ) -> Result<Chunks<'ctx>, CompileError> {
     let i64t = cx.i64_type();
-    let internal = |what: &str| CompileError::Internal(format!("loop versioning: {what}"));
     let chunk = cx.insert_basic_block_after(plan.lp.latch, "versioned_chunk");
     let end = cx.insert_basic_block_after(fast, "versioned_next");
 
     builder.position_at_end(chunk);
     let left = builder.build_phi(i64t, "vleft")?;
-    let load = check.load.explicit_clone();
-    builder.insert_instruction(&load, None);
-    let compare = check.compare.explicit_clone();
-    builder.insert_instruction(&compare, None);
-    compare.set_operand(0, basic_value(load).ok_or_else(|| internal("check load"))?);
+    let (load, trap_if) = clone_check(builder, check)?;
     let left_v = left.as_basic_value().into_int_value();
     let max = i64t.const_int(chunk_iterations(plan.lp), false);
     let short = builder.build_int_compare(IntPredicate::ULT, left_v, max, "vshort")?;
     let len = builder
         .build_select(short, left_v, max, "vchunk")?
         .into_int_value();
-    let trap_if = basic_value(compare)
-        .map(BasicValueEnum::into_int_value)
-        .ok_or_else(|| internal("check compare"))?;
-    let (t, f) = if check.trap_on_true {
-        (check.trap, fast)
-    } else {
-        (fast, check.trap)
-    };
-    let br = builder.build_conditional_branch(trap_if, t, f)?;
-    let prof = cx.get_kind_id("prof");
-    if let Some(weights) = check.branch.get_metadata(prof) {
-        br.set_metadata(weights, prof)
-            .map_err(|e| internal(&e.to_string()))?;
-    }
+    check_branch(cx, builder, check, trap_if, fast)?;
 
     builder.position_at_end(end);
     let rest = builder.build_int_nuw_sub(left_v, len, "vleft")?;
@@ -1362,6 +1360,68 @@ fn chunk_blocks<'ctx>(
         len,
         end,
     })
+}
+
+/// A block (after the loop's latch) that repeats the loop's interruption
+/// `check` once and goes on to `fast`, the copy of a loop that runs in
+/// one chunk.
+fn check_block<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    plan: &Plan<'ctx>,
+    check: Check<'ctx>,
+    fast: BasicBlock<'ctx>,
+) -> Result<BasicBlock<'ctx>, CompileError> {
+    let block = cx.insert_basic_block_after(plan.lp.latch, "versioned_check");
+    let here = builder.get_insert_block();
+    builder.position_at_end(block);
+    let (_, trap_if) = clone_check(builder, check)?;
+    check_branch(cx, builder, check, trap_if, fast)?;
+    if let Some(bb) = here {
+        builder.position_at_end(bb);
+    }
+    Ok(block)
+}
+
+/// Copies of `check`'s load and compare at the builder's position: the
+/// load, and whether to trap.
+fn clone_check<'ctx>(
+    builder: &Builder<'ctx>,
+    check: Check<'ctx>,
+) -> Result<(InstructionValue<'ctx>, IntValue<'ctx>), CompileError> {
+    let internal = |what: &str| CompileError::Internal(format!("loop versioning: {what}"));
+    let load = check.load.explicit_clone();
+    builder.insert_instruction(&load, None);
+    let compare = check.compare.explicit_clone();
+    builder.insert_instruction(&compare, None);
+    compare.set_operand(0, basic_value(load).ok_or_else(|| internal("check load"))?);
+    let trap_if = basic_value(compare)
+        .map(BasicValueEnum::into_int_value)
+        .ok_or_else(|| internal("check compare"))?;
+    Ok((load, trap_if))
+}
+
+/// The branch of a copied check: to `check`'s trap block when `trap_if`
+/// holds (weighted as the original), else to `on`.
+fn check_branch<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    check: Check<'ctx>,
+    trap_if: IntValue<'ctx>,
+    on: BasicBlock<'ctx>,
+) -> Result<(), CompileError> {
+    let (t, f) = if check.trap_on_true {
+        (check.trap, on)
+    } else {
+        (on, check.trap)
+    };
+    let br = builder.build_conditional_branch(trap_if, t, f)?;
+    let prof = cx.get_kind_id("prof");
+    if let Some(weights) = check.branch.get_metadata(prof) {
+        br.set_metadata(weights, prof)
+            .map_err(|e| CompileError::Internal(format!("loop versioning: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Iterations of a chunk of the copy of `lp`, between two interruption

@@ -736,3 +736,74 @@ fn issue13_versioned_loop_with_a_check_is_interrupted() {
     let _ = timer.join();
     assert_eq!(trap_code(r), TrapCode::Interrupt);
 }
+
+/// `rows` adds `k` times the 256 words at 0 to each of `rows` rows of 256
+/// words from 4096 on: an outer loop with a check around an inner loop of
+/// a constant 128 iterations (unrolled twice by hand, so the row's words
+/// form an interleaved group, as in matmul).
+const ROWS: &str = r#"(module
+  (memory (export "m") 1)
+  (func (export "rows") (param $rows i32) (param $k i32)
+    (local $r i32) (local $c i32) (local $j i32)
+    (loop $outer
+      (local.set $j (i32.const 0))
+      (loop $inner
+        (i32.store offset=4096 (i32.add (local.get $c) (local.get $j))
+          (i32.add (i32.load offset=4096 (i32.add (local.get $c) (local.get $j)))
+                   (i32.mul (local.get $k) (i32.load (local.get $j)))))
+        (i32.store offset=4100 (i32.add (local.get $c) (local.get $j))
+          (i32.add (i32.load offset=4100 (i32.add (local.get $c) (local.get $j)))
+                   (i32.mul (local.get $k) (i32.load offset=4 (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br_if $inner (i32.ne (local.get $j) (i32.const 1024))))
+      (local.set $c (i32.add (local.get $c) (i32.const 1024)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $outer (i32.ne (local.get $r) (local.get $rows))))))"#;
+
+/// Issue 13, matmul at 1.83x in the epoch build: a checked loop whose
+/// constant trip count fits in one chunk is copied whole after one check
+/// (`versioned_check`), not chunked, so the vectoriser sees the loop of a
+/// plain build and adds no run-time alias or wrap checks of its own
+/// (chunked, it compared `c[j]` with `c[j+1]`, which always failed and
+/// ran the scalar loop). The copy computes what the loop does.
+#[test]
+fn issue13_checked_loop_of_one_chunk_is_copied_whole() {
+    let ir = wasmo_tests::optimised_ir(ROWS, &["-O2", "--epoch-interruption"]);
+    let labels = |prefix: &str| ir.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(labels("versioned_check"), 1, "no whole copy:\n{ir}");
+    assert_eq!(labels("versioned_chunk"), 0, "a chunked copy:\n{ir}");
+    assert_eq!(
+        labels("vector.memcheck") + labels("vector.scevcheck"),
+        0,
+        "the vectoriser checks the copy:\n{ir}"
+    );
+    assert!(ir.contains("store <"), "the copy is not vectorised:\n{ir}");
+
+    let c = instrumented(ROWS, Instrumentation::EPOCH_INTERRUPTION);
+    let mut store = Store::new(());
+    let i = instance(&mut store, &c);
+    let Some(memory) = i.get_memory(&store, "m") else {
+        panic!("no exported memory `m`")
+    };
+    for j in 0..256u32 {
+        let at = 4 * j as usize;
+        memory.data_mut(&mut store)[at..at + 4].copy_from_slice(&(j * 3 + 1).to_le_bytes());
+    }
+    let rows = func(&store, &i, "rows");
+    for k in [5, 7] {
+        if let Err(e) = call(&mut store, rows, &[Val::I32(3), Val::I32(k)]) {
+            panic!("rows(3, {k}): {e:?}");
+        }
+    }
+    let data = memory.data(&store);
+    for r in 0..4u32 {
+        let words: Vec<u32> = data[4096 + 1024 * r as usize..][..1024]
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let expected: Vec<u32> = (0..256u32)
+            .map(|j| if r < 3 { 12 * (j * 3 + 1) } else { 0 })
+            .collect();
+        assert_eq!(words, expected, "row {r}");
+    }
+}
