@@ -16,7 +16,10 @@
 //!   the check);
 //! - each access's address is `base + s * zext(X) + C` with `base` memory
 //!   0's base, `X` an `i32` affine in the induction variables plus
-//!   loop-invariant values, so `X` moves by a constant `d` per iteration.
+//!   loop-invariant values, so `X` moves by a constant `d` per iteration;
+//!   plus, optionally, zero extensions of narrower integers (a table
+//!   indexed by a byte), bounded whatever they are, which the check adds
+//!   at their largest.
 //!
 //! Before the loop it then computes `X` at the first iteration (`A0`), at
 //! the last (`A0 + (T - 1) * d`, in 64 bits), and branches to a copy of the
@@ -381,7 +384,8 @@ struct Induction<'ctx> {
     next: LLVMValueRef,
 }
 
-/// One volatile access: `base + scale * zext(x) + offset`, `size` bytes.
+/// One volatile access: `base + scale * zext(x) + offset + b`, `size`
+/// bytes, with `b` in `[0, slack]` (bounded terms, see [`Index`]).
 struct Access<'ctx> {
     x: IntValue<'ctx>,
     /// `x` as an affine expression (coefficients indexed like `Plan::ivs`).
@@ -389,6 +393,9 @@ struct Access<'ctx> {
     scale: u64,
     offset: u64,
     size: u64,
+    /// Largest value of the bounded terms; an access with any keeps its
+    /// own address computation in the copy.
+    slack: u64,
 }
 
 /// Everything [`transform`] needs, found by [`analyse`].
@@ -784,8 +791,7 @@ fn access<'ctx>(
     ivs: &[Induction<'ctx>],
     target_data: &TargetData,
 ) -> Option<Access<'ctx>> {
-    let mut offset: u64 = 0;
-    let mut term: Option<(u64, IntValue<'ctx>)> = None;
+    let mut index = Index::default();
     let mut p = ptr;
     loop {
         if p.as_value_ref() == memory0_base.as_value_ref() {
@@ -797,77 +803,96 @@ fn access<'ctx>(
         }
         let elem = gep.get_gep_source_element_type().ok()?;
         let scale = target_data.get_abi_size(&elem);
-        index_terms(
-            operand_value(gep, 1)?.into_int_value(),
-            scale,
-            &mut offset,
-            &mut term,
-            0,
-        )?;
+        index.add(operand_value(gep, 1)?.into_int_value(), scale, 0)?;
         p = operand_value(gep, 0)?;
     }
-    let (scale, x) = term?;
+    // No `zext(X)` term: the address is constant but for its bounded part,
+    // as if `X` were 0.
+    let (scale, x) = match index.term {
+        Some(t) => t,
+        None => (
+            1,
+            ptr.into_pointer_value()
+                .get_type()
+                .get_context()
+                .i32_type()
+                .const_zero(),
+        ),
+    };
     let expr = affine(x.as_basic_value_enum(), lp, ivs, 0)?;
-    if scale > 16 || offset > (8 << 30) {
+    if scale > 16 || index.offset > (8 << 30) || index.slack > (8 << 30) {
         return None;
     }
     Some(Access {
         x,
         expr,
         scale,
-        offset,
+        offset: index.offset,
         size,
+        slack: index.slack,
     })
 }
 
-/// Splits a GEP's `i64` index (times `scale`) into a constant and at most
-/// one `scale * zext(x)` term.
-fn index_terms<'ctx>(
-    index: IntValue<'ctx>,
-    scale: u64,
-    offset: &mut u64,
-    term: &mut Option<(u64, IntValue<'ctx>)>,
-    depth: u32,
-) -> Option<()> {
-    if depth > 8 || index.get_type().get_bit_width() != 64 {
-        return None;
-    }
-    if let Some(c) = index.get_zero_extended_constant() {
-        *offset = offset.checked_add(c.checked_mul(scale)?)?;
-        return (*offset < (8 << 30)).then_some(());
-    }
-    let inst = index.as_instruction_value()?;
-    let operand = |k| operand_value(inst, k).map(BasicValueEnum::into_int_value);
-    match inst.get_opcode() {
-        InstructionOpcode::ZExt => {
-            let x = operand(0)?;
-            if x.get_type().get_bit_width() != 32 || term.is_some() {
-                return None;
+/// A GEP index split into a constant (`offset`), at most one `scale *
+/// zext(x)` term with `x` an `i32`, and bounded terms: zero extensions of
+/// narrower integers (a byte used to index a table), whatever their value,
+/// at most `slack` in all.
+#[derive(Default)]
+struct Index<'ctx> {
+    offset: u64,
+    term: Option<(u64, IntValue<'ctx>)>,
+    slack: u64,
+}
+
+impl<'ctx> Index<'ctx> {
+    /// Adds `index` (an `i64`) times `scale`.
+    fn add(&mut self, index: IntValue<'ctx>, scale: u64, depth: u32) -> Option<()> {
+        if depth > 8 || index.get_type().get_bit_width() != 64 {
+            return None;
+        }
+        if let Some(c) = index.get_zero_extended_constant() {
+            self.offset = self.offset.checked_add(c.checked_mul(scale)?)?;
+            return (self.offset < (8 << 30)).then_some(());
+        }
+        let inst = index.as_instruction_value()?;
+        let operand = |k| operand_value(inst, k).map(BasicValueEnum::into_int_value);
+        match inst.get_opcode() {
+            InstructionOpcode::ZExt => {
+                let x = operand(0)?;
+                let bits = x.get_type().get_bit_width();
+                if bits < 32 {
+                    let max = (1u64 << bits) - 1;
+                    self.slack = self.slack.checked_add(max.checked_mul(scale)?)?;
+                    return (self.slack < (8 << 30)).then_some(());
+                }
+                if bits != 32 || self.term.is_some() {
+                    return None;
+                }
+                self.term = Some((scale, x));
+                Some(())
             }
-            *term = Some((scale, x));
-            Some(())
+            InstructionOpcode::Add => {
+                self.add(operand(0)?, scale, depth + 1)?;
+                self.add(operand(1)?, scale, depth + 1)
+            }
+            InstructionOpcode::Or if inst.get_disjoint_flag().ok()? => {
+                self.add(operand(0)?, scale, depth + 1)?;
+                self.add(operand(1)?, scale, depth + 1)
+            }
+            InstructionOpcode::Shl => {
+                let k = operand(1)?
+                    .get_zero_extended_constant()
+                    .filter(|&k| k < 5)?;
+                self.add(operand(0)?, scale << k, depth + 1)
+            }
+            InstructionOpcode::Mul => {
+                let k = operand(1)?
+                    .get_zero_extended_constant()
+                    .filter(|&k| k <= 16)?;
+                self.add(operand(0)?, scale * k, depth + 1)
+            }
+            _ => None,
         }
-        InstructionOpcode::Add => {
-            index_terms(operand(0)?, scale, offset, term, depth + 1)?;
-            index_terms(operand(1)?, scale, offset, term, depth + 1)
-        }
-        InstructionOpcode::Or if inst.get_disjoint_flag().ok()? => {
-            index_terms(operand(0)?, scale, offset, term, depth + 1)?;
-            index_terms(operand(1)?, scale, offset, term, depth + 1)
-        }
-        InstructionOpcode::Shl => {
-            let k = operand(1)?
-                .get_zero_extended_constant()
-                .filter(|&k| k < 5)?;
-            index_terms(operand(0)?, scale << k, offset, term, depth + 1)
-        }
-        InstructionOpcode::Mul => {
-            let k = operand(1)?
-                .get_zero_extended_constant()
-                .filter(|&k| k <= 16)?;
-            index_terms(operand(0)?, scale * k, offset, term, depth + 1)
-        }
-        _ => None,
     }
 }
 
@@ -1011,7 +1036,7 @@ fn transform<'ctx>(
         let max_delta = of_group().map(|((_, delta), _)| *delta).max().unwrap_or(0);
         let scale = of_group().map(|(_, a)| a.scale).max().unwrap_or(1);
         let reach = of_group()
-            .map(|(_, a)| a.offset + a.size)
+            .map(|(_, a)| a.offset + a.size + a.slack)
             .max()
             .unwrap_or(0);
         let moved = builder.build_int_mul(last, i64t.const_int(d as u64, true), "vmove")?;
@@ -1170,6 +1195,13 @@ fn transform<'ctx>(
                 .get(group)
                 .ok_or_else(|| CompileError::Internal("loop versioning: groups".into()))?;
             access_index += 1;
+            if a.slack > 0 {
+                // Not affine: its own address (the check bounded it).
+                if let Some(v) = basic_value(copy) {
+                    map.insert(inst.as_value_ref(), v);
+                }
+                continue;
+            }
             builder.position_before(&copy);
             let x = builder.build_int_nsw_add(
                 phi.as_basic_value().into_int_value(),

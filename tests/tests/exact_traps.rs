@@ -350,6 +350,27 @@ fn issue15_affine_loop_is_versioned_and_vectorised() {
     assert_eq!(words, (1..=100).collect::<Vec<u32>>());
 }
 
+/// An instance of wat `text` built under guard pages, in a new store,
+/// with its exported memory `m` (and the compiled module, which must
+/// outlive it).
+fn guarded_instance(
+    text: &str,
+) -> (
+    wasmo_tests::Compiled,
+    Store<()>,
+    Instance,
+    wasmo_loader::Memory,
+) {
+    let c = load(text, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &c.module, &Imports::new())
+        .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
+    let memory = inst
+        .get_memory(&store, "m")
+        .unwrap_or_else(|| panic!("no exported memory `m`"));
+    (c, store, inst, memory)
+}
+
 /// A dot product of the words at 0 and at [`DOT_WORDS`] `* 4` (each
 /// [`DOT_WORDS`] long) unrolled `ways` times by hand, as clang unrolls for
 /// wasm: each iteration reads `ways` consecutive words of each array.
@@ -411,13 +432,7 @@ fn issue13_copy_of_an_overly_unrolled_loop_is_not_gathered() {
     );
 
     for ways in [4, 16] {
-        let c = load(&unrolled_dot(ways), BoundsChecks::GuardPages);
-        let mut store = Store::new(());
-        let inst = Instance::new(&mut store, &c.module, &Imports::new())
-            .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
-        let memory = inst
-            .get_memory(&store, "m")
-            .unwrap_or_else(|| panic!("no exported memory `m`"));
+        let (_c, mut store, inst, memory) = guarded_instance(&unrolled_dot(ways));
         for k in 0..DOT_WORDS {
             let at = |word: u32| 4 * word as usize;
             let data = memory.data_mut(&mut store);
@@ -437,5 +452,111 @@ fn issue13_copy_of_an_overly_unrolled_loop_is_not_gathered() {
             ),
             Err(e) => panic!("{ways}-way dot: {e:?}"),
         }
+    }
+}
+
+/// A table-driven CRC-32 over the `n` bytes at `p`, its table of 256 words
+/// at constant address `table`.
+fn crc_module(table: u32) -> String {
+    format!(
+        r#"(module
+        (memory (export "m") 1)
+        (func (export "crc") (param $p i32) (param $n i32) (result i32)
+          (local $i i32) (local $c i32)
+          (local.set $c (i32.const -1))
+          (loop
+            (local.set $c (i32.xor
+              (i32.load offset={table} (i32.shl (i32.and (i32.xor (local.get $c)
+                  (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+                (i32.const 255)) (i32.const 2)))
+              (i32.shr_u (local.get $c) (i32.const 8))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if 0 (i32.ne (local.get $i) (local.get $n))))
+          (local.get $c)))"#
+    )
+}
+
+/// What [`crc_module`] computes, with the table it is given.
+fn crc_reference(table: &[u32; 256], bytes: &[u8]) -> u32 {
+    bytes.iter().fold(u32::MAX, |c, &b| {
+        table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
+/// Issue 13 (crc32's loop, which had an interruption check every byte):
+/// a loop whose access indexes a table by a byte (`base + C + zext(i8) *
+/// s`, bounded but not affine) is versioned, the check covering the
+/// table's whole reach (`C + 255 * s + size`); it computes what the loop
+/// does. With the table's last word past the end of memory the check
+/// fails, so the exact loop runs: it still computes the CRC when no byte
+/// reaches that word, and traps out of bounds when one does.
+#[test]
+fn issue13_table_lookup_loop_is_versioned() {
+    let ir = optimised_ir(&crc_module(1024), &["-O2"]);
+    assert!(
+        ir.lines().any(|l| l.starts_with("versioned")),
+        "the table loop is not versioned:\n{ir}"
+    );
+    let mut table = [0u32; 256];
+    for (i, t) in table.iter_mut().enumerate() {
+        *t = (i as u32).wrapping_mul(0x9e37_79b9) ^ 0x5a5a_0000;
+    }
+    let run = |at: u32, bytes: &[u8]| {
+        let (_c, mut store, inst, memory) = guarded_instance(&crc_module(at));
+        let data = memory.data_mut(&mut store);
+        for (k, t) in table.iter().enumerate() {
+            let w = at as usize + 4 * k;
+            if w + 4 <= data.len() {
+                data[w..w + 4].copy_from_slice(&t.to_le_bytes());
+            }
+        }
+        data[4096..4096 + bytes.len()].copy_from_slice(bytes);
+        let crc = inst
+            .get_func(&store, "crc")
+            .unwrap_or_else(|| panic!("no export `crc`"));
+        let n = bytes.len() as i32;
+        call(&mut store, crc, &[Val::I32(4096), Val::I32(n)])
+    };
+    // The first byte is not 0, whose lookup would be word 255.
+    let bytes: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 13 + 1) as u8).collect();
+    match run(1024, &bytes) {
+        Ok(v) => assert!(
+            matches!(v.as_slice(), [Val::I32(c)] if *c as u32 == crc_reference(&table, &bytes)),
+            "crc = {v:?}"
+        ),
+        Err(e) => panic!("crc: {e:?}"),
+    }
+    // Word 255 of a table at 64516 is at 65536, past the end: the longest
+    // prefix of `bytes` whose lookups avoid it runs, one byte more traps.
+    let at = 65536 - 255 * 4;
+    let safe: Vec<u8> = {
+        let mut c = u32::MAX;
+        let mut out = Vec::new();
+        for &b in &bytes {
+            if (c ^ u32::from(b)) & 0xff == 255 {
+                break;
+            }
+            c = table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+            out.push(b);
+        }
+        out
+    };
+    assert!(
+        (1..bytes.len()).contains(&safe.len()),
+        "{} of {} bytes avoid word 255",
+        safe.len(),
+        bytes.len()
+    );
+    match run(at, &safe) {
+        Ok(v) => assert!(
+            matches!(v.as_slice(), [Val::I32(c)] if *c as u32 == crc_reference(&table, &safe)),
+            "crc of {} bytes = {v:?}",
+            safe.len()
+        ),
+        Err(e) => panic!("crc of {} bytes: {e:?}", safe.len()),
+    }
+    match run(at, &bytes[..safe.len() + 1]) {
+        Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::MemoryOutOfBounds),
+        other => panic!("expected the out-of-bounds trap, got {other:?}"),
     }
 }
