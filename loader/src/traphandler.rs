@@ -297,6 +297,9 @@ pub(crate) struct ArrayCall {
     pub(crate) len: usize,
     /// Usable bytes of the stack to run on (the store's size).
     pub(crate) stack_size: usize,
+    /// The store's `host_stack_limit`: set to this entry's stack for the
+    /// call, then given its outer value back.
+    pub(crate) host_stack_limit: *mut usize,
 }
 
 const _: () = {
@@ -315,10 +318,22 @@ const _: () = {
 /// a host array function), `callee_vmctx`/`caller_vmctx` live VMContexts (or
 /// host contexts) it expects, and `values` must point at `len` writable
 /// `ValRaw` slots holding the arguments. Everything they reference must
-/// stay alive until this returns.
+/// stay alive until this returns. `host_stack_limit` must point at the
+/// `StoreOpaque::host_stack_limit` of the store whose code this runs,
+/// reached through the store's raw pointer (no reference into the store
+/// may be live during the call).
 #[inline]
 pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     let ws = WasmStack::take(call.stack_size).map_err(no_stack)?;
+    // Host functions called from wasm during this entry check the stack
+    // pointer against this (`func::host_array_call`); an outer entry of
+    // the same store gets its own back below, however this one ends.
+    // SAFETY: per the contract, a valid field of the live store, which
+    // no reference covers while wasm runs.
+    let outer_limit = unsafe {
+        call.host_stack_limit
+            .replace(ws.guard_end + HOST_STACK_RESERVE)
+    };
     let act = Activation {
         prev: current(),
         host_sp: UnsafeCell::new(0),
@@ -336,6 +351,8 @@ pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     // signal handler return here through it.
     let how = unsafe { wasmo_enter(&call, ws.stack_base, act.host_sp.get()) };
     set_current(act.prev);
+    // SAFETY: as above; the entry is over, nothing else writes it.
+    unsafe { call.host_stack_limit.write(outer_limit) };
     ws.give_back();
     if how == RETURNED {
         Ok(())
