@@ -628,3 +628,50 @@ fn issue14_host_stack_check_follows_nested_entries() {
         }
     }
 }
+
+/// A thread's idle wasm stack is freed with its pool at thread exit;
+/// wasm that a later thread-local destructor runs still gets a stack (a
+/// new one, freed when it comes back).
+#[test]
+fn issue14_wasm_runs_from_a_thread_local_destructor() {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+    struct RunOnDrop(Option<(Store<()>, Func, mpsc::Sender<Option<i32>>)>);
+    impl Drop for RunOnDrop {
+        fn drop(&mut self) {
+            if let Some((mut store, f, tx)) = self.0.take() {
+                let _ = tx.send(call_i32(&mut store, f, &[Val::I32(5)]).ok());
+            }
+        }
+    }
+    thread_local! {
+        static LATE: RefCell<RunOnDrop> = const { RefCell::new(RunOnDrop(None)) };
+    }
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let mut store = Store::new(());
+        let instance = instantiate(&mut store, REENTRY_FREE, BoundsChecks::GuardPages);
+        let rec = export_func(&store, &instance, "rec");
+        // Registered before the stack pool, so destroyed after it.
+        LATE.with(|l| l.borrow_mut().0 = None);
+        let first = call_i32(&mut store, rec, &[Val::I32(3)]).ok();
+        LATE.with(|l| l.borrow_mut().0 = Some((store, rec, tx.clone())));
+        let _ = tx.send(first);
+    });
+    if worker.join().is_err() {
+        panic!("the worker panicked");
+    }
+    assert_eq!(rx.recv().ok(), Some(Some(3)), "the call before thread exit");
+    assert_eq!(
+        rx.recv().ok(),
+        Some(Some(5)),
+        "the call from the destructor"
+    );
+}
+
+/// Counts down recursively, with no imports.
+const REENTRY_FREE: &str = r#"(module
+  (func $rec (export "rec") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $rec (i32.sub (local.get 0) (i32.const 1))))))))"#;
