@@ -55,25 +55,8 @@ fn wasmo_calls(c: &mut Criterion) {
 
 #[cfg(feature = "wasmtime")]
 fn wasmtime_calls(c: &mut Criterion) {
-    let setup = || -> wasmtime::Result<_> {
-        let engine = wasmtime::Engine::default();
-        let wasm = wat::parse_str(wasmo_benches::API_WAT)?;
-        let module = wasmtime::Module::new(&engine, wasm)?;
-        let mut linker = wasmtime::Linker::new(&engine);
-        linker.func_wrap("host", "inc", |x: i32| x.wrapping_add(1))?;
-        let mut store = wasmtime::Store::new(&engine, ());
-        let instance = linker.instantiate(&mut store, &module)?;
-        let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
-        let call_host = instance.get_typed_func::<i32, i32>(&mut store, "call_host")?;
-        if add.call(&mut store, (40, 2))? != 42
-            || call_host.call(&mut store, HOST_CALLS)? != HOST_CALLS
-        {
-            return Err(wasmtime::Error::msg("wrong results"));
-        }
-        Ok((store, add, call_host))
-    };
-    let (mut store, add, call_host) = match setup() {
-        Ok(s) => s,
+    let (mut store, add, call_host) = match wasmo_benches::WasmtimeApi::new() {
+        Ok(api) => (api.store, api.add, api.call_host),
         Err(e) => {
             eprintln!("api: wasmtime setup failed, skipping: {e}");
             return;
@@ -83,7 +66,7 @@ fn wasmtime_calls(c: &mut Criterion) {
     group.bench_function("host_to_wasm TypedFunc add(i32,i32)", |b| {
         b.iter(|| add.call(&mut store, (black_box(40), black_box(2))))
     });
-    let untyped = add.func().clone();
+    let untyped = *add.func();
     let mut r = [wasmtime::Val::I32(0)];
     group.bench_function("host_to_wasm Func::call add(i32,i32)", |b| {
         b.iter(|| {

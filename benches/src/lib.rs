@@ -58,3 +58,41 @@ impl WasmoApi {
         })
     }
 }
+
+/// The `wasmtime` crate's side of the call-overhead benchmarks, set up as
+/// [`WasmoApi`] is: [`API_WAT`] instantiated through a `Linker` with
+/// `host.inc` a `func_wrap` closure adding 1 (Wasmtime's default
+/// configuration: Cranelift, host CPU features), results checked.
+#[cfg(feature = "wasmtime")]
+#[expect(
+    missing_debug_implementations,
+    reason = "wasmtime::TypedFunc has no Debug"
+)]
+pub struct WasmtimeApi {
+    pub store: wasmtime::Store<()>,
+    pub add: wasmtime::TypedFunc<(i32, i32), i32>,
+    pub call_host: wasmtime::TypedFunc<i32, i32>,
+}
+
+#[cfg(feature = "wasmtime")]
+impl WasmtimeApi {
+    /// Compiles, links and instantiates [`API_WAT`] with Wasmtime.
+    pub fn new() -> wasmtime::Result<WasmtimeApi> {
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, wat::parse_str(API_WAT)?)?;
+        let mut linker = wasmtime::Linker::new(&engine);
+        linker.func_wrap("host", "inc", |x: i32| x.wrapping_add(1))?;
+        let mut store = wasmtime::Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module)?;
+        let add = instance.get_typed_func::<(i32, i32), i32>(&mut store, "add")?;
+        let call_host = instance.get_typed_func::<i32, i32>(&mut store, "call_host")?;
+        if add.call(&mut store, (40, 2))? != 42 || call_host.call(&mut store, 1000)? != 1000 {
+            return Err(wasmtime::Error::msg("wrong results"));
+        }
+        Ok(WasmtimeApi {
+            store,
+            add,
+            call_host,
+        })
+    }
+}

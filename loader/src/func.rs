@@ -51,9 +51,17 @@ pub(crate) enum FuncKind {
     Host(u32),
 }
 
-/// How wasm (or [`Func::call`]) runs a host function: `(header,
-/// caller_vmctx or null, values, len)`.
+/// How [`Func::call`] runs a host function: `(header, null caller
+/// vmctx, values, len)`.
 type InvokeFn = unsafe fn(NonNull<HostFuncHeader>, *mut u8, *mut u8, usize) -> Result<(), Unwind>;
+
+/// How wasm runs a host function (`host_array_call` jumps to it after the
+/// stack check): `(header, caller_vmctx, values, len, ret, fp)`, `ret` and
+/// `fp` the calling trampoline's return address and frame pointer for a
+/// failure's backtrace. It returns only when the call succeeded; a
+/// failure leaves wasm from inside it.
+type FromWasmFn =
+    unsafe extern "C-unwind" fn(NonNull<HostFuncHeader>, *mut u8, *mut u8, usize, usize, usize);
 
 /// The untyped head of a host function's context; its address is what
 /// fills an import slot's `vmctx`, so its first word must be the array
@@ -61,8 +69,11 @@ type InvokeFn = unsafe fn(NonNull<HostFuncHeader>, *mut u8, *mut u8, usize) -> R
 #[repr(C)]
 pub(crate) struct HostFuncHeader {
     array_fn: ArrayFn,
-    /// `invoke::<T, F>` for this function's store data and closure types.
+    /// `invoke_raw::<T, F>` for this function's store data and closure
+    /// types.
     invoke: InvokeFn,
+    /// `invoke_from_wasm::<T, F>`, what `host_array_call` jumps to.
+    from_wasm: FromWasmFn,
     /// Frees the whole `HostFunc<T, F>`.
     drop_fn: unsafe fn(NonNull<HostFuncHeader>),
     /// The owning store's `StoreInner<T>`.
@@ -112,26 +123,51 @@ impl HostFuncHeader {
 /// other functions, memories ...) and the calling instance.
 pub struct Caller<'a, T> {
     store: StoreContextMut<'a, T>,
-    instance: Option<u32>,
+    /// The calling instance's VMContext (null when the host called): its
+    /// index is looked up only when asked for, so a host call whose
+    /// closure never asks costs nothing for it.
+    vmctx: *mut u8,
 }
 
 impl<T> std::fmt::Debug for Caller<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Caller")
-            .field("instance", &self.instance)
+            .field("instance", &self.instance())
             .finish_non_exhaustive()
     }
 }
 
 impl<'a, T> Caller<'a, T> {
-    pub(crate) fn new(store: StoreContextMut<'a, T>, instance: Option<u32>) -> Caller<'a, T> {
-        Caller { store, instance }
+    /// The caller of a host function of `store` called by the instance
+    /// whose VMContext is `vmctx` (null: by the host).
+    ///
+    /// # Safety
+    ///
+    /// `vmctx` must be null or the VMContext of a live instance of
+    /// `store` (which keeps it as long as the store lives).
+    pub(crate) unsafe fn new(store: StoreContextMut<'a, T>, vmctx: *mut u8) -> Caller<'a, T> {
+        Caller { store, vmctx }
     }
 
     /// A shorter borrow of the same caller, to hand to a closure while
     /// keeping this one.
     pub(crate) fn reborrow(&mut self) -> Caller<'_, T> {
-        Caller::new(self.store.reborrow(), self.instance)
+        Caller {
+            store: self.store.reborrow(),
+            vmctx: self.vmctx,
+        }
+    }
+
+    /// The calling instance's index in the store (`None` if the host
+    /// called).
+    fn instance(&self) -> Option<u32> {
+        if self.vmctx.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `vmctx` is a live instance's VMContext of
+        // this caller's store (`Caller::new`'s contract), which outlives
+        // the caller.
+        Some(unsafe { crate::helpers::runtime_of(self.vmctx) }.instance)
     }
 
     /// The store's untyped part, where references are encoded.
@@ -154,7 +190,7 @@ impl<'a, T> Caller<'a, T> {
     pub fn memory(&self) -> Option<Memory> {
         let o = self.store.opaque();
         o.instances
-            .get(self.instance? as usize)?
+            .get(self.instance()? as usize)?
             .memories
             .first()
             .copied()
@@ -164,7 +200,7 @@ impl<'a, T> Caller<'a, T> {
     /// function directly).
     pub fn get_export(&self, name: &str) -> Option<Extern> {
         let o = self.store.opaque();
-        o.instances.get(self.instance? as usize)?.export(o, name)
+        o.instances.get(self.instance()? as usize)?.export(o, name)
     }
 }
 
@@ -210,6 +246,7 @@ impl Func {
             header: HostFuncHeader {
                 array_fn: host_array_call,
                 invoke: invoke_raw::<T, G>,
+                from_wasm: invoke_from_wasm::<T, G>,
                 drop_fn: drop_host_func::<T, G>,
                 store: ctx.raw().cast(),
                 ty,
@@ -453,6 +490,7 @@ impl Entry {
                     values: values.cast(),
                     len,
                     stack_size,
+                    host_stack_limit: ctx.host_stack_limit_ptr(),
                 })
             },
         };
@@ -628,6 +666,9 @@ pub(crate) fn call_val_closure<T, F>(
 where
     F: Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), HostError>,
 {
+    if slots.len() < ty.params.len().max(ty.results.len()) {
+        return Err(too_few_slots());
+    }
     let mut args: SmallVec<[Val; 4]> = SmallVec::new();
     let mut results: SmallVec<[Val; 2]> = SmallVec::new();
     {
@@ -639,11 +680,7 @@ where
     for &t in &ty.results {
         results.push(Val::default_for(t));
     }
-    f(
-        Caller::new(caller.store.reborrow(), caller.instance),
-        &args,
-        &mut results,
-    )?;
+    f(caller.reborrow(), &args, &mut results)?;
     check_results(caller.store.opaque(), ty, &results).map_err(HostError::Message)?;
     let o = caller.store.opaque_mut();
     for (slot, v) in slots.iter_mut().zip(&results) {
@@ -652,8 +689,12 @@ where
     Ok(())
 }
 
-/// How a host function's error leaves wasm.
-fn host_unwind(e: HostError, store: StoreId) -> Unwind {
+/// How a host function's error leaves wasm (`ctx` is the function's
+/// store).
+#[cold]
+#[inline(never)]
+fn host_unwind<T>(e: HostError, ctx: StoreContextMut<'_, T>) -> Unwind {
+    let store = ctx.opaque().id;
     match e {
         HostError::Trap(code) => Unwind::Trap {
             code,
@@ -678,6 +719,7 @@ fn host_unwind(e: HostError, store: StoreId) -> Unwind {
 /// store; `values` `len` writable 16-byte slots holding the arguments;
 /// and the store must be lent to this call: nothing else uses it until
 /// this returns.
+#[inline(always)]
 unsafe fn invoke_raw<T, G>(
     h: NonNull<HostFuncHeader>,
     caller_vmctx: *mut u8,
@@ -690,42 +732,88 @@ where
     // SAFETY: per the contract `h` is a live `HostFunc<T, G>`, a separate
     // allocation from the store, only ever read.
     let host = unsafe { h.cast::<HostFunc<T, G>>().as_ref() };
-    let ty = &host.header.ty;
-    if len < ty.params.len().max(ty.results.len()) {
-        return Err(Unwind::Host("host call with too few value slots".into()));
-    }
     // SAFETY: the caller passes `len` 16-byte slots, which nothing else
-    // touches during the call.
+    // touches during the call. (The closure checks that they are enough
+    // for its type: see `RawHostFn`.)
     let slots = unsafe { std::slice::from_raw_parts_mut(values.cast::<[u8; 16]>(), len) };
+    let store = host.header.store.cast::<StoreInner<T>>();
     // SAFETY: `header.store` is the `StoreInner<T>` of the store that made
     // this function (T is the store's data type: `Func::new_raw` took it
     // from that store's context), lent to this call per the contract.
-    let ctx = unsafe { StoreContextMut::<T>::from_raw(host.header.store.cast::<StoreInner<T>>()) };
-    let store = ctx.opaque().id;
-    let instance = if caller_vmctx.is_null() {
-        None
-    } else {
-        // SAFETY: per the contract, a live VMContext of this store.
-        Some(unsafe { crate::helpers::runtime_of(caller_vmctx) }.instance)
-    };
-    match catch_unwind(AssertUnwindSafe(|| {
-        (host.func)(Caller::new(ctx, instance), slots)
-    })) {
-        Ok(r) => r.map_err(|e| host_unwind(e, store)),
-        Err(p) => Err(Unwind::Host(panic_message(p.as_ref()))),
+    let ctx = unsafe { StoreContextMut::<T>::from_raw(store) };
+    // SAFETY: per the contract, `caller_vmctx` is null or a live
+    // VMContext of this store.
+    let caller = unsafe { Caller::new(ctx, caller_vmctx) };
+    match catch_unwind(AssertUnwindSafe(|| (host.func)(caller, slots))) {
+        Ok(Ok(())) => Ok(()),
+        // SAFETY: the closure has returned, so nothing uses the store; it
+        // is still lent to this call.
+        Ok(Err(e)) => Err(host_unwind(e, unsafe { StoreContextMut::from_raw(store) })),
+        Err(p) => Err(host_panicked(p)),
+    }
+}
+
+/// A panic caught in a host closure, as the unwind that ends the call.
+#[cold]
+#[inline(never)]
+fn host_panicked(p: Box<dyn Any + Send>) -> Unwind {
+    Unwind::Host(panic_message(p.as_ref()))
+}
+
+/// What a host closure given fewer value slots than its type needs
+/// returns (the check is the closures' own, see `RawHostFn`). Compiled
+/// trampolines and calls from the host always pass enough, so only a
+/// defect of compiled code gets here: the trap says so. It calls nothing
+/// (no allocation), so a closure that cannot otherwise panic or fail has
+/// no landing pad and its host call no stack frame.
+pub(crate) const fn too_few_slots() -> HostError {
+    HostError::Trap(TrapCode::UnexpectedFault)
+}
+
+/// [`invoke_raw`] as wasm calls it, through [`host_array_call`]: a failure
+/// leaves wasm from here (a trap gets the wasm frames' backtrace from
+/// `ret` and `fp`, the calling trampoline's return address and frame
+/// pointer; an exception unwinds into the calling wasm).
+///
+/// # Safety
+///
+/// As for [`invoke_raw`], called by [`host_array_call`] on the wasm stack
+/// of an entry of `h`'s store.
+unsafe extern "C-unwind" fn invoke_from_wasm<T, G>(
+    h: NonNull<HostFuncHeader>,
+    caller_vmctx: *mut u8,
+    values: *mut u8,
+    len: usize,
+    ret: usize,
+    fp: usize,
+) where
+    G: Fn(Caller<'_, T>, &mut [[u8; 16]]) -> Result<(), HostError>,
+{
+    // SAFETY: forwarded from our own contract.
+    let outcome = unsafe { invoke_raw::<T, G>(h, caller_vmctx, values, len) };
+    // Everything `invoke_raw` owned has been dropped; nothing on this
+    // frame needs dropping, so discarding the stack is fine.
+    if let Err(unwind) = outcome {
+        host_call_failed(unwind, ret, fp)
     }
 }
 
 /// The array function of every host function: how wasm calls the host.
-/// It records the return address into the calling trampoline and that
-/// trampoline's frame pointer (for backtraces of host traps) and continues
-/// in [`host_array_impl`].
+/// It checks that [`traphandler::HOST_STACK_RESERVE`] bytes of stack are
+/// left (against the store's `host_stack_limit`, which the entry into
+/// wasm set: found through the context's store pointer, with no
+/// thread-local lookup), then jumps to the function's own
+/// [`invoke_from_wasm`], passing the return address into the calling
+/// trampoline and that trampoline's frame pointer (for backtraces of host
+/// traps). Jumps keep the stack as the call left it, so neither it nor a
+/// failing check adds a frame.
 ///
 /// # Safety
 ///
-/// Called only by a compiled wasm-to-array trampoline, with `ctx` a live
-/// `HostFuncHeader`, `caller_vmctx` the calling instance's VMContext and `values`
-/// `len >= max(params, results)` slots.
+/// Called only by a compiled wasm-to-array trampoline, on the wasm stack
+/// of an entry of the context's store, with `ctx` a live
+/// `HostFuncHeader`, `caller_vmctx` the calling instance's VMContext and
+/// `values` `len >= max(params, results)` slots.
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
 unsafe extern "C" fn host_array_call(
@@ -734,12 +822,27 @@ unsafe extern "C" fn host_array_call(
     _values: *mut u8,
     _len: usize,
 ) {
-    // r8 = return address, r9 = the caller's frame pointer; a tail jump
-    // keeps the stack as the call left it.
-    core::arch::naked_asm!("mov r8, [rsp]", "mov r9, rbp", "jmp {imp}", imp = sym host_array_impl)
+    core::arch::naked_asm!(
+        "mov rax, [rdi + {store}]",
+        "cmp rsp, [rax + {limit}]",
+        "jb 2f",
+        "mov r8, [rsp]",
+        "mov r9, rbp",
+        "jmp [rdi + {from_wasm}]",
+        "2:",
+        "mov rdi, [rsp]",
+        "mov rsi, rbp",
+        "jmp {exhausted}",
+        store = const std::mem::offset_of!(HostFuncHeader, store),
+        limit = const std::mem::offset_of!(StoreInner<()>, opaque)
+            + std::mem::offset_of!(StoreOpaque, host_stack_limit),
+        from_wasm = const std::mem::offset_of!(HostFuncHeader, from_wasm),
+        exhausted = sym host_stack_exhausted,
+    )
 }
 
-/// As the x86-64 version, without a backtrace.
+/// As the x86-64 version, without a backtrace (unreached: no wasm runs on
+/// other hosts yet).
 ///
 /// # Safety
 ///
@@ -751,38 +854,14 @@ unsafe extern "C" fn host_array_call(
     values: *mut u8,
     len: usize,
 ) {
-    // SAFETY: forwarded from our own contract.
-    unsafe { host_array_impl(ctx, caller_vmctx, values, len, 0, 0) }
-}
-
-/// # Safety
-///
-/// As for [`host_array_call`]; `ret` and `fp` are the caller's return
-/// address and frame pointer (or zero).
-unsafe extern "C-unwind" fn host_array_impl(
-    ctx: *mut u8,
-    caller_vmctx: *mut u8,
-    values: *mut u8,
-    len: usize,
-    ret: usize,
-    fp: usize,
-) {
     if traphandler::stack_left().is_some_and(|left| left < traphandler::HOST_STACK_RESERVE) {
-        host_stack_exhausted(ret, fp)
+        host_stack_exhausted(0, 0)
     }
     let Some(header) = NonNull::new(ctx.cast::<HostFuncHeader>()) else {
         traphandler::raise(Unwind::Host("host call without a context".into()))
     };
-    // SAFETY: forwarded from our own contract: `ctx` is a live host
-    // function context (its store keeps it), `caller_vmctx` a live instance
-    // of the same store, and the store is lent to this call by the host
-    // frame that entered wasm.
-    let outcome = unsafe { (header.as_ref().invoke)(header, caller_vmctx, values, len) };
-    // Everything `invoke_host` owned has been dropped; nothing on this
-    // frame needs dropping, so discarding the stack is fine.
-    if let Err(unwind) = outcome {
-        host_call_failed(unwind, ret, fp)
-    }
+    // SAFETY: forwarded from our own contract.
+    unsafe { (header.as_ref().from_wasm)(header, caller_vmctx, values, len, 0, 0) }
 }
 
 /// A host call from wasm with less than [`traphandler::HOST_STACK_RESERVE`]
@@ -790,7 +869,7 @@ unsafe extern "C-unwind" fn host_array_impl(
 /// path keeps a small frame.
 #[cold]
 #[inline(never)]
-fn host_stack_exhausted(ret: usize, fp: usize) -> ! {
+extern "C" fn host_stack_exhausted(ret: usize, fp: usize) -> ! {
     traphandler::raise(Unwind::Trap {
         code: TrapCode::StackOverflow,
         backtrace: Box::new(traphandler::backtrace_from(ret, fp)),

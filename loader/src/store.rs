@@ -125,6 +125,17 @@ pub(crate) struct StoreOpaque {
     pub(crate) fuel_enabled: bool,
     /// Usable bytes of the native stack each call into wasm runs on.
     pub(crate) wasm_stack_size: usize,
+    /// While wasm of this store runs: the lowest stack pointer at which a
+    /// host function may still be called from wasm (the innermost
+    /// entry's wasm stack, its guard page's end plus
+    /// `traphandler::HOST_STACK_RESERVE`); 0 otherwise. Kept here, where
+    /// the host-call stub finds it through the host function's store
+    /// pointer, so a host call needs no thread-local lookup;
+    /// `traphandler::call_array` sets it for each entry and puts the
+    /// outer entry's back when it returns (or traps). Written and read
+    /// only through raw pointers (`ArrayCall::host_stack_limit`, the
+    /// stub), as wasm may be running.
+    pub(crate) host_stack_limit: usize,
     /// Every exception tag made in this store (defined by instances or
     /// the host).
     pub(crate) tags: Vec<crate::exception::TagData>,
@@ -157,6 +168,7 @@ impl<T> Store<T> {
                 vm_limits: Arc::default(),
                 fuel_enabled: false,
                 wasm_stack_size: crate::traphandler::default_wasm_stack_size(),
+                host_stack_limit: 0,
                 tags: Vec::new(),
                 exceptions: std::cell::RefCell::new(Vec::new()),
                 last_throw: std::cell::RefCell::new(None),
@@ -365,6 +377,15 @@ impl<'a, T> StoreContextMut<'a, T> {
     /// The store's pointer, to lend to wasm for the length of a call.
     pub(crate) fn raw(&self) -> NonNull<StoreInner<T>> {
         self.inner
+    }
+
+    /// The store's `host_stack_limit`, as the raw pointer a call into
+    /// wasm writes it through (no reference into the store is made).
+    pub(crate) fn host_stack_limit_ptr(&mut self) -> *mut usize {
+        // SAFETY: `inner` is the live store's pointer (the type's
+        // invariant); `&raw mut` projects to the field without making a
+        // reference.
+        unsafe { &raw mut (*self.inner.as_ptr()).opaque.host_stack_limit }
     }
 
     /// The store's heap part, for as long as this context is borrowed.

@@ -202,29 +202,37 @@ impl WasmStack {
     /// pointer.
     #[inline]
     fn take(requested: usize) -> std::io::Result<Box<WasmStack>> {
-        match IDLE.try_with(Cell::take) {
-            Ok(Some(ws)) if ws.requested == requested => Ok(ws),
-            other => WasmStack::take_other(other.ok().flatten(), requested),
+        let idle = IDLE
+            .try_with(|c| c.replace(std::ptr::null_mut()))
+            .unwrap_or(std::ptr::null_mut());
+        // SAFETY: a pointer in `IDLE` other than null and `GONE` is a
+        // stack `give_back` leaked there, which this thread owns alone;
+        // it was taken out above, so nothing else frees or uses it.
+        if idle.addr() > GONE.addr() && unsafe { (*idle).requested } == requested {
+            // SAFETY: as above; made by `Box::into_raw` in `give_back`.
+            return Ok(unsafe { Box::from_raw(idle) });
         }
+        WasmStack::take_other(idle, requested)
     }
 
     /// [`WasmStack::take`] when the idle stack is missing (a nested entry,
-    /// the thread's first) or of another store's size, which is kept for
-    /// that store's next call.
+    /// the thread's first), of another store's size (kept for that
+    /// store's next call), or the thread is exiting (`GONE`).
     #[cold]
     #[inline(never)]
-    fn take_other(
-        idle: Option<Box<WasmStack>>,
-        requested: usize,
-    ) -> std::io::Result<Box<WasmStack>> {
-        if let Some(ws) = idle {
-            (*ws).keep();
+    fn take_other(idle: *mut WasmStack, requested: usize) -> std::io::Result<Box<WasmStack>> {
+        if idle == GONE {
+            let _ = IDLE.try_with(|c| c.set(GONE));
+        } else if !idle.is_null() {
+            // SAFETY: as in `take`: a stack `give_back` leaked, taken out
+            // of `IDLE`, owned here alone.
+            unsafe { Box::from_raw(idle) }.keep();
         }
         let pooled = STACKS
             .try_with(|s| {
                 let mut s = s.borrow_mut();
-                let i = s.iter().rposition(|w| w.requested == requested)?;
-                Some(s.swap_remove(i))
+                let i = s.0.iter().rposition(|w| w.requested == requested)?;
+                Some(s.0.swap_remove(i))
             })
             .ok()
             .flatten();
@@ -239,38 +247,81 @@ impl WasmStack {
     /// Makes this the thread's idle stack for its next entry.
     #[inline]
     fn give_back(self: Box<Self>) {
-        if let Ok(Some(older)) = IDLE.try_with(|c| c.replace(Some(self))) {
-            // Nested entries each had a stack.
-            older.keep_boxed();
+        let ws = Box::into_raw(self);
+        match IDLE.try_with(|c| c.replace(ws)) {
+            Ok(older) if older.is_null() => {}
+            Ok(older) => WasmStack::give_back_other(older),
+            // SAFETY: `ws` came from `Box::into_raw` above and went
+            // nowhere (the thread-local is unreachable).
+            Err(_) => drop(unsafe { Box::from_raw(ws) }),
         }
     }
 
-    /// [`WasmStack::keep`] out of line, for the rare second idle stack.
+    /// [`WasmStack::give_back`] when `IDLE` held `older`: another stack
+    /// (nested entries each had one), which goes to the pool, or `GONE`
+    /// (the thread is exiting), when the stack just given back is freed.
     #[cold]
     #[inline(never)]
-    #[expect(
-        clippy::boxed_local,
-        reason = "IDLE holds stacks boxed; unboxing here keeps the move out of the entry"
-    )]
-    fn keep_boxed(self: Box<Self>) {
-        (*self).keep();
+    fn give_back_other(older: *mut WasmStack) {
+        if older == GONE {
+            if let Ok(ws) = IDLE.try_with(|c| c.replace(GONE)) {
+                if ws.addr() > GONE.addr() {
+                    // SAFETY: the stack `give_back` just leaked into
+                    // `IDLE`, taken out again, owned here alone.
+                    drop(unsafe { Box::from_raw(ws) });
+                }
+            }
+        } else {
+            // SAFETY: a stack `give_back` leaked into `IDLE` earlier,
+            // replaced there (so taken out), owned here alone.
+            unsafe { Box::from_raw(older) }.keep();
+        }
     }
 
     /// Puts an idle stack in the pool (or frees it when the pool is full).
     fn keep(self) {
         let _ = STACKS.try_with(|s| {
             let mut s = s.borrow_mut();
-            if s.len() < STACK_POOL {
-                s.push(self);
+            if s.0.len() < STACK_POOL {
+                s.0.push(self);
             }
         });
     }
 }
 
+/// A thread's pool of idle wasm stacks; dropping it (at thread exit)
+/// also frees the stack in `IDLE` and leaves `GONE` there, so that a
+/// stack given back later (wasm run by another thread-local's
+/// destructor) is freed, not leaked.
+struct Pool(Vec<WasmStack>);
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if let Ok(ws) = IDLE.try_with(|c| c.replace(GONE)) {
+            if ws.addr() > GONE.addr() {
+                // SAFETY: a stack `give_back` leaked into `IDLE`, taken
+                // out above, owned here alone.
+                drop(unsafe { Box::from_raw(ws) });
+            }
+        }
+    }
+}
+
+/// In `IDLE` once the thread's pool is gone: idle stacks are no longer
+/// kept.
+const GONE: *mut WasmStack = std::ptr::without_provenance_mut(1);
+
 thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
-    static IDLE: Cell<Option<Box<WasmStack>>> = const { Cell::new(None) };
-    static STACKS: RefCell<Vec<WasmStack>> = const { RefCell::new(Vec::new()) };
+    /// The thread's idle wasm stack, leaked from its `Box` (null when
+    /// there is none, `GONE` after the pool): a raw pointer, so the
+    /// thread-local has no destructor and an access is a plain
+    /// thread-local load, without the lazy registration check a `Drop`
+    /// value costs. The pool's destructor frees it. Every stack reaches
+    /// `IDLE` after a `take_other`, which made the pool (and registered
+    /// its destructor) first.
+    static IDLE: Cell<*mut WasmStack> = const { Cell::new(std::ptr::null_mut()) };
+    static STACKS: RefCell<Pool> = const { RefCell::new(Pool(Vec::new())) };
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
 }
 
@@ -297,6 +348,9 @@ pub(crate) struct ArrayCall {
     pub(crate) len: usize,
     /// Usable bytes of the stack to run on (the store's size).
     pub(crate) stack_size: usize,
+    /// The store's `host_stack_limit`: set to this entry's stack for the
+    /// call, then given its outer value back.
+    pub(crate) host_stack_limit: *mut usize,
 }
 
 const _: () = {
@@ -315,10 +369,22 @@ const _: () = {
 /// a host array function), `callee_vmctx`/`caller_vmctx` live VMContexts (or
 /// host contexts) it expects, and `values` must point at `len` writable
 /// `ValRaw` slots holding the arguments. Everything they reference must
-/// stay alive until this returns.
+/// stay alive until this returns. `host_stack_limit` must point at the
+/// `StoreOpaque::host_stack_limit` of the store whose code this runs,
+/// reached through the store's raw pointer (no reference into the store
+/// may be live during the call).
 #[inline]
 pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     let ws = WasmStack::take(call.stack_size).map_err(no_stack)?;
+    // Host functions called from wasm during this entry check the stack
+    // pointer against this (`func::host_array_call`); an outer entry of
+    // the same store gets its own back below, however this one ends.
+    // SAFETY: per the contract, a valid field of the live store, which
+    // no reference covers while wasm runs.
+    let outer_limit = unsafe {
+        call.host_stack_limit
+            .replace(ws.guard_end + HOST_STACK_RESERVE)
+    };
     let act = Activation {
         prev: current(),
         host_sp: UnsafeCell::new(0),
@@ -336,6 +402,8 @@ pub(crate) unsafe fn call_array(call: ArrayCall) -> Result<(), Unwind> {
     // signal handler return here through it.
     let how = unsafe { wasmo_enter(&call, ws.stack_base, act.host_sp.get()) };
     set_current(act.prev);
+    // SAFETY: as above; the entry is over, nothing else writes it.
+    unsafe { call.host_stack_limit.write(outer_limit) };
     ws.give_back();
     if how == RETURNED {
         Ok(())

@@ -290,7 +290,9 @@ pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
 
 /// A host closure over raw value slots (what every typed or `Val`
 /// closure becomes): reads its arguments from the slots, writes its
-/// results over them.
+/// results over them. It gets the slots its caller passed (by the ABI at
+/// least `max(params, results)`; nothing checks that before) and fails
+/// with `func::too_few_slots` when they are fewer than its type needs.
 #[doc(hidden)]
 pub trait RawHostFn<T>:
     Fn(Caller<'_, T>, &mut [[u8; 16]]) -> Result<(), HostError> + Send + Sync + 'static
@@ -300,6 +302,18 @@ pub trait RawHostFn<T>:
 impl<T, G> RawHostFn<T> for G where
     G: Fn(Caller<'_, T>, &mut [[u8; 16]]) -> Result<(), HostError> + Send + Sync + 'static
 {
+}
+
+/// The value slots of a host closure taking `P` and returning `R`: as many
+/// as its type needs (a constant once monomorphised, so the closure's own
+/// slot accesses need no further bounds check).
+#[inline(always)]
+fn raw_slots<P: WasmParams, R: WasmRet>(
+    slots: &mut [[u8; 16]],
+) -> Result<&mut [[u8; 16]], HostError> {
+    slots
+        .get_mut(..P::LEN.max(R::Results::LEN))
+        .ok_or(crate::func::too_few_slots())
 }
 
 /// The wasm type of a host closure taking `P` and returning `R`.
@@ -323,6 +337,7 @@ macro_rules! into_func {
                 impl RawHostFn<T>,
             ) {
                 (host_type::<($($a,)*), R>(), move |mut caller: Caller<'_, T>, slots: &mut [[u8; 16]]| {
+                    let slots = raw_slots::<($($a,)*), R>(slots)?;
                     let _args = <($($a,)*)>::load_raw(slots, &mut RawStore(caller.opaque_mut()));
                     let r = self(caller.reborrow(), $(_args.$i),*);
                     r.into_results()?
@@ -343,6 +358,7 @@ macro_rules! into_func {
                 impl RawHostFn<T>,
             ) {
                 (host_type::<($($a,)*), R>(), move |mut caller: Caller<'_, T>, slots: &mut [[u8; 16]]| {
+                    let slots = raw_slots::<($($a,)*), R>(slots)?;
                     let _args = <($($a,)*)>::load_raw(slots, &mut RawStore(caller.opaque_mut()));
                     let r = self($(_args.$i),*);
                     r.into_results()?

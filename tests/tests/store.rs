@@ -522,3 +522,156 @@ fn issue14_wasm_stacks_survive_traps_nesting_and_size_changes() {
         }
     }
 }
+
+/// Recurses, calling the host at every level: `nest` once at the top
+/// (which enters wasm again), then the stack-hungry `deep`.
+const HOST_STACK_CHECK: &str = r#"(module
+  (import "host" "deep" (func $deep))
+  (import "host" "nest" (func $nest))
+  (func $down (export "down") (param i32)
+    (if (i32.eqz (local.get 0)) (then (call $nest)))
+    (call $deep)
+    (call $down (i32.add (local.get 0) (i32.const 1))))
+  (func (export "inner") (call $deep) (call $deep) (call $deep)))"#;
+
+/// A store of [`HOST_STACK_CHECK`] with a 256 KiB wasm stack, whose
+/// `nest` calls `inner` and then `then` (with the store's data), and
+/// its `down`.
+fn host_stack_check_store(
+    strategy: BoundsChecks,
+    then: impl Fn() -> Result<(), String> + Send + Sync + 'static,
+) -> (Store<u64>, wasmo_loader::TypedFunc<i32, ()>) {
+    use wasmo_loader::{Caller, HostError};
+    let c = load(HOST_STACK_CHECK, strategy);
+    let mut store = Store::new(0u64);
+    store.set_wasm_stack_size(256 << 10);
+    // 96 KiB of stack: less than the reserve every host call is promised
+    // (128 KiB), more than is left near the guard page, so a missing or
+    // wrong check makes it fault there (`HostStackExhausted`).
+    let deep = Func::wrap(&mut store, |mut caller: Caller<'_, u64>| {
+        let buf = std::hint::black_box([1u8; 96 << 10]);
+        *caller.data_mut() += u64::from(buf[0]);
+    });
+    let nest = Func::wrap(
+        &mut store,
+        move |mut caller: Caller<'_, u64>| -> Result<(), HostError> {
+            let inner = caller
+                .get_export("inner")
+                .and_then(Extern::into_func)
+                .ok_or(HostError::Message("no inner".into()))?;
+            inner
+                .call(&mut caller, &[], &mut [])
+                .map_err(|e| HostError::Message(e.to_string()))?;
+            then().map_err(HostError::Message)
+        },
+    );
+    let mut imports = Imports::new();
+    imports.define("host", "deep", Extern::Func(deep));
+    imports.define("host", "nest", Extern::Func(nest));
+    let i = match Instance::new(&mut store, &c.module, &imports) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiating: {e}"),
+    };
+    let down = match i
+        .get_func(&store, "down")
+        .map(|f| f.typed::<i32, ()>(&store))
+    {
+        Some(Ok(f)) => f,
+        _ => panic!("no `down` of type [i32] -> []"),
+    };
+    (store, down)
+}
+
+/// `down` must end in the host-call stack check (`StackOverflow`, many
+/// levels deep), never in a host function faulting on the guard page.
+fn expect_checked_overflow(r: Result<(), CallError>, calls: u64) -> Result<(), String> {
+    match r {
+        Err(CallError::Trap(t)) if t.code == TrapCode::StackOverflow && calls > 1000 => Ok(()),
+        other => Err(format!(
+            "expected the host-call stack check after > 1000 calls, got {other:?} after {calls}"
+        )),
+    }
+}
+
+/// The host-call stack check reads a limit each entry into wasm sets in
+/// its store (no thread-local, issue 14): it must be the innermost
+/// entry's, and come back to the outer entry's when a nested entry (of
+/// the same store, or of another store on the same thread) ends.
+#[test]
+fn issue14_host_stack_check_follows_nested_entries() {
+    use std::sync::{Arc, Mutex};
+    for strategy in STRATEGIES {
+        // Another store, entered from inside the first one's host call.
+        let other = Arc::new(Mutex::new(host_stack_check_store(strategy, || Ok(()))));
+        let nested = Arc::clone(&other);
+        let (mut store, down) = host_stack_check_store(strategy, move || {
+            let mut guard = nested.lock().map_err(|_| "poisoned".to_string())?;
+            let (store, down) = &mut *guard;
+            let r = down.call(&mut *store, 0);
+            expect_checked_overflow(r, *store.data())
+        });
+        let r = down.call(&mut store, 0);
+        let calls = *store.data();
+        if let Err(e) = expect_checked_overflow(r, calls) {
+            panic!("{strategy:?}: {e}");
+        }
+        // And the other store alone, after being entered nested.
+        let mut guard = match other.lock() {
+            Ok(g) => g,
+            Err(_) => panic!("poisoned"),
+        };
+        let (other_store, other_down) = &mut *guard;
+        *other_store.data_mut() = 0;
+        let r = other_down.call(&mut *other_store, 0);
+        if let Err(e) = expect_checked_overflow(r, *other_store.data()) {
+            panic!("{strategy:?}, other store: {e}");
+        }
+    }
+}
+
+/// A thread's idle wasm stack is freed with its pool at thread exit;
+/// wasm that a later thread-local destructor runs still gets a stack (a
+/// new one, freed when it comes back).
+#[test]
+fn issue14_wasm_runs_from_a_thread_local_destructor() {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+    struct RunOnDrop(Option<(Store<()>, Func, mpsc::Sender<Option<i32>>)>);
+    impl Drop for RunOnDrop {
+        fn drop(&mut self) {
+            if let Some((mut store, f, tx)) = self.0.take() {
+                let _ = tx.send(call_i32(&mut store, f, &[Val::I32(5)]).ok());
+            }
+        }
+    }
+    thread_local! {
+        static LATE: RefCell<RunOnDrop> = const { RefCell::new(RunOnDrop(None)) };
+    }
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let mut store = Store::new(());
+        let instance = instantiate(&mut store, REENTRY_FREE, BoundsChecks::GuardPages);
+        let rec = export_func(&store, &instance, "rec");
+        // Registered before the stack pool, so destroyed after it.
+        LATE.with(|l| l.borrow_mut().0 = None);
+        let first = call_i32(&mut store, rec, &[Val::I32(3)]).ok();
+        LATE.with(|l| l.borrow_mut().0 = Some((store, rec, tx.clone())));
+        let _ = tx.send(first);
+    });
+    if worker.join().is_err() {
+        panic!("the worker panicked");
+    }
+    assert_eq!(rx.recv().ok(), Some(Some(3)), "the call before thread exit");
+    assert_eq!(
+        rx.recv().ok(),
+        Some(Some(5)),
+        "the call from the destructor"
+    );
+}
+
+/// Counts down recursively, with no imports.
+const REENTRY_FREE: &str = r#"(module
+  (func $rec (export "rec") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $rec (i32.sub (local.get 0) (i32.const 1))))))))"#;
