@@ -469,7 +469,11 @@ fn finish_metadata(
     };
     for def in 0..info.defined_funcs() {
         let (offset, len) = symbol(codegen::func_symbol(def))?;
-        let (array_trampoline, _) = symbol(codegen::array_trampoline_symbol(def))?;
+        let array_trampoline = if info.host_entry(def) {
+            Some(symbol(codegen::array_trampoline_symbol(def))?.0)
+        } else {
+            None
+        };
         metadata.defined_funcs.push(DefinedFunc {
             offset,
             len,
