@@ -912,7 +912,10 @@ fn optimise(
     tm: &inkwell::targets::TargetMachine,
     level: OptLevel,
 ) -> Result<(), CompileError> {
-    let pipeline = format!("default<O{}>", level.as_number());
+    let pipeline = match level {
+        OptLevel::O2 => crate::pipeline::O2.to_owned(),
+        _ => format!("default<O{}>", level.as_number()),
+    };
     module
         .run_passes(&pipeline, tm, PassBuilderOptions::create())
         .map_err(|e| CompileError::Internal(format!("LLVM optimisation: {e}")))

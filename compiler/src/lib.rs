@@ -8,8 +8,8 @@
 //!
 //! Module map: `module_info` (validation, metadata), `target` (triple, CPU,
 //! target machine), `codegen` (one LLVM module per chunk of functions,
-//! trampolines, optimisation, object emission), `translate` (function
-//! bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT),
+//! trampolines, optimisation, object emission), `pipeline` (the `-O2`
+//! pass list), `translate` (function bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT),
 //! `memory_image` (active data segments to the artifact's data image).
 //!
 //! Chunks of about `CHUNK_CODE_BYTES` of wasm code compile in parallel on
@@ -27,6 +27,7 @@ mod loop_version;
 mod memory_image;
 mod module_info;
 mod nan;
+mod pipeline;
 mod proposals;
 mod target;
 mod translate;
