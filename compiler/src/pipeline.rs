@@ -10,7 +10,9 @@
 //! stay). The printed text itself is not quite `default<O2>`: some pass
 //! options do not survive printing, and on sqlite one function's loops
 //! come out differently with the full printed text as with this one (every
-//! other function of the programs above is the same). The text is
+//! other function of the programs above is the same; sqlite's benchmark
+//! run takes 7,661,436,778 instructions built either way, +252 with this
+//! text, callgrind). The text is
 //! LLVM-version specific: a new LLVM needs it printed and trimmed again.
 //!
 //! Left out, and why they find nothing: every wasm function is `noinline`
