@@ -110,8 +110,10 @@ pub struct DefinedFunc {
     pub offset: u32,
     /// Length of the function's code in bytes.
     pub len: u32,
-    /// Text offset of the array-call trampoline for this function.
-    pub array_trampoline: u32,
+    /// Text offset of the array-call trampoline for this function; `None`
+    /// for a function the host cannot name (not exported, address never
+    /// taken, not the start function), which gets none.
+    pub array_trampoline: Option<u32>,
 }
 
 /// An import.

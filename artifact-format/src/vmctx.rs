@@ -60,7 +60,10 @@
 //!   arguments and results under `swiftcc` (r13 callee-saved, stack
 //!   arguments popped by the caller), which plain calls find cheaper.
 //!   Every call through a pointer (import slot, table, funcref) and every
-//!   `return_call` reaches a [`WASM_CALL_CONV`] function only.
+//!   `return_call` reaches a [`WASM_CALL_CONV`] function only. At `-O0`
+//!   such a function takes [`PRIVATE_O0_CALL_CONV`], the C convention,
+//!   whose calls, returns and arguments LLVM's fast instruction selector
+//!   handles (it refuses both Swift conventions').
 //! - Everything else below, and every helper and libcall, is the C ABI.
 //! - An array-call trampoline, the host's way in:
 //!   `fn(callee_vmctx, caller_vmctx, values: *mut ValRaw, len: usize)`; it
@@ -124,6 +127,12 @@ pub const WASM_CALL_CONV: &str = "swifttailcc-swiftself-vmctx-structret-retarea4
 /// pops stack arguments. It never crosses a module boundary; it is part of
 /// the ABI fingerprint because it changes the code of every artifact.
 pub const PRIVATE_CALL_CONV: &str = "private-swiftcc-swiftself-vmctx-structret-retarea4x4-last";
+
+/// Names the convention of such a private function in an `-O0` artifact:
+/// the same arguments and results under LLVM's C convention, `callee_vmctx`
+/// an ordinary first argument (rdi on x86-64). Never crosses a module
+/// boundary either; part of the ABI fingerprint for the same reason.
+pub const PRIVATE_O0_CALL_CONV: &str = "private-O0-ccc-vmctx-first-structret-retarea4x4-last";
 
 /// Size of one `ValRaw` slot in array calls.
 pub const VAL_RAW_SIZE: u32 = 16;
@@ -334,10 +343,11 @@ impl VMOffsets {
     /// A stable description of the layout rules, for the ABI fingerprint.
     pub fn layout_fingerprint() -> String {
         format!(
-            "{} cc={} private_cc={} fixed={} limits={}@{}/{}/{} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
+            "{} cc={} private_cc={} private_o0_cc={} fixed={} limits={}@{}/{}/{} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
             Self::LAYOUT_VERSION,
             WASM_CALL_CONV,
             PRIVATE_CALL_CONV,
+            PRIVATE_O0_CALL_CONV,
             Self::FIXED,
             STORE_LIMITS_SIZE,
             Self::LIMITS,

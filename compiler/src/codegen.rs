@@ -84,6 +84,17 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         &self.info.offsets
     }
 
+    /// The calling convention of defined function `def`: the module's
+    /// choice ([`ModuleInfo::call_conv`]), with `Plain` made `PlainC` at
+    /// `-O0`. Decided by the compile's level, never a chunk's (a giant
+    /// function's chunk is optimised less), so every chunk agrees.
+    pub(crate) fn call_conv(&self, def: u32) -> CallConv {
+        match self.info.call_conv(def) {
+            CallConv::Plain if self.config.opt_level == OptLevel::O0 => CallConv::PlainC,
+            conv => conv,
+        }
+    }
+
     /// Defined function `def`, declared in this module on first use (a
     /// chunk defines only its own functions and declares those it calls).
     pub(crate) fn defined_func(&self, def: u32) -> Result<FunctionValue<'ctx>, CompileError> {
@@ -95,7 +106,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
             self.info.imported_funcs + def,
         ))?;
         let f = add_entry_function(self.module, &name, wasm_fn_type(self.cx, ty)?);
-        set_wasm_fn_abi(self.cx, f, self.info.call_conv(def));
+        set_wasm_fn_abi(self.cx, f, self.call_conv(def));
         add_codegen_attributes(self, f);
         // Each wasm function stays a frame of its own, so a trap's
         // backtrace names every wasm function on the way (the loader maps
@@ -134,7 +145,7 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
                     // An element segment took its address, so it is `Tail`
                     // (`module_info::call_conventions`), as a call through
                     // the array assumes.
-                    if self.info.call_conv(def) != CallConv::Tail {
+                    if self.call_conv(def) != CallConv::Tail {
                         return Err(CompileError::Internal(format!(
                             "function {} in a table has the private convention",
                             f.0
@@ -261,13 +272,22 @@ const SWIFT_TAIL_CC: u32 = 20;
 /// (`CallingConv::Swift`).
 const SWIFT_CC: u32 = 16;
 
+/// LLVM's number for the C calling convention (`CallingConv::C`).
+const C_CC: u32 = 0;
+
 impl CallConv {
     /// LLVM's number for the convention.
     fn llvm(self) -> u32 {
         match self {
             CallConv::Tail => SWIFT_TAIL_CC,
             CallConv::Plain => SWIFT_CC,
+            CallConv::PlainC => C_CC,
         }
+    }
+
+    /// Whether the callee vmctx is the `swiftself` parameter.
+    fn swiftself(self) -> bool {
+        self != CallConv::PlainC
     }
 
     /// The convention `f` was made with ([`set_wasm_fn_abi`]); `None` for
@@ -276,6 +296,7 @@ impl CallConv {
         match f.get_call_conventions() {
             SWIFT_TAIL_CC => Some(CallConv::Tail),
             SWIFT_CC => Some(CallConv::Plain),
+            C_CC => Some(CallConv::PlainC),
             _ => None,
         }
     }
@@ -292,7 +313,9 @@ impl CallConv {
 /// for the callee-popped area (see ARCHITECTURE.md, "Decisions").
 /// [`CallConv::Plain`] is [`PRIVATE_CALL_CONV`]: the same with `swiftcc`,
 /// for functions only their own module's direct calls reach
-/// (`module_info::call_conventions`).
+/// (`module_info::call_conventions`); [`CallConv::PlainC`], the same
+/// functions at `-O0`, is [`PRIVATE_O0_CALL_CONV`]: the C convention, no
+/// `swiftself`.
 /// Rule: every dispatch stub and import trampoline is made with `Tail`,
 /// every defined function with [`ModuleInfo::call_conv`]'s answer, and
 /// every call of one goes through [`set_wasm_call_abi`] with the callee's
@@ -301,15 +324,20 @@ impl CallConv {
 ///
 /// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
 /// [`PRIVATE_CALL_CONV`]: wasmo_artifact_format::vmctx::PRIVATE_CALL_CONV
+/// [`PRIVATE_O0_CALL_CONV`]: wasmo_artifact_format::vmctx::PRIVATE_O0_CALL_CONV
 pub(crate) fn set_wasm_fn_abi(cx: &Context, f: FunctionValue<'_>, conv: CallConv) {
     f.set_call_conventions(conv.llvm());
-    f.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
+    if conv.swiftself() {
+        f.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
+    }
 }
 
 /// The call-site half of [`set_wasm_fn_abi`].
 pub(crate) fn set_wasm_call_abi(cx: &Context, call: CallSiteValue<'_>, conv: CallConv) {
     call.set_call_convention(conv.llvm());
-    call.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
+    if conv.swiftself() {
+        call.add_attribute(AttributeLoc::Param(0), enum_attr(cx, "swiftself"));
+    }
 }
 
 /// How many results of each register class a wasm function returns in
@@ -792,7 +820,9 @@ pub(crate) fn compile_chunk(
             deferred.check(def, body, &mut validation)?;
         }
         translate_function(&env, &builder, def)?;
-        build_array_trampoline(&env, &builder, def)?;
+        if info.host_entry(def) {
+            build_array_trampoline(&env, &builder, def)?;
+        }
     }
     if chunk.import_trampolines {
         for import in 0..info.imported_funcs {
@@ -885,7 +915,10 @@ fn optimise(
     tm: &inkwell::targets::TargetMachine,
     level: OptLevel,
 ) -> Result<(), CompileError> {
-    let pipeline = format!("default<O{}>", level.as_number());
+    let pipeline = match level {
+        OptLevel::O2 => crate::pipeline::O2.to_owned(),
+        _ => format!("default<O{}>", level.as_number()),
+    };
     module
         .run_passes(&pipeline, tm, PassBuilderOptions::create())
         .map_err(|e| CompileError::Internal(format!("LLVM optimisation: {e}")))

@@ -8,8 +8,8 @@
 //!
 //! Module map: `module_info` (validation, metadata), `target` (triple, CPU,
 //! target machine), `codegen` (one LLVM module per chunk of functions,
-//! trampolines, optimisation, object emission), `translate` (function
-//! bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT),
+//! trampolines, optimisation, object emission), `pipeline` (the `-O2`
+//! pass list), `translate` (function bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT),
 //! `memory_image` (active data segments to the artifact's data image).
 //!
 //! Chunks of about `CHUNK_CODE_BYTES` of wasm code compile in parallel on
@@ -27,6 +27,7 @@ mod loop_version;
 mod memory_image;
 mod module_info;
 mod nan;
+mod pipeline;
 mod proposals;
 mod target;
 mod translate;
@@ -469,7 +470,11 @@ fn finish_metadata(
     };
     for def in 0..info.defined_funcs() {
         let (offset, len) = symbol(codegen::func_symbol(def))?;
-        let (array_trampoline, _) = symbol(codegen::array_trampoline_symbol(def))?;
+        let array_trampoline = if info.host_entry(def) {
+            Some(symbol(codegen::array_trampoline_symbol(def))?.0)
+        } else {
+            None
+        };
         metadata.defined_funcs.push(DefinedFunc {
             offset,
             len,

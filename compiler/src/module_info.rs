@@ -113,16 +113,23 @@ pub(crate) struct ModuleInfo<'w> {
     /// this module's direct calls reach ([`CallConv::Plain`]); see
     /// [`call_conventions`].
     pub(crate) call_convs: Vec<CallConv>,
+    /// Per defined function, whether the host may call it: exported, its
+    /// address taken (a funcref the host can read and call), or the start
+    /// function. Only these get an array-call trampoline; the host has no
+    /// way to name any other.
+    pub(crate) host_entries: Vec<bool>,
     /// The checks of the function bodies still to be made, by the chunk
     /// workers; `None` once [`read_module_serial`] has made them all.
     pub(crate) deferred: Option<DeferredBodies>,
 }
 
-/// Which of the two wasm conventions a defined function takes (see
-/// `vmctx.rs`: [`WASM_CALL_CONV`] and [`PRIVATE_CALL_CONV`]).
+/// Which of the wasm conventions a defined function takes (see
+/// `vmctx.rs`: [`WASM_CALL_CONV`], [`PRIVATE_CALL_CONV`] and
+/// [`PRIVATE_O0_CALL_CONV`]).
 ///
 /// [`WASM_CALL_CONV`]: wasmo_artifact_format::vmctx::WASM_CALL_CONV
 /// [`PRIVATE_CALL_CONV`]: wasmo_artifact_format::vmctx::PRIVATE_CALL_CONV
+/// [`PRIVATE_O0_CALL_CONV`]: wasmo_artifact_format::vmctx::PRIVATE_O0_CALL_CONV
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallConv {
     /// `swifttailcc`: what every call through a pointer (import slot,
@@ -132,6 +139,14 @@ pub(crate) enum CallConv {
     /// `swiftcc`: for a function nothing but a plain direct `call` of its
     /// own module reaches, which makes no tail call itself.
     Plain,
+    /// The C convention, the vmctx an ordinary first argument: what a
+    /// `Plain` function takes at `-O0` (`codegen::ModuleEnv::call_conv`),
+    /// where selecting its calls, returns and arguments fast matters more
+    /// than keeping the vmctx in a callee-saved register. LLVM's fast
+    /// instruction selector gives up on every Swift-convention call,
+    /// return and `swiftself` argument, and hands the block to the slow
+    /// one.
+    PlainC,
 }
 
 /// Validation of the function bodies, left to the chunk workers: what
@@ -257,6 +272,12 @@ impl<'w> ModuleInfo<'w> {
             .get(def as usize)
             .copied()
             .unwrap_or(CallConv::Tail)
+    }
+
+    /// Whether defined function `def` needs an array-call trampoline
+    /// ([`ModuleInfo::host_entries`]; `true` for an index out of range).
+    pub(crate) fn host_entry(&self, def: u32) -> bool {
+        self.host_entries.get(def as usize).copied().unwrap_or(true)
     }
 
     /// Whether `table` (index space) is indexed by `i64` (memory64's
@@ -661,7 +682,19 @@ impl<'w> Reader<'w> {
             })
             .collect();
         let written = scan_bodies(&self.bodies);
-        let call_convs = call_conventions(&self.metadata, self.imported_funcs, &written);
+        let escapes = escaping_functions(&self.metadata, self.imported_funcs, &written);
+        let call_convs = call_conventions(self.imported_funcs, &written, &escapes);
+        // The host enters a function only through an export, a funcref
+        // (both make it escape) or as the start function.
+        let mut host_entries = escapes;
+        if let Some(e) = self
+            .metadata
+            .start
+            .and_then(|f| f.0.checked_sub(self.imported_funcs))
+            .and_then(|def| host_entries.get_mut(def as usize))
+        {
+            *e = true;
+        }
         for &t in &written.written {
             if let Some(slot) = sealed_tables.get_mut(t as usize) {
                 *slot = None;
@@ -676,6 +709,7 @@ impl<'w> Reader<'w> {
             sealed_tables,
             fixed_tables,
             call_convs,
+            host_entries,
             metadata: self.metadata,
             bodies: self.bodies,
             imported_funcs: self.imported_funcs,
@@ -700,9 +734,10 @@ struct BodyFacts {
     written: Vec<u32>,
     /// Tables grown by `table.grow`: base and length may change.
     grown: Vec<u32>,
-    /// Functions (index space) that a `return_call` names or a `ref.func`
-    /// takes.
-    tail_called_or_taken: Vec<u32>,
+    /// Functions (index space) that a `return_call` names.
+    tail_called: Vec<u32>,
+    /// Functions (index space) whose address a `ref.func` takes.
+    taken: Vec<u32>,
     /// Per body, whether it makes a tail call of any kind (or could not be
     /// read, which validation rules out; assumed then).
     makes_tail_calls: Vec<bool>,
@@ -720,7 +755,8 @@ fn scan_bodies(bodies: &[FunctionBody<'_>]) -> BodyFacts {
     for scan in scans {
         w.written.extend(scan.written);
         w.grown.extend(scan.grown);
-        w.tail_called_or_taken.extend(scan.tail_called_or_taken);
+        w.tail_called.extend(scan.tail_called);
+        w.taken.extend(scan.taken);
         w.makes_tail_calls.extend(scan.makes_tail_calls);
     }
     w
@@ -749,9 +785,9 @@ fn scan_body(body: &FunctionBody<'_>) -> BodyFacts {
             }
             Ok(Operator::ReturnCall { function_index }) => {
                 tail = true;
-                w.tail_called_or_taken.push(function_index);
+                w.tail_called.push(function_index);
             }
-            Ok(Operator::RefFunc { function_index }) => w.tail_called_or_taken.push(function_index),
+            Ok(Operator::RefFunc { function_index }) => w.taken.push(function_index),
             Ok(Operator::ReturnCallIndirect { .. }) | Ok(Operator::ReturnCallRef { .. }) => {
                 tail = true
             }
@@ -766,43 +802,27 @@ fn scan_body(body: &FunctionBody<'_>) -> BodyFacts {
     w
 }
 
-/// The calling convention of each defined function. A function gets
-/// [`CallConv::Plain`] only when nothing but a plain `call` of this module
-/// can reach it and it makes no tail call itself (`musttail` needs caller
-/// and callee on one convention): it is not exported, no element segment,
-/// global, table initialiser or `ref.func` takes its address (an address,
-/// once taken, can reach any module's `call_indirect`,
-/// `return_call_indirect` or `call_ref` through tables, globals, exports
-/// and the host), and no `return_call` names it. Every other function
-/// keeps [`CallConv::Tail`], which every call through a pointer assumes.
-/// Computed once for the whole module before it is split into chunks, so
-/// a call in one chunk agrees with the definition in another.
-fn call_conventions(m: &ModuleMetadata, imported_funcs: u32, facts: &BodyFacts) -> Vec<CallConv> {
-    let mut convs: Vec<CallConv> = facts
-        .makes_tail_calls
-        .iter()
-        .map(|&tail| {
-            if tail {
-                CallConv::Tail
-            } else {
-                CallConv::Plain
-            }
-        })
-        .collect();
-    let mut public = |f: u32| {
-        if let Some(c) = f
+/// Per defined function, whether its address can leave plain direct
+/// calls: it is exported, or an element segment, global, table
+/// initialiser or `ref.func` takes its address. An address, once taken,
+/// can reach any module's `call_indirect`, `return_call_indirect` or
+/// `call_ref` through tables, globals, exports and the host.
+fn escaping_functions(m: &ModuleMetadata, imported_funcs: u32, facts: &BodyFacts) -> Vec<bool> {
+    let mut escapes = vec![false; facts.makes_tail_calls.len()];
+    let mut escape = |f: u32| {
+        if let Some(e) = f
             .checked_sub(imported_funcs)
-            .and_then(|def| convs.get_mut(def as usize))
+            .and_then(|def| escapes.get_mut(def as usize))
         {
-            *c = CallConv::Tail;
+            *e = true;
         }
     };
-    for &f in &facts.tail_called_or_taken {
-        public(f);
+    for &f in &facts.taken {
+        escape(f);
     }
     for e in &m.exports {
         if e.kind == ExternKind::Func {
-            public(e.index);
+            escape(e.index);
         }
     }
     let exprs = m
@@ -819,15 +839,47 @@ fn call_conventions(m: &ModuleMetadata, imported_funcs: u32, facts: &BodyFacts) 
     for e in exprs {
         for op in &e.ops {
             if let ConstOp::RefFunc(f) = op {
-                public(f.0);
+                escape(f.0);
             }
         }
     }
     for seg in &m.elements {
         for item in &seg.items {
             if let ElementItem::Func(f) = item {
-                public(f.0);
+                escape(f.0);
             }
+        }
+    }
+    escapes
+}
+
+/// The calling convention of each defined function. A function gets
+/// [`CallConv::Plain`] only when nothing but a plain `call` of this module
+/// can reach it and it makes no tail call itself (`musttail` needs caller
+/// and callee on one convention): its address does not escape
+/// ([`escaping_functions`]) and no `return_call` names it. Every other
+/// function keeps [`CallConv::Tail`], which every call through a pointer
+/// assumes. Computed once for the whole module before it is split into
+/// chunks, so a call in one chunk agrees with the definition in another.
+fn call_conventions(imported_funcs: u32, facts: &BodyFacts, escapes: &[bool]) -> Vec<CallConv> {
+    let mut convs: Vec<CallConv> = facts
+        .makes_tail_calls
+        .iter()
+        .zip(escapes)
+        .map(|(&tail, &escapes)| {
+            if tail || escapes {
+                CallConv::Tail
+            } else {
+                CallConv::Plain
+            }
+        })
+        .collect();
+    for &f in &facts.tail_called {
+        if let Some(c) = f
+            .checked_sub(imported_funcs)
+            .and_then(|def| convs.get_mut(def as usize))
+        {
+            *c = CallConv::Tail;
         }
     }
     convs
@@ -1142,7 +1194,9 @@ mod tests {
 
     /// Every way a function's address escapes, or a tail call reaches or
     /// leaves it, keeps it on the shared convention; only a function that
-    /// plain direct calls alone reach gets the private one.
+    /// plain direct calls alone reach gets the private one. The host can
+    /// enter exactly the functions whose address escapes, and the start
+    /// function.
     #[test]
     fn only_functions_plain_calls_alone_reach_get_the_private_convention() {
         let wat = r#"(module
@@ -1162,6 +1216,8 @@ mod tests {
           (func $indirect_tail_caller (return_call_indirect (type $v) (i32.const 0)))
           (func $ref_func_in_body (drop (ref.func $ref_func_in_body)))
           (func $also_private (call $tail_caller))
+          (func $start)
+          (start $start)
         )"#;
         let wasm = match wat::parse_str(wat) {
             Ok(w) => w,
@@ -1174,8 +1230,13 @@ mod tests {
         use CallConv::{Plain, Tail};
         assert_eq!(
             info.call_convs,
-            vec![Plain, Tail, Tail, Tail, Tail, Tail, Tail, Tail, Tail, Plain]
+            vec![Plain, Tail, Tail, Tail, Tail, Tail, Tail, Tail, Tail, Plain, Plain]
         );
         assert_eq!(info.call_conv(100), Tail);
+        assert_eq!(
+            info.host_entries,
+            vec![false, true, true, true, true, false, false, false, true, false, true]
+        );
+        assert!(info.host_entry(100));
     }
 }

@@ -353,7 +353,11 @@ impl Func {
                 let inst = &o.instances[instance as usize];
                 let addr = inst
                     .array_trampoline_addr(index)
-                    .ok_or_else(|| CallError::Host(format!("function {index} has no code")))?;
+                    .ok_or_else(|| {
+                        CallError::Host(format!(
+                            "function {index} has no array-call trampoline (only exported, address-taken and start functions have one)"
+                        ))
+                    })?;
                 // SAFETY: `addr` is an array-call trampoline in the mapped,
                 // executable text of the instance's module (offset checked
                 // at load), which has the `ArrayFn` signature by the ABI.

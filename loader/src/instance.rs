@@ -654,13 +654,14 @@ impl InstanceData {
         def.map_or(0, |d| m.text as u64 + u64::from(d.offset))
     }
 
-    /// Address of defined function `index`'s array-call trampoline.
+    /// Address of defined function `index`'s array-call trampoline; `None`
+    /// for a function the compiler made none for (the host cannot name it).
     pub(crate) fn array_trampoline_addr(&self, index: u32) -> Option<usize> {
         let m = &self.module.inner;
         let d = m
             .meta
             .defined_funcs
             .get(index.checked_sub(m.num_imported_funcs)? as usize)?;
-        Some(m.text + d.array_trampoline as usize)
+        Some(m.text + d.array_trampoline? as usize)
     }
 }

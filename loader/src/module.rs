@@ -550,9 +550,9 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
     }
     for (i, f) in m.defined_funcs.iter().enumerate() {
         let end = u64::from(f.offset) + u64::from(f.len);
-        if end > text_len || !in_text(f.array_trampoline) {
+        if end > text_len || f.array_trampoline.is_some_and(|t| !in_text(t)) {
             return Err(invalid("functions", format!(
-                "defined function {i}: code {}+{} or trampoline {} outside the text ({text_len} bytes)",
+                "defined function {i}: code {}+{} or trampoline {:?} outside the text ({text_len} bytes)",
                 f.offset, f.len, f.array_trampoline
             )));
         }

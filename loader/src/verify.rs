@@ -466,7 +466,7 @@ fn check_code_map(h: &Header, m: &ModuleMetadata, image: &[u8]) -> Result<(), Lo
     let trampolines = m
         .defined_funcs
         .iter()
-        .map(|f| ("array trampoline", f.array_trampoline))
+        .filter_map(|f| Some(("array trampoline", f.array_trampoline?)))
         .chain(
             m.import_trampolines
                 .iter()

@@ -124,7 +124,7 @@ fn builder(triple: &str) -> ArtifactBuilder {
     let f = |offset: u32, len: u32| DefinedFunc {
         offset,
         len,
-        array_trampoline: offset,
+        array_trampoline: Some(offset),
     };
     let export = |name: &str, index: u32| Export {
         name: name.into(),
