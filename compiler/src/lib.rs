@@ -30,6 +30,7 @@ mod nan;
 mod proposals;
 mod target;
 mod translate;
+mod wide_phis;
 
 use rayon::prelude::*;
 use wasmo_artifact_format::metadata::{DefinedFunc, ModuleMetadata};

@@ -130,6 +130,29 @@ pub fn load(text: &str, bounds_checks: wasmo_artifact_format::BoundsChecks) -> C
     load_with(text, &config)
 }
 
+/// `wasmoc build -O2` of the wat `text` with `WASMO_DUMP_LLVM` set: the
+/// first chunk's optimised IR (`chunk0.post.ll`).
+pub fn optimised_ir(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let wat = dir.path().join("m.wat");
+    std::fs::write(&wat, text).unwrap_or_else(|e| panic!("writing m.wat: {e}"));
+    let out = Command::new(bin_path("wasmoc").unwrap_or_else(|e| panic!("{e}")))
+        .args(["build", "-O2"])
+        .arg(&wat)
+        .arg("-o")
+        .arg(dir.path().join("m.wasmo"))
+        .env("WASMO_DUMP_LLVM", dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("running wasmoc: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(dir.path().join("chunk0.post.ll"))
+        .unwrap_or_else(|e| panic!("reading the IR dump: {e}"))
+}
+
 /// [`load`] with any compile configuration.
 pub fn load_with(text: &str, config: &wasmo_compiler::CompileConfig) -> Compiled {
     let bytes = match wasmo_compiler::compile(&wat(text), config) {

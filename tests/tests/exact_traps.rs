@@ -17,7 +17,7 @@ use std::process::Command;
 
 use wasmo_artifact_format::{BoundsChecks, TrapCode};
 use wasmo_loader::{CallError, Imports, Instance, Store, Val};
-use wasmo_tests::{bin_path, call, load, workspace_root};
+use wasmo_tests::{bin_path, call, load, optimised_ir, workspace_root};
 
 const STRATEGIES: [&str; 2] = ["guard-pages", "explicit"];
 const OOB: &str = "error: wasm trap: out of bounds memory access";
@@ -316,24 +316,7 @@ fn issue15_affine_loop_is_versioned_and_vectorised() {
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br_if 0 (i32.ne (local.get $i) (local.get $n))))
           (i32.load (i32.add (local.get $p) (i32.const 396)))))"#;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let wat = dir.path().join("fill.wat");
-    std::fs::write(&wat, text).unwrap_or_else(|e| panic!("writing fill.wat: {e}"));
-    let out = Command::new(bin_path("wasmoc").unwrap_or_else(|e| panic!("{e}")))
-        .args(["build", "-O2"])
-        .arg(&wat)
-        .arg("-o")
-        .arg(dir.path().join("fill.wasmo"))
-        .env("WASMO_DUMP_LLVM", dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("running wasmoc: {e}"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ir = std::fs::read_to_string(dir.path().join("chunk0.post.ll"))
-        .unwrap_or_else(|e| panic!("reading the IR dump: {e}"));
+    let ir = optimised_ir(text);
     assert!(
         ir.contains("store <"),
         "no vector store in the versioned loop:\n{ir}"
