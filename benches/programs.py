@@ -166,13 +166,16 @@ def build_wasm(target, spec, out):
     clang run wasm-opt)."""
     tmp = out + ".objs"
     os.makedirs(tmp, exist_ok=True)
+    # Libraries go to the link only, everything else to the compiles only.
+    libs = [a for a in target if a.startswith("-l")]
+    cflags = [a for a in target if not a.startswith("-l")]
     objs = []
     for i, f in enumerate(spec["files"]):
         obj = os.path.join(tmp, f"{i}.o")
-        subprocess.run(["clang-19", *target, "-O2", *spec["flags"], "-c", f, "-o", obj], check=True)
+        subprocess.run(["clang-19", *cflags, "-O2", *spec["flags"], "-c", f, "-o", obj], check=True)
         objs.append(obj)
     raw = os.path.join(tmp, "linked.wasm")
-    subprocess.run(["clang-19", *target, *objs, "-o", raw, "-lm"], check=True)
+    subprocess.run(["clang-19", "--target=wasm32-wasi", *objs, "-o", raw, *libs, "-lm"], check=True)
     wasm_opt = shutil.which("wasm-opt")
     if wasm_opt is None:
         shutil.move(raw, out)
