@@ -19,6 +19,7 @@ ratio measures the compilers and runtimes, not two different programs."""
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -145,7 +146,67 @@ def build(name, spec):
         if os.path.exists(out) and os.path.getmtime(out) > newest:
             continue
         print(f"== building {os.path.relpath(out, ROOT)}", flush=True)
-        subprocess.run(["clang-19", *target, "-O2", *spec["flags"], *spec["files"], "-o", out, "-lm"], check=True)
+        if target:
+            build_wasm(target, spec, out)
+        else:
+            subprocess.run(["clang-19", "-O2", *spec["flags"], *spec["files"], "-o", out, "-lm"], check=True)
+
+
+def build_wasm(target, spec, out):
+    """What `clang-19 -O2 ... -o out` gives (clang runs binaryen's `wasm-opt
+    -O2` on its output when one is on PATH), plus a name section, so that
+    profiles (`WASMO_PERF_MAP`, Wasmtime's perfmap) name functions.
+
+    wasm-opt drops the name section unless given `-g`, and `-g` changes the
+    code it emits (it keeps the libc's DWARF and optimises around it), so the
+    names come from its `--symbolmap` instead, which leaves the code
+    byte-identical to clang's own pipeline. Without wasm-opt on PATH this is
+    clang's output as it is. clang-19's `--no-wasm-opt` also skips the link,
+    hence the separate compile and link (without `-O`, which is what makes
+    clang run wasm-opt)."""
+    tmp = out + ".objs"
+    os.makedirs(tmp, exist_ok=True)
+    # Libraries go to the link only, everything else to the compiles only.
+    libs = [a for a in target if a.startswith("-l")]
+    cflags = [a for a in target if not a.startswith("-l")]
+    objs = []
+    for i, f in enumerate(spec["files"]):
+        obj = os.path.join(tmp, f"{i}.o")
+        subprocess.run(["clang-19", *cflags, "-O2", *spec["flags"], "-c", f, "-o", obj], check=True)
+        objs.append(obj)
+    raw = os.path.join(tmp, "linked.wasm")
+    subprocess.run(["clang-19", "--target=wasm32-wasi", *objs, "-o", raw, *libs, "-lm"], check=True)
+    wasm_opt = shutil.which("wasm-opt")
+    if wasm_opt is None:
+        shutil.move(raw, out)
+    else:
+        symbols = os.path.join(tmp, "symbols.txt")
+        subprocess.run([wasm_opt, raw, "-O2", f"--symbolmap={symbols}", "-o", out], check=True)
+        with open(symbols) as f:
+            names = [line.rstrip("\n").split(":", 1) for line in f if line.strip()]
+        with open(out, "ab") as f:
+            f.write(name_section((int(i), n) for i, n in names))
+    shutil.rmtree(tmp)
+
+
+def leb128(n):
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def name_section(functions):
+    """A custom section "name" holding only the function-names subsection."""
+    def vec_name(s):
+        b = s.encode()
+        return leb128(len(b)) + b
+    entries = sorted(functions)
+    sub = leb128(len(entries)) + b"".join(leb128(i) + vec_name(n) for i, n in entries)
+    body = vec_name("name") + bytes([1]) + leb128(len(sub)) + sub
+    return bytes([0]) + leb128(len(body)) + body
 
 
 def main():

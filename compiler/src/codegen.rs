@@ -859,6 +859,9 @@ pub(crate) fn compile_chunk(
         }
     }
     crate::nan::lower_canonicalize(&cx, &module)?;
+    if chunk.opt_level.as_number() >= 2 {
+        crate::wide_phis::widen_address_phis(&cx, &module)?;
+    }
     if VERIFY_IR {
         // `lower_canonicalize` rewrites optimised IR: check its work too.
         module

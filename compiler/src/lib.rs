@@ -31,6 +31,7 @@ mod pipeline;
 mod proposals;
 mod target;
 mod translate;
+mod wide_phis;
 
 use rayon::prelude::*;
 use wasmo_artifact_format::metadata::{DefinedFunc, ModuleMetadata};

@@ -1,0 +1,53 @@
+//! Issue 15: rewrites of optimised IR that change how code is selected,
+//! never what it computes. Each case checks both: the rewrite shows in the
+//! `WASMO_DUMP_LLVM` dump of a real `wasmoc build -O2`, and the compiled
+//! function returns what the wasm semantics say, at the edges where the
+//! rewrite could go wrong.
+
+use wasmo_artifact_format::BoundsChecks;
+use wasmo_loader::{Imports, Instance, Store, Val};
+use wasmo_tests::{call, load, optimised_ir};
+
+/// A loop walking a pointer that wraps past 2^32 (it reads only below 64):
+/// its pointer is a phi that every access zero-extends.
+const WALK: &str = r#"(module
+    (memory 1)
+    (data (i32.const 0) "\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\10\11\12\13\14\15\16\17\18\19\1a\1b\1c\1d\1e\1f\20\21\22\23\24\25\26\27\28\29\2a\2b\2c\2d\2e\2f\30\31\32\33\34\35\36\37\38\39\3a\3b\3c\3d\3e\3f\40")
+    (func (export "sum") (param $p i32) (param $n i32) (result i32) (local $s i32)
+      (loop
+        (if (i32.lt_u (local.get $p) (i32.const 64))
+          (then (local.set $s (i32.add (local.get $s) (i32.load8_u (local.get $p))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if 0 (local.get $n)))
+      (local.get $s)))"#;
+
+/// `wide_phis.rs`: the loop's `i32` pointer phi is carried as an `i64`
+/// (`zext`ed where it is computed), and the pointer still wraps at 2^32:
+/// from 2^32 - 2 the loop reads bytes 0, 1, 2 and 3 after two skipped
+/// addresses, never 2^32 or above (which would trap).
+#[test]
+fn issue15_address_phis_are_carried_wide_and_still_wrap() {
+    let ir = optimised_ir(WALK, &["-O2"]);
+    assert!(ir.contains("phi i64"), "no widened phi:\n{ir}");
+    let c = load(WALK, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &c.module, &Imports::new())
+        .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
+    let f = inst
+        .get_func(&store, "sum")
+        .unwrap_or_else(|| panic!("no export `sum`"));
+    for (p, n, want) in [
+        (-2, 6, 1 + 2 + 3 + 4),
+        (0, 64, 2080),
+        (60, 10, 61 + 62 + 63 + 64),
+    ] {
+        match call(&mut store, f, &[Val::I32(p), Val::I32(n)]) {
+            Ok(v) => assert!(
+                matches!(v.as_slice(), [Val::I32(got)] if *got == want),
+                "sum({p}, {n}) = {v:?}, want {want}"
+            ),
+            Err(e) => panic!("sum({p}, {n}): {e:?}"),
+        }
+    }
+}
