@@ -17,6 +17,7 @@
 mod args;
 mod cache;
 mod compile;
+mod emscripten;
 mod script;
 mod values;
 mod wasmtime_opts;
@@ -408,7 +409,10 @@ fn exec(
     }
     let mut imports = Imports::new();
     let imports_wasi = |m: &Module| m.imports().iter().any(|i| i.module == wasmo_wasi::MODULE);
-    let uses_wasi = imports_wasi(module) || preloads.iter().any(|(_, m)| imports_wasi(m));
+    let is_emscripten = emscripten::is_emscripten(module);
+    let emscripten_env = emscripten::wants_env(module);
+    let uses_wasi =
+        emscripten_env || imports_wasi(module) || preloads.iter().any(|(_, m)| imports_wasi(m));
     // The store's data is the WASI context (an empty one, never reached,
     // when no module imports WASI or every thread shares one).
     let mut store = if o.wasi_opts.threads && spawns_threads(module) {
@@ -419,6 +423,12 @@ fn exec(
     } else if uses_wasi {
         let mut store = Store::new(wasi_ctx(app, o, args)?);
         wasmo_wasi::add_to_imports(&mut store, &mut imports, |ctx| ctx);
+        if emscripten_env {
+            wasmo_wasi::emscripten::add_to_imports(&mut store, &mut imports, module, |ctx| ctx);
+        }
+        if is_emscripten {
+            wasmo_wasi::emscripten::add_legalized_wasi(&mut store, &mut imports, module, |ctx| ctx);
+        }
         store
     } else {
         Store::new(WasiCtx::new(WasiConfig::default()).map_err(anyhow::Error::from)?)
@@ -434,6 +444,12 @@ fn exec(
     let instance = instantiate(&mut store, &mut imports, module, o)?;
     match &o.run.invoke {
         Some(name) => invoke(&mut store, &instance, name, args),
+        None if is_emscripten => {
+            let argv: Vec<String> = std::iter::once(argv0(app, o))
+                .chain(args.iter().cloned())
+                .collect();
+            emscripten::run(&mut store, &instance, &argv)
+        }
         None => run_entry(&mut store, &instance, imports_wasi(module), args),
     }
 }
@@ -509,12 +525,17 @@ fn instantiate(
             )
             .into());
         }
+        let provided = if emscripten::wants_env(module) {
+            format!("`{}`, Emscripten's `env` functions", wasmo_wasi::MODULE)
+        } else {
+            format!("`{}`", wasmo_wasi::MODULE)
+        };
         return Err(anyhow!(
-            "unresolvable import `{}.{}`: wasmo provides only `{}` and the `--preload` modules \
-             (-W unknown-imports-trap or -W unknown-imports-default stub unknown functions)",
+            "unresolvable import `{}.{}`: wasmo provides only {provided} and the `--preload` \
+             modules (-W unknown-imports-trap or -W unknown-imports-default stub unknown \
+             functions)",
             import.module,
             import.name,
-            wasmo_wasi::MODULE
         )
         .into());
     }
@@ -569,16 +590,22 @@ fn wasi_ctx(app: &Path, o: &Options<'_>, args: &[String]) -> anyhow::Result<Wasi
             env.push((key, value));
         }
     }
-    let argv0 = match &o.run.argv0 {
-        Some(name) => name.clone(),
-        None => app.to_string_lossy().into_owned(),
-    };
     let cfg = WasiConfig {
-        args: std::iter::once(argv0).chain(args.iter().cloned()).collect(),
+        args: std::iter::once(argv0(app, o))
+            .chain(args.iter().cloned())
+            .collect(),
         env,
         preopens,
     };
     Ok(WasiCtx::new(cfg)?)
+}
+
+/// The program's `argv[0]`: `--argv0`, else the path given.
+fn argv0(app: &Path, o: &Options<'_>) -> String {
+    match &o.run.argv0 {
+        Some(name) => name.clone(),
+        None => app.to_string_lossy().into_owned(),
+    }
 }
 
 fn invoke(

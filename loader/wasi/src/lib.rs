@@ -42,6 +42,7 @@ mod abi;
 mod args;
 mod clock;
 mod ctx;
+pub mod emscripten;
 mod errno;
 mod fd;
 mod mem;

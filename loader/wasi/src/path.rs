@@ -164,12 +164,12 @@ const WRITE_INTENT: u64 =
 
 /// What a `path_open` call asks for, decoded from its flags.
 #[derive(Debug, Clone, Copy)]
-struct OpenRequest {
-    follow: bool,
-    oflags: u16,
-    base: u64,
-    inheriting: u64,
-    fdflags: u16,
+pub(crate) struct OpenRequest {
+    pub(crate) follow: bool,
+    pub(crate) oflags: u16,
+    pub(crate) base: u64,
+    pub(crate) inheriting: u64,
+    pub(crate) fdflags: u16,
 }
 
 impl OpenRequest {
@@ -292,15 +292,27 @@ pub fn path_open(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<(
     let path = path_arg(mem, a.u32(2), a.u32(3))?;
     let out = a.u32(8);
     mem.range(out, 4)?;
-    let parent = ctx.get(a.u32(0))?;
+    let fd = open_at(ctx, a.u32(0), path, &req)?;
+    mem.write_u32(out, fd)
+}
+
+/// Opens `path` under directory descriptor `dirfd` as `req` asks and
+/// returns the new descriptor (`path_open`, and Emscripten's `open`).
+pub(crate) fn open_at(
+    ctx: &mut WasiCtx,
+    dirfd: u32,
+    path: PathBuf,
+    req: &OpenRequest,
+) -> Result<u32, Errno> {
+    let parent = ctx.get(dirfd)?;
     let dir = parent.dir(req.parent_rights(), req.writes())?;
     if req.writes() && parent.inheriting & rights::FD_WRITE == 0 {
         return Err(Errno::NOTCAPABLE);
     }
     let handle = if req.has(oflags::DIRECTORY) {
-        open_dir(dir, path, &req)?
+        open_dir(dir, path, req)?
     } else {
-        open_file(dir, path, &req)?
+        open_file(dir, path, req)?
     };
     if let (Handle::File(_), true) = (&handle, req.fdflags & fdflags::NONBLOCK != 0) {
         // (Directories are `O_PATH` descriptors, where the flag means nothing.)
@@ -308,7 +320,7 @@ pub fn path_open(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<(
         let fl = rustix::fs::fcntl_getfl(fd)?;
         rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK)?;
     }
-    let (base, inheriting) = opened_rights(&handle, &req, parent, req.writes());
+    let (base, inheriting) = opened_rights(&handle, req, parent, req.writes());
     let entry = FdEntry {
         handle,
         base,
@@ -317,6 +329,5 @@ pub fn path_open(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<(
         read_only: parent.read_only,
         listing: None,
     };
-    let fd = ctx.insert(entry)?;
-    mem.write_u32(out, fd)
+    ctx.insert(entry)
 }

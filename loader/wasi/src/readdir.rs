@@ -118,6 +118,55 @@ pub fn fd_readdir(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<
     mem.write_size(a.u32(4), bytes.len())
 }
 
+/// Emscripten's `getdents64(fd, dirp, count)`: Linux `struct dirent`
+/// records (280 bytes each: `d_ino`, `d_off`, `d_reclen`, `d_type`,
+/// `d_name[256]`), as many whole ones as fit in `count`; 0 at the end. The
+/// listing is taken at the first call and consumed from the front, so
+/// each entry is returned once.
+pub(crate) fn getdents64(
+    ctx: &mut WasiCtx,
+    mem: &mut Mem<'_>,
+    fd: u32,
+    dirp: u32,
+    count: u32,
+) -> Result<i32, Errno> {
+    const SIZE: usize = 280;
+    let entry = ctx.get_mut(fd)?;
+    let Handle::Dir(dir) = &entry.handle else {
+        return Err(Errno::NOTDIR);
+    };
+    entry.require(rights::FD_READDIR)?;
+    let listing = match entry.listing.take() {
+        Some(l) => l,
+        None => dir_entries(dir)?,
+    };
+    let fit = (count as usize / SIZE).min(listing.len());
+    if fit == 0 && !listing.is_empty() {
+        entry.listing = Some(listing);
+        return Err(Errno::INVAL);
+    }
+    let mut out = vec![0u8; fit * SIZE];
+    for (i, (rec, e)) in out.chunks_exact_mut(SIZE).zip(&listing).enumerate() {
+        rec[0..8].copy_from_slice(&e.ino.to_le_bytes());
+        rec[8..16].copy_from_slice(&(((i + 1) * SIZE) as u64).to_le_bytes());
+        rec[16..18].copy_from_slice(&(SIZE as u16).to_le_bytes());
+        rec[18] = match e.ty {
+            filetype::DIRECTORY => 4,
+            filetype::REGULAR_FILE => 8,
+            filetype::SYMBOLIC_LINK => 10,
+            filetype::CHARACTER_DEVICE => 2,
+            filetype::BLOCK_DEVICE => 6,
+            filetype::SOCKET_STREAM => 12,
+            _ => 0,
+        };
+        let name = &e.name[..e.name.len().min(255)];
+        rec[19..19 + name.len()].copy_from_slice(name);
+    }
+    mem.write_bytes(dirp, &out)?;
+    entry.listing = Some(listing[fit..].to_vec());
+    Ok(out.len() as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

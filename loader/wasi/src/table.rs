@@ -302,6 +302,56 @@ pub fn func_def<T: 'static>(name: &str, get: fn(&mut T) -> &mut WasiCtx) -> Opti
     }))
 }
 
+/// Function `name` of [`FUNCS`] with every `i64` parameter split into two
+/// `i32`s (low half first): the "legalized" signature under which a
+/// module built by Emscripten for JavaScript without BigInt imports it.
+pub fn legalized_ty(name: &str) -> Option<FuncType> {
+    let func = FUNCS.iter().find(|f| f.name == name)?;
+    let mut ty = func.ty();
+    ty.params = func
+        .params
+        .iter()
+        .flat_map(|&t| match t {
+            I64 => vec![I32, I32],
+            t => vec![t],
+        })
+        .collect();
+    Some(ty)
+}
+
+/// Defines function `name` of [`FUNCS`] under [`MODULE`] with its
+/// [`legalized_ty`], joining each pair of `i32` halves back into the
+/// `i64` the handler reads.
+pub fn define_legalized<T: 'static>(
+    mut store: impl AsContextMut<Data = T>,
+    imports: &mut Imports,
+    name: &str,
+    get: fn(&mut T) -> &mut WasiCtx,
+) -> bool {
+    let (Some(func), Some(ty)) = (FUNCS.iter().find(|f| f.name == name), legalized_ty(name)) else {
+        return false;
+    };
+    let src = CtxSource::Store(get);
+    let host = Func::new(&mut store, ty, move |caller, args, results| {
+        let mut joined = Vec::with_capacity(func.params.len());
+        let mut halves = args.iter();
+        for &t in func.params {
+            let lo = Args(halves.as_slice()).u64(0);
+            halves.next();
+            joined.push(if t == I64 {
+                let hi = Args(halves.as_slice()).u64(0);
+                halves.next();
+                Val::I64(((hi << 32) | (lo & 0xffff_ffff)).cast_signed())
+            } else {
+                Val::I32((lo as u32).cast_signed())
+            });
+        }
+        func.call(&src, caller, &joined, results)
+    });
+    imports.define(MODULE, func.name, Extern::Func(host));
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
