@@ -504,6 +504,8 @@ fn sys_fcntl64(ctx: &mut WasiCtx, _: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, 
 /// descriptor is `ENOTTY`.
 fn sys_ioctl(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, Errno> {
     const TCGETS: u32 = 0x5401;
+    const TCSETS: u32 = 0x5402;
+    const TCSETSF: u32 = 0x5404;
     const TIOCGPGRP: u32 = 0x540f;
     const TIOCGWINSZ: u32 = 0x5413;
     let entry = ctx.get(a.u32(0))?;
@@ -517,7 +519,8 @@ fn sys_ioctl(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, 
             Ok(0)
         }
         TCGETS | TIOCGWINSZ => Ok(0),
-        0x5402..=0x5404 => Ok(0),
+        // TCSETS, TCSETSW, TCSETSF.
+        TCSETS..=TCSETSF => Ok(0),
         _ => Err(Errno::INVAL),
     }
 }
@@ -596,11 +599,10 @@ fn sys_fstatat64(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i
 fn sys_unlinkat(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, Errno> {
     const AT_REMOVEDIR: u32 = 0x200;
     at_cwd(mem, a.u32(0), a.u32(1))?;
-    let rest = [Val::I32(a.u32(1).cast_signed())];
     if a.u32(2) & AT_REMOVEDIR != 0 {
-        sys_rmdir(ctx, mem, &Args(&rest))
+        remove_dir(ctx, mem, a.u32(1))
     } else {
-        sys_unlink(ctx, mem, &Args(&rest))
+        remove_file(ctx, mem, a.u32(1))
     }
 }
 
@@ -651,13 +653,23 @@ fn sys_mkdir(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, 
 }
 
 fn sys_rmdir(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, Errno> {
-    change(ctx, mem, a.u32(0), rights::PATH_REMOVE_DIRECTORY, |d, p| {
+    remove_dir(ctx, mem, a.u32(0))
+}
+
+fn sys_unlink(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, Errno> {
+    remove_file(ctx, mem, a.u32(0))
+}
+
+/// Removes the directory at the guest path at `ptr` (`rmdir`, `unlinkat`).
+fn remove_dir(ctx: &WasiCtx, mem: &Mem<'_>, ptr: u32) -> Result<i32, Errno> {
+    change(ctx, mem, ptr, rights::PATH_REMOVE_DIRECTORY, |d, p| {
         d.remove_dir(p)
     })
 }
 
-fn sys_unlink(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, Errno> {
-    change(ctx, mem, a.u32(0), rights::PATH_UNLINK_FILE, |d, p| {
+/// Removes the file at the guest path at `ptr` (`unlink`, `unlinkat`).
+fn remove_file(ctx: &WasiCtx, mem: &Mem<'_>, ptr: u32) -> Result<i32, Errno> {
+    change(ctx, mem, ptr, rights::PATH_UNLINK_FILE, |d, p| {
         d.remove_file(p)
     })
 }
@@ -671,9 +683,8 @@ fn sys_rename(ctx: &mut WasiCtx, mem: &mut Mem<'_>, a: &Args<'_>) -> Result<i32,
     Ok(0)
 }
 
-/// `dup(fd)`: a new descriptor for the same open file (files and
-/// directories; the standard streams are `EINVAL`... as a copy of the
-/// stream itself).
+/// `dup(fd)`: a new descriptor for the same open file or directory (a
+/// cloned host descriptor), or for the same standard stream.
 fn sys_dup(ctx: &mut WasiCtx, _: &mut Mem<'_>, a: &Args<'_>) -> Result<i32, Errno> {
     let entry = ctx.get(a.u32(0))?;
     let handle = match &entry.handle {
