@@ -4,9 +4,9 @@
 //! function returns what the wasm semantics say, at the edges where the
 //! rewrite could go wrong.
 
-use wasmo_artifact_format::BoundsChecks;
+use wasmo_artifact_format::{BoundsChecks, TrapCode};
 use wasmo_loader::{Imports, Instance, Store, Val};
-use wasmo_tests::{call, load, optimised_ir};
+use wasmo_tests::{call, expect_export, expect_trap, instantiate, load, optimised_ir};
 
 /// A loop walking a pointer that wraps past 2^32 (it reads only below 64):
 /// its pointer is a phi that every access zero-extends.
@@ -49,5 +49,83 @@ fn issue15_address_phis_are_carried_wide_and_still_wrap() {
             ),
             Err(e) => panic!("sum({p}, {n}): {e:?}"),
         }
+    }
+}
+
+/// A sealed table with known contents (a dispatch array): `$add` and
+/// `$sub`, a null at 2 and `$neg` (another type) at 3. `apply` calls
+/// through it, `twice` calls `$add` directly.
+const DISPATCH: &str = r#"(module
+    (type $bin (func (param i32 i32) (result i32)))
+    (type $un (func (param i32) (result i32)))
+    (table 4 funcref)
+    (elem (i32.const 0) func $add $sub)
+    (elem (i32.const 3) func $neg)
+    (func $add (type $bin) (i32.add (local.get 0) (local.get 1)))
+    (func $sub (type $bin) (i32.sub (local.get 0) (local.get 1)))
+    (func $neg (type $un) (i32.sub (i32.const 0) (local.get 0)))
+    (func (export "apply") (param $i i32) (param $a i32) (param $b i32) (result i32)
+      (call_indirect (type $bin) (local.get $a) (local.get $b) (local.get $i)))
+    (func (export "twice") (param $a i32) (result i32)
+      (call $add (local.get $a) (call $add (local.get $a) (local.get $a)))))"#;
+
+/// The second argument (the caller's vmctx) of a wasm call in the IR: the
+/// one after the `swiftself` callee vmctx.
+fn caller_vmctx_arg(call: &str) -> Option<&str> {
+    call.split_once("swiftself ")?.1.split(", ").nth(1)
+}
+
+/// `translate/call.rs`: a call through a dispatch array, and a direct call
+/// of a defined function, pass `poison` as the caller's vmctx (no entry
+/// reads it), and still compute and trap as before: entries 0 and 1 are
+/// called with their arguments, 2 traps as a null entry, 3 as a signature
+/// mismatch, 4 as out of bounds.
+#[test]
+fn issue15_defined_callees_get_no_caller_vmctx() {
+    let ir = optimised_ir(DISPATCH, &["-O2"]);
+    for (callee, what) in [("%dispatch_fn(", "dispatch"), ("@wasm_func_0(", "direct")] {
+        let calls: Vec<&str> = ir
+            .lines()
+            .filter(|l| l.contains("call ") && l.contains(callee))
+            .collect();
+        assert!(!calls.is_empty(), "no {what} call:\n{ir}");
+        for l in &calls {
+            assert_eq!(
+                caller_vmctx_arg(l),
+                Some("ptr poison"),
+                "a {what} call passes the caller's vmctx: {l}"
+            );
+        }
+    }
+
+    let c = load(DISPATCH, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    let inst = instantiate(&mut store, &c.module, &Imports::new());
+    for (i, want) in [(0, 10), (1, 4)] {
+        let v = expect_export(
+            &mut store,
+            &inst,
+            "apply",
+            &[Val::I32(i), Val::I32(7), Val::I32(3)],
+        );
+        assert!(
+            matches!(v.as_slice(), [Val::I32(got)] if *got == want),
+            "apply({i}, 7, 3) = {v:?}, want {want}"
+        );
+    }
+    let v = expect_export(&mut store, &inst, "twice", &[Val::I32(5)]);
+    assert!(matches!(v.as_slice(), [Val::I32(15)]), "twice(5) = {v:?}");
+    for (i, code) in [
+        (2, TrapCode::IndirectCallToNull),
+        (3, TrapCode::BadSignature),
+        (4, TrapCode::TableOutOfBounds),
+    ] {
+        let t = expect_trap(
+            &mut store,
+            &inst,
+            "apply",
+            &[Val::I32(i), Val::I32(7), Val::I32(3)],
+        );
+        assert_eq!(t.code, code, "apply({i}, 7, 3)");
     }
 }

@@ -28,7 +28,11 @@
 //! Inside a `try_table` or legacy `try` a plain call is an `invoke` to the
 //! innermost handler's landing pad; a tail call never is (it leaves the
 //! function, and its handlers with it).
-//! Rule: the caller's vmctx is always passed as the second argument.
+//! Rule: the caller's vmctx is passed as the second argument wherever the
+//! callee may be an import's trampoline (which hands it to the host); a
+//! direct call of a defined function, and one through a dispatch array
+//! (entries all defined here or trap stubs), pass `poison` instead: no
+//! function body reads it, and an indirect call saves the register move.
 
 use super::{FuncTranslator, Mutability};
 use crate::codegen::{call_wasm, tail_call_wasm, Callee};
@@ -40,6 +44,16 @@ use wasmo_artifact_format::vmctx::{
     TABLE_DEF_BASE, TABLE_DEF_CURRENT_ELEMENTS,
 };
 use wasmo_artifact_format::{FuncIndex, FuncType, TrapCode, TypeIndex};
+
+/// What a call passes as its second argument, the caller's vmctx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallerVmctx {
+    /// The caller's vmctx: the callee may be an import, which reads it.
+    Passed,
+    /// `poison`: the callee is known to be a function defined in this
+    /// module or a trap stub, and neither reads it.
+    Unread,
+}
 
 /// Whether a call returns to its caller or replaces it (`return_call`,
 /// `return_call_indirect`).
@@ -57,11 +71,15 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         &mut self,
         n: usize,
         callee_vmctx: PointerValue<'ctx>,
+        caller: CallerVmctx,
     ) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, CompileError> {
         let args = self.pop_n(n)?;
         let mut all: Vec<BasicMetadataValueEnum<'ctx>> = Vec::with_capacity(n + 2);
         all.push(callee_vmctx.into());
-        all.push(self.vmctx.into());
+        all.push(match caller {
+            CallerVmctx::Passed => self.vmctx.into(),
+            CallerVmctx::Unread => self.env.ptr.get_poison().into(),
+        });
         all.extend(args.into_iter().map(BasicMetadataValueEnum::from));
         Ok(all)
     }
@@ -75,9 +93,10 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         kind: CallKind,
         callee: Callee<'ctx>,
         callee_vmctx: PointerValue<'ctx>,
+        caller: CallerVmctx,
         ty: &FuncType,
     ) -> Result<(), CompileError> {
-        let args = self.call_args(ty.params.len(), callee_vmctx)?;
+        let args = self.call_args(ty.params.len(), callee_vmctx, caller)?;
         match kind {
             CallKind::Plain => {
                 // Inside a `try_table` (or legacy `try`) the call is an
@@ -94,6 +113,27 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
+    /// Calls the code and vmctx that `record` holds at `code` and `vmctx`
+    /// (a `VMFuncImport` slot or a non-null `VMFuncRef`), passing the
+    /// caller's vmctx: the function may be an import's.
+    fn call_through(
+        &mut self,
+        kind: CallKind,
+        record: PointerValue<'ctx>,
+        (code, vmctx): (u32, u32),
+        ty: &FuncType,
+    ) -> Result<(), CompileError> {
+        let native_fn = self.load_invariant_ptr(record, code, "native_fn")?;
+        let callee_vmctx = self.load_invariant_ptr(record, vmctx, "callee_vmctx")?;
+        self.wasm_call(
+            kind,
+            Callee::Indirect(native_fn),
+            callee_vmctx,
+            CallerVmctx::Passed,
+            ty,
+        )
+    }
+
     /// `call` and `return_call`.
     pub(crate) fn op_call(
         &mut self,
@@ -104,14 +144,19 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let ty = info.func_type(FuncIndex(function_index))?;
         if function_index < info.imported_funcs {
             let slot = self.vmctx_field(self.env.offsets().imported_func(function_index))?;
-            let native_fn = self.load_invariant_ptr(slot, FUNC_IMPORT_NATIVE_FN, "import_fn")?;
-            let callee_vmctx = self.load_invariant_ptr(slot, FUNC_IMPORT_VMCTX, "import_vmctx")?;
-            self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
+            let fields = (FUNC_IMPORT_NATIVE_FN, FUNC_IMPORT_VMCTX);
+            self.call_through(kind, slot, fields, ty)
         } else {
             let callee = self
                 .env
                 .defined_func(function_index - info.imported_funcs)?;
-            self.wasm_call(kind, Callee::Direct(callee), self.vmctx, ty)
+            self.wasm_call(
+                kind,
+                Callee::Direct(callee),
+                self.vmctx,
+                CallerVmctx::Unread,
+                ty,
+            )
         }
     }
 
@@ -171,7 +216,16 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
                 .builder
                 .build_load(self.env.ptr, elem_addr, "dispatch_fn")?
                 .into_pointer_value();
-            return self.wasm_call(kind, Callee::Indirect(native_fn), self.vmctx, ty);
+            // Every entry is a function defined here or a trap stub, and
+            // neither reads the caller's vmctx (only an import's trampoline
+            // does), so the call need not pass it.
+            return self.wasm_call(
+                kind,
+                Callee::Indirect(native_fn),
+                self.vmctx,
+                CallerVmctx::Unread,
+                ty,
+            );
         }
 
         let base_addr = self.field(table, TABLE_DEF_BASE)?;
@@ -212,9 +266,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             self.trap_if(mismatch, TrapCode::BadSignature)?;
         }
 
-        let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
-        let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
-        self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
+        self.call_through(kind, func_ref, (FUNC_REF_NATIVE_FN, FUNC_REF_VMCTX), ty)
     }
 }
 
@@ -232,9 +284,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let func_ref = self.pop_ref()?;
         let null = self.builder.build_is_null(func_ref, "is_null")?;
         self.trap_if(null, TrapCode::NullFunctionReference)?;
-        let native_fn = self.load_invariant_ptr(func_ref, FUNC_REF_NATIVE_FN, "native_fn")?;
-        let callee_vmctx = self.load_invariant_ptr(func_ref, FUNC_REF_VMCTX, "callee_vmctx")?;
-        self.wasm_call(kind, Callee::Indirect(native_fn), callee_vmctx, ty)
+        self.call_through(kind, func_ref, (FUNC_REF_NATIVE_FN, FUNC_REF_VMCTX), ty)
     }
 }
 
