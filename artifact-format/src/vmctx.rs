@@ -15,7 +15,9 @@
 //! | runtime: *mut ()             |  the loader's instance; only helpers read it
 //! | limits: *mut VMStoreLimits   |  the store's fuel and interrupt words (see below);
 //! |                              |  constant for the instance's life
-//! +------------------------------+ imported_funcs()
+//! | interrupt: u64               |  this instance's copy of the store's interrupt word
+//! | (reserved)                   |
+//! +------------------------------+ imported_funcs() (48)
 //! | VMFuncImport  x N_imp_funcs  |  { native_fn, vmctx }            16 bytes each
 //! +------------------------------+ imported_tables()
 //! | *mut VMTableDefinition  x N  |
@@ -110,10 +112,19 @@
 //! +------------------------------+ 0
 //! | fuel_consumed: i64           |  starts at -fuel; code adds each block's cost and
 //! |                              |  traps "all fuel consumed" once it is above zero
-//! | interrupt: u64 (atomic)      |  non-zero: the next function entry or loop header
-//! |                              |  traps "interrupt"; set from any thread
+//! | interrupt: u64 (atomic)      |  non-zero: the store is interrupted; the loader
+//! |                              |  refuses to enter wasm; set from any thread
 //! +------------------------------+ 16
 //! ```
+//!
+//! Compiled interruption checks do not read the block's `interrupt` but
+//! the VMContext's own copy ([`VMOffsets::INTERRUPT`]), one load from the
+//! vmctx register instead of two dependent ones. The loader keeps the
+//! copies equal to the store's word: interrupting and resetting write the
+//! store's word and every instance's copy under one lock, and a new
+//! instance copies the store's word under that lock as it registers, so
+//! an interrupt racing with an instantiation reaches the new instance
+//! either way.
 
 /// Names the calling convention of wasm functions (see the module docs);
 /// part of the ABI fingerprint, so artifacts that call each other's
@@ -178,7 +189,9 @@ pub const HOST_CTX_ARRAY_FN: u32 = 0;
 pub const STORE_LIMITS_SIZE: u32 = 16;
 /// Offset of `fuel_consumed` (`i64`) in `VMStoreLimits`.
 pub const STORE_LIMITS_FUEL_CONSUMED: u32 = 0;
-/// Offset of `interrupt` (`u64`, read atomically) in `VMStoreLimits`.
+/// Offset of `interrupt` (`u64`) in `VMStoreLimits`: the store's own
+/// interrupt word, read by the loader before every entry from the host;
+/// compiled code reads each instance's copy ([`VMOffsets::INTERRUPT`]).
 pub const STORE_LIMITS_INTERRUPT: u32 = 8;
 
 /// How many of each entity a module has: all [`VMOffsets`] needs.
@@ -228,7 +241,7 @@ fn align(n: u32, to: u32) -> u32 {
 
 impl VMOffsets {
     /// Names this layout; part of the ABI fingerprint. Bump on any change.
-    pub const LAYOUT_VERSION: &'static str = "vmctx-3";
+    pub const LAYOUT_VERSION: &'static str = "vmctx-4";
 
     /// Offset of `memory0_base`.
     pub const MEMORY0_BASE: u32 = 0;
@@ -243,8 +256,16 @@ impl VMOffsets {
     pub const RUNTIME: u32 = 16;
     /// Offset of `limits`, the pointer to the store's `VMStoreLimits`.
     pub const LIMITS: u32 = 24;
-    /// Size of the fixed part.
-    const FIXED: u32 = 32;
+    /// Offset of `interrupt` (`u64`): this instance's copy of its store's
+    /// interrupt word, non-zero once the store is interrupted. Compiled
+    /// interruption checks compare it with zero in one instruction
+    /// (`cmpq $0, 32(%vmctx)`); the loader writes every instance's copy
+    /// when the store is interrupted or reset, and a new instance's from
+    /// the store's word.
+    pub const INTERRUPT: u32 = 32;
+    /// Size of the fixed part (the word after `interrupt` is reserved, so
+    /// the imports start 16-byte aligned as before).
+    const FIXED: u32 = 48;
 
     /// Lays out a VMContext for a module with these counts.
     pub fn new(counts: VMCounts) -> VMOffsets {
@@ -343,7 +364,7 @@ impl VMOffsets {
     /// A stable description of the layout rules, for the ABI fingerprint.
     pub fn layout_fingerprint() -> String {
         format!(
-            "{} cc={} private_cc={} private_o0_cc={} fixed={} limits={}@{}/{}/{} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
+            "{} cc={} private_cc={} private_o0_cc={} fixed={} limits={}@{}/{}/{} interrupt={} import={} funcref={}/{}/{}/{} table={}/{}/{} memory={}/{}/{} global={} val={} host={}",
             Self::LAYOUT_VERSION,
             WASM_CALL_CONV,
             PRIVATE_CALL_CONV,
@@ -353,6 +374,7 @@ impl VMOffsets {
             Self::LIMITS,
             STORE_LIMITS_FUEL_CONSUMED,
             STORE_LIMITS_INTERRUPT,
+            Self::INTERRUPT,
             FUNC_IMPORT_SIZE,
             FUNC_REF_SIZE,
             FUNC_REF_NATIVE_FN,
@@ -388,13 +410,13 @@ mod tests {
             funcs: 5,
             types: 3,
         });
-        assert_eq!(o.imported_func(0), 32);
-        assert_eq!(o.imported_func(1), 48);
-        assert_eq!(o.imported_table(0), 64);
-        assert_eq!(o.imported_memory(0), 72);
-        assert_eq!(o.imported_global(2), 96);
-        assert_eq!(o.defined_table(0), 104);
-        assert_eq!(o.defined_memory(0), 120);
+        assert_eq!(o.imported_func(0), 48);
+        assert_eq!(o.imported_func(1), 64);
+        assert_eq!(o.imported_table(0), 80);
+        assert_eq!(o.imported_memory(0), 88);
+        assert_eq!(o.imported_global(2), 112);
+        assert_eq!(o.defined_table(0), 120);
+        assert_eq!(o.defined_memory(0), 136);
         assert_eq!(o.defined_global(0) % 16, 0);
         assert!(o.func_ref(0) >= o.defined_global(1) + 16);
         assert_eq!(o.type_id(0), o.func_ref(4) + FUNC_REF_SIZE);

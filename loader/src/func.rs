@@ -469,6 +469,7 @@ impl Entry {
             && ctx
                 .opaque()
                 .vm_limits
+                .vm
                 .interrupt
                 .load(std::sync::atomic::Ordering::Relaxed)
                 != 0

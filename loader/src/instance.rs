@@ -14,7 +14,6 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use wasmo_artifact_format::metadata::{
     ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ExternKind, ImportKind,
@@ -428,9 +427,8 @@ fn instantiate(
     runtime.write_u64(crate::helpers::RUNTIME_STORE, store_ptr);
     runtime.write_u32(crate::helpers::RUNTIME_INSTANCE, index);
     vmctx.write_u64(VMOffsets::RUNTIME, runtime.base() as u64);
-    vmctx.write_u64(VMOffsets::LIMITS, Arc::as_ptr(&o.vm_limits) as u64);
-    let start = vmctx.base() as usize;
-    o.register_vmctx(start, start + vmctx.size(), index);
+    vmctx.write_u64(VMOffsets::LIMITS, o.vm_limits.vm_ptr() as u64);
+    o.register_vmctx(&vmctx, index);
     o.instances.push(InstanceData {
         index,
         module: module.clone(),

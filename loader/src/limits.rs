@@ -14,9 +14,14 @@
 //! its layout is `artifact-format`'s (`vmctx::STORE_LIMITS_*`, checked at
 //! compile time below) and it is only touched through atomics from Rust,
 //! and only moved by its `Arc` (never: its address is in VMContexts).
+//! Compiled interruption checks read each instance's copy of the interrupt
+//! word (`VMOffsets::INTERRUPT`), so the store's word is only ever written
+//! through [`SharedLimits::set_interrupt`], which writes every copy under
+//! the same lock that registers them.
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::store::{AsContext, AsContextMut};
 
@@ -94,6 +99,79 @@ impl Default for VMStoreLimits {
     }
 }
 
+/// A store's limits block and the interrupt words of its instances'
+/// VMContexts, shared by the store and its [`InterruptHandle`]s.
+#[derive(Debug, Default)]
+pub(crate) struct SharedLimits {
+    /// What compiled code reads through every VMContext's `limits`.
+    pub(crate) vm: VMStoreLimits,
+    /// Every instance's copy of `vm.interrupt`, kept equal to it.
+    copies: Mutex<InterruptCopies>,
+}
+
+/// The `VMOffsets::INTERRUPT` words of a store's instances.
+#[derive(Debug, Default)]
+struct InterruptCopies(Vec<NonNull<AtomicU64>>);
+
+#[expect(
+    unsafe_code,
+    reason = "VMContext words are written from the interrupting thread"
+)]
+// SAFETY: the pointers are only dereferenced with the mutex around this
+// held, and each is valid while it is in the list (`SharedLimits::register`'s
+// contract: the store clears the list before it frees any VMContext). What
+// they point at is an `AtomicU64`, which any thread may write.
+unsafe impl Send for InterruptCopies {}
+
+impl SharedLimits {
+    /// The address compiled code reads as the VMContext's `limits`.
+    pub(crate) fn vm_ptr(&self) -> *const VMStoreLimits {
+        &self.vm
+    }
+
+    fn copies(&self) -> std::sync::MutexGuard<'_, InterruptCopies> {
+        // A panic while holding the lock cannot leave the list half
+        // written (pushes and clears are whole), so poisoning is ignored.
+        self.copies.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets the store's interrupt word and every instance's copy to
+    /// `value`, under the lock, so a concurrent `register` or another
+    /// `set_interrupt` never leaves a copy different from the word.
+    pub(crate) fn set_interrupt(&self, value: u64) {
+        let copies = self.copies();
+        self.vm.interrupt.store(value, Ordering::Relaxed);
+        for word in &copies.0 {
+            // SAFETY: registered words stay valid until `clear`, which
+            // needs the lock held here.
+            #[expect(unsafe_code, reason = "writes a VMContext's interrupt word")]
+            unsafe { word.as_ref() }.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds a new instance's interrupt word, set to the store's word
+    /// first (under the lock: an interrupt before or after this reaches it).
+    ///
+    /// # Safety
+    /// `word` must stay valid, and be accessed only atomically from Rust,
+    /// until [`SharedLimits::clear`] is called.
+    #[expect(unsafe_code, reason = "keeps a pointer into a VMContext")]
+    pub(crate) unsafe fn register(&self, word: NonNull<AtomicU64>) {
+        let mut copies = self.copies();
+        // SAFETY: valid per the caller's contract.
+        #[expect(unsafe_code, reason = "writes a VMContext's interrupt word")]
+        unsafe { word.as_ref() }
+            .store(self.vm.interrupt.load(Ordering::Relaxed), Ordering::Relaxed);
+        copies.0.push(word);
+    }
+
+    /// Forgets every registered word (the store is about to free its
+    /// VMContexts); waits for an `interrupt` writing them to finish.
+    pub(crate) fn clear(&self) {
+        self.copies().0.clear();
+    }
+}
+
 const _: () = {
     assert!(std::mem::size_of::<VMStoreLimits>() == STORE_LIMITS_SIZE as usize);
     assert!(
@@ -114,18 +192,18 @@ const _: () = {
 /// the store's limits block alive, not the store.
 #[derive(Debug, Clone)]
 pub struct InterruptHandle {
-    pub(crate) limits: Arc<VMStoreLimits>,
+    pub(crate) limits: Arc<SharedLimits>,
 }
 
 impl InterruptHandle {
     /// Asks the store's running (or next) wasm code to trap.
     pub fn interrupt(&self) {
-        self.limits.interrupt.store(1, Ordering::Relaxed);
+        self.limits.set_interrupt(1);
     }
 
     /// Whether the store is interrupted.
     pub fn is_interrupted(&self) -> bool {
-        self.limits.interrupt.load(Ordering::Relaxed) != 0
+        self.limits.vm.interrupt.load(Ordering::Relaxed) != 0
     }
 }
 
@@ -168,7 +246,7 @@ impl<T> crate::Store<T> {
         let mut ctx = self.as_context_mut();
         let o = ctx.opaque_mut();
         o.fuel_enabled = true;
-        set_fuel(&o.vm_limits, fuel);
+        set_fuel(&o.vm_limits.vm, fuel);
     }
 
     /// The fuel left (0 once it ran out; `i64::MAX` until
@@ -176,7 +254,7 @@ impl<T> crate::Store<T> {
     /// is as good as unlimited). The count is deterministic: the
     /// same calls with the same arguments leave the same fuel.
     pub fn get_fuel(&self) -> u64 {
-        remaining_fuel(&self.as_context().opaque().vm_limits)
+        remaining_fuel(&self.as_context().opaque().vm_limits.vm)
     }
 
     /// A handle that interrupts this store's wasm from another thread.
@@ -192,8 +270,7 @@ impl<T> crate::Store<T> {
         self.as_context_mut()
             .opaque_mut()
             .vm_limits
-            .interrupt
-            .store(0, Ordering::Relaxed);
+            .set_interrupt(0);
     }
 
     /// Sets the usable native stack size of this store's calls into wasm

@@ -28,8 +28,9 @@ use std::sync::Arc;
 use crate::externs::{GlobalData, MemoryData, TableData};
 use crate::func::{HostFuncHeader, HostFuncRef};
 use crate::instance::InstanceData;
-use crate::limits::{StoreLimits, VMStoreLimits};
+use crate::limits::{SharedLimits, StoreLimits};
 use crate::values::ExternRef;
+use wasmo_artifact_format::VMOffsets;
 
 /// Identifies a store for the process's lifetime (never reused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -118,8 +119,9 @@ pub(crate) struct StoreOpaque {
     vmctxs: BTreeMap<usize, (usize, u32)>,
     /// Size and count limits (`limits.rs`).
     pub(crate) limits: StoreLimits,
-    /// Fuel and interrupt words every instance's VMContext points at.
-    pub(crate) vm_limits: Arc<VMStoreLimits>,
+    /// Fuel and interrupt words every instance's VMContext points at, and
+    /// the instances' copies of the interrupt word.
+    pub(crate) vm_limits: Arc<SharedLimits>,
     /// Whether fuel is metered (set by `Store::set_fuel`): then only
     /// modules built with fuel counting may be instantiated.
     pub(crate) fuel_enabled: bool,
@@ -227,6 +229,9 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Store<T> {
 
 impl Drop for StoreOpaque {
     fn drop(&mut self) {
+        // Before any VMContext is freed (the fields drop after this), so
+        // an `InterruptHandle` that outlives the store writes none of them.
+        self.vm_limits.clear();
         for h in self.host_funcs.drain(..) {
             // SAFETY: `h` is a live host function context made by
             // `Func::new`, whose `drop_fn` frees it with the type it was
@@ -248,9 +253,21 @@ impl StoreOpaque {
         );
     }
 
-    /// Registers an instance's VMContext range.
-    pub(crate) fn register_vmctx(&mut self, start: usize, end: usize, instance: u32) {
-        self.vmctxs.insert(start, (end, instance));
+    /// Registers an instance's VMContext: its range, and its interrupt
+    /// word with the store's limits (which sets it).
+    pub(crate) fn register_vmctx(&mut self, vmctx: &crate::vm::Block, instance: u32) {
+        let start = vmctx.base() as usize;
+        self.vmctxs.insert(start, (start + vmctx.size(), instance));
+        let word = vmctx.addr(VMOffsets::INTERRUPT).cast::<AtomicU64>();
+        if let Some(word) = NonNull::new(word) {
+            // SAFETY: the word lies in `vmctx` (`addr` checked the offset;
+            // the fixed part is in every VMContext) and is 8-byte aligned
+            // (blocks are 16-byte aligned, the offset a multiple of 8);
+            // the block belongs to this store, which frees it only when it
+            // drops, after `Drop for StoreOpaque` cleared the list. Rust
+            // touches the word only through `SharedLimits`' atomics.
+            unsafe { self.vm_limits.register(word) };
+        }
     }
 
     /// The instance whose VMContext contains `addr`, and `addr - start`.

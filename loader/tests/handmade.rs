@@ -80,8 +80,9 @@ fn text() -> Vec<u8> {
             0x48, 0x89, 0xd3, // mov rbx, rdx
             0x48, 0x89, 0xfe, // mov rsi, rdi
             0x8b, 0x13, // mov edx, [rbx]
-            0x48, 0x8b, 0x47, 0x20, // mov rax, [rdi + 32]
-            0x48, 0x8b, 0x7f, 0x28, // mov rdi, [rdi + 40]
+            // VMOffsets::imported_func(0): 48 since layout vmctx-4.
+            0x48, 0x8b, 0x47, 0x30, // mov rax, [rdi + 48]
+            0x48, 0x8b, 0x7f, 0x38, // mov rdi, [rdi + 56]
             0xff, 0xd0, // call rax
             0x89, 0x03, // mov [rbx], eax
             0x48, 0x83, 0xc4, 0x08, 0x5b, // add rsp, 8; pop rbx
@@ -204,6 +205,8 @@ fn builder(triple: &str) -> ArtifactBuilder {
     };
     metadata.vmctx_size = VMOffsets::new(metadata.vm_counts()).size();
     metadata.vm_counts = metadata.vm_counts();
+    // `call_import`'s machine code reads import 0's slot at a fixed offset.
+    assert_eq!(VMOffsets::new(metadata.vm_counts).imported_func(0), 48);
     // No PLT: the one helper call goes through the GOT directly.
     metadata.plt_offset = text().len() as u32;
     ArtifactBuilder {

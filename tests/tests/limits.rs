@@ -12,8 +12,8 @@ use std::time::Duration;
 use wasmo_artifact_format::{BoundsChecks, Instrumentation};
 use wasmo_compiler::CompileConfig;
 use wasmo_loader::{
-    CallError, Func, FuncType, Imports, Instance, InstantiationError, Store, StoreLimits, TrapCode,
-    Val,
+    CallError, Extern, Func, FuncType, HostError, Imports, Instance, InstantiationError, Store,
+    StoreLimits, TrapCode, Val,
 };
 use wasmo_tests::{load, load_with, Compiled};
 
@@ -436,6 +436,96 @@ fn issue13_interrupt_stops_loops_checked_by_their_callees() {
         let _ = timer.join();
         assert_eq!(trap_code(r), TrapCode::Interrupt, "{name}");
     }
+}
+
+/// An instance that calls a host function and then what its table's
+/// slot 0 holds; the host function may put a new instance's function there.
+const CALL_SLOT: &str = r#"(module
+  (import "h" "hook" (func $hook))
+  (type $v (func (result i32)))
+  (table (export "t") 1 funcref)
+  (func (export "run") (result i32)
+    (call $hook)
+    (call_indirect (type $v) (i32.const 0)))
+  (func (export "again") (result i32)
+    (call_indirect (type $v) (i32.const 0))))"#;
+
+/// Counts to 100 million in a loop (a checked header, no calls) and puts
+/// itself into the imported table's slot 0.
+const COUNT_INTO_SLOT: &str = r#"(module
+  (import "a" "t" (table 1 funcref))
+  (elem (i32.const 0) $count)
+  (func $count (result i32) (local i32)
+    (loop $l
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if $l (i32.ne (local.get 0) (i32.const 100000000))))
+    (local.get 0)))"#;
+
+#[test]
+fn issue13_instance_made_in_an_interrupted_store_is_interrupted() {
+    // Compiled checks read each instance's copy of the interrupt word: a
+    // copy made after the interrupt must start set, and a reset must
+    // clear it. The host hook interrupts the store and then makes the
+    // instance whose loop `run` goes on to call; wasm already running
+    // is not stopped by the loader's check at entry from the host.
+    let epoch = Instrumentation::EPOCH_INTERRUPTION;
+    let a = instrumented(CALL_SLOT, epoch);
+    let b = instrumented(COUNT_INTO_SLOT, epoch);
+    let mut store = Store::new(());
+    let handle = store.interrupt_handle();
+    let b_module = b.module.clone();
+    let table: std::sync::Arc<std::sync::Mutex<Option<Extern>>> = Default::default();
+    let slot = table.clone();
+    let ty = FuncType {
+        params: vec![],
+        results: vec![],
+    };
+    let hook = Func::new(&mut store, ty, move |mut caller, _, _| {
+        handle.interrupt();
+        let mut imports = Imports::new();
+        let t = slot.lock().map_err(|e| HostError::Message(e.to_string()))?;
+        if let Some(t) = *t {
+            imports.define("a", "t", t);
+        }
+        Instance::new(&mut caller, &b_module, &imports)
+            .map_err(|e| HostError::Message(e.to_string()))?;
+        Ok(())
+    });
+    let mut imports = Imports::new();
+    imports.define("h", "hook", Extern::Func(hook));
+    let i = match Instance::new(&mut store, &a.module, &imports) {
+        Ok(i) => i,
+        Err(e) => panic!("instantiation failed: {e}"),
+    };
+    *table
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = i.get_export(&store, "t");
+    let run = func(&store, &i, "run");
+    let again = func(&store, &i, "again");
+    assert_eq!(trap_code(call(&mut store, run, &[])), TrapCode::Interrupt);
+    // The reset clears the new instance's copy too: its loop runs to the end.
+    store.reset_interrupt();
+    assert_eq!(i32_of(call(&mut store, again, &[])), 100_000_000);
+}
+
+#[test]
+fn issue13_interrupt_reaches_every_instance_and_outlives_the_store() {
+    // Each instance has its own copy of the word: an interrupt from
+    // another thread must reach the one that runs, not only the first.
+    let c = instrumented(SPIN, Instrumentation::EPOCH_INTERRUPTION);
+    let mut store = Store::new(());
+    let _first = instance(&mut store, &c);
+    let second = instance(&mut store, &c);
+    let spin = func(&store, &second, "spin");
+    let timer = interrupt_soon(&store);
+    let r = call(&mut store, spin, &[]);
+    let _ = timer.join();
+    assert_eq!(trap_code(r), TrapCode::Interrupt);
+    // A handle kept after its store is gone writes no freed VMContext.
+    let handle = store.interrupt_handle();
+    drop(store);
+    handle.interrupt();
+    assert!(handle.is_interrupted());
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! counting, compiled in only when [`CompileConfig::instrumentation`]
 //! asks for them (`wasmoc build --epoch-interruption`, `--consume-fuel`).
 //!
-//! Both read the store's `VMStoreLimits`, reached through the VMContext's
+//! Fuel reads the store's `VMStoreLimits`, reached through the VMContext's
 //! `limits` pointer (an invariant load, so LLVM loads it once per
-//! function). The translator calls three hooks around each operator
+//! function); interruption reads the instance's copy of the interrupt
+//! word in the VMContext itself (`VMOffsets::INTERRUPT`), one load. The translator calls three hooks around each operator
 //! (`codegen::translate_function`): [`FuncTranslator::limits_at_entry`]
 //! once (with the body, which it scans for calls), then [`FuncTranslator::limits_before`] and
 //! [`FuncTranslator::limits_after`] around every operator.
@@ -42,7 +43,7 @@
 use super::{FuncTranslator, Mutability, Region};
 use crate::CompileError;
 use inkwell::values::{BasicValue, IntValue, PointerValue};
-use wasmo_artifact_format::vmctx::{STORE_LIMITS_FUEL_CONSUMED, STORE_LIMITS_INTERRUPT};
+use wasmo_artifact_format::vmctx::STORE_LIMITS_FUEL_CONSUMED;
 use wasmo_artifact_format::{Instrumentation, TrapCode, VMOffsets};
 use wasmparser::Operator;
 
@@ -245,8 +246,9 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
 
     /// Traps "interrupt" when the store's interrupt word is non-zero.
     fn check_interrupt(&mut self) -> Result<(), CompileError> {
-        let limits = self.store_limits()?;
-        let addr = self.field(limits, STORE_LIMITS_INTERRUPT)?;
+        // The instance's own copy of the store's word, so the check is one
+        // load off the vmctx register (see `VMOffsets::INTERRUPT`).
+        let addr = self.field(self.vmctx, VMOffsets::INTERRUPT)?;
         let i64t = self.cx.i64_type();
         let word = self.builder.build_load(i64t, addr, "interrupt")?;
         if let Some(load) = word.as_instruction_value() {
@@ -254,7 +256,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
                 .map_err(|e| CompileError::Internal(format!("interrupt load: {e}")))?;
             // Volatile, not atomic: LLVM never hoists it out of the loop it
             // guards either, and x86 folds it into the compare (`cmpq $0,
-            // 8(%limits)`), which it does not do for an atomic load. A
+            // 32(%vmctx)`), which it does not do for an atomic load. A
             // volatile load racing with the interrupting thread's store
             // reads what the target reads (LangRef: the result is
             // target-dependent), and an aligned 8-byte load is
