@@ -129,3 +129,92 @@ fn issue15_defined_callees_get_no_caller_vmctx() {
         assert_eq!(t.code, code, "apply({i}, 7, 3)");
     }
 }
+
+/// `br_table`s whose targets repeat, run into the default, carry a value
+/// to a block and to a loop header, or have no cases at all.
+const BR_TABLES: &str = r#"(module
+    (func (export "pick") (param $i i32) (result i32)
+      (block $d3 (result i32)
+        (block $d2 (result i32)
+          (block $d1 (result i32)
+            (block $d0 (result i32)
+              i32.const 100
+              local.get $i
+              br_table $d0 $d0 $d1 $d2 $d2 $d2 $d0 $d3 $d1)
+            i32.const 1
+            i32.add
+            return)
+          i32.const 2
+          i32.add
+          return)
+        i32.const 3
+        i32.add
+        return)
+      i32.const 4
+      i32.add)
+    (func (export "tail") (param $i i32) (result i32)
+      (block $b
+        (block $a
+          local.get $i
+          br_table $a $b $b $b)
+        i32.const 10
+        return)
+      i32.const 20)
+    (func (export "only") (param $i i32) (result i32)
+      (block $a
+        local.get $i
+        br_table $a)
+      i32.const 7)
+    (func (export "sum") (param $n i32) (result i32)
+      (block $out (result i32)
+        i32.const 0
+        (loop $top (param i32) (result i32)
+          local.get $n
+          i32.add
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (select (i32.const 2) (i32.and (local.get $n) (i32.const 1))
+            (i32.eqz (local.get $n)))
+          br_table $top $top $out $out))))"#;
+
+/// At `-O0` a `br_table` is a tree of compares, not a `switch` (which the
+/// fast instruction selector hands to SelectionDAG whole), and it goes
+/// where the `switch` of `-O2` goes for every index: inside the table, at
+/// its end, far past it and at the top of the unsigned range.
+#[test]
+fn issue15_o0_br_table_is_compares_and_agrees_with_o2() {
+    let ir = optimised_ir(BR_TABLES, &["-O0"]);
+    assert!(!ir.contains("switch "), "a switch at -O0:\n{ir}");
+    assert!(ir.contains("icmp ult"), "no compare tree at -O0:\n{ir}");
+    let pick = [101, 101, 102, 103, 103, 103, 101, 104];
+    let indices = (0..12).chain([i32::MAX, i32::MIN, -2, -1]);
+    let mut want: Vec<(&str, i32, i32)> = Vec::new();
+    for i in indices {
+        let fallback = |n: i32, table: &[i32], default: i32| match usize::try_from(i) {
+            Ok(k) if k < n as usize => table[k],
+            _ => default,
+        };
+        want.push(("pick", i, fallback(8, &pick, 102)));
+        want.push(("tail", i, fallback(1, &[10], 20)));
+        want.push(("only", i, 7));
+    }
+    for n in [1, 2, 3, 4, 9] {
+        want.push(("sum", n, n * (n + 1) / 2));
+    }
+    for opt_level in [wasmo_compiler::OptLevel::O0, wasmo_compiler::OptLevel::O2] {
+        let config = wasmo_compiler::CompileConfig {
+            opt_level,
+            ..wasmo_compiler::CompileConfig::default()
+        };
+        let c = wasmo_tests::load_with(BR_TABLES, &config);
+        let mut store = Store::new(());
+        let inst = Instance::new(&mut store, &c.module, &Imports::new())
+            .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
+        for &(name, arg, expected) in &want {
+            let got = wasmo_tests::expect_export(&mut store, &inst, name, &[Val::I32(arg)]);
+            assert!(
+                matches!(got.as_slice(), [Val::I32(v)] if *v == expected),
+                "{opt_level:?} {name}({arg}) = {got:?}, want {expected}"
+            );
+        }
+    }
+}

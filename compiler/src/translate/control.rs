@@ -13,7 +13,7 @@
 use super::FuncTranslator;
 use crate::codegen::{build_wasm_return, llvm_type};
 use crate::module_info::val_type;
-use crate::CompileError;
+use crate::{CompileError, OptLevel};
 use inkwell::basic_block::BasicBlock;
 use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicValue, BasicValueEnum, IntValue, PhiValue};
@@ -418,12 +418,18 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         Ok(())
     }
 
-    /// `br_table`, as an LLVM `switch`.
+    /// `br_table`, as an LLVM `switch`; at `-O0` as compares
+    /// ([`Self::br_table_compares`]).
     pub(crate) fn op_br_table(
         &mut self,
         targets: &wasmparser::BrTable<'_>,
     ) -> Result<(), CompileError> {
         let index = self.pop_int()?;
+        if self.env.config.opt_level == OptLevel::O0 {
+            self.br_table_compares(index, targets)?;
+            self.reachable = false;
+            return Ok(());
+        }
         let mut cases = Vec::with_capacity(targets.len() as usize);
         for (i, depth) in targets.targets().enumerate() {
             let block = self.branch_edge(depth?)?;
@@ -433,6 +439,78 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         self.builder.build_switch(index, default, &cases)?;
         self.reachable = false;
         Ok(())
+    }
+
+    /// `br_table` at `-O0`, as a balanced tree of unsigned `index < bound`
+    /// compares. LLVM's fast instruction selector has no `switch` (nor
+    /// `indirectbr`): it hands the whole block that ends in one to
+    /// SelectionDAG, whose fixed cost per block is what `-O0` avoids. Runs
+    /// of indices with the same target share one range (the default is
+    /// the range from the table's length up), so a dispatch takes at most
+    /// `ceil(log2(ranges))` compares; the tree has `ranges - 1` compares,
+    /// each in a new block but the first. Every leaf is one CFG edge to
+    /// its target, recorded as such ([`Self::branch_edge`]).
+    fn br_table_compares(
+        &mut self,
+        index: IntValue<'ctx>,
+        targets: &wasmparser::BrTable<'_>,
+    ) -> Result<(), CompileError> {
+        // (first index, depth), first indices increasing from 0.
+        let mut ranges: Vec<(u64, u32)> = Vec::new();
+        for (i, depth) in targets.targets().enumerate() {
+            let depth = depth?;
+            if ranges.last().map(|&(_, d)| d) != Some(depth) {
+                ranges.push((i as u64, depth));
+            }
+        }
+        let default = targets.default();
+        if ranges.last().map(|&(_, d)| d) != Some(default) {
+            ranges.push((u64::from(targets.len()), default));
+        }
+        self.compare_tree(index, &ranges)
+    }
+
+    /// Branches from the current block to the target of `index`, which
+    /// lies in `ranges` (see [`Self::br_table_compares`]).
+    fn compare_tree(
+        &mut self,
+        index: IntValue<'ctx>,
+        ranges: &[(u64, u32)],
+    ) -> Result<(), CompileError> {
+        let (low, high) = match ranges {
+            [] => return Err(CompileError::Internal("br_table without a target".into())),
+            [(_, depth)] => {
+                let target = self.branch_edge(*depth)?;
+                self.builder.build_unconditional_branch(target)?;
+                return Ok(());
+            }
+            _ => ranges.split_at(ranges.len() / 2),
+        };
+        let bound = index.get_type().const_int(high[0].0, false);
+        let cond =
+            self.builder
+                .build_int_compare(IntPredicate::ULT, index, bound, "br_table_lt")?;
+        let low_block = self.tree_child(low)?;
+        let high_block = self.tree_child(high)?;
+        self.builder
+            .build_conditional_branch(cond, low_block, high_block)?;
+        for (block, rest) in [(low_block, low), (high_block, high)] {
+            if rest.len() > 1 {
+                self.builder.position_at_end(block);
+                self.compare_tree(index, rest)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the current block's branch for `ranges` goes: a single
+    /// range's target (its edge recorded now, from the current block), or
+    /// a new block for the subtree of several.
+    fn tree_child(&mut self, ranges: &[(u64, u32)]) -> Result<BasicBlock<'ctx>, CompileError> {
+        match ranges {
+            [(_, depth)] => self.branch_edge(*depth),
+            _ => Ok(self.new_block("br_table")),
+        }
     }
 
     /// `return`: a branch to the function body's frame.
