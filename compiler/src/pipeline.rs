@@ -35,17 +35,15 @@
 //! `speculative-execution` (runs only for divergent, i.e. GPU, targets),
 //! `move-auto-init` (no auto-init stores), `alignment-from-assumptions`
 //! (wasmo emits no `llvm.assume`), `loop-sink` (needs profile data), the
-//! optimiser's second `tailcallelim` and `loop-deletion` (the simplifier's
-//! have run), and the `instcombine` between the SLP slot and
+//! optimiser's second `tailcallelim` (the simplifier's has run), and the
+//! `instcombine` between the SLP slot and
 //! `loop-unroll` (`vector-combine` finds no vectors to rewrite with the
 //! SLP vectoriser off, and the `instcombine` after the unroller cleans up
 //! anyway). That `instcombine` is the one cut that is not byte-neutral
 //! everywhere: boolector changes in one function, where a `movzbl` goes
-//! away and the function keeps its size. `constraint-elimination` was
-//! byte-neutral on the same programs but stays: it removes redundant
-//! comparisons, which explicit bounds checks (`memory64`,
-//! `BoundsChecks::Explicit`) are made of, and none of the programs uses
-//! them.
+//! away and the function keeps its size. Tried and kept, because they
+//! change code: the optimiser's second `loop-deletion` (sqlite) and
+//! `constraint-elimination` (zstd).
 //!
 //! Where the time goes (boolector, `-O2 -j1`, `WASMO_LLVM_OPTIONS=-time-passes`):
 //! the IR passes are about half of the compile and code generation (isel,
@@ -88,8 +86,8 @@ pub(crate) const O2: &str = concat!(
     "instcombine<max-iterations=1;no-use-loop-info;no-verify-fixpoint>),",
     "function-attrs,function(require<should-not-run-function-passes>))),",
     "deadargelim,function<eager-inv>(lower-constant-intrinsics,",
-    "loop(loop-rotate<header-duplication;no-prepare-for-lto>),",
-    "inject-tli-mappings,",
+    "loop(loop-rotate<header-duplication;no-prepare-for-lto>,",
+    "loop-deletion),inject-tli-mappings,",
     "loop-vectorize<no-interleave-forced-only;no-vectorize-forced-only;>,",
     "infer-alignment,loop-load-elim,",
     "instcombine<max-iterations=1;no-use-loop-info;no-verify-fixpoint>,",
