@@ -6,8 +6,9 @@
 //! Rule: the key must cover every input of the artifact. It is derived here
 //! from facts this LLVM-free binary knows (the wasm binary, wasmo's
 //! version, the compiler build id both binaries embed, the artifact format
-//! version and ABI fingerprint, and each `wasmoc` option that `wasmo run`
-//! passes), never by asking the compiler. Adding a compile option to
+//! version and ABI fingerprint, each `wasmoc` option that `wasmo run`
+//! passes, and `WASMO_LLVM_OPTIONS`, which `wasmoc` inherits), never by
+//! asking the compiler. Adding a compile option to
 //! `wasmo run` means adding it to [`CacheKey`].
 //!
 //! Rule: an entry is trusted for nothing. It is opened without following
@@ -45,6 +46,9 @@ pub struct CacheKey<'a> {
     pub bounds_checks: Option<&'a str>,
     /// `--epoch-interruption` and `--consume-fuel`, as header bits.
     pub instrumentation: Instrumentation,
+    /// `WASMO_LLVM_OPTIONS` as `wasmoc` inherits it (`None`: unset): extra
+    /// LLVM options that may change the generated code.
+    pub llvm_options: Option<&'a [u8]>,
 }
 
 impl CacheKey<'_> {
@@ -69,6 +73,13 @@ impl CacheKey<'_> {
         field(self.cpu.unwrap_or("").as_bytes());
         field(self.bounds_checks.unwrap_or("").as_bytes());
         field(&[self.instrumentation.0]);
+        match self.llvm_options {
+            None => field(&[0]),
+            Some(options) => {
+                field(&[1]);
+                field(options);
+            }
+        }
         field(self.module);
         format!("{}.wasmo", h.finalize().to_hex())
     }
@@ -95,6 +106,7 @@ pub fn module_for(
         let wasm = wat::parse_bytes(&bytes).unwrap_or(Cow::Borrowed(&bytes));
         return load_unnamed(&compile::compile(a, input, &wasm, instrumentation)?);
     };
+    let llvm_options = std::env::var_os(compile::LLVM_OPTIONS_VAR);
     let key = CacheKey {
         module: &wasm,
         compiler: compile::BUILD_ID,
@@ -102,6 +114,7 @@ pub fn module_for(
         cpu: a.cpu.as_deref(),
         bounds_checks: a.bounds_checks.as_deref(),
         instrumentation,
+        llvm_options: llvm_options.as_deref().map(|o| o.as_encoded_bytes()),
     };
     let entry = dir.join(key.file_name());
     let source_hash = *blake3::hash(&wasm).as_bytes();
@@ -264,6 +277,7 @@ mod tests {
             cpu: None,
             bounds_checks: None,
             instrumentation: Instrumentation::NONE,
+            llvm_options: None,
         }
     }
 
@@ -286,6 +300,12 @@ mod tests {
         assert_ne!(base, k.file_name());
         let mut k = key(b"\0asm");
         k.instrumentation = Instrumentation(Instrumentation::CONSUME_FUEL);
+        assert_ne!(base, k.file_name());
+        let mut k = key(b"\0asm");
+        k.llvm_options = Some(b"");
+        assert_ne!(base, k.file_name());
+        let mut k = key(b"\0asm");
+        k.llvm_options = Some(b"-time-passes");
         assert_ne!(base, k.file_name());
         assert!(base.ends_with(".wasmo") && base.len() == 64 + 6);
     }

@@ -25,6 +25,11 @@ use wasmo_artifact_format::Instrumentation;
 /// The compiler build this binary pairs with (`cli/build_id.rs`).
 pub const BUILD_ID: &str = env!("WASMO_COMPILER_BUILD_ID");
 
+/// The environment variable whose words `wasmoc` passes to LLVM's option
+/// parser (`compiler/src/target.rs`). `wasmoc` inherits it from `wasmo
+/// run`, and it may change the generated code, so the cache key covers it.
+pub const LLVM_OPTIONS_VAR: &str = "WASMO_LLVM_OPTIONS";
+
 /// Compiles `wasm` (binary, or text `wasmoc` reports on) with the options
 /// of `a`; messages call the module `input`. The artifact comes back as
 /// an unnamed file; `Failure::Exit(1)` when `wasmoc` failed and has said
