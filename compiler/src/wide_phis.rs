@@ -28,7 +28,8 @@ use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::values::{
-    AnyValueEnum, BasicValue, BasicValueEnum, InstructionOpcode, InstructionValue, PhiValue,
+    AnyValue, AnyValueEnum, BasicValue, BasicValueEnum, InstructionOpcode, InstructionValue,
+    PhiValue,
 };
 
 /// Rewrites every `i32` phi of `module` that feeds a `zext` to `i64`, as
@@ -58,10 +59,12 @@ pub(crate) fn widen_address_phis(cx: &Context, module: &Module<'_>) -> Result<us
 /// `trunc` after its phis (not an exception pad, which must come first),
 /// and none of whose incoming values is its predecessor's terminator (an
 /// `invoke` result exists only on the edge, not before the terminator
-/// where the `zext` goes) or a `select`: a loop carrying a chain of
-/// `cmov`s (an open-addressing probe that remembers a slot) and
-/// zero-extending its result only after the loop gained a register copy
-/// per iteration when widened (hashtab: +0.2% instructions, 5-10% slower).
+/// where the `zext` goes). An incoming `select` is widened with the phi
+/// (see [`widen_incoming`]) if the phi is all that uses it: a `select`
+/// that stays would leave two `cmov`s where there was one (hashtab's
+/// probe loop carries its `select` chain in an `i32` phi and leaves with
+/// it: widened, the exit phi's `i64` `select` and its extensions ran on
+/// every iteration, +5.5% instructions).
 fn eligible(phi: PhiValue<'_>) -> bool {
     if !is_i32(phi.as_basic_value()) || zext_users(phi).is_empty() {
         return false;
@@ -85,10 +88,22 @@ fn eligible(phi: PhiValue<'_>) -> bool {
         phi.get_incoming(i).is_some_and(|(v, pred)| {
             v.as_instruction_value().is_none_or(|inst| {
                 Some(inst) != pred.get_terminator()
-                    && inst.get_opcode() != InstructionOpcode::Select
+                    && (inst.get_opcode() != InstructionOpcode::Select || only_user(inst, phi))
             })
         })
     })
+}
+
+/// Whether `phi` is the only user of `inst`.
+fn only_user(inst: InstructionValue<'_>, phi: PhiValue<'_>) -> bool {
+    let mut use_ = inst.get_first_use();
+    while let Some(u) = use_ {
+        if u.get_user() != phi.as_instruction().as_any_value_enum() {
+            return false;
+        }
+        use_ = u.get_next_use();
+    }
+    true
 }
 
 fn is_i32(v: BasicValueEnum<'_>) -> bool {
@@ -124,10 +139,14 @@ fn widen<'ctx>(
     let block = old
         .get_parent()
         .ok_or_else(|| CompileError::Internal("phi outside a block".into()))?;
-    // The extended incoming values, one `zext` per predecessor (a switch
-    // may list one predecessor several times, with the same value).
+    // Built first: a `select` in a loop may use the phi itself.
+    builder.position_before(&old);
+    let wide = builder.build_phi(i64t, "wide")?;
+    // The extended incoming values, one per predecessor (a switch may list
+    // one predecessor several times, with the same value).
     let mut incoming: Vec<(BasicValueEnum<'ctx>, inkwell::basic_block::BasicBlock<'ctx>)> =
         Vec::new();
+    let mut selects = Vec::new();
     for i in 0..phi.count_incoming() {
         let (value, pred) = phi
             .get_incoming(i)
@@ -141,11 +160,9 @@ fn widen<'ctx>(
             .get_terminator()
             .ok_or_else(|| CompileError::Internal("predecessor without terminator".into()))?;
         builder.position_before(&term);
-        let wide = builder.build_int_z_extend(value.into_int_value(), i64t, "wide")?;
-        incoming.push((wide.into(), pred));
+        let value = widen_incoming(cx, builder, phi, wide, value.into_int_value(), &mut selects)?;
+        incoming.push((value, pred));
     }
-    builder.position_before(&old);
-    let wide = builder.build_phi(i64t, "wide")?;
     let refs: Vec<(
         &dyn BasicValue<'ctx>,
         inkwell::basic_block::BasicBlock<'ctx>,
@@ -158,21 +175,77 @@ fn widen<'ctx>(
         zext.replace_all_uses_with(&wide.as_instruction());
         zext.erase_from_basic_block();
     }
+    let mut narrow = None;
     if old.get_first_use().is_some() {
         let first = block
             .get_instructions()
             .find(|i| i.get_opcode() != InstructionOpcode::Phi)
             .ok_or_else(|| CompileError::Internal("block of phis only".into()))?;
         builder.position_before(&first);
-        let narrow = builder.build_int_truncate(
+        let trunc = builder.build_int_truncate(
             wide.as_basic_value().into_int_value(),
             cx.i32_type(),
             "narrow",
         )?;
         phi.as_basic_value()
             .into_int_value()
-            .replace_all_uses_with(narrow);
+            .replace_all_uses_with(trunc);
+        narrow = trunc.as_instruction();
     }
     old.erase_from_basic_block();
+    // The `i32` selects the phi alone used, and a `trunc` only they used.
+    for select in selects {
+        if select.get_first_use().is_none() {
+            select.erase_from_basic_block();
+        }
+    }
+    if let Some(trunc) = narrow.filter(|t| t.get_first_use().is_none()) {
+        trunc.erase_from_basic_block();
+    }
     Ok(())
+}
+
+/// The `i64` form of `value`, an incoming value of `phi` (whose widened
+/// phi is `wide`), built at the builder's position (the end of the
+/// predecessor). A `select` becomes an `i64` `select` of its extended
+/// operands (`phi` itself standing as `wide`), so the `cmov` is 64-bit and
+/// needs no extension after it (a `zext` of the 32-bit `select` cost a
+/// register copy per iteration in hashtab). Anything else is zero-extended
+/// where it was computed (a 32-bit x86 instruction clears the top half,
+/// so that is free). The `select`s replaced are pushed on `selects`, to
+/// be erased once nothing uses them.
+fn widen_incoming<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    phi: PhiValue<'ctx>,
+    wide: PhiValue<'ctx>,
+    value: inkwell::values::IntValue<'ctx>,
+    selects: &mut Vec<InstructionValue<'ctx>>,
+) -> Result<BasicValueEnum<'ctx>, CompileError> {
+    let i64t = cx.i64_type();
+    let Some(select) = value
+        .as_instruction()
+        .filter(|i| i.get_opcode() == InstructionOpcode::Select)
+    else {
+        return Ok(builder.build_int_z_extend(value, i64t, "wide")?.into());
+    };
+    let operand = |i: u32| {
+        select
+            .get_operand(i)
+            .and_then(|o| o.value())
+            .ok_or_else(|| CompileError::Internal("select without operand".into()))
+    };
+    let (cond, arms) = (operand(0)?, [operand(1)?, operand(2)?]);
+    let mut wide_arms = Vec::with_capacity(2);
+    for arm in arms {
+        wide_arms.push(if arm == phi.as_basic_value() {
+            wide.as_basic_value().into_int_value()
+        } else {
+            builder.build_int_z_extend(arm.into_int_value(), i64t, "wide")?
+        });
+    }
+    if !selects.contains(&select) {
+        selects.push(select);
+    }
+    Ok(builder.build_select(cond.into_int_value(), wide_arms[0], wide_arms[1], "wide")?)
 }
