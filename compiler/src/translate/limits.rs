@@ -5,10 +5,12 @@
 //! Fuel reads the store's `VMStoreLimits`, reached through the VMContext's
 //! `limits` pointer (an invariant load, so LLVM loads it once per
 //! function); interruption reads the instance's copy of the interrupt
-//! word in the VMContext itself (`VMOffsets::INTERRUPT`), one load. The translator calls three hooks around each operator
+//! word in the VMContext itself (`VMOffsets::INTERRUPT`), one load.
+//! The translator calls three hooks around each operator
 //! (`codegen::translate_function`): [`FuncTranslator::limits_at_entry`]
-//! once (with the body, which it scans for calls), then [`FuncTranslator::limits_before`] and
-//! [`FuncTranslator::limits_after`] around every operator.
+//! once (with the body, which it scans for calls), then
+//! [`FuncTranslator::limits_before`] and [`FuncTranslator::limits_after`]
+//! around every operator.
 //!
 //! - **Interruption**: at every loop header, and at the entry of every
 //!   function that may call (see [`may_call`]), so every cycle of
