@@ -96,14 +96,13 @@ fn eligible(phi: PhiValue<'_>) -> bool {
 
 /// Whether `phi` is the only user of `inst`.
 fn only_user(inst: InstructionValue<'_>, phi: PhiValue<'_>) -> bool {
-    let mut use_ = inst.get_first_use();
-    while let Some(u) = use_ {
-        if u.get_user() != phi.as_instruction().as_any_value_enum() {
-            return false;
-        }
-        use_ = u.get_next_use();
-    }
-    true
+    let phi = phi.as_instruction().as_any_value_enum();
+    users(inst).all(|user| user == phi)
+}
+
+/// Every user of `inst`, once per use.
+fn users<'ctx>(inst: InstructionValue<'ctx>) -> impl Iterator<Item = AnyValueEnum<'ctx>> {
+    std::iter::successors(inst.get_first_use(), |u| u.get_next_use()).map(|u| u.get_user())
 }
 
 fn is_i32(v: BasicValueEnum<'_>) -> bool {
@@ -112,21 +111,14 @@ fn is_i32(v: BasicValueEnum<'_>) -> bool {
 
 /// The `zext ... to i64` instructions that use `phi`.
 fn zext_users<'ctx>(phi: PhiValue<'ctx>) -> Vec<InstructionValue<'ctx>> {
-    let mut users = Vec::new();
-    let mut use_ = phi.as_instruction().get_first_use();
-    while let Some(u) = use_ {
-        if let AnyValueEnum::IntValue(v) = u.get_user() {
-            if let Some(inst) = v.as_instruction() {
-                if inst.get_opcode() == InstructionOpcode::ZExt
-                    && v.get_type().get_bit_width() == 64
-                {
-                    users.push(inst);
-                }
-            }
-        }
-        use_ = u.get_next_use();
-    }
-    users
+    users(phi.as_instruction())
+        .filter_map(|user| match user {
+            AnyValueEnum::IntValue(v) if v.get_type().get_bit_width() == 64 => v
+                .as_instruction()
+                .filter(|inst| inst.get_opcode() == InstructionOpcode::ZExt),
+            _ => None,
+        })
+        .collect()
 }
 
 fn widen<'ctx>(
