@@ -17,7 +17,7 @@ use std::process::Command;
 
 use wasmo_artifact_format::{BoundsChecks, TrapCode};
 use wasmo_loader::{CallError, Imports, Instance, Store, Val};
-use wasmo_tests::{bin_path, call, load, optimised_ir, workspace_root};
+use wasmo_tests::{bin_path, call, call_export, load, optimised_ir, workspace_root};
 
 const STRATEGIES: [&str; 2] = ["guard-pages", "explicit"];
 const OOB: &str = "error: wasm trap: out of bounds memory access";
@@ -362,13 +362,19 @@ fn guarded_instance(
     wasmo_loader::Memory,
 ) {
     let c = load(text, BoundsChecks::GuardPages);
+    let (store, inst, memory) = fresh_instance(&c);
+    (c, store, inst, memory)
+}
+
+/// An instance of `c` in a new store, with its exported memory `m`.
+fn fresh_instance(c: &wasmo_tests::Compiled) -> (Store<()>, Instance, wasmo_loader::Memory) {
     let mut store = Store::new(());
     let inst = Instance::new(&mut store, &c.module, &Imports::new())
         .unwrap_or_else(|e| panic!("instantiation failed: {e}"));
     let memory = inst
         .get_memory(&store, "m")
         .unwrap_or_else(|| panic!("no exported memory `m`"));
-    (c, store, inst, memory)
+    (store, inst, memory)
 }
 
 /// A dot product of the words at 0 and at [`DOT_WORDS`] `* 4` (each
@@ -558,5 +564,115 @@ fn issue13_table_lookup_loop_is_versioned() {
     match run(at, &bytes[..safe.len() + 1]) {
         Err(CallError::Trap(t)) => assert_eq!(t.code, TrapCode::MemoryOutOfBounds),
         other => panic!("expected the out-of-bounds trap, got {other:?}"),
+    }
+}
+
+/// `swap(a, b)`: swaps the 32 bytes at `a` with those at `b` a byte at a
+/// time, unrolled 4 times as clang unrolls `swap_bytes(a, b, 32)` for
+/// wasm (qsortcb's): each iteration loads `a[i]`, loads `b[i]`, stores
+/// `a[i]`, stores `b[i]`, for four consecutive `i`.
+fn swap_module() -> String {
+    let body: String = (0..4)
+        .map(|k| {
+            format!(
+                "(local.set $t (i32.load8_u (i32.add (local.get $a) (i32.add (local.get $i) (i32.const {k})))))
+                 (i32.store8 (i32.add (local.get $a) (i32.add (local.get $i) (i32.const {k})))
+                   (i32.load8_u (i32.add (local.get $b) (i32.add (local.get $i) (i32.const {k})))))
+                 (i32.store8 (i32.add (local.get $b) (i32.add (local.get $i) (i32.const {k}))) (local.get $t))\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"(module
+        (memory (export "m") 1)
+        (func (export "swap") (param $a i32) (param $b i32) (local $i i32) (local $t i32)
+          (loop
+            {body}
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br_if 0 (i32.ne (local.get $i) (i32.const 32))))))"#
+    )
+}
+
+/// What [`swap_module`]'s `swap(a, b)` does to `mem`, access by access in
+/// wasm's order: whether it traps (at the first access past the end), and
+/// the memory as it leaves it.
+fn swap_reference(mem: &mut [u8], a: u32, b: u32) -> bool {
+    let len = mem.len();
+    let at = |p: u32, i: u32| {
+        let addr = p.wrapping_add(i) as usize;
+        (addr < len).then_some(addr)
+    };
+    for i in 0..32 {
+        let (Some(x), Some(y)) = (at(a, i), at(b, i)) else {
+            return true;
+        };
+        mem.swap(x, y);
+    }
+    false
+}
+
+/// Issue 15 (qsortcb's `swap_bytes`): a versioned loop whose accesses form
+/// two groups, `a + i` and `b + i`, both written, runs its copy only when
+/// the check also proves the groups' bytes apart, and then tells LLVM so
+/// (scoped `noalias`), so that the vectoriser, which may add no run-time
+/// alias checks of its own to a loop of 8 iterations, swaps the 32 bytes as
+/// two wide loads and stores. Overlapping ranges (by 31 bytes, by 1, the
+/// same range) take the exact loop and give the byte-by-byte result;
+/// ranges that only touch are apart. At the edge of memory the copy runs
+/// when the last byte is in bounds, and a range one byte past the end
+/// traps out of bounds, with every earlier byte swapped, under both
+/// strategies.
+#[test]
+fn issue15_swap_loop_groups_proven_apart() {
+    let text = swap_module();
+    let ir = optimised_ir(&text, &["-O2"]);
+    assert!(
+        ir.contains("load <32 x i8>") && ir.contains("store <32 x i8>"),
+        "the swap is not vectorised:\n{ir}"
+    );
+    assert!(
+        ir.contains("llvm.experimental.noalias.scope.decl"),
+        "no alias scopes declared:\n{ir}"
+    );
+    assert!(
+        ir.contains("store volatile i8"),
+        "the exact loop is gone:\n{ir}"
+    );
+
+    const END: u32 = 65536;
+    let cases = [
+        (0x100, 0x200),
+        (0x100, 0x101),
+        (0x101, 0x100),
+        (0x100, 0x11f),
+        (0x120, 0x100),
+        (0x100, 0x120),
+        (0x300, 0x300),
+        (0x100, END - 32),
+        (END - 32, 0x100),
+        (0x100, END - 31),
+        (END - 31, 0x100),
+        (END - 1, END - 40),
+    ];
+    for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
+        let c = load(&text, strategy);
+        for (a, b) in cases {
+            let (mut store, inst, memory) = fresh_instance(&c);
+            for (i, byte) in memory.data_mut(&mut store).iter_mut().enumerate() {
+                *byte = (i * 7 + i / 251) as u8;
+            }
+            let mut expected = memory.data(&store).to_vec();
+            let traps = swap_reference(&mut expected, a, b);
+            let args = [Val::I32(a as i32), Val::I32(b as i32)];
+            let what = format!("{strategy:?} swap({a:#x}, {b:#x})");
+            match (call_export(&mut store, &inst, "swap", &args), traps) {
+                (Ok(_), false) => {}
+                (Err(CallError::Trap(t)), true) => {
+                    assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{what}");
+                }
+                (other, _) => panic!("{what}: {other:?}, expected a trap: {traps}"),
+            }
+            assert!(memory.data(&store) == expected.as_slice(), "{what}: memory");
+        }
     }
 }
