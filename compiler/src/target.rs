@@ -61,6 +61,19 @@ const X86_64_V4: &str = "+avx512f,+avx512bw,+avx512cd,+avx512dq,+avx512vl";
 ///   everywhere we measured.
 const X86_TUNING: &str = "+prefer-no-gather,+prefer-no-scatter";
 
+/// Tuning flags added where wasmo tunes for the `generic` core (the
+/// `x86-64-vN` targets) rather than a named CPU, whose own tuning stays.
+///
+/// - Three-operand `lea`s stay whole (`-slow-3ops-lea`): a wasm address
+///   that steps back from a scaled index (`stack[sp - 1]`) is a 32-bit
+///   `base + 8 * sp - 8`, which must wrap at 2^32 and so cannot fold its
+///   `- 8` into the 64-bit access as native code does. Generic tuning
+///   splits such an `lea` into an `lea` and an `add` (for Intel cores
+///   before Ice Lake, where it took 3 cycles); on AMD Zen and current
+///   Intel cores it is one micro-op of 1-2 cycles, so the split only adds
+///   an instruction to every such access.
+const X86_GENERIC_TUNING: &str = "-slow-3ops-lea";
+
 /// The normalised form of `triple` (`None`: the host's).
 pub fn normalise_triple(triple: Option<&str>) -> String {
     let t = match triple {
@@ -174,16 +187,20 @@ impl TargetSetup {
             }
             llvm_features.push_str(X86_TUNING);
         }
+        // The x86-64 psABI levels are feature sets, not machines; LLVM's
+        // models of them tune for old cores (x86-64-v2 rotates with SHLD,
+        // slow on AMD). Tune for a generic current core, like clang.
+        let tune_cpu = cpu_name.starts_with("x86-64").then_some("generic");
+        if arch == Arch::X86_64 && tune_cpu.is_some() {
+            llvm_features.push(',');
+            llvm_features.push_str(X86_GENERIC_TUNING);
+        }
         let codegen_level = match config.opt_level {
             crate::OptLevel::O0 => OptimizationLevel::None,
             crate::OptLevel::O1 => OptimizationLevel::Less,
             crate::OptLevel::O2 => OptimizationLevel::Default,
             crate::OptLevel::O3 => OptimizationLevel::Aggressive,
         };
-        // The x86-64 psABI levels are feature sets, not machines; LLVM's
-        // models of them tune for old cores (x86-64-v2 rotates with SHLD,
-        // slow on AMD). Tune for a generic current core, like clang.
-        let tune_cpu = cpu_name.starts_with("x86-64").then_some("generic");
         let setup = TargetSetup {
             triple,
             arch,

@@ -132,6 +132,30 @@ pub fn optimised_ir(text: &str, flags: &[&str]) -> String {
         .unwrap_or_else(|e| panic!("reading the IR dump: {e}"))
 }
 
+/// The machine code of defined function `def` in the artifact of wat
+/// `text` compiled with `config`: for tests of what instruction selection
+/// made of a pattern. Panics on any failure (test inputs are ours).
+pub fn function_code(text: &str, config: &wasmo_compiler::CompileConfig, def: usize) -> Vec<u8> {
+    let bytes = match wasmo_compiler::compile(&wat(text), config) {
+        Ok(a) => a,
+        Err(e) => panic!("compile failed: {e}"),
+    };
+    // The metadata is read in place, which needs 16-byte alignment.
+    let mut buf = vec![0u8; bytes.len() + 16];
+    let at = buf.as_ptr().align_offset(16);
+    buf[at..at + bytes.len()].copy_from_slice(&bytes);
+    let art = match wasmo_artifact_format::ArtifactRef::parse(&buf[at..at + bytes.len()]) {
+        Ok(a) => a,
+        Err(e) => panic!("parse: {e}"),
+    };
+    let f = match art.metadata.defined_funcs.get(def) {
+        Some(f) => f,
+        None => panic!("no defined function {def}"),
+    };
+    let start = f.offset.to_native() as usize;
+    art.image()[start..start + f.len.to_native() as usize].to_vec()
+}
+
 /// `fib.wat` from `examples/`.
 pub fn example(name: &str) -> PathBuf {
     workspace_root().join("examples").join(name)

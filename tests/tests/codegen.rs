@@ -274,3 +274,80 @@ fn issue15_o0_br_table_is_compares_and_agrees_with_o2() {
         }
     }
 }
+
+/// `stack[i - 1]`: `i64`s read at `base + 8 * (i - 1)`, a 32-bit address
+/// that must wrap at 2^32, so its `- 8` cannot go into the 64-bit access.
+/// `below` reads one; `fold` sums `stack[n - 1]` down to `stack[0]`.
+const STEP_BACK: &str = r#"(module
+    (memory 1)
+    (data (i32.const 0) "\01\02\03\04\05\06\07\08\10\20\30\40\50\60\70\80")
+    (func (export "below") (param $base i32) (param $i i32) (result i64)
+      (i64.load (i32.add (local.get $base)
+        (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 3)))))
+    (func (export "fold") (param $base i32) (param $n i32) (result i64) (local $acc i64)
+      (loop
+        (local.set $acc (i64.add (local.get $acc) (i64.load (i32.add (local.get $base)
+          (i32.shl (i32.sub (local.get $n) (i32.const 1)) (i32.const 3))))))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br_if 0 (local.get $n)))
+      (local.get $acc)))"#;
+
+/// Whether `code` holds a 32-bit `lea` of three operands, `base + 8 *
+/// index - 8`: opcode 0x8d, no REX.W before it, a ModRM byte of an 8-bit
+/// displacement and a SIB byte, scale 8, displacement -8.
+fn has_32bit_lea_base_index8_minus8(code: &[u8]) -> bool {
+    (0..code.len().saturating_sub(3)).any(|i| {
+        let rex_w = i > 0 && code[i - 1] & 0xf8 == 0x48;
+        code[i] == 0x8d
+            && !rex_w
+            && code[i + 1] & 0xc7 == 0x44
+            && code[i + 2] >> 6 == 3
+            && code[i + 3] == 0xf8
+    })
+}
+
+/// Generic tuning keeps a three-operand `lea` whole (`target.rs`,
+/// `X86_GENERIC_TUNING`): `fold`'s address is one 32-bit `lea`, where it
+/// was an `lea` and an `add`. The address still wraps at 2^32 (`below(-16,
+/// 3)` reads address 0) and traps exactly at both ends of the memory:
+/// `0 + 8 * -1` is 2^32 - 8, `fold(-8, 2)` reaches it after reading 0, and
+/// `fold(65528, 2)` starts at the end of the page.
+#[test]
+fn issue15_step_back_address_is_one_32bit_lea_and_still_wraps() {
+    let config = wasmo_compiler::CompileConfig::default();
+    let code = wasmo_tests::function_code(STEP_BACK, &config, 1);
+    assert!(
+        has_32bit_lea_base_index8_minus8(&code),
+        "no 32-bit lea [base + 8 * index - 8] in {code:02x?}"
+    );
+
+    let c = load(STEP_BACK, BoundsChecks::GuardPages);
+    let mut store = Store::new(());
+    let inst = instantiate(&mut store, &c.module, &Imports::new());
+    let first = 0x0807_0605_0403_0201_i64;
+    let second = 0x8070_6050_4030_2010_u64 as i64;
+    for (name, base, i, want) in [
+        ("below", 8, 0, first),
+        ("below", 0, 1, first),
+        ("below", -16, 3, first),
+        ("below", 65536, 0, 0),
+        ("fold", 0, 2, first.wrapping_add(second)),
+        ("fold", 65520, 2, 0),
+    ] {
+        let v = expect_export(&mut store, &inst, name, &[Val::I32(base), Val::I32(i)]);
+        assert!(
+            matches!(v.as_slice(), [Val::I64(got)] if *got == want),
+            "{name}({base}, {i}) = {v:?}, want {want:#x}"
+        );
+    }
+    for (name, base, i) in [
+        ("below", 0, 0),
+        ("below", 65536, 1),
+        ("below", -8, 0),
+        ("fold", -8, 2),
+        ("fold", 65528, 2),
+    ] {
+        let t = expect_trap(&mut store, &inst, name, &[Val::I32(base), Val::I32(i)]);
+        assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{name}({base}, {i})");
+    }
+}
