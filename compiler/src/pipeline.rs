@@ -69,6 +69,13 @@
 //! - its last `instcombine` (the optimiser's, after `loop-load-elim`,
 //!   runs a few passes later on every function).
 //!
+//! Measured with this text against the one before (callgrind, whole
+//! runs): the twenty-two kernels, sqlite and zstd move by at most +989
+//! instructions (interp, +0.00002%), matmul -0.079%; lua's CPU time,
+//! interleaved medians of 25 runs, 0.994x. Compile: pooltree `-O2 -j1`
+//! 2,399.5 M -> 2,310.0 M instructions (-3.7%); boolector `-O2` with
+//! all cores, user+sys medians of 3, 21.4 s -> 20.6 s (-4%, load 8-12).
+//!
 //! Tried and not kept: folding the prelude into one clean-up group
 //! (`sroa`, `early-cse`, `instcombine`, `simplifycfg`) before `ipsccp`,
 //! instead of `simplifycfg`, `sroa`, `early-cse` before it and `mem2reg`,
