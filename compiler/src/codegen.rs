@@ -28,9 +28,11 @@ use inkwell::values::{
     IntValue, PointerValue,
 };
 use inkwell::{AddressSpace, GlobalVisibility};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use wasmo_artifact_format::vmctx::{HOST_CTX_ARRAY_FN, VAL_RAW_SIZE};
 use wasmo_artifact_format::{
-    AbiType, BoundsChecks, FuncIndex, FuncType, Helper, TrapCode, VMOffsets, ValType,
+    AbiType, BoundsChecks, FuncIndex, FuncType, Helper, TrapCode, TypeIndex, VMOffsets, ValType,
 };
 
 /// Symbol of defined function `n`.
@@ -46,6 +48,29 @@ pub(crate) fn array_trampoline_symbol(n: u32) -> String {
 /// Symbol of imported function `n`'s wasm-to-array trampoline.
 pub(crate) fn import_trampoline_symbol(n: u32) -> String {
     format!("wasm_import_tramp_{n}")
+}
+
+/// Symbol of the dispatch array of sealed table `table` for `call_indirect`s
+/// of the canonical type `canon`.
+fn dispatch_symbol(table: u32, canon: TypeIndex) -> String {
+    format!("wasmo_dispatch_t{table}_ty{}", canon.0)
+}
+
+/// A dispatch array: sealed table and canonical type.
+pub(crate) type DispatchKey = (u32, TypeIndex);
+
+/// Where the dispatch arrays of a chunk's `call_indirect`s live.
+pub(crate) enum DispatchHome {
+    /// Each chunk makes a private copy of every array it uses, which the
+    /// optimiser reads through (a constant index folds to a direct call).
+    Private,
+    /// `-O0`, where nothing reads through them: one object of their own
+    /// ([`compile_dispatch_arrays`]) defines every array the chunks use,
+    /// and a chunk only declares them, recording which here. Copies in
+    /// every chunk made small chunks cost more than they saved.
+    Declared(RefCell<BTreeSet<DispatchKey>>),
+    /// That object: defines them, visible to the other chunks' objects.
+    Owner,
 }
 
 /// Module-wide declarations and facts shared by every function translator.
@@ -71,6 +96,8 @@ pub(crate) struct ModuleEnv<'a, 'ctx> {
     pub(crate) cpu_features: wasmo_artifact_format::CpuFeatures,
     /// The alias-analysis tags every memory access carries.
     pub(crate) tbaa: TbaaTags<'ctx>,
+    /// Where dispatch arrays are defined.
+    pub(crate) dispatch_home: DispatchHome,
 }
 
 impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
@@ -116,24 +143,35 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
     }
 
     /// The dispatch array of sealed table `table` (contents `contents`) for
-    /// `call_indirect`s of type `ty`, made in this chunk on first use: a
-    /// private constant `[len x ptr]` whose element `i` is the defined
-    /// function in element `i` if it has type `ty`, else a stub of type
-    /// `ty` that raises `IndirectCallToNull` (empty element) or
-    /// `BadSignature` (another type). Every entry has the call's exact type,
-    /// so the call is well-typed whatever LLVM folds it to. Keyed by the
-    /// first type index equal to `ty`, so equal signatures share one.
+    /// `call_indirect`s of type `ty`, made in this chunk on first use (or,
+    /// under [`DispatchHome::Declared`], declared): a constant
+    /// `[len x ptr]` whose element `i` is the defined function in element
+    /// `i` if it has type `ty`, else a stub of type `ty` that raises
+    /// `IndirectCallToNull` (empty element) or `BadSignature` (another
+    /// type). Every entry has the call's exact type, so the call is
+    /// well-typed whatever LLVM folds it to. Keyed by the first type index
+    /// equal to `ty`, so equal signatures share one.
     pub(crate) fn dispatch_array(
         &self,
         table: u32,
-        type_index: wasmo_artifact_format::TypeIndex,
+        type_index: TypeIndex,
         contents: &[Option<FuncIndex>],
     ) -> Result<GlobalValue<'ctx>, CompileError> {
-        let canon = self.info.canonical_type(type_index);
-        let ty = self.info.type_at(canon)?;
-        let canon = canon.index();
-        let name = format!("wasmo_dispatch_t{table}_ty{canon}");
+        let canon_index = self.info.canonical_type(type_index);
+        let ty = self.info.type_at(canon_index)?;
+        let canon = canon_index.index();
+        let name = dispatch_symbol(table, canon_index);
         if let Some(g) = self.module.get_global(&name) {
+            return Ok(g);
+        }
+        let len = u32::try_from(contents.len())
+            .map_err(|_| CompileError::Internal("dispatch array too long".into()))?;
+        let array_ty = self.ptr.array_type(len);
+        if let DispatchHome::Declared(used) = &self.dispatch_home {
+            used.borrow_mut().insert((table, canon_index));
+            let g = self.module.add_global(array_ty, None, &name);
+            g.set_constant(true);
+            g.set_visibility(GlobalVisibility::Hidden);
             return Ok(g);
         }
         let fn_ty = wasm_fn_type(self.cx, ty)?;
@@ -159,15 +197,15 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
             entries.push(f.as_global_value().as_pointer_value());
         }
         let array = self.ptr.const_array(&entries);
-        let len = u32::try_from(contents.len())
-            .map_err(|_| CompileError::Internal("dispatch array too long".into()))?;
-        let g = self
-            .module
-            .add_global(self.ptr.array_type(len), None, &name);
+        let g = self.module.add_global(array_ty, None, &name);
         g.set_initializer(&array);
         g.set_constant(true);
-        g.set_linkage(Linkage::Private);
-        g.set_unnamed_addr(true);
+        if let DispatchHome::Owner = self.dispatch_home {
+            g.set_visibility(GlobalVisibility::Hidden);
+        } else {
+            g.set_linkage(Linkage::Private);
+            g.set_unnamed_addr(true);
+        }
         Ok(g)
     }
 
@@ -777,38 +815,66 @@ pub(crate) struct Chunk {
     pub(crate) opt_level: OptLevel,
 }
 
+/// What a chunk's worker hands back: its object, and the dispatch arrays
+/// it only declared ([`DispatchHome::Declared`]), for
+/// [`compile_dispatch_arrays`] to define.
+pub(crate) struct ChunkObject {
+    /// The ELF object.
+    pub(crate) object: Vec<u8>,
+    /// Dispatch arrays the object refers to but does not define.
+    pub(crate) dispatch_arrays: BTreeSet<DispatchKey>,
+}
+
+/// A fresh LLVM module for `tm`, and the module-wide declarations every
+/// function of it shares.
+fn module_env<'a, 'ctx>(
+    cx: &'ctx Context,
+    module: &'a Module<'ctx>,
+    info: &'a ModuleInfo<'a>,
+    config: &'a CompileConfig,
+    target: &TargetSetup,
+    tm: &inkwell::targets::TargetMachine,
+    dispatch_home: DispatchHome,
+) -> ModuleEnv<'a, 'ctx> {
+    module.set_triple(&tm.get_triple());
+    module.set_data_layout(&tm.get_target_data().get_data_layout());
+    ModuleEnv {
+        cx,
+        module,
+        info,
+        config,
+        ptr: cx.ptr_type(AddressSpace::default()),
+        helpers: Helper::ALL
+            .iter()
+            .map(|&h| declare_helper(cx, module, h))
+            .collect(),
+        tune_cpu: target.tune_cpu,
+        cpu_features: target.cpu_features,
+        tbaa: TbaaTags::new(cx),
+        dispatch_home,
+    }
+}
+
 /// Builds, optimises and emits the object for one chunk.
 pub(crate) fn compile_chunk(
     info: &ModuleInfo<'_>,
     config: &CompileConfig,
     target: &TargetSetup,
     chunk: &Chunk,
-) -> Result<Vec<u8>, CompileError> {
+) -> Result<ChunkObject, CompileError> {
     let cx = Context::create();
-    let dump = std::env::var_os("WASMO_DUMP_LLVM").map(std::path::PathBuf::from);
-    if dump.is_none() {
-        discard_value_names(&cx);
-    }
+    let dump = dump_dir(&cx);
     let module = cx.create_module("wasmo");
     let tm = target.machine()?;
-    module.set_triple(&tm.get_triple());
-    module.set_data_layout(&tm.get_target_data().get_data_layout());
     let builder = cx.create_builder();
-
-    let env = ModuleEnv {
-        cx: &cx,
-        module: &module,
-        info,
-        config,
-        ptr: cx.ptr_type(AddressSpace::default()),
-        helpers: Helper::ALL
-            .iter()
-            .map(|&h| declare_helper(&cx, &module, h))
-            .collect(),
-        tune_cpu: target.tune_cpu,
-        cpu_features: target.cpu_features,
-        tbaa: TbaaTags::new(&cx),
+    // At `-O0` (the compile's level: a giant function's chunk agrees)
+    // nothing reads through a dispatch array, so one copy serves all.
+    let home = if config.opt_level == OptLevel::O0 {
+        DispatchHome::Declared(RefCell::default())
+    } else {
+        DispatchHome::Private
     };
+    let env = module_env(&cx, &module, info, config, target, &tm, home);
 
     let mut validation = wasmparser::FuncValidatorAllocations::default();
     for def in chunk.funcs.clone() {
@@ -829,38 +895,96 @@ pub(crate) fn compile_chunk(
             build_import_trampoline(&env, &builder, import)?;
         }
     }
+    let label = format!("chunk{}", chunk.funcs.start);
+    let object = finish_module(&env, &tm, chunk.opt_level, dump.as_deref(), &label)?;
+    let dispatch_arrays = match env.dispatch_home {
+        DispatchHome::Declared(used) => used.into_inner(),
+        DispatchHome::Private | DispatchHome::Owner => BTreeSet::new(),
+    };
+    Ok(ChunkObject {
+        object,
+        dispatch_arrays,
+    })
+}
+
+/// The object that defines the dispatch arrays `keys` (and their trap
+/// stubs) for the chunks that only declared them
+/// ([`DispatchHome::Declared`]).
+pub(crate) fn compile_dispatch_arrays(
+    info: &ModuleInfo<'_>,
+    config: &CompileConfig,
+    target: &TargetSetup,
+    keys: &BTreeSet<DispatchKey>,
+) -> Result<Vec<u8>, CompileError> {
+    let cx = Context::create();
+    let dump = dump_dir(&cx);
+    let module = cx.create_module("wasmo");
+    let tm = target.machine()?;
+    let env = module_env(&cx, &module, info, config, target, &tm, DispatchHome::Owner);
+    for &(table, ty) in keys {
+        let contents = info
+            .sealed_table(table)
+            .and_then(|t| t.contents.as_deref())
+            .ok_or_else(|| {
+                CompileError::Internal(format!("dispatch array of table {table}, which has none"))
+            })?;
+        env.dispatch_array(table, ty, contents)?;
+    }
+    finish_module(&env, &tm, config.opt_level, dump.as_deref(), "dispatch")
+}
+
+/// Where `WASMO_DUMP_LLVM` asks for IR dumps; without it, `cx` drops value
+/// names.
+fn dump_dir(cx: &Context) -> Option<std::path::PathBuf> {
+    let dump = std::env::var_os("WASMO_DUMP_LLVM").map(std::path::PathBuf::from);
+    if dump.is_none() {
+        discard_value_names(cx);
+    }
+    dump
+}
+
+/// Verifies, optimises at `opt_level`, lowers and emits `env`'s module as
+/// an ELF object; `label` names its IR dumps.
+fn finish_module(
+    env: &ModuleEnv<'_, '_>,
+    tm: &inkwell::targets::TargetMachine,
+    opt_level: OptLevel,
+    dump: Option<&std::path::Path>,
+    label: &str,
+) -> Result<Vec<u8>, CompileError> {
+    let (cx, module) = (env.cx, env.module);
     if VERIFY_IR {
         module
             .verify()
             .map_err(|e| CompileError::Internal(format!("invalid LLVM IR: {e}")))?;
     }
-    if let Some(dir) = &dump {
-        dump_ir(&module, dir, chunk, "pre")?;
+    if let Some(dir) = dump {
+        dump_ir(module, dir, label, "pre")?;
     }
-    optimise(&module, &tm, chunk.opt_level)?;
-    if config.bounds_checks == BoundsChecks::GuardPages && chunk.opt_level.as_number() >= 2 {
-        let versioned = crate::loop_version::version_loops(&cx, &module, &tm.get_target_data())?;
+    optimise(module, tm, opt_level)?;
+    if env.config.bounds_checks == BoundsChecks::GuardPages && opt_level.as_number() >= 2 {
+        let versioned = crate::loop_version::version_loops(cx, module, &tm.get_target_data())?;
         if VERIFY_IR && versioned > 0 {
             module.verify().map_err(|e| {
                 CompileError::Internal(format!("invalid LLVM IR after loop versioning: {e}"))
             })?;
         }
-        if let (Some(dir), true) = (&dump, versioned > 0) {
-            dump_ir(&module, dir, chunk, "versioned")?;
+        if let (Some(dir), true) = (dump, versioned > 0) {
+            dump_ir(module, dir, label, "versioned")?;
         }
         if versioned > 0 {
             module
                 .run_passes(
                     crate::loop_version::VECTORISE_PIPELINE,
-                    &tm,
+                    tm,
                     PassBuilderOptions::create(),
                 )
                 .map_err(|e| CompileError::Internal(format!("LLVM optimisation: {e}")))?;
         }
     }
-    crate::nan::lower_canonicalize(&cx, &module)?;
-    if chunk.opt_level.as_number() >= 2 {
-        crate::wide_phis::widen_address_phis(&cx, &module)?;
+    crate::nan::lower_canonicalize(cx, module)?;
+    if opt_level.as_number() >= 2 {
+        crate::wide_phis::widen_address_phis(cx, module)?;
     }
     if VERIFY_IR {
         // `lower_canonicalize` rewrites optimised IR: check its work too.
@@ -868,11 +992,11 @@ pub(crate) fn compile_chunk(
             .verify()
             .map_err(|e| CompileError::Internal(format!("invalid LLVM IR after lowering: {e}")))?;
     }
-    if let Some(dir) = &dump {
-        dump_ir(&module, dir, chunk, "post")?;
+    if let Some(dir) = dump {
+        dump_ir(module, dir, label, "post")?;
     }
     let buffer = tm
-        .write_to_memory_buffer(&module, FileType::Object)
+        .write_to_memory_buffer(module, FileType::Object)
         .map_err(|e| CompileError::Internal(format!("LLVM code generation: {e}")))?;
     Ok(buffer.as_slice().to_vec())
 }
@@ -900,10 +1024,10 @@ fn discard_value_names(cx: &Context) {
 fn dump_ir(
     module: &Module<'_>,
     dir: &std::path::Path,
-    chunk: &Chunk,
+    label: &str,
     stage: &str,
 ) -> Result<(), CompileError> {
-    let path = dir.join(format!("chunk{}.{stage}.ll", chunk.funcs.start));
+    let path = dir.join(format!("{label}.{stage}.ll"));
     module
         .print_to_file(&path)
         .map_err(|e| CompileError::Internal(format!("WASMO_DUMP_LLVM {}: {e}", path.display())))

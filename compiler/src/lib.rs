@@ -12,9 +12,10 @@
 //! pass list), `translate` (function bodies), `link` (ELF objects to text/rodata/relro, PLT and GOT),
 //! `memory_image` (active data segments to the artifact's data image).
 //!
-//! Chunks of about `CHUNK_CODE_BYTES` of wasm code compile in parallel on
-//! rayon's pool, each in its own LLVM context; they are cut by size, never
-//! by thread count, so the output is the same on every machine.
+//! Chunks of about `CHUNK_CODE_BYTES` of wasm code (`CHUNK_CODE_BYTES_O0`
+//! at `-O0`) compile in parallel on rayon's pool, largest first, each in
+//! its own LLVM context; they are cut by size, never by thread count, and
+//! linked in module order, so the output is the same on every machine.
 //!
 //! Rule: the compiler never touches the file system and never depends on the
 //! loader; everything the loader needs goes through
@@ -205,6 +206,13 @@ const _: () = assert!(translate::GUARD_SIZE == wasmo_artifact_format::GUARD_PAGE
 /// does not depend on the machine.
 const CHUNK_CODE_BYTES: u64 = 128 * 1024;
 
+/// [`CHUNK_CODE_BYTES`] at `-O0`: a chunk there compiles about five times
+/// faster, and smaller chunks keep every core busy to the end of a
+/// compile. Their dispatch arrays are not copied into each chunk
+/// ([`codegen::DispatchHome::Declared`]), which made this cost more than
+/// it saved.
+const CHUNK_CODE_BYTES_O0: u64 = 32 * 1024;
+
 /// A function body larger than this is optimised at most at `-O1`.
 const GIANT_FUNC_BYTES: u64 = 1024 * 1024;
 
@@ -318,7 +326,8 @@ fn compile_on_pool(
 }
 
 /// Compiles every chunk on the current rayon pool, reporting each one done
-/// to `progress`.
+/// to `progress`: the objects in module order, then (at `-O0`) the one
+/// that defines the dispatch arrays the chunks declared.
 fn compile_chunks(
     info: &module_info::ModuleInfo<'_>,
     config: &CompileConfig,
@@ -349,24 +358,66 @@ fn compile_chunks(
             code_bytes_total,
         });
     }
-    chunks
-        .par_iter()
-        .map(|chunk| {
-            let object = codegen::compile_chunk(info, config, target, chunk)?;
-            if let Some(report) = progress {
-                let funcs = u64::from(chunk.funcs.end - chunk.funcs.start);
-                let step = (funcs << FUNCS_SHIFT) | code_bytes(&chunk.funcs);
-                let now = done.fetch_add(step, Ordering::Relaxed) + step;
-                report(Progress {
-                    funcs_done: (now >> FUNCS_SHIFT) as u32,
-                    funcs_total,
-                    code_bytes_done: now & ((1 << FUNCS_SHIFT) - 1),
-                    code_bytes_total,
-                });
+    // Largest chunks first, each worker taking the next one when it is
+    // done, so that the last to finish is a small one and no core idles
+    // long at the end. Objects are linked in module order all the same.
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    order.sort_by_key(|&c| std::cmp::Reverse(code_bytes(&chunks[c].funcs)));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let workers = rayon::current_num_threads().clamp(1, chunks.len().max(1));
+    let compile_one = |chunk: &codegen::Chunk| {
+        let object = codegen::compile_chunk(info, config, target, chunk)?;
+        if let Some(report) = progress {
+            let funcs = u64::from(chunk.funcs.end - chunk.funcs.start);
+            let step = (funcs << FUNCS_SHIFT) | code_bytes(&chunk.funcs);
+            let now = done.fetch_add(step, Ordering::Relaxed) + step;
+            report(Progress {
+                funcs_done: (now >> FUNCS_SHIFT) as u32,
+                funcs_total,
+                code_bytes_done: now & ((1 << FUNCS_SHIFT) - 1),
+                code_bytes_total,
+            });
+        }
+        Ok(object)
+    };
+    let mut results: Vec<(usize, Result<codegen::ChunkObject, CompileError>)> = (0..workers)
+        .into_par_iter()
+        .flat_map_iter(|_| {
+            let mut mine = Vec::new();
+            while !failed.load(Ordering::Relaxed) {
+                let Some(&c) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let result = compile_one(&chunks[c]);
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                mine.push((c, result));
             }
-            Ok(object)
+            mine
         })
-        .collect()
+        .collect();
+    results.sort_by_key(|&(c, _)| c);
+    let mut objects = Vec::with_capacity(results.len() + 1);
+    let mut dispatch_arrays = std::collections::BTreeSet::new();
+    for (_, result) in results {
+        let chunk = result?;
+        objects.push(chunk.object);
+        dispatch_arrays.extend(chunk.dispatch_arrays);
+    }
+    if objects.len() != chunks.len() {
+        return Err(CompileError::Internal("a chunk was not compiled".into()));
+    }
+    if !dispatch_arrays.is_empty() {
+        objects.push(codegen::compile_dispatch_arrays(
+            info,
+            config,
+            target,
+            &dispatch_arrays,
+        )?);
+    }
+    Ok(objects)
 }
 
 /// Refuses, before any code is generated, a target whose objects the
@@ -400,7 +451,7 @@ fn body_bytes(body: &wasmparser::FunctionBody<'_>) -> u64 {
 }
 
 /// Splits the defined functions into chunks of about `CHUNK_CODE_BYTES`
-/// of wasm code; the first chunk also holds the import trampolines. A giant
+/// (`CHUNK_CODE_BYTES_O0` at `-O0`) of wasm code; the first chunk also holds the import trampolines. A giant
 /// function (over `GIANT_FUNC_BYTES`) gets a chunk of its own optimised at
 /// most at `-O1`: LLVM's O2 pipeline is superlinear on huge functions and
 /// this is where "compiling takes minutes" comes from.
@@ -408,6 +459,10 @@ fn plan_chunks(info: &module_info::ModuleInfo<'_>, opt_level: OptLevel) -> Vec<c
     let giant_level = match opt_level {
         OptLevel::O0 => OptLevel::O0,
         _ => OptLevel::O1,
+    };
+    let chunk_bytes = match opt_level {
+        OptLevel::O0 => CHUNK_CODE_BYTES_O0,
+        _ => CHUNK_CODE_BYTES,
     };
     let mut chunks: Vec<(std::ops::Range<u32>, OptLevel)> = Vec::new();
     let mut start = 0u32;
@@ -425,7 +480,7 @@ fn plan_chunks(info: &module_info::ModuleInfo<'_>, opt_level: OptLevel) -> Vec<c
             continue;
         }
         bytes += len;
-        if bytes >= CHUNK_CODE_BYTES {
+        if bytes >= chunk_bytes {
             chunks.push((start..i + 1, opt_level));
             start = i + 1;
             bytes = 0;

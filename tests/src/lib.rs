@@ -111,7 +111,19 @@ pub fn wat(text: &str) -> Vec<u8> {
 /// For tests of what the optimiser made of a loop (vectorised or not):
 /// small modules, one chunk.
 pub fn optimised_ir(text: &str, flags: &[&str]) -> String {
+    match ir_dumps(text, flags).remove("chunk0.post.ll") {
+        Some(ir) => ir,
+        None => panic!("no chunk0.post.ll in the IR dump"),
+    }
+}
+
+/// Every file `WASMO_DUMP_LLVM` writes for `wasmoc build FLAGS` of wat
+/// `text` (`chunkN.pre.ll`, `chunkN.post.ll`, ...), by name; panics on any
+/// failure.
+pub fn ir_dumps(text: &str, flags: &[&str]) -> std::collections::BTreeMap<String, String> {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let dumps = dir.path().join("ir");
+    std::fs::create_dir(&dumps).unwrap_or_else(|e| panic!("creating the dump directory: {e}"));
     let wat = dir.path().join("app.wat");
     std::fs::write(&wat, text).unwrap_or_else(|e| panic!("writing app.wat: {e}"));
     let out = Command::new(bin_path("wasmoc").unwrap_or_else(|e| panic!("{e}")))
@@ -120,7 +132,7 @@ pub fn optimised_ir(text: &str, flags: &[&str]) -> String {
         .arg(&wat)
         .arg("-o")
         .arg(dir.path().join("app.wasmo"))
-        .env("WASMO_DUMP_LLVM", dir.path())
+        .env("WASMO_DUMP_LLVM", &dumps)
         .output()
         .unwrap_or_else(|e| panic!("running wasmoc: {e}"));
     assert!(
@@ -128,8 +140,21 @@ pub fn optimised_ir(text: &str, flags: &[&str]) -> String {
         "wasmoc build {flags:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::read_to_string(dir.path().join("chunk0.post.ll"))
-        .unwrap_or_else(|e| panic!("reading the IR dump: {e}"))
+    std::fs::read_dir(&dumps)
+        .unwrap_or_else(|e| panic!("listing the IR dump: {e}"))
+        .map(|entry| {
+            let path = entry
+                .unwrap_or_else(|e| panic!("listing the IR dump: {e}"))
+                .path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let ir = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            (name, ir)
+        })
+        .collect()
 }
 
 /// The machine code of defined function `def` in the artifact of wat

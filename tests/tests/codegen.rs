@@ -109,9 +109,9 @@ fn expect_sums(text: &str, name: &str, cases: &[(i32, i32, i32)]) {
 }
 
 /// A sealed table with known contents (a dispatch array): `$add` and
-/// `$sub`, a null at 2 and `$neg` (another type) at 3. `apply` calls
-/// through it, `twice` calls `$add` directly.
-const DISPATCH: &str = r#"(module
+/// `$sub`, a null at 2 and `$neg` (another type) at 3, and `apply`, which
+/// calls through it; a module's opening, for [`apply_module`].
+const DISPATCH_HEAD: &str = r#"(module
     (type $bin (func (param i32 i32) (result i32)))
     (type $un (func (param i32) (result i32)))
     (table 4 funcref)
@@ -121,9 +121,33 @@ const DISPATCH: &str = r#"(module
     (func $sub (type $bin) (i32.sub (local.get 0) (local.get 1)))
     (func $neg (type $un) (i32.sub (i32.const 0) (local.get 0)))
     (func (export "apply") (param $i i32) (param $a i32) (param $b i32) (result i32)
-      (call_indirect (type $bin) (local.get $a) (local.get $b) (local.get $i)))
-    (func (export "twice") (param $a i32) (result i32)
-      (call $add (local.get $a) (call $add (local.get $a) (local.get $a)))))"#;
+      (call_indirect (type $bin) (local.get $a) (local.get $b) (local.get $i)))"#;
+
+/// [`DISPATCH_HEAD`] with `rest` after `apply`.
+fn apply_module(rest: &str) -> String {
+    format!("{DISPATCH_HEAD}\n{rest})")
+}
+
+/// `name`, a function like `apply`, in `inst`: entries 0 and 1 are called
+/// with their arguments, 2 traps as a null entry, 3 as a signature
+/// mismatch, 4 as out of bounds.
+fn check_apply(store: &mut Store<()>, inst: &Instance, name: &str) {
+    for (i, want) in [(0, 10), (1, 4)] {
+        let v = expect_export(store, inst, name, &[Val::I32(i), Val::I32(7), Val::I32(3)]);
+        assert!(
+            matches!(v.as_slice(), [Val::I32(got)] if *got == want),
+            "{name}({i}, 7, 3) = {v:?}, want {want}"
+        );
+    }
+    for (i, code) in [
+        (2, TrapCode::IndirectCallToNull),
+        (3, TrapCode::BadSignature),
+        (4, TrapCode::TableOutOfBounds),
+    ] {
+        let t = expect_trap(store, inst, name, &[Val::I32(i), Val::I32(7), Val::I32(3)]);
+        assert_eq!(t.code, code, "{name}({i}, 7, 3)");
+    }
+}
 
 /// The second argument (the caller's vmctx) of a wasm call in the IR: the
 /// one after the `swiftself` callee vmctx.
@@ -138,7 +162,12 @@ fn caller_vmctx_arg(call: &str) -> Option<&str> {
 /// mismatch, 4 as out of bounds.
 #[test]
 fn issue15_defined_callees_get_no_caller_vmctx() {
-    let ir = optimised_ir(DISPATCH, &["-O2"]);
+    // `twice` calls `$add` directly.
+    let dispatch = apply_module(
+        r#"(func (export "twice") (param $a i32) (result i32)
+      (call $add (local.get $a) (call $add (local.get $a) (local.get $a))))"#,
+    );
+    let ir = optimised_ir(&dispatch, &["-O2"]);
     for (callee, what) in [("%dispatch_fn(", "dispatch"), ("@wasm_func_0(", "direct")] {
         let calls: Vec<&str> = ir
             .lines()
@@ -154,35 +183,74 @@ fn issue15_defined_callees_get_no_caller_vmctx() {
         }
     }
 
-    let c = load(DISPATCH, BoundsChecks::GuardPages);
+    let c = load(&dispatch, BoundsChecks::GuardPages);
     let mut store = Store::new(());
     let inst = instantiate(&mut store, &c.module, &Imports::new());
-    for (i, want) in [(0, 10), (1, 4)] {
-        let v = expect_export(
-            &mut store,
-            &inst,
-            "apply",
-            &[Val::I32(i), Val::I32(7), Val::I32(3)],
-        );
-        assert!(
-            matches!(v.as_slice(), [Val::I32(got)] if *got == want),
-            "apply({i}, 7, 3) = {v:?}, want {want}"
-        );
-    }
+    check_apply(&mut store, &inst, "apply");
     let v = expect_export(&mut store, &inst, "twice", &[Val::I32(5)]);
     assert!(matches!(v.as_slice(), [Val::I32(15)]), "twice(5) = {v:?}");
-    for (i, code) in [
-        (2, TrapCode::IndirectCallToNull),
-        (3, TrapCode::BadSignature),
-        (4, TrapCode::TableOutOfBounds),
-    ] {
-        let t = expect_trap(
-            &mut store,
-            &inst,
-            "apply",
-            &[Val::I32(i), Val::I32(7), Val::I32(3)],
-        );
-        assert_eq!(t.code, code, "apply({i}, 7, 3)");
+}
+
+/// [`DISPATCH_HEAD`]'s table, called through from two chunks at `-O0`:
+/// `$pad` (over 32 KiB of wasm) ends the first chunk, so `apply` and
+/// `apply2` lie in different ones.
+fn dispatch_across_chunks() -> String {
+    let pad = "i32.const 1 drop ".repeat(12 * 1024);
+    apply_module(&format!(
+        r#"(func $pad {pad})
+    (func (export "apply2") (param $i i32) (param $a i32) (param $b i32) (result i32)
+      (call_indirect (type $bin) (local.get $a) (local.get $b) (local.get $i)))"#
+    ))
+}
+
+/// At `-O0` a dispatch array is defined once, in an object of its own
+/// (`dispatch.pre.ll`), and the chunks that call through it only declare
+/// it; calls from both chunks still reach the right entries and trap as
+/// null, signature mismatch and out of bounds.
+#[test]
+fn issue15_o0_chunks_share_one_dispatch_array() {
+    let wat = dispatch_across_chunks();
+    let dumps = wasmo_tests::ir_dumps(&wat, &["-O0"]);
+    let array = "@wasmo_dispatch_t0_ty0 = ";
+    let lines = |file: &str| -> Vec<&str> {
+        dumps
+            .get(file)
+            .map(|ir| ir.lines().filter(|l| l.starts_with(array)).collect())
+            .unwrap_or_default()
+    };
+    let defined = lines("dispatch.pre.ll");
+    assert!(
+        matches!(defined.as_slice(), [l] if l.contains("hidden constant [4 x ptr] [")),
+        "the dispatch object does not define the array once: {defined:?}"
+    );
+    let declaring: Vec<&String> = dumps
+        .keys()
+        .filter(|f| f.starts_with("chunk") && f.ends_with(".pre.ll"))
+        .filter(|f| {
+            let l = lines(f);
+            assert!(
+                l.iter()
+                    .all(|l| l.contains("external hidden constant [4 x ptr]")),
+                "{f} defines its own copy: {l:?}"
+            );
+            !l.is_empty()
+        })
+        .collect();
+    assert_eq!(
+        declaring.len(),
+        2,
+        "chunks declaring the array: {declaring:?}"
+    );
+
+    let config = wasmo_compiler::CompileConfig {
+        opt_level: wasmo_compiler::OptLevel::O0,
+        ..wasmo_compiler::CompileConfig::default()
+    };
+    let c = wasmo_tests::load_with(&wat, &config);
+    let mut store = Store::new(());
+    let inst = instantiate(&mut store, &c.module, &Imports::new());
+    for name in ["apply", "apply2"] {
+        check_apply(&mut store, &inst, name);
     }
 }
 
