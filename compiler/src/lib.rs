@@ -334,7 +334,7 @@ fn compile_chunks(
     target: &target::TargetSetup,
     progress: Option<&(dyn Fn(Progress) + Sync)>,
 ) -> Result<Vec<Vec<u8>>, CompileError> {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
     let chunks = plan_chunks(info, config.opt_level);
     let code_bytes = |funcs: &std::ops::Range<u32>| -> u64 {
         info.bodies[funcs.start as usize..funcs.end as usize]
@@ -344,12 +344,12 @@ fn compile_chunks(
     };
     let funcs_total = info.defined_funcs();
     let code_bytes_total = code_bytes(&(0..funcs_total));
-    // Functions done above bit `FUNCS_SHIFT`, bytes below: one atomic add
-    // moves both, so a report never pairs one chunk's functions with
-    // another's bytes. Wasm caps a module at 10^6 functions (2^20) and a
+    // Functions done above bit `FUNCS_SHIFT`, bytes below: one add moves
+    // both, so a report never pairs one chunk's functions with another's
+    // bytes. Wasm caps a module at 10^6 functions (2^20) and a
     // module's bytes stay far below 2^40.
     const FUNCS_SHIFT: u32 = 40;
-    let done = AtomicU64::new(0);
+    let done = std::sync::Mutex::new(0u64);
     if let Some(report) = progress {
         report(Progress {
             funcs_done: 0,
@@ -371,13 +371,19 @@ fn compile_chunks(
         if let Some(report) = progress {
             let funcs = u64::from(chunk.funcs.end - chunk.funcs.start);
             let step = (funcs << FUNCS_SHIFT) | code_bytes(&chunk.funcs);
-            let now = done.fetch_add(step, Ordering::Relaxed) + step;
+            // Added and reported under one lock, so that reports arrive in
+            // the order of their totals (two workers finishing together
+            // could otherwise report a larger total before a smaller one).
+            let mut total = done.lock().unwrap_or_else(|e| e.into_inner());
+            *total += step;
+            let now = *total;
             report(Progress {
                 funcs_done: (now >> FUNCS_SHIFT) as u32,
                 funcs_total,
                 code_bytes_done: now & ((1 << FUNCS_SHIFT) - 1),
                 code_bytes_total,
             });
+            drop(total);
         }
         Ok(object)
     };
