@@ -157,6 +157,15 @@ pub fn ir_dumps(text: &str, flags: &[&str]) -> std::collections::BTreeMap<String
         .collect()
 }
 
+/// The artifact's bytes at a 16-byte aligned address, as `ArtifactRef`
+/// needs: the buffer and the offset in it where they start.
+pub fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
+    let mut buf = vec![0u8; bytes.len() + 16];
+    let at = buf.as_ptr().align_offset(16);
+    buf[at..at + bytes.len()].copy_from_slice(bytes);
+    (buf, at)
+}
+
 /// The machine code of defined function `def` in the artifact of wat
 /// `text` compiled with `config`: for tests of what instruction selection
 /// made of a pattern. Panics on any failure (test inputs are ours).
@@ -166,9 +175,7 @@ pub fn function_code(text: &str, config: &wasmo_compiler::CompileConfig, def: us
         Err(e) => panic!("compile failed: {e}"),
     };
     // The metadata is read in place, which needs 16-byte alignment.
-    let mut buf = vec![0u8; bytes.len() + 16];
-    let at = buf.as_ptr().align_offset(16);
-    buf[at..at + bytes.len()].copy_from_slice(&bytes);
+    let (buf, at) = aligned(&bytes);
     let art = match wasmo_artifact_format::ArtifactRef::parse(&buf[at..at + bytes.len()]) {
         Ok(a) => a,
         Err(e) => panic!("parse: {e}"),

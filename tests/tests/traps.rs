@@ -19,7 +19,7 @@ use wasmo_compiler::CompileConfig;
 use wasmo_loader::{
     CallError, Extern, Func, FuncType, HostError, Imports, Instance, Module, Store, Trap, Val,
 };
-use wasmo_tests::{frame_names as names, load, wat, Compiled};
+use wasmo_tests::{aligned, frame_names as names, load, wat, Compiled};
 
 fn config(bounds_checks: BoundsChecks) -> CompileConfig {
     CompileConfig {
@@ -326,15 +326,6 @@ fn stack_overflow_on_a_thread_with_a_small_stack() {
         Ok(Err(_)) => panic!("the small-stack thread failed"),
         Err(e) => panic!("spawning: {e}"),
     }
-}
-
-/// The artifact's bytes at a 16-byte aligned address, as `ArtifactRef`
-/// needs.
-fn aligned(bytes: &[u8]) -> (Vec<u8>, usize) {
-    let mut buf = vec![0u8; bytes.len() + 16];
-    let at = buf.as_ptr().align_offset(16);
-    buf[at..at + bytes.len()].copy_from_slice(bytes);
-    (buf, at)
 }
 
 #[test]
