@@ -39,7 +39,7 @@ pub use vmctx::{VMCounts, VMOffsets};
 
 /// The artifact format version. Part of the compatibility hash; bump it
 /// when the file layout (not the ABI, which is fingerprinted) changes.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 /// Why an artifact's bytes cannot be used.
 #[derive(Debug, thiserror::Error)]

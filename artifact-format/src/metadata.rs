@@ -32,10 +32,16 @@ pub struct ModuleMetadata {
     pub funcs: Vec<TypeIndex>,
     /// Code of each defined function, by `DefinedFuncIndex`.
     pub defined_funcs: Vec<DefinedFunc>,
-    /// Per imported function, in import order: text offset of the
-    /// wasm-to-array trampoline for its type (what the import slot's
+    /// Per imported function, in import order: the wasm-to-array
+    /// trampoline for its type (its start is what the import slot's
     /// `native_fn` is set to when a host function fills it).
-    pub import_trampolines: Vec<u32>,
+    pub import_trampolines: Vec<CodeSpan>,
+    /// Code the host never enters by name: LLVM's private functions (the
+    /// trap stubs a dispatch array sends a call of the wrong type or a
+    /// null slot to), by text offset. With `defined_funcs` and the
+    /// trampolines they tile the text before the PLT, every other byte
+    /// being `int3` padding (artifact-format's `code::check_tiling`).
+    pub stubs: Vec<CodeSpan>,
     /// Tables the module defines.
     pub tables: Vec<TableType>,
     /// Per defined table, by `DefinedTableIndex`, its initialiser
@@ -110,10 +116,20 @@ pub struct DefinedFunc {
     pub offset: u32,
     /// Length of the function's code in bytes.
     pub len: u32,
-    /// Text offset of the array-call trampoline for this function; `None`
-    /// for a function the host cannot name (not exported, address never
-    /// taken, not the start function), which gets none.
-    pub array_trampoline: Option<u32>,
+    /// The array-call trampoline for this function; `None` for a function
+    /// the host cannot name (not exported, address never taken, not the
+    /// start function), which gets none.
+    pub array_trampoline: Option<CodeSpan>,
+}
+
+/// A run of code in text that is not a defined function: a trampoline or
+/// a stub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct CodeSpan {
+    /// Text offset of its entry.
+    pub offset: u32,
+    /// Length of its code in bytes.
+    pub len: u32,
 }
 
 /// An import.

@@ -223,9 +223,12 @@ impl<'a, 'ctx> ModuleEnv<'a, 'ctx> {
         if let Some(f) = self.module.get_function(&name) {
             return Ok(f);
         }
+        // Internal, not private: a private function gets no symbol, and the
+        // linker pads every byte of text no function symbol covers with
+        // `int3` (the stub's run is recorded as `ModuleMetadata::stubs`).
         let f = self
             .module
-            .add_function(&name, fn_ty, Some(Linkage::Private));
+            .add_function(&name, fn_ty, Some(Linkage::Internal));
         set_wasm_fn_abi(self.cx, f, CallConv::Tail);
         add_codegen_attributes(self, f);
         f.add_attribute(AttributeLoc::Function, enum_attr(self.cx, "noinline"));

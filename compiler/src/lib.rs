@@ -35,7 +35,7 @@ mod translate;
 mod wide_phis;
 
 use rayon::prelude::*;
-use wasmo_artifact_format::metadata::{DefinedFunc, ModuleMetadata};
+use wasmo_artifact_format::metadata::{CodeSpan, DefinedFunc, ModuleMetadata};
 use wasmo_artifact_format::{ArtifactBuilder, BoundsChecks, BuildFacts, CompatFacts};
 
 pub use wasmo_artifact_format::Instrumentation;
@@ -530,10 +530,11 @@ fn finish_metadata(
             u32::try_from(len).map_err(|_| too_big())?,
         ))
     };
+    let span = |name: String| symbol(name).map(|(offset, len)| CodeSpan { offset, len });
     for def in 0..info.defined_funcs() {
         let (offset, len) = symbol(codegen::func_symbol(def))?;
         let array_trampoline = if info.host_entry(def) {
-            Some(symbol(codegen::array_trampoline_symbol(def))?.0)
+            Some(span(codegen::array_trampoline_symbol(def))?)
         } else {
             None
         };
@@ -544,18 +545,68 @@ fn finish_metadata(
         });
     }
     for import in 0..info.imported_funcs {
-        let (offset, _) = symbol(codegen::import_trampoline_symbol(import))?;
-        metadata.import_trampolines.push(offset);
+        let t = span(codegen::import_trampoline_symbol(import))?;
+        metadata.import_trampolines.push(t);
     }
+    metadata.plt_offset = u32::try_from(image.plt_offset)
+        .map_err(|_| CompileError::Internal("text larger than 4 GiB".into()))?;
+    tile_code_map(&mut metadata, image)?;
     metadata.relocations = image.relocations.clone();
     metadata.trap_sites = image.trap_sites.clone();
     metadata.eh_frame = wasmo_artifact_format::metadata::EhFrame {
         offset: image.eh_frame.0,
         len: image.eh_frame.1,
     };
-    metadata.plt_offset = u32::try_from(image.plt_offset)
-        .map_err(|_| CompileError::Internal("text larger than 4 GiB".into()))?;
     Ok(metadata)
+}
+
+/// Records as stubs the code no function or trampoline names (LLVM's
+/// private functions), then checks the map by the loader's rule: its
+/// entries tile the text before the PLT with only `int3` between them.
+/// An honest layout that broke the rule would be refused at load, so it
+/// is an internal error here.
+fn tile_code_map(
+    metadata: &mut ModuleMetadata,
+    image: &link::LinkedImage,
+) -> Result<(), CompileError> {
+    use wasmo_artifact_format::code::{check_tiling, CodeEntry, CodeKind};
+    let mut entries = Vec::new();
+    let entry = |kind, index: usize, offset, len| CodeEntry {
+        kind,
+        index: index as u32,
+        offset,
+        len,
+    };
+    for (i, f) in metadata.defined_funcs.iter().enumerate() {
+        entries.push(entry(CodeKind::Function, i, f.offset, f.len));
+        if let Some(t) = f.array_trampoline {
+            entries.push(entry(CodeKind::ArrayTrampoline, i, t.offset, t.len));
+        }
+    }
+    for (i, t) in metadata.import_trampolines.iter().enumerate() {
+        entries.push(entry(CodeKind::ImportTrampoline, i, t.offset, t.len));
+    }
+    let named: std::collections::BTreeSet<(u64, u64)> = entries
+        .iter()
+        .map(|e| (u64::from(e.offset), u64::from(e.len)))
+        .collect();
+    for &(off, len) in image.code.iter().filter(|run| !named.contains(run)) {
+        let too_big = || CompileError::Internal("text larger than 4 GiB".into());
+        let stub = CodeSpan {
+            offset: u32::try_from(off).map_err(|_| too_big())?,
+            len: u32::try_from(len).map_err(|_| too_big())?,
+        };
+        entries.push(entry(
+            CodeKind::Stub,
+            metadata.stubs.len(),
+            stub.offset,
+            stub.len,
+        ));
+        metadata.stubs.push(stub);
+    }
+    check_tiling(&mut entries, metadata.plt_offset, &image.text).map_err(|e| {
+        CompileError::Internal(format!("the function map does not tile the text: {e}"))
+    })
 }
 
 #[cfg(test)]

@@ -59,6 +59,10 @@ pub(crate) struct LinkedImage {
     pub(crate) relocations: Vec<Relocation>,
     /// Every defined global symbol: name -> (text offset, size).
     pub(crate) symbols: BTreeMap<String, (u64, u64)>,
+    /// Every function symbol in text, global or local, as sorted,
+    /// disjoint (text offset, size) runs; every other byte of text before
+    /// the PLT is `int3`.
+    pub(crate) code: Vec<(u64, u64)>,
     /// Every call of a trap alias: return-address text offset -> code.
     pub(crate) trap_sites: TrapTable,
     /// Text offset of the PLT, which runs to the end of text.
@@ -151,8 +155,11 @@ pub(crate) fn link(objects: &[Vec<u8>]) -> Result<LinkedImage, CompileError> {
         eh_frame: (0, 0),
     };
     linker.place_sections()?;
+    let code = linker.pad_around_code()?;
     linker.collect_globals()?;
-    linker.finish()
+    let mut image = linker.finish()?;
+    image.code = code;
+    Ok(image)
 }
 
 impl<'o> Linker<'o> {
@@ -225,6 +232,57 @@ impl<'o> Linker<'o> {
             self.eh_frame = (start, self.rodata.len() as u64 - start);
         }
         Ok(())
+    }
+
+    /// Writes `int3` over every byte of text that no function symbol
+    /// covers (LLVM pads between the functions of an object with NOPs) and
+    /// returns the function symbols' runs, sorted and disjoint, so that
+    /// the function map the loader checks tiles the text
+    /// (artifact-format's `code::check_tiling`). Local symbols count: the
+    /// private trap stubs are code too. A function symbol of size 0, or
+    /// two that overlap, is an internal error.
+    fn pad_around_code(&mut self) -> Result<Vec<(u64, u64)>, CompileError> {
+        let mut runs = BTreeSet::new();
+        for (oi, obj) in self.objects.iter().enumerate() {
+            for sym in obj.symbols() {
+                if sym.is_undefined() || sym.kind() != SymbolKind::Text {
+                    continue;
+                }
+                let name = sym.name().map_err(obj_err)?;
+                let placed = sym
+                    .section_index()
+                    .and_then(|section| self.placement.get(&(oi, section.0)));
+                let Some(&(Part::Text, base)) = placed else {
+                    return Err(internal(format!(
+                        "function symbol `{name}` lies outside the text"
+                    )));
+                };
+                if sym.size() == 0 {
+                    return Err(internal(format!("function symbol `{name}` has size 0")));
+                }
+                runs.insert((base + sym.address(), sym.size()));
+            }
+        }
+        let mut covered = 0u64;
+        for &(off, size) in &runs {
+            if off < covered {
+                return Err(internal(format!(
+                    "function symbols overlap at text offset {off:#x}"
+                )));
+            }
+            let gap = self
+                .text
+                .get_mut(covered as usize..off as usize)
+                .ok_or_else(|| internal("function symbol beyond the text"))?;
+            gap.fill(TEXT_PAD);
+            covered = off + size;
+        }
+        let tail = self
+            .text
+            .get_mut(covered as usize..)
+            .ok_or_else(|| internal("function symbol beyond the text"))?;
+        tail.fill(TEXT_PAD);
+        Ok(runs.into_iter().collect())
     }
 
     fn is_eh_frame(&self, oi: usize, index: SectionIndex) -> bool {
@@ -524,6 +582,7 @@ impl<'o> Linker<'o> {
             relro: self.relro,
             relocations: load_relocs,
             symbols,
+            code: Vec::new(),
             trap_sites,
             plt_offset: plt_start,
             eh_frame: if self.eh_frame.1 == 0 {

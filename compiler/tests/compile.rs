@@ -152,8 +152,14 @@ fn kitchen_sink_metadata() {
             assert!(u64::from(f.offset.to_native()) < text_len);
             assert!(f.len.to_native() > 0);
             // Every function here is exported, in the table or the start.
-            let tramp = f.array_trampoline.as_ref().map(|t| t.to_native());
-            assert!(tramp.is_some_and(|t| u64::from(t) < text_len), "{tramp:?}");
+            let tramp = f
+                .array_trampoline
+                .as_ref()
+                .map(|t| (t.offset.to_native(), t.len.to_native()));
+            assert!(
+                tramp.is_some_and(|(at, len)| len > 0 && u64::from(at + len) <= text_len),
+                "{tramp:?}"
+            );
         }
         // The trap helper and memory.grow are reached through the GOT.
         let helpers: Vec<u32> = m

@@ -182,6 +182,11 @@ pub fn prepare(kind: Kind, seed: u64, dir: &Path) -> Result<bool, String> {
                 Hostility::Rehashed => "rehashed",
             };
             write(dir, "hostility", how.as_bytes())?;
+            write(
+                dir,
+                "format",
+                wasmo_artifact_format::FORMAT_VERSION.to_string().as_bytes(),
+            )?;
         }
     }
     write(dir, "kind", kind.name().as_bytes())?;

@@ -332,9 +332,32 @@ fn replay(dirs: &[String], timeout: Duration) -> Result<bool, String> {
             .trim()
             .parse()
             .map_err(|_| format!("{}: bad seed", d.display()))?;
+        // A hostile artifact is bytes of one format version: replayed by a
+        // loader of another, it is refused for its version and proves
+        // nothing. Such a case must be remade (fuzz/regressions/README.md).
+        if kind == Kind::Artifact {
+            let made_for = fs::read_to_string(d.join("format")).unwrap_or_default();
+            let now = wasmo_artifact_format::FORMAT_VERSION.to_string();
+            if made_for.trim() != now {
+                ok = false;
+                println!(
+                    "replay {}: STALE: hostile.wasmo was made for artifact format `{}`, this loader reads {now}; remake it",
+                    d.display(),
+                    made_for.trim()
+                );
+                continue;
+            }
+        }
         let work = scratch.join(i.to_string());
         fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-        for name in ["kind", "seed", "input.wasm", "hostile.wasmo", "hostility"] {
+        for name in [
+            "kind",
+            "seed",
+            "input.wasm",
+            "hostile.wasmo",
+            "hostility",
+            "format",
+        ] {
             if d.join(name).exists() {
                 fs::copy(d.join(name), work.join(name)).map_err(|e| e.to_string())?;
             }

@@ -288,7 +288,7 @@ fn instantiate(
         match *ext {
             Extern::Func(f) => {
                 let i = imported_funcs.len() as u32;
-                let tramp = m.text as u64 + u64::from(meta.import_trampolines[i as usize]);
+                let tramp = m.text as u64 + u64::from(meta.import_trampolines[i as usize].offset);
                 let (native, ctx) = f.import_slot(o, tramp);
                 vmctx.write_u64(offsets.imported_func(i) + FUNC_IMPORT_NATIVE_FN, native);
                 vmctx.write_u64(offsets.imported_func(i) + FUNC_IMPORT_VMCTX, ctx);
@@ -634,8 +634,8 @@ impl InstanceData {
                 .and_then(|ty| m.type_ids.get(ty.index()))
                 == Some(&type_id)
         })?;
-        let offset = m.meta.import_trampolines.get(i as usize)?;
-        Some(m.text as u64 + u64::from(*offset))
+        let t = m.meta.import_trampolines.get(i as usize)?;
+        Some(m.text as u64 + u64::from(t.offset))
     }
 
     /// Address of function `index`'s `VMFuncRef`.
@@ -660,6 +660,6 @@ impl InstanceData {
             .meta
             .defined_funcs
             .get(index.checked_sub(m.num_imported_funcs)? as usize)?;
-        Some(m.text + d.array_trampoline? as usize)
+        Some(m.text + d.array_trampoline?.offset as usize)
     }
 }

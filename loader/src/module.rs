@@ -550,7 +550,7 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
     }
     for (i, f) in m.defined_funcs.iter().enumerate() {
         let end = u64::from(f.offset) + u64::from(f.len);
-        if end > text_len || f.array_trampoline.is_some_and(|t| !in_text(t)) {
+        if end > text_len || f.array_trampoline.is_some_and(|t| !in_text(t.offset)) {
             return Err(invalid("functions", format!(
                 "defined function {i}: code {}+{} or trampoline {:?} outside the text ({text_len} bytes)",
                 f.offset, f.len, f.array_trampoline
@@ -566,10 +566,10 @@ fn check_metadata(h: &Header, m: &ModuleMetadata) -> Result<(), LoadError> {
             ),
         ));
     }
-    if let Some(t) = m.import_trampolines.iter().find(|&&t| !in_text(t)) {
+    if let Some(t) = m.import_trampolines.iter().find(|t| !in_text(t.offset)) {
         return Err(invalid(
             "imports",
-            format!("import trampoline at {t} outside the text"),
+            format!("import trampoline at {} outside the text", t.offset),
         ));
     }
     for e in &m.exports {

@@ -24,10 +24,12 @@
 
 use std::collections::BTreeMap;
 
-use wasmo_artifact_format::code::{self, FUNC_ALIGN, GOT_ENTRY_SIZE, PLT_STUB_SIZE};
+use wasmo_artifact_format::code::{
+    self, CodeEntry, CodeKind, FUNC_ALIGN, GOT_ENTRY_SIZE, PLT_STUB_SIZE,
+};
 use wasmo_artifact_format::metadata::{
-    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ImportKind, ModuleMetadata, RelocKind,
-    RelocTarget,
+    CodeSpan, ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ImportKind, ModuleMetadata,
+    RelocKind, RelocTarget,
 };
 use wasmo_artifact_format::{
     FuncIndex, GlobalType, Header, HeapType, Helper, RefType, VMOffsets, ValType,
@@ -416,70 +418,44 @@ pub(crate) fn check_const_exprs(m: &ModuleMetadata) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Checks the function address map and the trampolines against the text:
-/// every entry starts on a [`FUNC_ALIGN`] boundary before the PLT, with
-/// something other than `int3` padding; defined
-/// functions do not overlap; a trampoline is a function start or lies
-/// outside every function's body. A map shifted by a byte, or pointing
-/// into the middle of a function, is refused.
+/// Checks the function address map (defined functions, their array
+/// trampolines, the import trampolines and the stubs) against the text:
+/// the entries tile it up to the PLT, each starting on a [`FUNC_ALIGN`]
+/// boundary with something other than `int3`, none overlapping another,
+/// and every byte between them is `int3` padding
+/// ([`code::check_tiling`], the rule the compiler's linker lays text out
+/// by). An entry moved onto another's start, into its own body or onto
+/// padding, a shortened or a dropped one, is refused.
 fn check_code_map(h: &Header, m: &ModuleMetadata, image: &[u8]) -> Result<(), LoadError> {
-    let plt = u64::from(m.plt_offset);
-    if m.defined_funcs.is_empty() && m.import_trampolines.is_empty() {
-        return Ok(());
-    }
-    let bad = |what: String| Err(invalid("function map", what));
-    // An entry starts on a boundary before the PLT, and not with padding:
-    // no function begins with `int3`.
-    let aligned = |off: u32| {
-        off.is_multiple_of(FUNC_ALIGN)
-            && u64::from(off) < plt
-            && image
-                .get(off as usize)
-                .is_some_and(|&b| b != code::TEXT_PAD)
+    let text = image
+        .get(..usize::try_from(h.text_len).unwrap_or(usize::MAX))
+        .ok_or_else(|| invalid("function map", "the text lies beyond the image".to_owned()))?;
+    let span = |kind, index: usize, s: &CodeSpan| CodeEntry {
+        kind,
+        index: index as u32,
+        offset: s.offset,
+        len: s.len,
     };
-    let mut ranges: Vec<(u32, u64, usize)> = Vec::with_capacity(m.defined_funcs.len());
+    let mut entries: Vec<CodeEntry> =
+        Vec::with_capacity(2 * m.defined_funcs.len() + m.import_trampolines.len() + m.stubs.len());
     for (i, f) in m.defined_funcs.iter().enumerate() {
-        let end = u64::from(f.offset) + u64::from(f.len);
-        if !aligned(f.offset) || f.len == 0 || end > plt {
-            return bad(format!(
-                "defined function {i} at text offset {}+{} is not a function start ({FUNC_ALIGN}-byte aligned, not int3 padding, non-empty, before the PLT at {plt} in {} bytes of text)",
-                f.offset, f.len, h.text_len
-            ));
-        }
-        ranges.push((f.offset, end, i));
-    }
-    ranges.sort_unstable();
-    for w in ranges.windows(2) {
-        if u64::from(w[1].0) < w[0].1 {
-            return bad(format!(
-                "defined functions {} and {} overlap (text offsets {} and {})",
-                w[0].2, w[1].2, w[0].0, w[1].0
-            ));
+        entries.push(CodeEntry {
+            kind: CodeKind::Function,
+            index: i as u32,
+            offset: f.offset,
+            len: f.len,
+        });
+        if let Some(t) = &f.array_trampoline {
+            entries.push(span(CodeKind::ArrayTrampoline, i, t));
         }
     }
-    // A trampoline may be a function start, never inside a body.
-    let inside_body = |off: u32| {
-        let i = ranges.partition_point(|r| r.0 <= off);
-        i.checked_sub(1)
-            .is_some_and(|i| ranges[i].0 < off && u64::from(off) < ranges[i].1)
-    };
-    let trampolines = m
-        .defined_funcs
-        .iter()
-        .filter_map(|f| Some(("array trampoline", f.array_trampoline?)))
-        .chain(
-            m.import_trampolines
-                .iter()
-                .map(|&t| ("import trampoline", t)),
-        );
-    for (kind, t) in trampolines {
-        if !aligned(t) || inside_body(t) {
-            return bad(format!(
-                "{kind} at text offset {t} is not a function start ({FUNC_ALIGN}-byte aligned, not int3 padding, before the PLT, outside every function body)"
-            ));
-        }
+    for (i, t) in m.import_trampolines.iter().enumerate() {
+        entries.push(span(CodeKind::ImportTrampoline, i, t));
     }
-    Ok(())
+    for (i, t) in m.stubs.iter().enumerate() {
+        entries.push(span(CodeKind::Stub, i, t));
+    }
+    code::check_tiling(&mut entries, m.plt_offset, text).map_err(|e| invalid("function map", e))
 }
 
 /// Checks the metadata against the image's bytes as the file holds them:

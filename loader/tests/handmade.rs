@@ -3,9 +3,11 @@
 //! load-time checks, calls, host imports, traps from the helper, memory
 //! faults, stack overflow and concurrent traps.
 //!
-//! Rule: the hand-written "functions" here are array-call trampolines (or
-//! wasm-to-array trampolines) obeying the ABI in artifact-format's
-//! `vmctx.rs`; keep their byte offsets in step with the layout comments.
+//! Rule: the hand-written "functions" here obey the array-call ABI (or,
+//! for the import trampoline, the wasm-to-array one) in artifact-format's
+//! `vmctx.rs`; each function's array-call trampoline is a `jmp` to its
+//! code, so that the function map tiles the text as the loader requires.
+//! Keep the byte offsets in step with the layout comments and `FUNCS_AT`.
 
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
@@ -13,8 +15,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmo_artifact_format::metadata::{
-    ConstExpr, ConstOp, DataMode, DataSegment, DefinedFunc, Export, ExternKind, Import, ImportKind,
-    ModuleMetadata, Names, RelocKind, RelocTarget, Relocation, TrapTable,
+    CodeSpan, ConstExpr, ConstOp, DataMode, DataSegment, DefinedFunc, Export, ExternKind, Import,
+    ImportKind, ModuleMetadata, Names, RelocKind, RelocTarget, Relocation, TrapTable,
 };
 use wasmo_artifact_format::{
     ArtifactBuilder, BoundsChecks, BuildFacts, CompatFacts, CpuFeatures, FormatError, FuncIndex,
@@ -47,7 +49,7 @@ fn facts(triple: &str) -> BuildFacts {
 
 /// `(offset, bytes)` of each hand-written function; see `builder`.
 fn text() -> Vec<u8> {
-    let mut t = vec![0xcc; 256];
+    let mut t = vec![0xcc; 256 + 16 * FUNCS];
     let mut put = |at: usize, bytes: &[u8]| t[at..at + bytes.len()].copy_from_slice(bytes);
     // @0 answer: mov dword [rdx], 42; ret
     put(0, &[0xc7, 0x02, 0x2a, 0, 0, 0, 0xc3]);
@@ -110,8 +112,29 @@ fn text() -> Vec<u8> {
     // @240 null_call: xor eax, eax; call rax; ret (a call to address 0, as
     // through a GOT slot no relocation filled)
     put(240, &[0x31, 0xc0, 0xff, 0xd0, 0xc3]);
+    // @256 + 16 * i: defined function i's array-call trampoline, which
+    // the host calls: jmp to the function's code above.
+    for (i, &(at, _)) in FUNCS_AT.iter().enumerate() {
+        let tramp = 256 + 16 * i as u32;
+        let rel = (at as i32 - (tramp as i32 + 5)).to_le_bytes();
+        put(tramp as usize, &[0xe9, rel[0], rel[1], rel[2], rel[3]]);
+    }
     t
 }
+
+/// (text offset, length) of each defined function's code in `text`.
+const FUNCS_AT: [(u32, u32); 9] = [
+    (0, 7),
+    (16, 17),
+    (48, 8),
+    (64, 12),
+    (80, 9),
+    (96, 36),
+    (208, 5),
+    (224, 2),
+    (240, 5),
+];
+const FUNCS: usize = FUNCS_AT.len();
 
 fn builder(triple: &str) -> ArtifactBuilder {
     let t0 = FuncType {
@@ -122,10 +145,13 @@ fn builder(triple: &str) -> ArtifactBuilder {
         params: vec![ValType::I32],
         results: vec![ValType::I32],
     };
-    let f = |offset: u32, len: u32| DefinedFunc {
+    let f = |i: usize, (offset, len): (u32, u32)| DefinedFunc {
         offset,
         len,
-        array_trampoline: Some(offset),
+        array_trampoline: Some(CodeSpan {
+            offset: 256 + 16 * i as u32,
+            len: 5,
+        }),
     };
     let export = |name: &str, index: u32| Export {
         name: name.into(),
@@ -143,18 +169,15 @@ fn builder(triple: &str) -> ArtifactBuilder {
             .into_iter()
             .map(TypeIndex)
             .collect(),
-        defined_funcs: vec![
-            f(0, 7),
-            f(16, 17),
-            f(48, 8),
-            f(64, 12),
-            f(80, 9),
-            f(96, 36),
-            f(208, 5),
-            f(224, 2),
-            f(240, 5),
-        ],
-        import_trampolines: vec![144],
+        defined_funcs: FUNCS_AT
+            .into_iter()
+            .enumerate()
+            .map(|(i, at)| f(i, at))
+            .collect(),
+        import_trampolines: vec![CodeSpan {
+            offset: 144,
+            len: 26,
+        }],
         memories: vec![MemoryType {
             limits: Limits {
                 min: 1,
@@ -787,9 +810,9 @@ fn host_made_entities_link() {
 #[test]
 fn issue9_metadata_inconsistent_with_the_image_is_refused() {
     type Change = fn(&mut ArtifactBuilder);
-    let cases: [(&str, Change, &str); 8] = [
+    let cases: [(&str, Change, &str); 11] = [
         (
-            "function overlapping another",
+            "function moved onto another's start (issue 13, fuzz finding _a)",
             |b| b.metadata.defined_funcs[1].offset = 0,
             "function map",
         ),
@@ -805,7 +828,26 @@ fn issue9_metadata_inconsistent_with_the_image_is_refused() {
         ),
         (
             "trampoline inside a function",
-            |b| b.metadata.import_trampolines[0] = 96 + 16,
+            |b| b.metadata.import_trampolines[0].offset = 96 + 16,
+            "function map",
+        ),
+        (
+            "function moved into its own body (issue 13, fuzz finding _b)",
+            |b| b.metadata.defined_funcs[5].offset += 16,
+            "function map",
+        ),
+        (
+            "trampoline moved onto another's start",
+            |b| {
+                if let Some(t) = &mut b.metadata.defined_funcs[4].array_trampoline {
+                    t.offset = 256;
+                }
+            },
+            "function map",
+        ),
+        (
+            "shortened import trampoline",
+            |b| b.metadata.import_trampolines[0].len = 10,
             "function map",
         ),
         (

@@ -315,3 +315,104 @@ fn issue9_int3_in_wasm_code_is_a_reported_trap() {
         "{err}"
     );
 }
+
+const MANY: &str = r#"(module
+  (type $t (func (param i32) (result i32)))
+  (table 3 funcref)
+  (elem (i32.const 0) $sq $mix)
+  (func $sq (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+  (func $mix (export "mix") (param i32) (result i32)
+    (i32.xor
+      (i32.rotl (i32.mul (local.get 0) (i32.const 0x9e3779b1)) (i32.const 13))
+      (i32.div_u (i32.const 0x7fffffff) (i32.or (local.get 0) (i32.const 1)))))
+  (func (export "ci") (param i32 i32) (result i32)
+    (call_indirect (type $t) (local.get 1) (local.get 0))))"#;
+
+/// Issue 13, the long fuzz run's two findings (fuzz/regressions/
+/// issue13_rehashed_metadata_jumps_to_0x40_*): an array trampoline's start
+/// moved onto the start of text, another entry's start (`_a`), or to an
+/// aligned offset inside its own body (`_b`), passed every rule of the
+/// function map, and calling the export jumped to address 0x40 (SIGSEGV).
+/// The same moves of a defined function's start passed too. The map must
+/// tile the text with only int3 between entries; each move is refused.
+#[test]
+fn issue13_moved_entry_starts_are_refused() {
+    let good = compile(MANY);
+    assert_runs(&good, "mix", &["5"], &format!("{}\n", mix(5)));
+    let m = take_apart(&good).builder.metadata;
+    let long = |len: &dyn Fn(&wasmo_artifact_format::metadata::DefinedFunc) -> Option<u32>| {
+        m.defined_funcs
+            .iter()
+            .position(|f| len(f).is_some_and(|l| l > 32))
+    };
+    let (Some(long_fn), Some(long_tramp)) = (
+        long(&|f| (f.offset != 0).then_some(f.len)),
+        long(&|f| f.array_trampoline.map(|t| t.len)),
+    ) else {
+        panic!("no entry long enough to move into: {:?}", m.defined_funcs);
+    };
+    type Move = fn(&mut ModuleMetadata, usize, &dyn Fn(u32) -> u32);
+    // A defined function's start, then its array trampoline's.
+    let moves: [Move; 2] = [
+        |m, i, to| {
+            let f = &mut m.defined_funcs[i];
+            f.offset = to(f.offset);
+        },
+        |m, i, to| {
+            if let Some(t) = &mut m.defined_funcs[i].array_trampoline {
+                t.offset = to(t.offset);
+            }
+        },
+    ];
+    for (shift, long) in moves.into_iter().zip([long_fn, long_tramp]) {
+        // `_a`: onto the start of text, where another entry begins.
+        let onto = m
+            .defined_funcs
+            .iter()
+            .rposition(|f| f.offset != 0)
+            .unwrap_or(0);
+        let bad = tampered(&good, |p| shift(&mut p.builder.metadata, onto, &|_| 0));
+        assert_refused(&exec(&bad, "mix", &["5"]), "function map");
+        // `_b`: 16 bytes into its own body, its length unchanged.
+        let bad = tampered(&good, |p| {
+            shift(&mut p.builder.metadata, long, &|at| at + 16)
+        });
+        assert_refused(&exec(&bad, "mix", &["5"]), "function map");
+    }
+}
+
+/// The guest's `mix`, for the expected output.
+fn mix(x: u32) -> i32 {
+    let a = x.wrapping_mul(0x9e37_79b1).rotate_left(13);
+    (a ^ (0x7fff_ffff / (x | 1))) as i32
+}
+
+/// Issue 13: the tiling rule also covers what the map names beside the
+/// functions: a trampoline cut short, a stub (a dispatch array's trap
+/// stub) dropped from the list, or a stub moved onto a function.
+#[test]
+fn issue13_trampolines_and_stubs_must_tile_the_text() {
+    let good = compile(MANY);
+    assert_runs(&good, "ci", &["0", "3"], "9\n");
+    let m = take_apart(&good).builder.metadata;
+    assert!(!m.stubs.is_empty(), "no trap stub: {m:?}");
+    let bad = tampered(&good, |p| {
+        for f in &mut p.builder.metadata.defined_funcs {
+            if let Some(t) = &mut f.array_trampoline {
+                t.len = t.len.saturating_sub(1).max(1);
+            }
+        }
+    });
+    assert_refused(&exec(&bad, "ci", &["0", "3"]), "function map");
+    let bad = tampered(&good, |p| {
+        p.builder.metadata.stubs.pop();
+    });
+    assert_refused(&exec(&bad, "ci", &["0", "3"]), "function map");
+    let bad = tampered(&good, |p| {
+        let to = p.builder.metadata.defined_funcs[0].offset;
+        if let Some(s) = p.builder.metadata.stubs.first_mut() {
+            s.offset = to;
+        }
+    });
+    assert_refused(&exec(&bad, "ci", &["0", "3"]), "function map");
+}
