@@ -133,8 +133,10 @@ fn initialise_llvm() {
 /// Passes [`LLVM_OPTIONS`] to LLVM's option parser, once per process,
 /// followed by the whitespace-separated words of `WASMO_LLVM_OPTIONS` (a
 /// developer aid: `WASMO_LLVM_OPTIONS=-time-passes wasmoc build -j1 ...`
-/// prints LLVM's per-pass timings of each chunk to stderr). LLVM exits
-/// with an error on an option it does not know.
+/// prints LLVM's per-pass timings of each chunk to stderr). An option LLVM
+/// does not know is ignored without a word: the C API hands the parser a
+/// null error stream, and the parser's verdict is not returned, so a
+/// misspelt option in the environment silently does nothing.
 fn set_llvm_options() {
     let extra = std::env::var("WASMO_LLVM_OPTIONS").unwrap_or_default();
     let args: Vec<std::ffi::CString> = LLVM_OPTIONS
@@ -153,9 +155,9 @@ fn set_llvm_options() {
     // `args` keeps alive for the whole call, and the overview may be null.
     // The call runs inside `INIT.call_once`, before this process creates
     // any LLVM context or pass, so no other thread reads the options while
-    // the parser writes them; every option in `LLVM_OPTIONS` is one LLVM 19
-    // defines (an unknown one, from the environment, makes LLVM print an
-    // error and exit: a developer's mistake, not a memory-safety issue).
+    // the parser writes them. Every option in `LLVM_OPTIONS` is one LLVM 19
+    // defines; an unknown one from the environment is skipped by the
+    // parser (its error goes to a null stream), not a memory-safety issue.
     unsafe {
         llvm_sys::support::LLVMParseCommandLineOptions(argc, argv.as_ptr(), std::ptr::null());
     }
