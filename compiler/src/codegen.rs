@@ -966,7 +966,20 @@ fn finish_module(
     }
     optimise(module, tm, opt_level)?;
     if env.config.bounds_checks == BoundsChecks::GuardPages && opt_level.as_number() >= 2 {
-        let versioned = crate::loop_version::version_loops(cx, module, &tm.get_target_data())?;
+        let mut log = Vec::new();
+        let versioned = crate::loop_version::version_loops(
+            cx,
+            module,
+            &tm.get_target_data(),
+            opt_level,
+            dump.is_some().then_some(&mut log),
+        )?;
+        if let Some(dir) = dump.filter(|_| !log.is_empty()) {
+            let path = dir.join(format!("{label}.versioning.txt"));
+            std::fs::write(&path, log.join("\n") + "\n").map_err(|e| {
+                CompileError::Internal(format!("WASMO_DUMP_LLVM {}: {e}", path.display()))
+            })?;
+        }
         if VERIFY_IR && versioned > 0 {
             module.verify().map_err(|e| {
                 CompileError::Internal(format!("invalid LLVM IR after loop versioning: {e}"))

@@ -657,22 +657,321 @@ fn issue15_swap_loop_groups_proven_apart() {
     for strategy in [BoundsChecks::GuardPages, BoundsChecks::Explicit] {
         let c = load(&text, strategy);
         for (a, b) in cases {
-            let (mut store, inst, memory) = fresh_instance(&c);
-            for (i, byte) in memory.data_mut(&mut store).iter_mut().enumerate() {
-                *byte = (i * 7 + i / 251) as u8;
-            }
-            let mut expected = memory.data(&store).to_vec();
-            let traps = swap_reference(&mut expected, a, b);
-            let args = [Val::I32(a as i32), Val::I32(b as i32)];
             let what = format!("{strategy:?} swap({a:#x}, {b:#x})");
-            match (call_export(&mut store, &inst, "swap", &args), traps) {
-                (Ok(_), false) => {}
-                (Err(CallError::Trap(t)), true) => {
-                    assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{what}");
-                }
-                (other, _) => panic!("{what}: {other:?}, expected a trap: {traps}"),
+            check_against_model(&what, &c, ("swap", &[a, b]), |mem| {
+                swap_reference(mem, a, b)
+            });
+        }
+    }
+}
+
+/// The builds an ordered-exit test runs a loop under, at `-O3` (where
+/// such loops are versioned): both strategies, and guard pages with
+/// interruption checks (whose versioned copies run in chunks).
+fn ordered_builds(text: &str) -> Vec<(&'static str, wasmo_tests::Compiled)> {
+    let o3 = |bounds_checks, instrumentation| wasmo_compiler::CompileConfig {
+        opt_level: wasmo_compiler::OptLevel::O3,
+        bounds_checks,
+        instrumentation: wasmo_artifact_format::Instrumentation(instrumentation),
+        ..wasmo_compiler::CompileConfig::default()
+    };
+    let epoch = wasmo_artifact_format::Instrumentation::EPOCH_INTERRUPTION;
+    [
+        ("guard pages", o3(BoundsChecks::GuardPages, 0)),
+        ("explicit", o3(BoundsChecks::Explicit, 0)),
+        ("guard pages, epoch", o3(BoundsChecks::GuardPages, epoch)),
+    ]
+    .into_iter()
+    .map(|(name, config)| (name, wasmo_tests::load_with(text, &config)))
+    .collect()
+}
+
+/// Calls export `name` of `c` with `args` on a fresh instance whose
+/// memory starts as a fixed pattern, and compares with `model`, which gets
+/// the same memory and says whether the call traps: the same outcome (the
+/// out-of-bounds trap or none) and the same memory after it.
+fn check_against_model(
+    what: &str,
+    c: &wasmo_tests::Compiled,
+    (name, args): (&str, &[u32]),
+    model: impl FnOnce(&mut [u8]) -> bool,
+) {
+    let (mut store, inst, memory) = fresh_instance(c);
+    for (i, byte) in memory.data_mut(&mut store).iter_mut().enumerate() {
+        *byte = (i * 7 + i / 251) as u8;
+    }
+    let mut expected = memory.data(&store).to_vec();
+    let traps = model(&mut expected);
+    let vals: Vec<Val> = args.iter().map(|&a| Val::I32(a as i32)).collect();
+    match (call_export(&mut store, &inst, name, &vals), traps) {
+        (Ok(_), false) => {}
+        (Err(CallError::Trap(t)), true) => {
+            assert_eq!(t.code, TrapCode::MemoryOutOfBounds, "{what}");
+        }
+        (other, _) => panic!("{what}: {other:?}, expected a trap: {traps}"),
+    }
+    assert!(memory.data(&store) == expected.as_slice(), "{what}: memory");
+}
+
+/// `f(i, n, p)`: stores `i` at `p`, moves `p` on a word and `i` by `step`,
+/// and goes round while `i cmp n` (`swap`: `n cmp i`) holds, `cmp` a wasm
+/// compare (`i32.lt_u`, ...).
+fn ordered_loop(step: i32, cmp: &str, swap: bool) -> String {
+    let (a, b) = if swap { ("n", "i") } else { ("i", "n") };
+    format!(
+        r#"(module
+        (memory (export "m") 1)
+        (func (export "f") (param $i i32) (param $n i32) (param $p i32)
+          (loop
+            (i32.store (local.get $p) (local.get $i))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $i (i32.add (local.get $i) (i32.const {step})))
+            (br_if 0 ({cmp} (local.get ${a}) (local.get ${b}))))))"#
+    )
+}
+
+/// What [`ordered_loop`]'s `f(i, n, p)` does to `mem` (`go_on(i, n)` is
+/// its test with `i` already stepped): whether it traps, at the first
+/// store past the end.
+fn ordered_reference(
+    mem: &mut [u8],
+    step: i32,
+    go_on: fn(u32, u32) -> bool,
+    [mut i, n, mut p]: [u32; 3],
+) -> bool {
+    loop {
+        let at = p as usize;
+        if at + 4 > mem.len() {
+            return true;
+        }
+        mem[at..at + 4].copy_from_slice(&i.to_le_bytes());
+        p = p.wrapping_add(4);
+        i = i.wrapping_add(step as u32);
+        if !go_on(i, n) {
+            return false;
+        }
+    }
+}
+
+/// Issue 15 (wasi-libc's `memcpy`/`memmove`/`memset`, which count down
+/// to an unsigned `>`): at `-O3` (only), loops whose exit test is an ordered compare,
+/// signed or unsigned, strict or not, with the counted value on either
+/// side, are versioned, and behave as the wasm does under every build: in
+/// bounds they store what the loop stores; a loop whose last iteration
+/// (or one before) is out of bounds traps there with every earlier store
+/// made; and a loop whose count wraps round before the test ends it (`n
+/// -= 32` from 20 while `n > 15`, `i <= u32::MAX`, `i += 7` past
+/// `i32::MAX`) is not ended early by a copy that computed its trip count
+/// without the wrap: it runs on until its stores leave memory.
+#[test]
+fn issue15_ordered_exit_loops_are_versioned_and_exact() {
+    const END: u32 = 65536;
+    /// Step, compare, operands swapped, the compare in Rust, calls.
+    type Case = (
+        i32,
+        &'static str,
+        bool,
+        fn(u32, u32) -> bool,
+        &'static [[u32; 3]],
+    );
+    let cases: [Case; 8] = [
+        (
+            1,
+            "i32.lt_u",
+            false,
+            |i, n| i < n,
+            &[
+                [0, 100, 1000],
+                [0, 15000, 0],
+                [0, 100, END - 200],
+                [0, 100, END - 400],
+                [0, 100, END - 396],
+                [5, 3, 1000],
+                [u32::MAX - 15, u32::MAX, 1000],
+            ],
+        ),
+        (
+            1,
+            "i32.le_u",
+            false,
+            |i, n| i <= n,
+            &[
+                [0, 99, 1000],
+                [0, u32::MAX, END - 4000],
+                [u32::MAX - 15, u32::MAX, 1000],
+            ],
+        ),
+        (
+            -32,
+            "i32.gt_u",
+            false,
+            |i, n| i > n,
+            &[
+                [200, 15, 1000],
+                [40, 15, 1000],
+                [20, 15, 1000],
+                [15 + 32 * 16000, 15, 0],
+                [15 + 32 * 16000, 15, 1600],
+            ],
+        ),
+        (
+            -32,
+            "i32.lt_u",
+            true,
+            |i, n| n < i,
+            &[[200, 15, 1000], [20, 15, 1000]],
+        ),
+        (
+            -3,
+            "i32.ge_s",
+            false,
+            |i, n| i as i32 >= n as i32,
+            &[
+                [10, -20i32 as u32, 1000],
+                [-5i32 as u32, -20i32 as u32, END - 8],
+                [10, i32::MIN as u32, 1000],
+                [10, 11, 1000],
+            ],
+        ),
+        (
+            7,
+            "i32.lt_s",
+            false,
+            |i, n| (i as i32) < n as i32,
+            &[
+                [-100i32 as u32, 100, 1000],
+                [-100i32 as u32, 100, END - 40],
+                [i32::MAX as u32 - 10, i32::MAX as u32, 1000],
+            ],
+        ),
+        (
+            2,
+            "i32.gt_s",
+            true,
+            |i, n| (n as i32) > i as i32,
+            &[
+                [-50i32 as u32, 60, 1000],
+                [i32::MAX as u32 - 4, i32::MAX as u32, 1000],
+                [i32::MAX as u32 - 3, i32::MAX as u32, 1000],
+            ],
+        ),
+        (
+            1,
+            "i32.le_s",
+            false,
+            |i, n| i as i32 <= n as i32,
+            &[[0, i32::MAX as u32, END - 4000], [-3i32 as u32, 40, 2000]],
+        ),
+    ];
+    for (step, cmp, swap, go_on, args) in cases {
+        let text = ordered_loop(step, cmp, swap);
+        let ir = optimised_ir(&text, &["-O3"]);
+        assert!(
+            ir.lines().any(|l| l.starts_with("versioned")),
+            "{cmp} by {step}: not versioned:\n{ir}"
+        );
+        let ir = optimised_ir(&text, &["-O2"]);
+        assert!(
+            !ir.lines().any(|l| l.starts_with("versioned")),
+            "{cmp} by {step}: versioned at -O2:\n{ir}"
+        );
+        for (build, c) in ordered_builds(&text) {
+            for &args in args {
+                check_against_model(
+                    &format!("{cmp} by {step} ({build}) f{args:?}"),
+                    &c,
+                    ("f", &args),
+                    |mem| ordered_reference(mem, step, go_on, args),
+                );
             }
-            assert!(memory.data(&store) == expected.as_slice(), "{what}: memory");
+        }
+    }
+}
+
+/// `f(d, s, n)`: wasi-libc's `memcpy` main loop, written out: 32 bytes
+/// from `s` to `d` as four 8-byte loads and stores, then `n -= 32` while
+/// `n > 15`.
+const WORD_COPY: &str = r#"(module
+    (memory (export "m") 1)
+    (func (export "f") (param $d i32) (param $s i32) (param $n i32)
+      (loop
+        (i64.store (local.get $d) (i64.load (local.get $s)))
+        (i64.store offset=8 (local.get $d) (i64.load offset=8 (local.get $s)))
+        (i64.store offset=16 (local.get $d) (i64.load offset=16 (local.get $s)))
+        (i64.store offset=24 (local.get $d) (i64.load offset=24 (local.get $s)))
+        (local.set $d (i32.add (local.get $d) (i32.const 32)))
+        (local.set $s (i32.add (local.get $s) (i32.const 32)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 32)))
+        (br_if 0 (i32.gt_u (local.get $n) (i32.const 15))))))"#;
+
+/// What [`WORD_COPY`]'s `f(d, s, n)` does to `mem`, access by access.
+fn word_copy_reference(mem: &mut [u8], [mut d, mut s, mut n]: [u32; 3]) -> bool {
+    loop {
+        for offset in [0, 8, 16, 24] {
+            let (from, to) = (u64::from(s) + offset, u64::from(d) + offset);
+            if from + 8 > mem.len() as u64 {
+                return true;
+            }
+            let word: [u8; 8] = mem[from as usize..from as usize + 8]
+                .try_into()
+                .unwrap_or_else(|e| panic!("{e}"));
+            if to + 8 > mem.len() as u64 {
+                return true;
+            }
+            mem[to as usize..to as usize + 8].copy_from_slice(&word);
+        }
+        d = d.wrapping_add(32);
+        s = s.wrapping_add(32);
+        n = n.wrapping_sub(32);
+        if n <= 15 {
+            return false;
+        }
+    }
+}
+
+/// Issue 15: [`WORD_COPY`], `memcpy`'s loop, is versioned at `-O3` and its
+/// copy vectorised; it copies what the wasm copies, also where the ranges
+/// overlap either way (as `memmove`'s forward copy does), traps at the
+/// exact access when the destination or the source runs past the end,
+/// and with a count that wraps (`n = 20`: 20 - 32 is above 15 unsigned)
+/// runs on until it leaves memory.
+#[test]
+fn issue15_memcpy_loop_is_versioned_and_exact() {
+    const END: u32 = 65536;
+    let ir = optimised_ir(WORD_COPY, &["-O3"]);
+    assert!(
+        ir.lines().any(|l| l.starts_with("versioned")),
+        "the copy loop is not versioned:\n{ir}"
+    );
+    assert!(
+        ir.contains("load <") && ir.contains("store <"),
+        "the versioned copy is not vectorised:\n{ir}"
+    );
+    assert!(
+        ir.contains("store volatile i64"),
+        "the exact loop is gone:\n{ir}"
+    );
+    let cases = [
+        [0x1000, 0x3000, 1000],
+        [0x1000, 0x3000, 16],
+        [0x1000, 0x3000, 47],
+        [0x1000, 0x1008, 4000],
+        [0x1008, 0x1000, 4000],
+        [0x1000, 0x1000, 4000],
+        [END - 64, 0x1000, 200],
+        [0x1000, END - 100, 200],
+        [END - 1000, 0x1000, 1000],
+        [0x1000, 0x3000, 20],
+        [0x1000, 0x3000, 0],
+    ];
+    for (build, c) in ordered_builds(WORD_COPY) {
+        for args in cases {
+            check_against_model(
+                &format!("memcpy ({build}) f{args:?}"),
+                &c,
+                ("f", &args),
+                |mem| word_copy_reference(mem, args),
+            );
         }
     }
 }
