@@ -327,7 +327,8 @@ fn compile_on_pool(
 
 /// Compiles every chunk on the current rayon pool, reporting each one done
 /// to `progress`: the objects in module order, then (at `-O0`) the one
-/// that defines the dispatch arrays the chunks declared.
+/// that defines the dispatch arrays the chunks declare, compiled as one
+/// more task beside them.
 fn compile_chunks(
     info: &module_info::ModuleInfo<'_>,
     config: &CompileConfig,
@@ -363,9 +364,17 @@ fn compile_chunks(
     // long at the end. Objects are linked in module order all the same.
     let mut order: Vec<usize> = (0..chunks.len()).collect();
     order.sort_by_key(|&c| std::cmp::Reverse(code_bytes(&chunks[c].funcs)));
+    // At `-O0` the chunks only declare the dispatch arrays, and the
+    // object that defines them is one more task, a small one, so last:
+    // its arrays are known before any chunk is translated
+    // (`ModuleInfo::dispatch_keys`). It is linked after the chunks.
+    let dispatch = config.opt_level == OptLevel::O0 && !info.dispatch_keys.is_empty();
+    if dispatch {
+        order.push(chunks.len());
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed = std::sync::atomic::AtomicBool::new(false);
-    let workers = rayon::current_num_threads().clamp(1, chunks.len().max(1));
+    let workers = rayon::current_num_threads().clamp(1, order.len().max(1));
     let compile_one = |chunk: &codegen::Chunk| {
         let object = codegen::compile_chunk(info, config, target, chunk)?;
         if let Some(report) = progress {
@@ -395,7 +404,16 @@ fn compile_chunks(
                 let Some(&c) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
-                let result = compile_one(&chunks[c]);
+                let result = match chunks.get(c) {
+                    Some(chunk) => compile_one(chunk),
+                    None => {
+                        codegen::compile_dispatch_arrays(info, config, target, &info.dispatch_keys)
+                            .map(|object| codegen::ChunkObject {
+                                object,
+                                dispatch_arrays: std::collections::BTreeSet::new(),
+                            })
+                    }
+                };
                 if result.is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -405,23 +423,24 @@ fn compile_chunks(
         })
         .collect();
     results.sort_by_key(|&(c, _)| c);
-    let mut objects = Vec::with_capacity(results.len() + 1);
-    let mut dispatch_arrays = std::collections::BTreeSet::new();
+    let mut objects = Vec::with_capacity(results.len());
     for (_, result) in results {
         let chunk = result?;
+        // The scan saw every `call_indirect`, so a chunk declares only
+        // arrays the dispatch object defines; else linking would fail.
+        if let Some(key) = chunk
+            .dispatch_arrays
+            .iter()
+            .find(|key| !info.dispatch_keys.contains(key))
+        {
+            return Err(CompileError::Internal(format!(
+                "dispatch array {key:?} was not found by the operator scan"
+            )));
+        }
         objects.push(chunk.object);
-        dispatch_arrays.extend(chunk.dispatch_arrays);
     }
-    if objects.len() != chunks.len() {
+    if objects.len() != order.len() {
         return Err(CompileError::Internal("a chunk was not compiled".into()));
-    }
-    if !dispatch_arrays.is_empty() {
-        objects.push(codegen::compile_dispatch_arrays(
-            info,
-            config,
-            target,
-            &dispatch_arrays,
-        )?);
     }
     Ok(objects)
 }

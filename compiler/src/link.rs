@@ -128,6 +128,14 @@ fn sh_flags(flags: SectionFlags) -> u64 {
     }
 }
 
+/// Appends a section of `size` bytes whose file data is `data`: cut to
+/// `size`, or zero-filled past the data (NOBITS sections have none).
+fn append_sized(buf: &mut Vec<u8>, data: &[u8], size: usize) {
+    let end = buf.len() + size;
+    buf.extend_from_slice(data.get(..size).unwrap_or(data));
+    buf.resize(end, 0);
+}
+
 fn is_ignored_section(name: &str) -> bool {
     name.starts_with(".debug") || name.starts_with(".note") || name == ".comment"
 }
@@ -191,14 +199,12 @@ impl<'o> Linker<'o> {
                 } else {
                     Part::Rodata
                 };
-                let data = section.data().map_err(obj_err)?;
-                let mut bytes = data.to_vec();
+                // Borrowed from the object, copied once, into its part.
                 // NOBITS sections (.bss) have a size but no data.
-                bytes.resize(
-                    usize::try_from(section.size()).map_err(|_| internal("section too large"))?,
-                    0,
-                );
-                placed.push((oi, section.index(), part, section.align(), bytes));
+                let data = section.data().map_err(obj_err)?;
+                let size =
+                    usize::try_from(section.size()).map_err(|_| internal("section too large"))?;
+                placed.push((oi, section.index(), part, section.align(), data, size));
             }
         }
         // The unwind tables go last in rodata, back to back (a record
@@ -206,26 +212,26 @@ impl<'o> Linker<'o> {
         // then the zero length word that ends them for the unwinder.
         let (eh_frames, placed): (Vec<_>, Vec<_>) = placed
             .into_iter()
-            .partition(|(oi, index, _, _, _)| self.is_eh_frame(*oi, *index));
-        for (oi, index, part, align, bytes) in placed {
+            .partition(|(oi, index, ..)| self.is_eh_frame(*oi, *index));
+        for (oi, index, part, align, data, size) in placed {
             let pad = if part == Part::Text { TEXT_PAD } else { 0 };
             let buf = self.part_mut(part);
             let at = align_up(buf.len() as u64, align);
             buf.resize(at as usize, pad);
-            buf.extend_from_slice(&bytes);
+            append_sized(buf, data, size);
             self.placement.insert((oi, index.0), (part, at));
         }
         if !eh_frames.is_empty() {
             let start = align_up(self.rodata.len() as u64, 8);
             self.rodata.resize(start as usize, 0);
-            for (oi, index, _, _, bytes) in eh_frames {
-                if bytes.len() % 4 != 0 {
+            for (oi, index, _, _, data, size) in eh_frames {
+                if size % 4 != 0 {
                     return Err(internal(format!(
                         ".eh_frame of object {oi} is not a whole number of records"
                     )));
                 }
                 let at = self.rodata.len() as u64;
-                self.rodata.extend_from_slice(&bytes);
+                append_sized(&mut self.rodata, data, size);
                 self.placement.insert((oi, index.0), (Part::Rodata, at));
             }
             self.rodata.extend_from_slice(&[0; 4]);
@@ -618,4 +624,21 @@ fn got_target(s: GotSymbol) -> RelocTarget {
 
 fn pc_rel32(v: i64) -> Result<i32, CompileError> {
     i32::try_from(v).map_err(|_| internal(format!("PC-relative displacement {v:#x} out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::append_sized;
+
+    /// A section is its file bytes, zero-filled up to its size when the
+    /// file holds fewer (NOBITS `.bss` holds none), appended after what
+    /// the part already has.
+    #[test]
+    fn sections_are_appended_at_their_size() {
+        let mut part = vec![0xcc; 3];
+        append_sized(&mut part, &[1, 2, 3], 3);
+        append_sized(&mut part, &[], 2);
+        append_sized(&mut part, &[4], 3);
+        assert_eq!(part, [0xcc, 0xcc, 0xcc, 1, 2, 3, 0, 0, 4, 0, 0]);
+    }
 }

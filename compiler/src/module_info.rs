@@ -121,6 +121,12 @@ pub(crate) struct ModuleInfo<'w> {
     /// The checks of the function bodies still to be made, by the chunk
     /// workers; `None` once [`read_module_serial`] has made them all.
     pub(crate) deferred: Option<DeferredBodies>,
+    /// (table, canonical type) of every `call_indirect` and
+    /// `return_call_indirect` of the module, dead code included, through
+    /// a sealed table whose contents are known: every dispatch array a
+    /// chunk can ask for, so that at `-O0` the object defining them
+    /// compiles beside the chunks instead of after them.
+    pub(crate) dispatch_keys: std::collections::BTreeSet<(u32, TypeIndex)>,
 }
 
 /// Which of the wasm conventions a defined function takes (see
@@ -705,7 +711,7 @@ impl<'w> Reader<'w> {
                 *fixed = false;
             }
         }
-        ModuleInfo {
+        let mut info = ModuleInfo {
             sealed_tables,
             fixed_tables,
             call_convs,
@@ -720,7 +726,15 @@ impl<'w> Reader<'w> {
             type_canon: self.type_canon,
             offsets,
             deferred: None,
-        }
+            dispatch_keys: std::collections::BTreeSet::new(),
+        };
+        info.dispatch_keys = written
+            .indirect
+            .iter()
+            .filter(|&&(t, _)| info.sealed_table(t).is_some_and(|s| s.contents.is_some()))
+            .map(|&(t, ty)| (t, info.canonical_type(TypeIndex(ty))))
+            .collect();
+        info
     }
 }
 
@@ -738,6 +752,9 @@ struct BodyFacts {
     tail_called: Vec<u32>,
     /// Functions (index space) whose address a `ref.func` takes.
     taken: Vec<u32>,
+    /// (table, type index) of every `call_indirect` and
+    /// `return_call_indirect`.
+    indirect: Vec<(u32, u32)>,
     /// Per body, whether it makes a tail call of any kind (or could not be
     /// read, which validation rules out; assumed then).
     makes_tail_calls: Vec<bool>,
@@ -757,6 +774,7 @@ fn scan_bodies(bodies: &[FunctionBody<'_>]) -> BodyFacts {
         w.grown.extend(scan.grown);
         w.tail_called.extend(scan.tail_called);
         w.taken.extend(scan.taken);
+        w.indirect.extend(scan.indirect);
         w.makes_tail_calls.extend(scan.makes_tail_calls);
     }
     w
@@ -788,9 +806,18 @@ fn scan_body(body: &FunctionBody<'_>) -> BodyFacts {
                 w.tail_called.push(function_index);
             }
             Ok(Operator::RefFunc { function_index }) => w.taken.push(function_index),
-            Ok(Operator::ReturnCallIndirect { .. }) | Ok(Operator::ReturnCallRef { .. }) => {
-                tail = true
+            Ok(Operator::CallIndirect {
+                type_index,
+                table_index,
+            }) => w.indirect.push((table_index, type_index)),
+            Ok(Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            }) => {
+                tail = true;
+                w.indirect.push((table_index, type_index));
             }
+            Ok(Operator::ReturnCallRef { .. }) => tail = true,
             Ok(_) => {}
             Err(_) => {
                 tail = true;

@@ -254,6 +254,74 @@ fn issue15_o0_chunks_share_one_dispatch_array() {
     }
 }
 
+/// At `-O0` the dispatch object compiles beside the chunks, from the
+/// arrays the operator scan found before any chunk was translated
+/// (`ModuleInfo::dispatch_keys`): every `call_indirect` and
+/// `return_call_indirect` through a sealed table, dead code included. So
+/// it defines `$un`'s array, which only dead code and a tail call no
+/// dispatch array serves ask for, beside `$bin`'s; the chunks declare only
+/// what they use; the bytes do not depend on the thread count.
+#[test]
+fn issue15_o0_dispatch_object_covers_every_scanned_call_indirect() {
+    let wat = apply_module(
+        r#"(func (export "dead") (param $x i32) (result i32)
+      unreachable
+      (call_indirect (type $un) (local.get $x) (i32.const 3)))
+    (func (export "tail") (param $i i32) (param $x i32) (result i32)
+      (return_call_indirect (type $un) (local.get $x) (local.get $i)))"#,
+    );
+    let dumps = wasmo_tests::ir_dumps(&wat, &["-O0"]);
+    let defines = |file: &str, array: &str| {
+        dumps.get(file).is_some_and(|ir| {
+            ir.lines()
+                .any(|l| l.starts_with(array) && l.contains(" hidden constant [4 x ptr] ["))
+        })
+    };
+    for array in ["@wasmo_dispatch_t0_ty0 = ", "@wasmo_dispatch_t0_ty1 = "] {
+        assert!(
+            defines("dispatch.pre.ll", array),
+            "the dispatch object does not define {array}"
+        );
+    }
+    let chunk = dumps.get("chunk0.pre.ll").map(String::as_str).unwrap_or("");
+    assert!(chunk.contains("@wasmo_dispatch_t0_ty0 = external hidden constant"));
+    assert!(!chunk.contains("@wasmo_dispatch_t0_ty1"), "{chunk}");
+
+    let config = wasmo_compiler::CompileConfig {
+        opt_level: wasmo_compiler::OptLevel::O0,
+        ..wasmo_compiler::CompileConfig::default()
+    };
+    let wasm = match wat::parse_str(&wat) {
+        Ok(w) => w,
+        Err(e) => panic!("bad wat: {e}"),
+    };
+    let artifacts: Vec<Vec<u8>> = [Some(1), Some(3), None]
+        .into_iter()
+        .map(|threads| {
+            let session = wasmo_compiler::Session {
+                threads,
+                progress: None,
+            };
+            match wasmo_compiler::compile_with(&wasm, &config, &session) {
+                Ok(a) => a,
+                Err(e) => panic!("compile on {threads:?} threads: {e}"),
+            }
+        })
+        .collect();
+    assert!(artifacts.windows(2).all(|w| w[0] == w[1]));
+
+    let c = wasmo_tests::load_with(&wat, &config);
+    let mut store = Store::new(());
+    let inst = instantiate(&mut store, &c.module, &Imports::new());
+    check_apply(&mut store, &inst, "apply");
+    let v = expect_export(&mut store, &inst, "tail", &[Val::I32(3), Val::I32(5)]);
+    assert!(matches!(v.as_slice(), [Val::I32(-5)]), "tail(3, 5) = {v:?}");
+    let t = expect_trap(&mut store, &inst, "tail", &[Val::I32(0), Val::I32(5)]);
+    assert_eq!(t.code, TrapCode::BadSignature);
+    let t = expect_trap(&mut store, &inst, "dead", &[Val::I32(5)]);
+    assert_eq!(t.code, TrapCode::UnreachableCodeReached);
+}
+
 /// `br_table`s whose targets repeat, run into the default, carry a value
 /// to a block and to a loop header, or have no cases at all.
 const BR_TABLES: &str = r#"(module
