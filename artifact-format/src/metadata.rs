@@ -428,6 +428,35 @@ pub struct Names {
 }
 
 impl ModuleMetadata {
+    /// Every run of code the map names, for `code::check_tiling`: each
+    /// defined function and its array trampoline, the import trampolines,
+    /// the stubs.
+    pub fn code_entries(&self) -> Vec<crate::code::CodeEntry> {
+        use crate::code::{CodeEntry, CodeKind};
+        let entry = |kind, index: usize, offset, len| CodeEntry {
+            kind,
+            index: index as u32,
+            offset,
+            len,
+        };
+        let mut entries = Vec::with_capacity(
+            2 * self.defined_funcs.len() + self.import_trampolines.len() + self.stubs.len(),
+        );
+        for (i, f) in self.defined_funcs.iter().enumerate() {
+            entries.push(entry(CodeKind::Function, i, f.offset, f.len));
+            if let Some(t) = f.array_trampoline {
+                entries.push(entry(CodeKind::ArrayTrampoline, i, t.offset, t.len));
+            }
+        }
+        for (i, t) in self.import_trampolines.iter().enumerate() {
+            entries.push(entry(CodeKind::ImportTrampoline, i, t.offset, t.len));
+        }
+        for (i, t) in self.stubs.iter().enumerate() {
+            entries.push(entry(CodeKind::Stub, i, t.offset, t.len));
+        }
+        entries
+    }
+
     /// Whether type `t` is final (not listed in `open_types`).
     pub fn type_is_final(&self, t: TypeIndex) -> bool {
         !self.open_types.contains(&t)

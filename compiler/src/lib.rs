@@ -588,44 +588,24 @@ fn tile_code_map(
     metadata: &mut ModuleMetadata,
     image: &link::LinkedImage,
 ) -> Result<(), CompileError> {
-    use wasmo_artifact_format::code::{check_tiling, CodeEntry, CodeKind};
-    let mut entries = Vec::new();
-    let entry = |kind, index: usize, offset, len| CodeEntry {
-        kind,
-        index: index as u32,
-        offset,
-        len,
-    };
-    for (i, f) in metadata.defined_funcs.iter().enumerate() {
-        entries.push(entry(CodeKind::Function, i, f.offset, f.len));
-        if let Some(t) = f.array_trampoline {
-            entries.push(entry(CodeKind::ArrayTrampoline, i, t.offset, t.len));
-        }
-    }
-    for (i, t) in metadata.import_trampolines.iter().enumerate() {
-        entries.push(entry(CodeKind::ImportTrampoline, i, t.offset, t.len));
-    }
-    let named: std::collections::BTreeSet<(u64, u64)> = entries
+    let named: std::collections::BTreeSet<(u64, u64)> = metadata
+        .code_entries()
         .iter()
         .map(|e| (u64::from(e.offset), u64::from(e.len)))
         .collect();
     for &(off, len) in image.code.iter().filter(|run| !named.contains(run)) {
         let too_big = || CompileError::Internal("text larger than 4 GiB".into());
-        let stub = CodeSpan {
+        metadata.stubs.push(CodeSpan {
             offset: u32::try_from(off).map_err(|_| too_big())?,
             len: u32::try_from(len).map_err(|_| too_big())?,
-        };
-        entries.push(entry(
-            CodeKind::Stub,
-            metadata.stubs.len(),
-            stub.offset,
-            stub.len,
-        ));
-        metadata.stubs.push(stub);
+        });
     }
-    check_tiling(&mut entries, metadata.plt_offset, &image.text).map_err(|e| {
-        CompileError::Internal(format!("the function map does not tile the text: {e}"))
-    })
+    wasmo_artifact_format::code::check_tiling(
+        &mut metadata.code_entries(),
+        metadata.plt_offset,
+        &image.text,
+    )
+    .map_err(|e| CompileError::Internal(format!("the function map does not tile the text: {e}")))
 }
 
 #[cfg(test)]

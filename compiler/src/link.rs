@@ -107,6 +107,8 @@ struct Linker<'o> {
     globals: BTreeMap<String, (Part, u64, u64)>,
     /// Rodata offset and length of the unwind tables.
     eh_frame: (u64, u64),
+    /// The function symbols' runs in text ([`Linker::pad_around_code`]).
+    code: Vec<(u64, u64)>,
 }
 
 fn internal(msg: impl Into<String>) -> CompileError {
@@ -161,13 +163,12 @@ pub(crate) fn link(objects: &[Vec<u8>]) -> Result<LinkedImage, CompileError> {
         relro: Vec::new(),
         globals: BTreeMap::new(),
         eh_frame: (0, 0),
+        code: Vec::new(),
     };
     linker.place_sections()?;
-    let code = linker.pad_around_code()?;
+    linker.pad_around_code()?;
     linker.collect_globals()?;
-    let mut image = linker.finish()?;
-    image.code = code;
-    Ok(image)
+    linker.finish()
 }
 
 impl<'o> Linker<'o> {
@@ -242,12 +243,12 @@ impl<'o> Linker<'o> {
 
     /// Writes `int3` over every byte of text that no function symbol
     /// covers (LLVM pads between the functions of an object with NOPs) and
-    /// returns the function symbols' runs, sorted and disjoint, so that
+    /// records the function symbols' runs, sorted and disjoint, so that
     /// the function map the loader checks tiles the text
     /// (artifact-format's `code::check_tiling`). Local symbols count: the
     /// private trap stubs are code too. A function symbol of size 0, or
     /// two that overlap, is an internal error.
-    fn pad_around_code(&mut self) -> Result<Vec<(u64, u64)>, CompileError> {
+    fn pad_around_code(&mut self) -> Result<(), CompileError> {
         let mut runs = BTreeSet::new();
         for (oi, obj) in self.objects.iter().enumerate() {
             for sym in obj.symbols() {
@@ -288,7 +289,8 @@ impl<'o> Linker<'o> {
             .get_mut(covered as usize..)
             .ok_or_else(|| internal("function symbol beyond the text"))?;
         tail.fill(TEXT_PAD);
-        Ok(runs.into_iter().collect())
+        self.code = runs.into_iter().collect();
+        Ok(())
     }
 
     fn is_eh_frame(&self, oi: usize, index: SectionIndex) -> bool {
@@ -588,7 +590,7 @@ impl<'o> Linker<'o> {
             relro: self.relro,
             relocations: load_relocs,
             symbols,
-            code: Vec::new(),
+            code: self.code,
             trap_sites,
             plt_offset: plt_start,
             eh_frame: if self.eh_frame.1 == 0 {

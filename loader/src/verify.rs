@@ -24,12 +24,10 @@
 
 use std::collections::BTreeMap;
 
-use wasmo_artifact_format::code::{
-    self, CodeEntry, CodeKind, FUNC_ALIGN, GOT_ENTRY_SIZE, PLT_STUB_SIZE,
-};
+use wasmo_artifact_format::code::{self, FUNC_ALIGN, GOT_ENTRY_SIZE, PLT_STUB_SIZE};
 use wasmo_artifact_format::metadata::{
-    CodeSpan, ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ImportKind, ModuleMetadata,
-    RelocKind, RelocTarget,
+    ConstExpr, ConstOp, DataMode, ElementItem, ElementMode, ImportKind, ModuleMetadata, RelocKind,
+    RelocTarget,
 };
 use wasmo_artifact_format::{
     FuncIndex, GlobalType, Header, HeapType, Helper, RefType, VMOffsets, ValType,
@@ -430,32 +428,8 @@ fn check_code_map(h: &Header, m: &ModuleMetadata, image: &[u8]) -> Result<(), Lo
     let text = image
         .get(..usize::try_from(h.text_len).unwrap_or(usize::MAX))
         .ok_or_else(|| invalid("function map", "the text lies beyond the image".to_owned()))?;
-    let span = |kind, index: usize, s: &CodeSpan| CodeEntry {
-        kind,
-        index: index as u32,
-        offset: s.offset,
-        len: s.len,
-    };
-    let mut entries: Vec<CodeEntry> =
-        Vec::with_capacity(2 * m.defined_funcs.len() + m.import_trampolines.len() + m.stubs.len());
-    for (i, f) in m.defined_funcs.iter().enumerate() {
-        entries.push(CodeEntry {
-            kind: CodeKind::Function,
-            index: i as u32,
-            offset: f.offset,
-            len: f.len,
-        });
-        if let Some(t) = &f.array_trampoline {
-            entries.push(span(CodeKind::ArrayTrampoline, i, t));
-        }
-    }
-    for (i, t) in m.import_trampolines.iter().enumerate() {
-        entries.push(span(CodeKind::ImportTrampoline, i, t));
-    }
-    for (i, t) in m.stubs.iter().enumerate() {
-        entries.push(span(CodeKind::Stub, i, t));
-    }
-    code::check_tiling(&mut entries, m.plt_offset, text).map_err(|e| invalid("function map", e))
+    code::check_tiling(&mut m.code_entries(), m.plt_offset, text)
+        .map_err(|e| invalid("function map", e))
 }
 
 /// Checks the metadata against the image's bytes as the file holds them:
