@@ -1140,25 +1140,37 @@ fn emit_at_start<'ctx>(
     })
 }
 
-/// For an [`ExitTest::Unequal`] on `iv` against `bound`: the index of the
-/// loop's last iteration, and whether the test does end the loop there,
-/// emitted at the builder's position. `n` steps of `|step|` lead from the
-/// start to the bound, without a remainder (or the loop would wrap round
-/// until it met the bound).
-fn unequal_last<'ctx>(
+/// For an [`ExitTest::Unequal`] on `iv` against `bound`, emitted at the
+/// builder's position: the distance the induction variable moves from its
+/// start to the bound, in the direction of its step, zero-extended to 64
+/// bits (`bound - start` for a rising one, modulo 2^32).
+fn unequal_distance<'ctx>(
     builder: &Builder<'ctx>,
     cx: &'ctx Context,
     iv: &Induction<'ctx>,
-    on_next: bool,
     bound: IntValue<'ctx>,
-) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CompileError> {
-    let i64t = cx.i64_type();
+) -> Result<IntValue<'ctx>, CompileError> {
     let diff = if iv.step > 0 {
         builder.build_int_sub(bound, iv.start, "vdiff")?
     } else {
         builder.build_int_sub(iv.start, bound, "vdiff")?
     };
-    let diff = builder.build_int_z_extend(diff, i64t, "vdiff")?;
+    Ok(builder.build_int_z_extend(diff, cx.i64_type(), "vdiff")?)
+}
+
+/// For an [`ExitTest::Unequal`] on `iv`, from [`unequal_distance`]'s
+/// `diff`: the index of the loop's last iteration, and whether the test
+/// does end the loop there, emitted at the builder's position. `n` steps
+/// of `|step|` lead from the start to the bound, without a remainder (or
+/// the loop would wrap round until it met the bound).
+fn unequal_last<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    iv: &Induction<'ctx>,
+    on_next: bool,
+    diff: IntValue<'ctx>,
+) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CompileError> {
+    let i64t = cx.i64_type();
     let step = iv.step.unsigned_abs();
     let step = i64t.const_int(step, false);
     let rem = builder.build_int_unsigned_rem(diff, step, "vrem")?;
@@ -1173,6 +1185,38 @@ fn unequal_last<'ctx>(
         ok,
         builder.build_int_sub(n, i64t.const_int(1, false), "vlast")?,
     ))
+}
+
+/// Fewest iterations for which a loop with an [`ExitTest::Unequal`] runs
+/// its copy; one that runs fewer goes to its exact loop straight from the
+/// preheader, after one compare with a constant ([`short_to_exact`]).
+/// Below it the copy cannot pay for its check (about 30 instructions):
+/// no vector iteration runs (the vectoriser's own minimum is its vector
+/// width times its unroll factor, 4 or more for every element type at
+/// the default CPU), and the scalar copy saves a few instructions an
+/// iteration (6 in nbody's pair loop, which runs 1 to 4 times an entry).
+const UNEQUAL_MIN_TRIPS: u64 = 8;
+
+/// For an [`ExitTest::Unequal`], from [`unequal_distance`]'s `diff`:
+/// whether the loop runs at least [`UNEQUAL_MIN_TRIPS`] times, by one
+/// compare with a constant (a distance that is no multiple of the step
+/// fails the check anyway, whichever way this goes).
+fn unequal_long<'ctx>(
+    builder: &Builder<'ctx>,
+    cx: &'ctx Context,
+    iv: &Induction<'ctx>,
+    on_next: bool,
+    diff: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, CompileError> {
+    // `on_next`: `diff / step` iterations; otherwise one more.
+    let steps = if on_next {
+        UNEQUAL_MIN_TRIPS
+    } else {
+        UNEQUAL_MIN_TRIPS - 1
+    };
+    let reach = steps * iv.step.unsigned_abs();
+    let reach = cx.i64_type().const_int(reach, false);
+    Ok(builder.build_int_compare(IntPredicate::UGE, diff, reach, "vlong")?)
 }
 
 /// For an [`ExitTest::Ordered`], emitted at the builder's position: `w0`,
@@ -1279,32 +1323,43 @@ fn ordered_last<'ctx>(
 /// fewer (callgrind, a loop of 100,000 calls).
 const ORDERED_MIN_LAST: u64 = 15;
 
-/// Ends `pre_term`'s block (the preheader) with a branch to the exact loop
-/// when its last iteration would come before [`ORDERED_MIN_LAST`] (by
-/// [`ordered_last`]'s formula: the gap from `w0` to `lim` is at most
-/// `(ORDERED_MIN_LAST - 1) * |d|`, one compare with a constant when the
-/// bound is one), else to a new block, where the builder is left to emit
-/// the rest of the check; returns that block. ([`transform`] has the
-/// loop's header take the same values from it as from the preheader, once
-/// the copy, which copies the header's phis, is built.)
-fn short_to_exact<'ctx>(
+/// For an [`ExitTest::Ordered`], from [`ordered_start`]'s `w0` and `lim`:
+/// whether the loop's last iteration comes at or after
+/// [`ORDERED_MIN_LAST`] (by [`ordered_last`]'s formula: the gap from `w0`
+/// to `lim` is more than `(ORDERED_MIN_LAST - 1) * |d|`; one compare with
+/// a constant when the bound is one).
+fn ordered_long<'ctx>(
     cx: &'ctx Context,
     builder: &Builder<'ctx>,
-    plan: &Plan<'ctx>,
-    pre_term: InstructionValue<'ctx>,
     test: Ordered<'ctx>,
     (w0, lim): (IntValue<'ctx>, IntValue<'ctx>),
-) -> Result<BasicBlock<'ctx>, CompileError> {
+) -> Result<IntValue<'ctx>, CompileError> {
     let i64t = cx.i64_type();
-    let check = cx.insert_basic_block_after(plan.preheader, "versioned_long");
     let reach = (ORDERED_MIN_LAST - 1) * test.d.unsigned_abs();
-    let long = if test.d > 0 {
+    Ok(if test.d > 0 {
         let below = builder.build_int_sub(lim, i64t.const_int(reach, false), "vlong")?;
         builder.build_int_compare(IntPredicate::SLT, w0, below, "vlong")?
     } else {
         let above = builder.build_int_add(lim, i64t.const_int(reach, false), "vlong")?;
         builder.build_int_compare(IntPredicate::SGT, w0, above, "vlong")?
-    };
+    })
+}
+
+/// Ends `pre_term`'s block (the preheader) with a branch to the exact loop
+/// unless `long` (a loop too short for its copy to pay: see
+/// [`ORDERED_MIN_LAST`] and [`UNEQUAL_MIN_TRIPS`]), else to a new block,
+/// where the builder is left to emit the rest of the check; returns that
+/// block. ([`transform`] has the loop's header take the same values from
+/// it as from the preheader, once the copy, which copies the header's
+/// phis, is built.)
+fn short_to_exact<'ctx>(
+    cx: &'ctx Context,
+    builder: &Builder<'ctx>,
+    plan: &Plan<'ctx>,
+    pre_term: InstructionValue<'ctx>,
+    long: IntValue<'ctx>,
+) -> Result<BasicBlock<'ctx>, CompileError> {
+    let check = cx.insert_basic_block_after(plan.preheader, "versioned_long");
     builder.build_conditional_branch(long, check, plan.lp.header)?;
     pre_term.erase_from_basic_block();
     builder.position_at_end(check);
@@ -1329,16 +1384,24 @@ fn transform<'ctx>(
 
     // The last iteration's index, and whether the loop runs that many;
     // and where the check ends and the copy is entered from: the
-    // preheader, or for an ordered test a block of its own that only a
-    // loop running more than `ORDERED_MIN_LAST` times reaches.
+    // preheader when the trip count is a constant, else a block of its
+    // own that only a loop running long enough reaches (`short_to_exact`).
     let (from, (mut ok, last)) = match plan.test {
-        ExitTest::Unequal { iv, on_next, bound } => (
-            plan.preheader,
-            unequal_last(builder, cx, &plan.ivs[iv], on_next, bound)?,
-        ),
+        ExitTest::Unequal { iv, on_next, bound } => {
+            let iv = &plan.ivs[iv];
+            let diff = unequal_distance(builder, cx, iv, bound)?;
+            let from = if diff.is_const() {
+                plan.preheader
+            } else {
+                let long = unequal_long(builder, cx, iv, on_next, diff)?;
+                short_to_exact(cx, builder, plan, pre_term, long)?
+            };
+            (from, unequal_last(builder, cx, iv, on_next, diff)?)
+        }
         ExitTest::Ordered(test) => {
             let (w0, lim) = ordered_start(builder, cx, plan, test)?;
-            let from = short_to_exact(cx, builder, plan, pre_term, test, (w0, lim))?;
+            let long = ordered_long(cx, builder, test, (w0, lim))?;
+            let from = short_to_exact(cx, builder, plan, pre_term, long)?;
             (from, ordered_last(builder, cx, test, w0, lim)?)
         }
     };

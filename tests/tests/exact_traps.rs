@@ -665,21 +665,27 @@ fn issue15_swap_loop_groups_proven_apart() {
     }
 }
 
-/// The builds an ordered-exit test runs a loop under, at `-O3` (where
-/// such loops are versioned): both strategies, and guard pages with
-/// interruption checks (whose versioned copies run in chunks).
-fn ordered_builds(text: &str) -> Vec<(&'static str, wasmo_tests::Compiled)> {
-    let o3 = |bounds_checks, instrumentation| wasmo_compiler::CompileConfig {
-        opt_level: wasmo_compiler::OptLevel::O3,
+/// The builds a versioned loop is checked under, at `opt_level`: both
+/// strategies, and guard pages with interruption checks (whose versioned
+/// copies run in chunks).
+fn versioning_builds(
+    text: &str,
+    opt_level: wasmo_compiler::OptLevel,
+) -> Vec<(&'static str, wasmo_tests::Compiled)> {
+    let config = |bounds_checks, instrumentation| wasmo_compiler::CompileConfig {
+        opt_level,
         bounds_checks,
         instrumentation: wasmo_artifact_format::Instrumentation(instrumentation),
         ..wasmo_compiler::CompileConfig::default()
     };
     let epoch = wasmo_artifact_format::Instrumentation::EPOCH_INTERRUPTION;
     [
-        ("guard pages", o3(BoundsChecks::GuardPages, 0)),
-        ("explicit", o3(BoundsChecks::Explicit, 0)),
-        ("guard pages, epoch", o3(BoundsChecks::GuardPages, epoch)),
+        ("guard pages", config(BoundsChecks::GuardPages, 0)),
+        ("explicit", config(BoundsChecks::Explicit, 0)),
+        (
+            "guard pages, epoch",
+            config(BoundsChecks::GuardPages, epoch),
+        ),
     ]
     .into_iter()
     .map(|(name, config)| (name, wasmo_tests::load_with(text, &config)))
@@ -875,7 +881,7 @@ fn issue15_ordered_exit_loops_are_versioned_and_exact() {
             !ir.lines().any(|l| l.starts_with("versioned")),
             "{cmp} by {step}: versioned at -O2:\n{ir}"
         );
-        for (build, c) in ordered_builds(&text) {
+        for (build, c) in versioning_builds(&text, wasmo_compiler::OptLevel::O3) {
             for &args in args {
                 check_against_model(
                     &format!("{cmp} by {step} ({build}) f{args:?}"),
@@ -883,6 +889,42 @@ fn issue15_ordered_exit_loops_are_versioned_and_exact() {
                     ("f", &args),
                     |mem| ordered_reference(mem, step, go_on, args),
                 );
+            }
+        }
+    }
+}
+
+/// Issue 15 (nbody's pair loop, which runs 1 to 4 times an entry): a
+/// loop with an `!=` exit test and a trip count known only at run time is
+/// versioned at `-O2` behind a first compare of its trip count
+/// (`versioned_long`), which sends loops too short for the copy to pay
+/// (fewer than 8 iterations) straight to the exact loop. Both sides of
+/// that compare, for steps up and down, in and out of bounds, under
+/// every build, store what the loop stores and trap where it traps.
+#[test]
+fn issue15_short_unequal_loops_skip_the_check() {
+    const END: u32 = 65536;
+    for step in [1i32, -3] {
+        let text = ordered_loop(step, "i32.ne", false);
+        let ir = optimised_ir(&text, &["-O2"]);
+        assert!(
+            ir.lines().any(|l| l.starts_with("versioned_long")),
+            "by {step}: no trip-count compare before the check:\n{ir}"
+        );
+        let compiled = versioning_builds(&text, wasmo_compiler::OptLevel::O2);
+        for trips in 1..=12u32 {
+            let n = (trips as i32).wrapping_mul(step) as u32;
+            let last_in = END - 4 * trips;
+            for p in [1000, last_in, last_in + 4] {
+                let args = [0, n, p];
+                for (build, c) in &compiled {
+                    check_against_model(
+                        &format!("by {step}, {trips} trips ({build}) f{args:?}"),
+                        c,
+                        ("f", &args),
+                        |mem| ordered_reference(mem, step, |i, n| i != n, args),
+                    );
+                }
             }
         }
     }
@@ -964,7 +1006,7 @@ fn issue15_memcpy_loop_is_versioned_and_exact() {
         [0x1000, 0x3000, 20],
         [0x1000, 0x3000, 0],
     ];
-    for (build, c) in ordered_builds(WORD_COPY) {
+    for (build, c) in versioning_builds(WORD_COPY, wasmo_compiler::OptLevel::O3) {
         for args in cases {
             check_against_model(
                 &format!("memcpy ({build}) f{args:?}"),
