@@ -128,6 +128,10 @@ pub(crate) struct FuncTranslator<'a, 'ctx> {
     pub(crate) vmctx: PointerValue<'ctx>,
     /// Each local's entry-block slot and type.
     pub(crate) locals: Vec<(PointerValue<'ctx>, BasicTypeEnum<'ctx>)>,
+    /// Each local's value as last loaded or stored, and the block that
+    /// happened in: a `local.get` in that same block reuses it instead of
+    /// loading the slot again (`variable.rs`).
+    pub(crate) local_values: Vec<Option<(BasicBlock<'ctx>, BasicValueEnum<'ctx>)>>,
     /// Open blocks, loops and ifs; the function body is the outermost.
     pub(crate) control: Vec<ControlFrame<'ctx>>,
     /// How many blocks were opened inside dead code and not closed yet, so
@@ -164,6 +168,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
             reachable: true,
             env,
             vmctx,
+            local_values: vec![None; locals.len()],
             locals,
             control: Vec::new(),
             dead_depth: 0,

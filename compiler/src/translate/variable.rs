@@ -1,6 +1,13 @@
 //! Locals and globals.
 //!
 //! Locals live in entry-block allocas (mem2reg turns them into SSA values).
+//! Within one basic block, a `local.get` after a `local.get`, `local.set`
+//! or `local.tee` of the same local takes the value that one loaded or
+//! stored instead of loading the slot again: nothing else writes a local's
+//! slot (it is never address-taken), and a value defined earlier in the
+//! same block is available there. At `-O0`, where no mem2reg runs, that is
+//! a load fewer for LLVM to select, allocate and encode each time; at
+//! `-O2` mem2reg would have made the same SSA values of both.
 //! A defined global lives in the VMContext; an imported one behind a
 //! pointer stored there. Rule: addresses come from `VMOffsets` only.
 
@@ -8,7 +15,7 @@ use super::{FuncTranslator, Mutability, Region};
 use crate::codegen::llvm_type;
 use crate::CompileError;
 use inkwell::types::BasicTypeEnum;
-use inkwell::values::PointerValue;
+use inkwell::values::{BasicValueEnum, PointerValue};
 
 impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     fn local(&self, index: u32) -> Result<(PointerValue<'ctx>, BasicTypeEnum<'ctx>), CompileError> {
@@ -21,7 +28,16 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
     /// `local.get`.
     pub(crate) fn op_local_get(&mut self, index: u32) -> Result<(), CompileError> {
         let (slot, ty) = self.local(index)?;
+        let here = self.builder.get_insert_block();
+        let known = self.local_values.get(index as usize).copied().flatten();
+        if let (Some((bb, v)), Some(here)) = (known, here) {
+            if bb == here {
+                self.push(v);
+                return Ok(());
+            }
+        }
         let v = self.builder.build_load(ty, slot, "local")?;
+        self.remember_local(index, v);
         self.push(v);
         Ok(())
     }
@@ -31,6 +47,7 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let (slot, _) = self.local(index)?;
         let v = self.pop()?;
         self.builder.build_store(slot, v)?;
+        self.remember_local(index, v);
         Ok(())
     }
 
@@ -39,8 +56,17 @@ impl<'a, 'ctx> FuncTranslator<'a, 'ctx> {
         let (slot, _) = self.local(index)?;
         let v = self.pop()?;
         self.builder.build_store(slot, v)?;
+        self.remember_local(index, v);
         self.push(v);
         Ok(())
+    }
+
+    /// Records `v` as local `index`'s value in the current block.
+    fn remember_local(&mut self, index: u32, v: BasicValueEnum<'ctx>) {
+        let here = self.builder.get_insert_block();
+        if let Some(entry) = self.local_values.get_mut(index as usize) {
+            *entry = here.map(|bb| (bb, v));
+        }
     }
 
     /// The address of global `index`'s value, its type, and whether it
