@@ -218,10 +218,8 @@ const CHUNK_CODE_BYTES_O0: u64 = 32 * 1024;
 /// code still to be cut divided by this, between a [`TAIL_SHRINK`]th of
 /// the full budget and the full budget. Workers take the largest chunks
 /// first, so the small ones come last and the cores finish together.
-/// Boolector `-O2` (1.19 MB, 2 cores): 9 chunks of 128 KiB left one core
-/// idle for 1.5 s at the end (twice the wall time minus the CPU time,
-/// median of 5); 18 chunks, the last ones of 32 KiB, 0.29 s, and the
-/// wall time went 9.37 s -> 8.38 s. The cuts depend on the module only.
+/// The cuts depend on the module only. ARCHITECTURE.md ("Chunks shrink
+/// at the end of a module") has the measurements.
 const TAIL_CHUNKS: u64 = 8;
 
 /// How far the chunks at the end of a module shrink ([`TAIL_CHUNKS`]).
@@ -351,12 +349,7 @@ fn compile_chunks(
 ) -> Result<Vec<Vec<u8>>, CompileError> {
     use std::sync::atomic::Ordering;
     let chunks = plan_chunks(info, config.opt_level);
-    let code_bytes = |funcs: &std::ops::Range<u32>| -> u64 {
-        info.bodies[funcs.start as usize..funcs.end as usize]
-            .iter()
-            .map(body_bytes)
-            .sum()
-    };
+    let code_bytes = |funcs: &std::ops::Range<u32>| code_bytes(info, funcs);
     let funcs_total = info.defined_funcs();
     let code_bytes_total = code_bytes(&(0..funcs_total));
     // Functions done above bit `FUNCS_SHIFT`, bytes below: one add moves
@@ -489,6 +482,14 @@ fn body_bytes(body: &wasmparser::FunctionBody<'_>) -> u64 {
     range.end.saturating_sub(range.start)
 }
 
+/// Bytes of wasm code in the defined functions `funcs`.
+fn code_bytes(info: &module_info::ModuleInfo<'_>, funcs: &std::ops::Range<u32>) -> u64 {
+    info.bodies[funcs.start as usize..funcs.end as usize]
+        .iter()
+        .map(body_bytes)
+        .sum()
+}
+
 /// Splits the defined functions into chunks of about `CHUNK_CODE_BYTES`
 /// (`CHUNK_CODE_BYTES_O0` at `-O0`) of wasm code, shrinking to a quarter
 /// of that over the module's last eight budgets' worth ([`TAIL_CHUNKS`]);
@@ -518,7 +519,6 @@ fn plan_chunks(info: &module_info::ModuleInfo<'_>, opt_level: OptLevel) -> Vec<c
     let mut chunks: Vec<(std::ops::Range<u32>, OptLevel)> = Vec::new();
     let mut start = 0u32;
     let mut bytes = 0u64;
-    let mut limit = budget(remaining);
     for (i, body) in info.bodies.iter().enumerate() {
         let i = i as u32;
         let len = body_bytes(body);
@@ -530,16 +530,14 @@ fn plan_chunks(info: &module_info::ModuleInfo<'_>, opt_level: OptLevel) -> Vec<c
             start = i + 1;
             remaining = remaining.saturating_sub(bytes);
             bytes = 0;
-            limit = budget(remaining);
             continue;
         }
         bytes += len;
-        if bytes >= limit {
+        if bytes >= budget(remaining) {
             chunks.push((start..i + 1, opt_level));
             start = i + 1;
             remaining = remaining.saturating_sub(bytes);
             bytes = 0;
-            limit = budget(remaining);
         }
     }
     if start < info.defined_funcs() || chunks.is_empty() {
@@ -692,10 +690,7 @@ mod tests {
                     .map(|c| {
                         assert_eq!(c.funcs.start, next, "chunks tile the functions");
                         next = c.funcs.end;
-                        info.bodies[c.funcs.start as usize..c.funcs.end as usize]
-                            .iter()
-                            .map(body_bytes)
-                            .sum()
+                        code_bytes(info, &c.funcs)
                     })
                     .collect()
             })
